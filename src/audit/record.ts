@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto'
+import type { Queryable } from '../store/db.ts'
+
+/** Every kind of hop the log records (DESIGN.md "Audit log"). */
+export type AuditEventType =
+  | 'message.received'
+  | 'message.rejected'
+  | 'message.accepted'
+  | 'message.held'
+  | 'review.decided'
+  | 'delivery.queued'
+  | 'delivery.attempted'
+  | 'delivery.succeeded'
+  | 'delivery.failed'
+  | 'delivery.undeliverable'
+  | 'delivery.redelivery-requested'
+  | 'message.non-delivery'
+  | 'message.acknowledged'
+  | 'message.consulted'
+  | 'exchange.opened'
+  | 'exchange.answered'
+  | 'exchange.refused'
+  | 'exchange.clarification-requested'
+  | 'exchange.delayed'
+  | 'exchange.corrected'
+  | 'exchange.accessibility-stated'
+  | 'exchange.overdue'
+  | 'exchange.closed'
+  | 'payload.erased'
+  | 'access.denied'
+  | 'audit.queried'
+  | 'audit.exported'
+
+/** Who acted: an agency system (by key), a person (token subject), or leix itself. */
+export interface AuditActor {
+  kind: 'agency-system' | 'person' | 'broker'
+  agency?: string
+  /** Token subject or officer id: an identifier, never a name. */
+  id?: string
+  roles?: string[]
+  /** Signing key id for agency systems. */
+  kid?: string
+}
+
+/**
+ * An audit event as recorded (before sequencing adds `seq` and `prev`). Holds identifiers,
+ * digests and metadata only, never personal data (DOMAIN.md A3).
+ */
+export interface AuditEventInput {
+  type: AuditEventType
+  actor: AuditActor
+  exchangeId?: string
+  messageId?: string
+  /** Agencies the event concerns; they may see it and get inclusion proofs for it. */
+  agencies: string[]
+  /** LED Art. 25: the recipients of a disclosure or transfer. */
+  recipients?: string[]
+  legalBasis?: string
+  /** Crime areas of the exchange: the purpose category, without free text. */
+  purpose?: string[]
+  /** LED Art. 25: why a person consulted or disclosed data. */
+  justification?: string
+  /** base64url SHA-256 of the JWS bytes the event is about. */
+  digest?: string
+  outcome: 'ok' | 'rejected' | 'failed' | 'denied' | 'held' | 'pending'
+  /** Problem code or rule ids: why. */
+  reason?: string
+  violations?: { rule: string; path: string }[]
+  /** Other non-personal details (status codes, attempt numbers, deadlines). */
+  details?: Record<string, string | number | boolean | null>
+}
+
+export interface AuditEvent extends AuditEventInput {
+  id: string
+  /** ISO 8601 time of the hop, from the injected clock. */
+  at: string
+}
+
+/**
+ * Records an audit event with the querier it is given — inside the transaction of the change it
+ * records, so that the event and the change commit or vanish together. The sealer assigns `seq`.
+ */
+export async function recordEvent(db: Queryable, input: AuditEventInput, at: Date): Promise<AuditEvent> {
+  const event: AuditEvent = { id: randomUUID(), at: at.toISOString(), ...stripUndefined(input) }
+  await db.query(
+    `INSERT INTO audit_events (id, type, at, exchange_id, message_id, agencies, actor, event)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [event.id, event.type, event.at, event.exchangeId ?? null, event.messageId ?? null, event.agencies, event.actor.id ?? event.actor.agency ?? event.actor.kind, event],
+  )
+  return event
+}
+
+function stripUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T
+}

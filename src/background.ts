@@ -1,0 +1,48 @@
+import type { FastifyInstance } from 'fastify'
+import type { Problem } from './http/problems.ts'
+import type { ReadinessCheck } from './http/routes/health.ts'
+import type { Runtime } from './runtime.ts'
+
+/**
+ * The process's background services beside the gateway: delivery workers, the reconciler, the
+ * deadline watcher, the audit sealer and retention. Each contributes routes, readiness checks and
+ * possibly an intake gate (fail closed), and is stopped in reverse order.
+ */
+export interface Background {
+  routes: ((app: FastifyInstance) => Promise<void>)[]
+  readiness: ReadinessCheck[]
+  intakeGate: () => Problem | undefined
+  stop(): Promise<void>
+}
+
+export interface Service {
+  routes?: (app: FastifyInstance) => Promise<void>
+  readiness?: ReadinessCheck
+  gate?: () => Problem | undefined
+  stop(): Promise<void>
+}
+
+/** Service factories, in start order. Later issues add delivery and the audit sealer here. */
+export const SERVICES: ((rt: Runtime, opts: { workers: boolean }) => Promise<Service | undefined>)[] = []
+
+export async function startBackground(rt: Runtime, opts: { workers: boolean }): Promise<Background> {
+  const services: Service[] = []
+  for (const factory of SERVICES) {
+    const service = await factory(rt, opts)
+    if (service) services.push(service)
+  }
+  return {
+    routes: services.flatMap((s) => (s.routes ? [s.routes] : [])),
+    readiness: services.flatMap((s) => (s.readiness ? [s.readiness] : [])),
+    intakeGate: () => {
+      for (const s of services) {
+        const problem = s.gate?.()
+        if (problem) return problem
+      }
+      return undefined
+    },
+    async stop() {
+      for (const s of [...services].reverse()) await s.stop()
+    },
+  }
+}

@@ -1,0 +1,333 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { randomUUID } from 'node:crypto'
+import * as jose from 'jose'
+import { loadConfig, ConfigError, type Config } from '../config/config.ts'
+import { generateKeyPair, publicJwkOf, signingKeyFromJwk, loadTokenKeys, readJwkFile } from '../config/keys.ts'
+import { DirectoryError } from '../directory/load.ts'
+import { verifyReceipt, ReceiptError } from '../intake/receipt.ts'
+import { MESSAGE_TYP } from '../intake/verify.ts'
+import { exampleMessage } from './example.ts'
+
+/** Exit codes: 0 ok, 1 the operation failed (a problem answer, a bad receipt), 2 usage or configuration. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const
+
+class UsageError extends Error {
+  override readonly name = 'UsageError'
+}
+
+const HELP = `leix — secure law-enforcement information exchange
+
+Usage: leix <command> [options]
+
+Run
+  serve                       gateway and workers in one process (default for one machine)
+  gateway                     the HTTP gateway only
+  worker                      the background workers only
+  migrate                     apply database migrations and exit
+
+Keys and tokens
+  keys generate --agency ID [--kid KID] [--alg EdDSA|ES256] [--out FILE]
+                              new signing key: private JWK (to FILE or stdout) and public JWKS entry
+  keys register --agency ID --public FILE [--directory FILE]
+                              add a public JWK to an agency in the directory file (restart to apply)
+  token --agency ID --sub SUBJECT [--roles officer,...] [--ttl 1h]
+                              mint a bearer token with the configured issuer key (dev)
+
+Messages
+  example [--from ID] [--to ID] [--kind request|spontaneous]
+                              print a valid example message
+  sign --key FILE MESSAGE.json [--fresh]
+                              print the compact JWS; --fresh sets a new id and createdAt=now
+  send --key FILE MESSAGE.json [--fresh] [--url URL]
+                              sign, POST to /v1/messages, print the answer (receipt)
+  status EXCHANGE_ID [--token T] [--url URL] [--json]
+                              an exchange's status, deadline and timeline
+  receipt verify RECEIPT|FILE [--jws FILE] [--jwks FILE|--url URL]
+                              verify a receipt's signature (and that it covers the JWS)
+
+Environment: see README.md "Configuration". URL defaults to LEIX_URL or http://127.0.0.1:8080;
+token defaults to LEIX_TOKEN.`
+
+function config(): Config {
+  return loadConfig(process.env)
+}
+
+function baseUrl(v: string | undefined): string {
+  return (v ?? process.env.LEIX_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '')
+}
+
+function readJson(path: string, what: string): Record<string, unknown> {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>
+  } catch (err) {
+    throw new UsageError(`${what} ${path}: ${(err as Error).message}`)
+  }
+}
+
+async function signMessage(keyPath: string, messagePath: string, fresh: boolean): Promise<string> {
+  const key = signingKeyFromJwk(readJwkFile(keyPath, '--key'), '--key')
+  const message = readJson(messagePath, 'message')
+  if (fresh) {
+    message.id = randomUUID()
+    message.createdAt = new Date().toISOString()
+  }
+  return new jose.CompactSign(new TextEncoder().encode(JSON.stringify(message)))
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: MESSAGE_TYP })
+    .sign(key.privateKey)
+}
+
+async function fetchJson(url: string, init: RequestInit = {}): Promise<{ status: number; body: any }> {
+  let res: Response
+  try {
+    res = await fetch(url, init)
+  } catch (err) {
+    throw new UsageError(`cannot reach ${url}: ${(err as Error).cause ? String((err as Error & { cause: unknown }).cause) : (err as Error).message}`)
+  }
+  const text = await res.text()
+  let body: unknown = text
+  try {
+    body = JSON.parse(text)
+  } catch {}
+  return { status: res.status, body }
+}
+
+function printProblem(status: number, body: any): void {
+  if (body && typeof body === 'object' && body.type) {
+    process.stderr.write(`error ${status} ${body.code ?? body.type}: ${body.detail ?? body.title}\n`)
+    for (const v of body.violations ?? []) process.stderr.write(`  ${v.rule} ${v.path}: ${v.message}\n`)
+    for (const e of body.errors ?? []) process.stderr.write(`  ${e.path}: ${e.message}\n`)
+  } else {
+    process.stderr.write(`error ${status}: ${typeof body === 'string' ? body : JSON.stringify(body)}\n`)
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  const args = (options: ParseArgsConfig['options'] = {}) =>
+    parseArgs({ args: rest, options, allowPositionals: true, strict: true })
+
+  switch (command) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP + '\n')
+      return command === undefined ? EXIT.usage : EXIT.ok
+
+    case 'serve':
+    case 'gateway':
+    case 'worker': {
+      const { start } = await import('../server.ts')
+      const cfg = loadConfig(process.env, { role: command })
+      const started = await start(cfg, { installSignalHandlers: true })
+      if (!started.app) process.stderr.write(`leix ${command} running\n`)
+      return -1 // keep running
+    }
+
+    case 'migrate': {
+      const { createPool, ensureDatabase } = await import('../store/db.ts')
+      const { migrate } = await import('../store/migrations.ts')
+      const cfg = config()
+      await ensureDatabase(cfg.databaseUrl)
+      const pool = createPool(cfg.databaseUrl, { max: 1 })
+      try {
+        const applied = await migrate(pool)
+        process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'up to date\n')
+      } finally {
+        await pool.end()
+      }
+      return EXIT.ok
+    }
+
+    case 'keys': {
+      const [sub] = rest
+      if (sub === 'generate') {
+        const { values } = parseArgs({ args: rest.slice(1), options: { agency: { type: 'string' }, kid: { type: 'string' }, alg: { type: 'string', default: 'EdDSA' }, out: { type: 'string' } }, strict: true })
+        if (!values.agency) throw new UsageError('keys generate needs --agency')
+        if (values.alg !== 'EdDSA' && values.alg !== 'ES256') throw new UsageError('--alg must be EdDSA or ES256')
+        const kid = values.kid ?? `${values.agency}-${new Date().toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`
+        const { privateJwk, publicJwk } = await generateKeyPair(kid, values.alg)
+        if (values.out) {
+          writeFileSync(values.out, JSON.stringify(privateJwk, null, 2) + '\n', { mode: 0o600 })
+          process.stderr.write(`private key written to ${values.out} (keep it secret)\n`)
+          process.stdout.write(JSON.stringify({ keys: [publicJwk] }, null, 2) + '\n')
+        } else {
+          process.stdout.write(JSON.stringify({ private: privateJwk, jwks: { keys: [publicJwk] } }, null, 2) + '\n')
+        }
+        return EXIT.ok
+      }
+      if (sub === 'register') {
+        const { values } = parseArgs({ args: rest.slice(1), options: { agency: { type: 'string' }, public: { type: 'string' }, directory: { type: 'string' } }, strict: true })
+        if (!values.agency || !values.public) throw new UsageError('keys register needs --agency and --public')
+        const path = values.directory ?? process.env.LEIX_DIRECTORY ?? 'config/directory.sample.json'
+        const doc = readJson(path, 'directory') as { agencies: { id: string; jwks: { keys: jose.JWK[] } }[] }
+        const agency = doc.agencies.find((a) => a.id === values.agency)
+        if (!agency) throw new UsageError(`agency ${values.agency} is not in ${path}`)
+        const given = readJson(values.public, 'public key') as { keys?: jose.JWK[] } & jose.JWK
+        const jwk = publicJwkOf(given.keys?.[0] ?? given)
+        if (!jwk.kid) throw new UsageError('the public key has no kid')
+        if (doc.agencies.some((a) => a.jwks.keys.some((k) => k.kid === jwk.kid))) throw new UsageError(`kid ${jwk.kid} is already registered`)
+        agency.jwks.keys.push(jwk)
+        const { buildDirectory } = await import('../directory/load.ts')
+        buildDirectory(structuredClone(doc), { source: path, allowInsecureLoopbackWebhooks: true })
+        writeFileSync(path, JSON.stringify(doc, null, 2) + '\n')
+        process.stdout.write(`registered ${jwk.kid} for ${values.agency} in ${path}; restart leix to load it\n`)
+        return EXIT.ok
+      }
+      throw new UsageError('keys: use generate or register')
+    }
+
+    case 'token': {
+      const { values } = args({ agency: { type: 'string' }, sub: { type: 'string' }, roles: { type: 'string', default: 'officer' }, ttl: { type: 'string', default: '1h' } })
+      if (!values.agency || !values.sub) throw new UsageError('token needs --agency and --sub')
+      const cfg = config()
+      const keys = loadTokenKeys(cfg)
+      if (!keys.privatePem) throw new UsageError('no token issuer private key: set LEIX_TOKEN_PRIVATE_KEY, or LEIX_DEV_KEYS=true for development')
+      const { createPrivateKey } = await import('node:crypto')
+      const token = await new jose.SignJWT({ agency: values.agency, roles: String(values.roles).split(',').map((r) => r.trim()).filter(Boolean) })
+        .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT', kid: keys.kid })
+        .setSubject(String(values.sub))
+        .setIssuer(cfg.tokenIssuer)
+        .setIssuedAt()
+        .setExpirationTime(String(values.ttl))
+        .sign(createPrivateKey(keys.privatePem))
+      process.stdout.write(token + '\n')
+      return EXIT.ok
+    }
+
+    case 'example': {
+      const { values } = args({ from: { type: 'string', default: 'AL-ASP' }, to: { type: 'string', default: 'RS-MUP' }, kind: { type: 'string', default: 'request' }, officer: { type: 'string', default: 'officer-0042' } })
+      if (values.kind !== 'request' && values.kind !== 'spontaneous') throw new UsageError('--kind must be request or spontaneous')
+      process.stdout.write(JSON.stringify(exampleMessage({ from: String(values.from), to: String(values.to), kind: values.kind, officer: String(values.officer) }), null, 2) + '\n')
+      return EXIT.ok
+    }
+
+    case 'sign': {
+      const { values, positionals } = args({ key: { type: 'string' }, fresh: { type: 'boolean', default: false } })
+      if (!values.key || positionals.length !== 1) throw new UsageError('sign needs --key FILE and one MESSAGE.json')
+      process.stdout.write((await signMessage(String(values.key), positionals[0] as string, Boolean(values.fresh))) + '\n')
+      return EXIT.ok
+    }
+
+    case 'send': {
+      const { values, positionals } = args({ key: { type: 'string' }, fresh: { type: 'boolean', default: false }, url: { type: 'string' }, 'save-jws': { type: 'string' } })
+      if (!values.key || positionals.length !== 1) throw new UsageError('send needs --key FILE and one MESSAGE.json')
+      const jws = await signMessage(String(values.key), positionals[0] as string, Boolean(values.fresh))
+      if (values['save-jws']) writeFileSync(String(values['save-jws']), jws + '\n')
+      const { status, body } = await fetchJson(`${baseUrl(values.url as string | undefined)}/v1/messages`, {
+        method: 'POST', headers: { 'content-type': 'application/jose' }, body: jws,
+      })
+      if (status >= 300) {
+        printProblem(status, body)
+        return EXIT.failed
+      }
+      process.stdout.write(JSON.stringify(body, null, 2) + '\n')
+      return EXIT.ok
+    }
+
+    case 'status': {
+      const { values, positionals } = args({ token: { type: 'string' }, url: { type: 'string' }, json: { type: 'boolean', default: false } })
+      const token = values.token ?? process.env.LEIX_TOKEN
+      if (positionals.length !== 1) throw new UsageError('status needs one EXCHANGE_ID')
+      if (!token) throw new UsageError('status needs --token or LEIX_TOKEN (see `leix token`)')
+      const { status, body } = await fetchJson(`${baseUrl(values.url as string | undefined)}/v1/exchanges/${encodeURIComponent(positionals[0] as string)}`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
+      if (status >= 300) {
+        printProblem(status, body)
+        return EXIT.failed
+      }
+      if (values.json) {
+        process.stdout.write(JSON.stringify(body, null, 2) + '\n')
+        return EXIT.ok
+      }
+      const left = body.timeLeftSeconds === null ? '' : ` (${formatSeconds(body.timeLeftSeconds)}${body.timeLeftSeconds < 0 ? ' overdue' : ' left'})`
+      process.stdout.write(
+        `exchange ${body.id}  ${body.requester} -> ${body.responder}  ${body.kind}, ${body.urgency}\n` +
+          `status   ${body.status}${body.overdue ? ' [OVERDUE]' : ''}\n` +
+          `deadline ${body.deadline ?? 'none'}${left}\n` +
+          `case     ${body.caseRef}  legal basis ${body.legalBasis}  crime areas ${body.crimeAreas.join(', ')}\n` +
+          `timeline\n` +
+          body.timeline.map((e: any) => `  ${e.at}  ${e.event.padEnd(32)} ${e.actor ?? ''} ${e.outcome}${e.reason ? ` (${e.reason})` : ''}`).join('\n') + '\n',
+      )
+      return EXIT.ok
+    }
+
+    case 'receipt': {
+      const [sub, ...more] = rest
+      if (sub !== 'verify') throw new UsageError('receipt: use verify')
+      const { values, positionals } = parseArgs({ args: more, options: { jws: { type: 'string' }, jwks: { type: 'string' }, url: { type: 'string' } }, allowPositionals: true, strict: true })
+      if (positionals.length !== 1) throw new UsageError('receipt verify needs one RECEIPT (the JWS, or a file holding it or the send output)')
+      const receipt = receiptFrom(positionals[0] as string)
+      let jwks: jose.JSONWebKeySet
+      if (values.jwks) jwks = readJson(values.jwks, 'jwks') as unknown as jose.JSONWebKeySet
+      else {
+        const { status, body } = await fetchJson(`${baseUrl(values.url)}/.well-known/jwks.json`)
+        if (status !== 200) throw new UsageError(`could not fetch the broker's keys (${status})`)
+        jwks = body as jose.JSONWebKeySet
+      }
+      const jws = values.jws ? readFileSync(values.jws, 'utf8').trim() : undefined
+      try {
+        const body = await verifyReceipt(receipt, jwks, jws)
+        process.stdout.write(`receipt valid: ${JSON.stringify(body)}${jws ? ' (covers the given JWS)' : ''}\n`)
+        return EXIT.ok
+      } catch (err) {
+        if (err instanceof ReceiptError) {
+          process.stderr.write(`receipt INVALID (${err.code}): ${err.message}\n`)
+          return EXIT.failed
+        }
+        throw err
+      }
+    }
+
+    case 'audit': {
+      const { auditCommand } = await import('./audit.ts')
+      return auditCommand(rest)
+    }
+
+    default:
+      throw new UsageError(`unknown command ${command}; see leix help`)
+  }
+}
+
+function receiptFrom(arg: string): string {
+  if (/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(arg)) return arg
+  let text: string
+  try {
+    text = readFileSync(arg, 'utf8').trim()
+  } catch (err) {
+    throw new UsageError(`receipt ${arg}: not a JWS and not a readable file (${(err as Error).message})`)
+  }
+  if (text.startsWith('{')) {
+    const parsed = JSON.parse(text) as { receipt?: string }
+    if (typeof parsed.receipt === 'string') return parsed.receipt
+  }
+  return text
+}
+
+function formatSeconds(s: number): string {
+  const a = Math.abs(s)
+  const d = Math.floor(a / 86400)
+  const h = Math.floor((a % 86400) / 3600)
+  const m = Math.floor((a % 3600) / 60)
+  return d ? `${d}d ${h}h` : h ? `${h}h ${m}m` : `${m}m ${a % 60}s`
+}
+
+const isMain = process.argv[1] !== undefined
+if (isMain) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      if (code >= 0) process.exitCode = code
+    },
+    (err: unknown) => {
+      if (err instanceof UsageError || err instanceof ConfigError || err instanceof DirectoryError || (err as Error).name === 'TypeError' && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+        process.stderr.write(`leix: ${(err as Error).message}\n`)
+        process.exitCode = EXIT.usage
+      } else {
+        process.stderr.write(`leix: ${(err as Error).stack ?? String(err)}\n`)
+        process.exitCode = EXIT.failed
+      }
+    },
+  )
+}

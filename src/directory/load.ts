@@ -1,0 +1,87 @@
+import { readFileSync } from 'node:fs'
+import { Ajv2020 } from 'ajv/dist/2020.js'
+import addFormatsModule from 'ajv-formats'
+import type { JWK } from 'jose'
+import type { Agency, Directory, LegalInstrument } from './types.ts'
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020
+
+export class DirectoryError extends Error {
+  override readonly name = 'DirectoryError'
+}
+
+interface DirectoryFile {
+  euMemberStates: string[]
+  riskCountries?: string[]
+  agencies: Agency[]
+  instruments: LegalInstrument[]
+}
+
+/** Loads and validates a directory file; throws DirectoryError naming the bad field. */
+export function loadDirectory(path: string, opts: { allowInsecureLoopbackWebhooks?: boolean } = {}): Directory {
+  let raw: unknown
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (err) {
+    throw new DirectoryError(`directory ${path}: ${(err as Error).message}`)
+  }
+  return buildDirectory(raw, { ...opts, source: path })
+}
+
+/** Validates a parsed directory document and indexes it. */
+export function buildDirectory(raw: unknown, opts: { allowInsecureLoopbackWebhooks?: boolean; source?: string } = {}): Directory {
+  const source = opts.source ?? 'directory'
+  const schema = JSON.parse(readFileSync(new URL('../../schemas/directory.schema.json', import.meta.url), 'utf8'))
+  const ajv = addFormats(new Ajv2020({ allErrors: true, useDefaults: true, strict: false }))
+  const validate = ajv.compile(schema)
+  if (!validate(raw)) {
+    const lines = (validate.errors ?? []).slice(0, 10).map((e) => `${e.instancePath || '/'}: ${e.message}`)
+    throw new DirectoryError(`${source} is invalid:\n  ${lines.join('\n  ')}`)
+  }
+  const doc = raw as DirectoryFile
+  const agencies = new Map<string, Agency>()
+  const keyOwners = new Map<string, string>()
+  doc.agencies.forEach((agency, i) => {
+    if (agencies.has(agency.id)) throw new DirectoryError(`${source}: /agencies/${i}/id: duplicate agency ${agency.id}`)
+    const prefix = agency.id.split('-')[0]
+    if (prefix !== agency.country) throw new DirectoryError(`${source}: /agencies/${i}/id: ${agency.id} does not start with its country ${agency.country}`)
+    if (agency.delivery.mode === 'push' && agency.delivery.webhook) {
+      const url = new URL(agency.delivery.webhook)
+      const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) || url.hostname.startsWith('127.')
+      if (url.protocol !== 'https:' && !(opts.allowInsecureLoopbackWebhooks && loopback)) {
+        throw new DirectoryError(`${source}: /agencies/${i}/delivery/webhook: must be https:// (S4)`)
+      }
+    }
+    agency.jwks.keys.forEach((key: JWK, k) => {
+      const kid = key.kid as string
+      if (keyOwners.has(kid)) throw new DirectoryError(`${source}: /agencies/${i}/jwks/keys/${k}/kid: kid ${kid} is already used by ${keyOwners.get(kid)}`)
+      keyOwners.set(kid, agency.id)
+    })
+    agencies.set(agency.id, agency)
+  })
+  const instruments = new Map<string, LegalInstrument>()
+  doc.instruments.forEach((instrument, i) => {
+    if (instruments.has(instrument.id)) throw new DirectoryError(`${source}: /instruments/${i}/id: duplicate instrument ${instrument.id}`)
+    instruments.set(instrument.id, instrument)
+  })
+  return {
+    agencies,
+    instruments,
+    keyOwners,
+    euMemberStates: new Set(doc.euMemberStates),
+    riskCountries: new Set(doc.riskCountries ?? []),
+  }
+}
+
+/** The public view of an agency for `GET /v1/agencies`. */
+export function publicAgency(agency: Agency): Record<string, unknown> {
+  return {
+    id: agency.id,
+    name: agency.name,
+    country: agency.country,
+    clearance: agency.clearance,
+    languages: agency.languages,
+    delivery: { mode: agency.delivery.mode },
+    jwks: agency.jwks,
+  }
+}

@@ -1,0 +1,65 @@
+import type { JWK } from 'jose'
+
+/** Security classifications that may travel through leix, lowest first (DOMAIN.md S3). */
+export const CLASSIFICATIONS = ['BASIC_PROTECTION', 'EU_RESTRICTED', 'EU_CONFIDENTIAL'] as const
+export type Classification = (typeof CLASSIFICATIONS)[number]
+
+/** How an agency receives messages (DESIGN.md "Delivery to the recipient"). */
+export interface DeliverySettings {
+  /** `push`: POST to `webhook`; `pull`: the agency polls `GET /v1/inbox`. */
+  mode: 'push' | 'pull'
+  /** HTTPS URL of the agency's webhook (push only). */
+  webhook?: string
+  /** Maximum delivery attempts before the message is undeliverable. @defaultValue config */
+  maxAttempts?: number
+  /** Maximum time in seconds from acceptance before the message is undeliverable. @defaultValue config */
+  maxElapsedSeconds?: number
+}
+
+/** A party's agency in the trust registry. */
+export interface Agency {
+  /** `CC-NAME`, for example `AL-ASP`, `RS-MUP`, `EU-EUROPOL`. */
+  id: string
+  name: string
+  /** ISO 3166-1 alpha-2 (with `XK` for Kosovo) or `EU` for EU bodies. */
+  country: string
+  /** Highest classification the agency may receive (S3). */
+  clearance: Classification
+  /** BCP 47 language tags the agency works in. */
+  languages: string[]
+  /** Whether the agency is a competent authority for law enforcement (L5). @defaultValue true */
+  competentAuthority: boolean
+  delivery: DeliverySettings
+  /** The agency's public signing keys; every key has a `kid` unique across the directory. */
+  jwks: { keys: JWK[] }
+}
+
+/** A legal instrument under which information may be exchanged (DOMAIN.md L1). */
+export interface LegalInstrument {
+  /** Registry id, for example `PCC-SEE`, `EU-2023/977`. */
+  id: string
+  title: string
+  /** Country codes (or `EU` for EU bodies) of the parties. Both ends of an exchange must be parties. */
+  parties: string[]
+  /** Deadline profile (T2): `2023/977` (8h / 3d / 7d) or `2006/960` (8h / 7d / 14d). */
+  deadlineProfile: '2023/977' | '2006/960'
+  /** Longest retention, in days from receipt, the instrument allows (D7). */
+  maxRetentionDays: number
+}
+
+/** The trust registry, loaded from `LEIX_DIRECTORY` and validated by `schemas/directory.schema.json`. */
+export interface Directory {
+  agencies: ReadonlyMap<string, Agency>
+  instruments: ReadonlyMap<string, LegalInstrument>
+  /** kid -> agency id, for every agency key. */
+  keyOwners: ReadonlyMap<string, string>
+  /** EU member state country codes (L5: transfers between these and others need a transfer basis). */
+  euMemberStates: ReadonlySet<string>
+  /** Country codes marked as a human-rights risk (D5). */
+  riskCountries: ReadonlySet<string>
+}
+
+/** Is `have` at or above `need`? */
+export function clearanceCovers(have: Classification, need: Classification): boolean {
+  return CLASSIFICATIONS.indexOf(have) >= CLASSIFICATIONS.indexOf(need)
+}

@@ -1,0 +1,198 @@
+import type { Queryable } from '../store/db.ts'
+import { AWAITING_ANSWER, type ExchangeStatus } from './state.ts'
+
+/** Status tracking read models (DESIGN.md "Tracking"). Metadata only: no message bodies. */
+
+export interface ExchangeSummary {
+  id: string
+  requester: string
+  responder: string
+  direction: 'outgoing' | 'incoming'
+  kind: 'request' | 'spontaneous'
+  caseRef: string
+  crimeAreas: string[]
+  legalBasis: string
+  urgency: 'urgent' | 'normal'
+  classification: string
+  status: ExchangeStatus
+  openedAt: string
+  deadline: string | null
+  deadlineBasis: string | null
+  /** Seconds until the deadline (negative once passed); null without a deadline or once answered. */
+  timeLeftSeconds: number | null
+  overdue: boolean
+  answeredAt: string | null
+  updatedAt: string
+}
+
+export interface TimelineEntry {
+  at: string
+  event: string
+  seq: number | null
+  messageId?: string
+  actor?: string
+  outcome: string
+  reason?: string
+  details?: Record<string, unknown>
+}
+
+export interface MessageMeta {
+  id: string
+  kind: string
+  from: string
+  to: string
+  officer: string
+  inReplyTo: string | null
+  createdAt: string
+  receivedAt: string
+  status: string
+  classification: string
+  handlingCode: string
+  digest: string
+  attempts: number
+  deliveredAt: string | null
+  acknowledgedAt: string | null
+  erased: boolean
+}
+
+interface ExchangeDbRow {
+  id: string
+  requester: string
+  responder: string
+  kind: 'request' | 'spontaneous'
+  case_ref: string
+  crime_areas: string[]
+  legal_basis: string
+  urgency: 'urgent' | 'normal'
+  classification: string
+  status: ExchangeStatus
+  opened_at: Date
+  deadline: Date | null
+  deadline_basis: string | null
+  answered_at: Date | null
+  overdue_at: Date | null
+  updated_at: Date
+}
+
+function summarise(row: ExchangeDbRow, agency: string, now: Date): ExchangeSummary {
+  const open = AWAITING_ANSWER.has(row.status)
+  const timeLeft = row.deadline && open ? Math.round((row.deadline.getTime() - now.getTime()) / 1000) : null
+  return {
+    id: row.id,
+    requester: row.requester,
+    responder: row.responder,
+    direction: row.requester === agency ? 'outgoing' : 'incoming',
+    kind: row.kind,
+    caseRef: row.case_ref,
+    crimeAreas: row.crime_areas,
+    legalBasis: row.legal_basis,
+    urgency: row.urgency,
+    classification: row.classification,
+    status: row.status,
+    openedAt: row.opened_at.toISOString(),
+    deadline: row.deadline?.toISOString() ?? null,
+    deadlineBasis: row.deadline_basis,
+    timeLeftSeconds: timeLeft,
+    overdue: row.overdue_at !== null || (timeLeft !== null && timeLeft < 0),
+    answeredAt: row.answered_at?.toISOString() ?? null,
+    updatedAt: row.updated_at.toISOString(),
+  }
+}
+
+/** The exchange if it exists, with whether `agency` is one of its two parties. */
+export async function findExchange(db: Queryable, id: string): Promise<ExchangeDbRow | undefined> {
+  const { rows } = await db.query<ExchangeDbRow>('SELECT * FROM exchanges WHERE id = $1', [id])
+  return rows[0]
+}
+
+export async function exchangeDetail(db: Queryable, row: ExchangeDbRow, agency: string, now: Date): Promise<ExchangeSummary & { messages: MessageMeta[]; timeline: TimelineEntry[] }> {
+  const messages = await db.query<{
+    id: string; kind: string; sender: string; recipient: string; officer: string; in_reply_to: string | null; created_at: Date; received_at: Date
+    status: string; classification: string; handling_code: string; digest: string; attempts: number; delivered_at: Date | null; acknowledged_at: Date | null; erased_at: Date | null
+  }>(
+    `SELECT id, kind, sender, recipient, officer, in_reply_to, created_at, received_at, status, classification, handling_code, digest,
+            attempts, delivered_at, acknowledged_at, erased_at
+       FROM messages WHERE exchange_id = $1 ORDER BY received_at, id`,
+    [row.id],
+  )
+  const events = await db.query<{ type: string; at: Date; seq: number | null; message_id: string | null; event: Record<string, unknown> }>(
+    `SELECT type, at, seq, message_id, event FROM audit_events
+      WHERE exchange_id = $1 AND type NOT IN ('message.consulted', 'access.denied', 'audit.queried', 'audit.exported')
+      ORDER BY at, recorded`,
+    [row.id],
+  )
+  return {
+    ...summarise(row, agency, now),
+    messages: messages.rows.map((m) => ({
+      id: m.id, kind: m.kind, from: m.sender, to: m.recipient, officer: m.officer, inReplyTo: m.in_reply_to,
+      createdAt: m.created_at.toISOString(), receivedAt: m.received_at.toISOString(), status: m.status,
+      classification: m.classification, handlingCode: m.handling_code, digest: m.digest, attempts: m.attempts,
+      deliveredAt: m.delivered_at?.toISOString() ?? null, acknowledgedAt: m.acknowledged_at?.toISOString() ?? null, erased: m.erased_at !== null,
+    })),
+    timeline: events.rows.map((e) => {
+      const actor = e.event.actor as { agency?: string; kind?: string } | undefined
+      return {
+        at: e.at.toISOString(),
+        event: e.type,
+        seq: e.seq,
+        ...(e.message_id ? { messageId: e.message_id } : {}),
+        ...(actor ? { actor: actor.agency ?? actor.kind ?? 'unknown' } : {}),
+        outcome: String(e.event.outcome ?? ''),
+        ...(e.event.reason ? { reason: String(e.event.reason) } : {}),
+        ...(e.event.details ? { details: e.event.details as Record<string, unknown> } : {}),
+      }
+    }),
+  }
+}
+
+export interface ExchangeFilters {
+  direction?: 'incoming' | 'outgoing'
+  status?: ExchangeStatus
+  overdue?: boolean
+  crimeArea?: string
+  /** opened at or after, ISO 8601 */
+  from?: string
+  /** opened before, ISO 8601 */
+  to?: string
+  /** page size, 1..200 @defaultValue 50 */
+  limit?: number
+  /** opaque cursor from the previous page */
+  cursor?: string
+}
+
+/** The agency's exchanges, newest first, keyset-paged. */
+export async function listExchanges(db: Queryable, agency: string, f: ExchangeFilters, now: Date): Promise<{ items: ExchangeSummary[]; nextCursor: string | null }> {
+  const where: string[] = []
+  const params: unknown[] = [agency]
+  const add = (sql: string, value: unknown) => {
+    params.push(value)
+    where.push(sql.replace('?', `$${params.length}`))
+  }
+  if (f.direction === 'outgoing') where.push('requester = $1')
+  else if (f.direction === 'incoming') where.push('responder = $1')
+  else where.push('(requester = $1 OR responder = $1)')
+  if (f.status) add('status = ?', f.status)
+  if (f.crimeArea) add('? = ANY (crime_areas)', f.crimeArea)
+  if (f.from) add('opened_at >= ?', f.from)
+  if (f.to) add('opened_at < ?', f.to)
+  if (f.overdue !== undefined) {
+    params.push(now)
+    const n = `$${params.length}`
+    const overdue = `(overdue_at IS NOT NULL OR (deadline < ${n} AND status IN (${[...AWAITING_ANSWER].map((s) => `'${s}'`).join(',')})))`
+    where.push(f.overdue ? overdue : `NOT ${overdue}`)
+  }
+  if (f.cursor) {
+    const [at, id] = Buffer.from(f.cursor, 'base64url').toString('utf8').split('|')
+    params.push(at, id)
+    where.push(`(opened_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`)
+  }
+  const limit = Math.min(Math.max(f.limit ?? 50, 1), 200)
+  const { rows } = await db.query<ExchangeDbRow>(
+    `SELECT * FROM exchanges WHERE ${where.join(' AND ')} ORDER BY opened_at DESC, id DESC LIMIT ${limit + 1}`,
+    params,
+  )
+  const page = rows.slice(0, limit)
+  const last = page[page.length - 1]
+  const nextCursor = rows.length > limit && last ? Buffer.from(`${last.opened_at.toISOString()}|${last.id}`).toString('base64url') : null
+  return { items: page.map((r) => summarise(r, agency, now)), nextCursor }
+}

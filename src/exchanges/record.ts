@@ -1,0 +1,179 @@
+import { recordEvent, type AuditActor, type AuditEventType } from '../audit/record.ts'
+import type { LegalInstrument } from '../directory/types.ts'
+import { Problem } from '../http/problems.ts'
+import type { Message } from '../intake/message.ts'
+import { recomputeDeadline } from '../policy/index.ts'
+import type { Client } from '../store/db.ts'
+import { transition, type ExchangeEvent, type ExchangeStatus } from './state.ts'
+import { randomUUID } from 'node:crypto'
+
+/** Creates the exchange a request or own-initiative message opens. Returns its id. */
+export async function openExchange(client: Client, o: { message: Message; status: 'accepted' | 'held'; deadline: Date | null; receivedAt: Date }): Promise<string> {
+  const { message } = o
+  if (message.kind !== 'request' && message.kind !== 'spontaneous') {
+    throw new Problem('schema-violation', `a ${message.kind} needs inReplyTo`)
+  }
+  const id = randomUUID()
+  await client.query(
+    `INSERT INTO exchanges (id, requester, responder, opened_by, kind, case_ref, crime_areas, legal_basis, urgency, classification,
+       status, opened_at, deadline, deadline_basis, updated_at)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$12)`,
+    [
+      id, message.from.agency, message.to.agency, message.id, message.kind, message.caseRef, message.crimeAreas,
+      message.legalBasis.instrument, message.urgency.level, message.handling.classification, o.status, o.receivedAt,
+      o.deadline, o.deadline ? (message.urgency.level === 'urgent' ? 'urgent-direct' : 'normal') : null,
+    ],
+  )
+  await recordEvent(client, {
+    type: 'exchange.opened', actor: { kind: 'agency-system', agency: message.from.agency, id: message.from.officer },
+    exchangeId: id, messageId: message.id, agencies: [message.from.agency, message.to.agency], legalBasis: message.legalBasis.instrument,
+    purpose: message.crimeAreas, outcome: 'ok', details: { kind: message.kind, urgency: message.urgency.level, deadline: o.deadline?.toISOString() ?? null },
+  }, o.receivedAt)
+  return id
+}
+
+export interface ExchangeRow {
+  id: string
+  requester: string
+  responder: string
+  opened_by: string
+  kind: 'request' | 'spontaneous'
+  urgency: 'urgent' | 'normal'
+  status: ExchangeStatus
+  opened_at: Date
+  deadline: Date | null
+  paused_at: Date | null
+  legal_basis: string
+}
+
+/** Locks and returns an exchange row for a state change. */
+export async function lockExchange(client: Client, id: string): Promise<ExchangeRow | undefined> {
+  const { rows } = await client.query<ExchangeRow>('SELECT * FROM exchanges WHERE id = $1 FOR UPDATE', [id])
+  return rows[0]
+}
+
+/**
+ * Moves an exchange through the state machine and records the audit event in the same
+ * transaction. Throws invalid-transition when the state machine forbids it.
+ */
+export async function changeStatus(
+  client: Client,
+  exchange: ExchangeRow,
+  event: ExchangeEvent,
+  at: Date,
+  extra: { set?: Record<string, unknown> } = {},
+): Promise<ExchangeStatus> {
+  const to = transition(exchange.status, event)
+  const set = { status: to, updated_at: at, ...(extra.set ?? {}) }
+  const columns = Object.keys(set)
+  await client.query(
+    `UPDATE exchanges SET ${columns.map((c, i) => `${c} = $${i + 2}`).join(', ')} WHERE id = $1`,
+    [exchange.id, ...Object.values(set)],
+  )
+  exchange.status = to
+  return to
+}
+
+const REPLY_EVENTS: Partial<Record<Message['kind'], AuditEventType>> = {
+  response: 'exchange.answered',
+  refusal: 'exchange.refused',
+  'delay-notice': 'exchange.delayed',
+  correction: 'exchange.corrected',
+}
+
+/**
+ * Attaches a reply to its exchange: checks that it comes from the exchange's counterpart, moves
+ * the exchange (unless the reply is held for review; release applies it later) and recomputes
+ * the deadline when the requested party states accessibility (T2).
+ */
+export async function applyReply(
+  client: Client,
+  r: { message: Message; held: boolean; receivedAt: Date; instrument: LegalInstrument; actor: AuditActor },
+): Promise<{ exchangeId: string; deadline: Date | null }> {
+  const { message } = r
+  const { rows } = await client.query<{ exchange_id: string; sender: string; recipient: string }>(
+    'SELECT exchange_id, sender, recipient FROM messages WHERE id = $1',
+    [message.inReplyTo],
+  )
+  const parent = rows[0]
+  if (!parent) throw new Problem('unknown-exchange', `inReplyTo ${message.inReplyTo} names no message known to leix`)
+  const exchange = await lockExchange(client, parent.exchange_id)
+  if (!exchange) throw new Problem('unknown-exchange', `the exchange of ${message.inReplyTo} is gone`)
+  const sender = message.from.agency
+  const parties = [exchange.requester, exchange.responder]
+  if (!parties.includes(sender) || !parties.includes(message.to.agency) || sender === message.to.agency) {
+    throw new Problem('not-counterpart', `only ${exchange.requester} and ${exchange.responder} may write in exchange ${exchange.id}, to each other`)
+  }
+  const fromResponder = sender === exchange.responder
+  if (['response', 'refusal', 'delay-notice'].includes(message.kind) && !fromResponder) {
+    throw new Problem('not-counterpart', `a ${message.kind} may come only from the requested agency ${exchange.responder}`)
+  }
+  if (message.kind === 'correction' && parent.sender !== sender) {
+    throw new Problem('not-counterpart', `only ${parent.sender}, who sent message ${message.inReplyTo}, may correct it`)
+  }
+  if (message.accessibility && !fromResponder) {
+    throw new Problem('not-counterpart', `only the requested agency ${exchange.responder} may state accessibility`)
+  }
+  if (r.held) return { exchangeId: exchange.id, deadline: exchange.deadline }
+  const deadline = await applyReplyEffects(client, exchange, message, r.receivedAt, r.instrument, r.actor)
+  return { exchangeId: exchange.id, deadline }
+}
+
+/** The state change a reply brings; shared by intake and the release of a held reply. */
+export async function applyReplyEffects(
+  client: Client,
+  exchange: ExchangeRow,
+  message: Message,
+  at: Date,
+  instrument: LegalInstrument,
+  actor: AuditActor,
+): Promise<Date | null> {
+  let deadline = exchange.deadline
+  const set: Record<string, unknown> = {}
+  const common = { actor, exchangeId: exchange.id, messageId: message.id, agencies: [exchange.requester, exchange.responder], legalBasis: exchange.legal_basis }
+  if (message.accessibility && exchange.kind === 'request' && deadline) {
+    deadline = recomputeDeadline(exchange.opened_at, exchange.urgency, message.accessibility.level, instrument.deadlineProfile)
+    set.deadline = deadline
+    set.accessibility = message.accessibility.level
+    set.deadline_basis = exchange.urgency === 'urgent' ? `urgent-${message.accessibility.level}` : 'normal'
+    await recordEvent(client, { ...common, type: 'exchange.accessibility-stated', outcome: 'ok', details: { accessibility: message.accessibility.level, deadline: deadline.toISOString() } }, at)
+  }
+  let event: ExchangeEvent | undefined
+  switch (message.kind) {
+    case 'response': event = 'response'; set.answered_at = at; break
+    case 'refusal': event = 'refusal'; set.answered_at = at; break
+    case 'delay-notice': event = 'delay-notice'; set.delayed_until = message.delay?.expectedBy ?? null; break
+    case 'clarification':
+      if (message.from.agency === exchange.responder) {
+        event = 'clarification-requested'
+        set.paused_at = at
+      } else if (exchange.status === 'clarification') {
+        event = 'clarification-given'
+        // The deadline stood still while the requested party waited for the clarification.
+        if (exchange.paused_at && deadline) {
+          deadline = new Date(deadline.getTime() + (at.getTime() - exchange.paused_at.getTime()))
+          set.deadline = deadline
+        }
+        set.paused_at = null
+      }
+      break
+    case 'correction': break
+    default: break
+  }
+  if (event) await changeStatus(client, exchange, event, at, { set })
+  else if (Object.keys(set).length > 0) {
+    const columns = Object.keys(set)
+    await client.query(`UPDATE exchanges SET ${columns.map((c, i) => `${c} = $${i + 2}`).join(', ')}, updated_at = $${columns.length + 2} WHERE id = $1`, [exchange.id, ...Object.values(set), at])
+  }
+  const type: AuditEventType | undefined = message.kind === 'clarification'
+    ? (event === 'clarification-requested' ? 'exchange.clarification-requested' : undefined)
+    : REPLY_EVENTS[message.kind]
+  if (type) {
+    await recordEvent(client, {
+      ...common, type, outcome: 'ok',
+      ...(message.kind === 'refusal' && message.refusal ? { reason: `L4(${message.refusal.ground})` } : {}),
+      details: { status: exchange.status, ...(message.kind === 'delay-notice' && message.delay ? { expectedBy: message.delay.expectedBy } : {}) },
+    }, at)
+  }
+  return deadline
+}

@@ -1,0 +1,51 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Directory } from '../directory/types.ts'
+import { Problem } from './problems.ts'
+
+export const ROLES = ['system', 'officer', 'auditor', 'dpo', 'admin'] as const
+export type Role = (typeof ROLES)[number]
+
+/** Who is calling, from a verified bearer token. */
+export interface Principal {
+  /** Token subject: a person's or system's identifier. */
+  sub: string
+  agency: string
+  roles: Role[]
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal
+  }
+}
+
+/** Verifies the bearer token and its claims; sets `request.principal`. */
+export function authenticate(directory: Directory) {
+  return async function (request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+    if (!request.headers.authorization) throw new Problem('unauthorized', 'send Authorization: Bearer <token>')
+    let claims: Record<string, unknown>
+    try {
+      claims = await request.jwtVerify<Record<string, unknown>>()
+    } catch (err) {
+      throw new Problem('unauthorized', `bearer token rejected: ${(err as Error).message}`)
+    }
+    const { sub, agency, roles } = claims
+    if (typeof sub !== 'string' || sub.length === 0) throw new Problem('unauthorized', 'token has no sub')
+    if (typeof agency !== 'string' || !directory.agencies.has(agency)) throw new Problem('unauthorized', `token agency ${String(agency)} is not in the directory`)
+    if (!Array.isArray(roles) || roles.length === 0 || !roles.every((r) => (ROLES as readonly string[]).includes(r))) {
+      throw new Problem('unauthorized', `token roles must be a non-empty subset of ${ROLES.join(', ')}`)
+    }
+    request.principal = { sub, agency, roles: roles as Role[] }
+  }
+}
+
+/** The principal, which `authenticate` guarantees on authenticated routes. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new Problem('unauthorized', 'not authenticated')
+  return request.principal
+}
+
+/** Throws forbidden unless the principal holds one of `roles`. */
+export function requireRole(principal: Principal, ...roles: Role[]): void {
+  if (!principal.roles.some((r) => roles.includes(r))) throw new Problem('forbidden', `requires one of the roles ${roles.join(', ')}`)
+}

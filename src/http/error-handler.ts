@@ -1,0 +1,47 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { Problem } from './problems.ts'
+
+/** Fastify's own error codes, mapped onto the catalogue. */
+function fromFastify(err: FastifyError): Problem | undefined {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new Problem('payload-too-large', err.message)
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new Problem('unsupported-media-type', err.message)
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new Problem('bad-request', err.message)
+  }
+  if (err.validation) {
+    return new Problem('bad-request', err.message, {
+      extra: { errors: err.validation.map((v) => ({ path: v.instancePath || `/${String(v.params?.missingProperty ?? '')}`, message: v.message ?? 'invalid' })) },
+    })
+  }
+  if (err.statusCode === 429) return new Problem('rate-limited', err.message)
+  if (err.statusCode === 400 && /JSON/i.test(err.message)) return new Problem('bad-request', err.message)
+  return undefined
+}
+
+/** Turns anything thrown into a problem+json answer. */
+export function toProblem(err: unknown): Problem {
+  if (err instanceof Problem) return err
+  return fromFastify(err as FastifyError) ?? new Problem('internal', 'an internal error occurred; it has been logged')
+}
+
+export function sendProblem(reply: FastifyReply, problem: Problem, request: FastifyRequest): FastifyReply {
+  return reply.code(problem.status).type('application/problem+json').send(problem.toJSON(request.url))
+}
+
+/** The one error handler (STYLE.md): logs with the request, hides the internals of 5xx. */
+export function installErrorHandler(app: FastifyInstance, onProblem?: (request: FastifyRequest, problem: Problem) => Promise<void>): void {
+  app.setErrorHandler(async (err, request, reply) => {
+    const problem = toProblem(err)
+    if (problem.status >= 500 && problem.code === 'internal') request.log.error({ err, request: { method: request.method, url: request.url } }, 'request failed')
+    else request.log.info({ code: problem.code, status: problem.status }, problem.message)
+    if (onProblem) await onProblem(request, problem).catch((e: unknown) => request.log.error({ err: e }, 'problem hook failed'))
+    if (problem.code === 'rate-limited' && (err as { headers?: Record<string, string> }).headers) reply.headers((err as { headers: Record<string, string> }).headers)
+    return sendProblem(reply, problem, request)
+  })
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, new Problem('not-found', `no route ${request.method} ${request.url.split('?')[0]}`), request))
+}

@@ -1,0 +1,18 @@
+import type { FastifyInstance } from 'fastify'
+import { publicAgency } from '../../directory/load.ts'
+import type { Directory } from '../../directory/types.ts'
+import type { SigningKey } from '../../config/keys.ts'
+
+/** Public trust material: the broker's keys and the agency directory. */
+export async function directoryRoutes(app: FastifyInstance, deps: { directory: Directory; brokerKey: SigningKey }): Promise<void> {
+  app.get('/.well-known/jwks.json', {
+    schema: { summary: "The broker's public keys: verify receipts, delivery signatures and audit checkpoints", tags: ['directory'] },
+  }, async (_request, reply) => {
+    reply.header('cache-control', 'public, max-age=300')
+    return { keys: [deps.brokerKey.publicJwk] }
+  })
+
+  app.get('/v1/agencies', {
+    schema: { summary: "Every agency's id, name, country, clearance, delivery mode and public keys", tags: ['directory'] },
+  }, async () => ({ agencies: [...deps.directory.agencies.values()].map(publicAgency) }))
+}

@@ -1,0 +1,68 @@
+import type { FastifyInstance } from 'fastify'
+import { recordEvent } from '../../audit/record.ts'
+import type { Clock } from '../../config/clock.ts'
+import { exchangeDetail, findExchange, listExchanges, type ExchangeFilters } from '../../exchanges/read.ts'
+import { EXCHANGE_STATUSES } from '../../exchanges/state.ts'
+import { CRIME_AREAS } from '../../intake/message.ts'
+import type { Pool } from '../../store/db.ts'
+import { principalOf } from '../auth.ts'
+import { Problem, problemSchema } from '../problems.ts'
+
+const problems = { '4xx': { description: 'problem+json', ...problemSchema } }
+
+/** Status tracking for liaison officers and agency systems (DESIGN.md "Tracking"). */
+export async function exchangeRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; authenticate: (req: any, rep: any) => Promise<void> }): Promise<void> {
+  app.get<{ Params: { id: string } }>('/v1/exchanges/:id', {
+    onRequest: deps.authenticate,
+    schema: {
+      summary: 'An exchange: status, deadline, time left, messages (metadata) and timeline of hops',
+      tags: ['tracking'],
+      security: [{ bearer: [] }],
+      params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
+      response: problems,
+    },
+  }, async (request) => {
+    const principal = principalOf(request)
+    const now = deps.clock.now()
+    const row = await findExchange(deps.pool, request.params.id)
+    if (!row || (row.requester !== principal.agency && row.responder !== principal.agency)) {
+      if (row) {
+        await recordEvent(deps.pool, {
+          type: 'access.denied', actor: { kind: 'person', agency: principal.agency, id: principal.sub, roles: principal.roles },
+          exchangeId: row.id, agencies: [principal.agency, row.requester, row.responder], outcome: 'denied', reason: 'not-a-party',
+          details: { resource: 'exchange' },
+        }, now)
+      }
+      // The same answer whether or not it exists: another agency learns nothing.
+      throw new Problem('not-found', `no exchange ${request.params.id} for ${principal.agency}`)
+    }
+    return exchangeDetail(deps.pool, row, principal.agency, now)
+  })
+
+  app.get<{ Querystring: ExchangeFilters }>('/v1/exchanges', {
+    onRequest: deps.authenticate,
+    schema: {
+      summary: "The caller's agency's exchanges, newest first, paged",
+      tags: ['tracking'],
+      security: [{ bearer: [] }],
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          direction: { type: 'string', enum: ['incoming', 'outgoing'] },
+          status: { type: 'string', enum: [...EXCHANGE_STATUSES] },
+          overdue: { type: 'boolean' },
+          crimeArea: { type: 'string', enum: [...CRIME_AREAS] },
+          from: { type: 'string', format: 'date-time', description: 'opened at or after' },
+          to: { type: 'string', format: 'date-time', description: 'opened before' },
+          limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
+          cursor: { type: 'string', maxLength: 200, pattern: '^[A-Za-z0-9_-]+$' },
+        },
+      },
+      response: problems,
+    },
+  }, async (request) => {
+    const principal = principalOf(request)
+    return listExchanges(deps.pool, principal.agency, request.query, deps.clock.now())
+  })
+}

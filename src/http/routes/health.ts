@@ -1,0 +1,49 @@
+import type { FastifyInstance } from 'fastify'
+import type { Redis } from 'ioredis'
+import { checkNoEviction } from '../../delivery/queue.ts'
+import { pendingMigrations } from '../../store/migrations.ts'
+import type { Pool } from '../../store/db.ts'
+
+export interface ReadinessCheck {
+  name: string
+  check: () => Promise<string | undefined>
+}
+
+/** Liveness (the process answers) and readiness (it can do its work, and if not, why not). */
+export async function healthRoutes(app: FastifyInstance, deps: { pool: Pool; redis: Redis; extra?: ReadinessCheck[] }): Promise<void> {
+  app.get('/health/live', { schema: { tags: ['health'], summary: 'The process is up' } }, async () => ({ status: 'ok' }))
+
+  const checks: ReadinessCheck[] = [
+    { name: 'postgres', check: async () => { await deps.pool.query('SELECT 1'); return undefined } },
+    { name: 'migrations', check: async () => { const p = await pendingMigrations(deps.pool); return p.length ? `pending: ${p.join(', ')}` : undefined } },
+    {
+      name: 'redis',
+      check: async () => {
+        if (deps.redis.status !== 'ready') return `redis is ${deps.redis.status}`
+        return checkNoEviction(deps.redis)
+      },
+    },
+    ...(deps.extra ?? []),
+  ]
+
+  app.get('/health/ready', { schema: { tags: ['health'], summary: 'PostgreSQL, migrations, Redis (noeviction) and the audit seal, each with its reason when not ready' } }, async (_request, reply) => {
+    const results = await Promise.all(checks.map(async ({ name, check }) => {
+      try {
+        const problem = await withTimeout(check(), 2000)
+        return { name, ok: problem === undefined, ...(problem ? { reason: problem } : {}) }
+      } catch (err) {
+        return { name, ok: false, reason: (err as Error).message }
+      }
+    }))
+    const ready = results.every((r) => r.ok)
+    reply.code(ready ? 200 : 503)
+    return { status: ready ? 'ready' : 'not-ready', checks: Object.fromEntries(results.map(({ name, ...rest }) => [name, rest])) }
+  })
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)
+    p.then((v) => { clearTimeout(t); resolve(v) }, (e: unknown) => { clearTimeout(t); reject(e as Error) })
+  })
+}

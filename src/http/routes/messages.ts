@@ -1,0 +1,65 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { recordEvent } from '../../audit/record.ts'
+import { submitMessage, type IntakeDeps } from '../../intake/intake.ts'
+import { digestOf } from '../../intake/receipt.ts'
+import { Problem, problemSchema } from '../problems.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set once intake has recorded this request's rejection, so it is not recorded twice. */
+    rejectionRecorded?: boolean
+  }
+}
+
+const submitResult = {
+  type: 'object',
+  required: ['exchangeId', 'messageId', 'status', 'deadline', 'receipt'],
+  properties: {
+    exchangeId: { type: 'string', format: 'uuid' },
+    messageId: { type: 'string', format: 'uuid' },
+    status: { type: 'string', enum: ['accepted', 'held'] },
+    deadline: { type: ['string', 'null'], format: 'date-time' },
+    receipt: { type: 'string', description: 'compact JWS by the broker over {messageId, exchangeId, digest, receivedAt, status}' },
+  },
+} as const
+
+/** `POST /v1/messages`: the signed intake (DESIGN.md "Submitting a message"). */
+export async function messageRoutes(app: FastifyInstance, deps: { intake: IntakeDeps; bodyLimit: number; gate: () => Problem | undefined }): Promise<void> {
+  app.post('/v1/messages', {
+    bodyLimit: deps.bodyLimit,
+    schema: {
+      summary: 'Submit a signed exchange message',
+      description: 'Body: a compact JWS (RFC 7515) with protected header {alg: EdDSA|ES256, kid, typ: leix-message+json} over a message valid against schemas/message.schema.json.',
+      tags: ['intake'],
+      consumes: ['application/jose'],
+      response: {
+        200: { description: 'The same message was sent before: the first result, without a second effect', ...submitResult },
+        202: { description: 'Accepted (or held for review) with a signed receipt', ...submitResult },
+        '4xx': { description: 'problem+json', ...problemSchema },
+        503: { description: 'problem+json', ...problemSchema },
+      },
+    },
+    onRequest: async (request) => {
+      const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase()
+      if (type !== 'application/jose') throw new Problem('unsupported-media-type', `Content-Type must be application/jose, got ${type || 'none'}`)
+      const unsealed = deps.gate()
+      if (unsealed) throw unsealed
+    },
+  }, async (request: FastifyRequest, reply) => {
+    const body = typeof request.body === 'string' ? request.body.trim() : ''
+    request.rejectionRecorded = true // from here on, intake records its own rejections
+    const { replayed, result } = await submitMessage(deps.intake, body)
+    return reply.code(replayed ? 200 : 202).send(result)
+  })
+}
+
+/** Records `message.rejected` for intake failures that happened before intake ran (type, size, rate). */
+export async function recordEarlyRejection(deps: IntakeDeps, request: FastifyRequest, problem: Problem): Promise<void> {
+  if (request.method !== 'POST' || request.routeOptions.url !== '/v1/messages' || request.rejectionRecorded) return
+  if (problem.code === 'audit-unsealed') return // nothing can be recorded while the log is unsealed; the 503 says why
+  request.rejectionRecorded = true
+  await recordEvent(deps.pool, {
+    type: 'message.rejected', actor: { kind: 'agency-system' }, agencies: [], outcome: 'rejected', reason: problem.code,
+    ...(typeof request.body === 'string' ? { digest: digestOf(request.body) } : {}),
+  }, deps.clock.now())
+}

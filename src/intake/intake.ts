@@ -1,0 +1,204 @@
+import sjson from 'secure-json-parse'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Clock } from '../config/clock.ts'
+import type { SigningKey } from '../config/keys.ts'
+import type { Directory } from '../directory/types.ts'
+import type { DeliveryQueue } from '../delivery/queue.ts'
+import { recordEvent, type AuditActor } from '../audit/record.ts'
+import { Problem } from '../http/problems.ts'
+import { checkPrinciples, checkSenderBinding, computeDeadline, type PolicyLimits, type Violation, type Hold } from '../policy/index.ts'
+import { withTransaction, type Client, type Pool } from '../store/db.ts'
+import { applyReply, openExchange } from '../exchanges/record.ts'
+import type { Message, MessageValidator } from './message.ts'
+import { digestOf, signReceipt } from './receipt.ts'
+import { verifyMessageJws, type JwsFacts } from './verify.ts'
+
+/** What intake needs; the app builds one and shares it. */
+export interface IntakeDeps {
+  pool: Pool
+  directory: Directory
+  brokerKey: SigningKey
+  clock: Clock
+  /** Absent only when Redis is down at start; the reconciler enqueues later. */
+  queue: DeliveryQueue | undefined
+  validateMessage: MessageValidator
+  limits: PolicyLimits
+  log: FastifyBaseLogger
+}
+
+/** The answer to a submission (DESIGN.md "Submitting a message"). */
+export interface SubmitResult {
+  exchangeId: string
+  messageId: string
+  /** `accepted` (queued for delivery) or `held` (waiting for review). */
+  status: 'accepted' | 'held'
+  /** The exchange's answer deadline (T2), or null when none runs. */
+  deadline: string | null
+  receipt: string
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/**
+ * The intake pipeline: verify → parse → (idempotency) → validate → check principles → persist
+ * (one transaction with its audit events) → enqueue → receipt. A failure at any step throws a
+ * Problem after recording `message.rejected` without the payload (DOMAIN.md A2, A3).
+ * Returns `replayed: true` when the same bytes were already accepted: the first result, no new effect.
+ */
+export async function submitMessage(deps: IntakeDeps, jws: string): Promise<{ replayed: boolean; result: SubmitResult }> {
+  const receivedAt = deps.clock.now()
+  const digest = digestOf(jws)
+  const facts: JwsFacts & { messageId?: string } = {}
+  try {
+    const verified = await verifyMessageJws(jws, deps.directory, facts)
+    const payload = parsePayload(verified.payload)
+    if (typeof payload.id === 'string' && UUID.test(payload.id)) {
+      facts.messageId = payload.id.toLowerCase()
+      const previous = await previousResult(deps.pool, facts.messageId, digest, deps.clock)
+      if (previous) return { replayed: true, result: previous }
+    }
+    const validation = deps.validateMessage(payload)
+    if (!validation.ok) {
+      throw new Problem('schema-violation', `the message does not match schemas/message.schema.json (${validation.errors.length} error${validation.errors.length === 1 ? '' : 's'})`, {
+        extra: { errors: validation.errors },
+      })
+    }
+    const message = { ...validation.message, id: validation.message.id.toLowerCase() }
+    const binding = checkSenderBinding(verified.agency, message, deps.directory)
+    const { violations, holds } = checkPrinciples(message, { directory: deps.directory, now: receivedAt, limits: deps.limits })
+    const all = [...binding, ...violations]
+    if (all.length > 0) {
+      throw new Problem('principle-violation', `the message breaks ${[...new Set(all.map((v) => v.rule))].join(', ')}`, { violations: all })
+    }
+    let result: SubmitResult
+    try {
+      result = await withTransaction(deps.pool, (client) => persist(deps, client, { jws, digest, message, kid: verified.kid, receivedAt, holds }))
+    } catch (err) {
+      // Two submissions of one id raced: the loser answers like a resend.
+      if ((err as { code?: string }).code === '23505' && (err as { constraint?: string }).constraint === 'messages_pkey') {
+        const previous = await previousResult(deps.pool, message.id, digest, deps.clock)
+        if (previous) return { replayed: true, result: previous }
+      }
+      throw err
+    }
+    if (result.status === 'accepted') await enqueueQuietly(deps, message.id)
+    return { replayed: false, result }
+  } catch (err) {
+    if (err instanceof Problem) await recordRejection(deps, err, { ...facts, digest }, receivedAt)
+    throw err
+  }
+}
+
+/** The message JSON, refusing prototype-polluting keys outright. */
+function parsePayload(bytes: Uint8Array): Record<string, unknown> {
+  let value: unknown
+  try {
+    value = sjson.parse(Buffer.from(bytes).toString('utf8'), undefined, { protoAction: 'error', constructorAction: 'error' })
+  } catch (err) {
+    const forbidden = /prototype/i.test((err as Error).message)
+    throw new Problem('malformed-json', forbidden ? 'the payload contains a forbidden key (__proto__ or constructor.prototype)' : 'the payload is not valid JSON')
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Problem('malformed-json', 'the payload must be a JSON object')
+  return value as Record<string, unknown>
+}
+
+/** For a resend of an accepted id: the first result; for a different message under that id: 409 (T4). */
+async function previousResult(pool: Pool, messageId: string, digest: string, clock: Clock): Promise<SubmitResult | undefined> {
+  const { rows } = await pool.query<{ digest: string; exchange_id: string; receipt: string; status: string; deadline: Date | null }>(
+    `SELECT m.digest, m.exchange_id, m.receipt, m.status, e.deadline
+       FROM messages m JOIN exchanges e ON e.id = m.exchange_id WHERE m.id = $1`,
+    [messageId],
+  )
+  const row = rows[0]
+  if (!row) return undefined
+  if (row.digest !== digest) {
+    throw new Problem('replayed-message-id', `message id ${messageId} was already used for a different message`, {
+      violations: [{ rule: 'T4', path: '/id', message: 'replayed id with a different payload' }],
+    })
+  }
+  void clock
+  const receiptStatus = JSON.parse(Buffer.from(row.receipt.split('.')[1] ?? '', 'base64url').toString('utf8')).status as SubmitResult['status']
+  return { exchangeId: row.exchange_id, messageId, status: receiptStatus, deadline: row.deadline?.toISOString() ?? null, receipt: row.receipt }
+}
+
+interface Accepted {
+  jws: string
+  digest: string
+  message: Message
+  kid: string
+  receivedAt: Date
+  holds: Hold[]
+}
+
+async function persist(deps: IntakeDeps, client: Client, a: Accepted): Promise<SubmitResult> {
+  const { message, receivedAt } = a
+  const actor: AuditActor = { kind: 'agency-system', agency: message.from.agency, id: message.from.officer, kid: a.kid }
+  const agencies = [message.from.agency, message.to.agency]
+  const status: SubmitResult['status'] = a.holds.length > 0 ? 'held' : 'accepted'
+  const instrument = deps.directory.instruments.get(message.legalBasis.instrument)
+  if (!instrument) throw new Problem('principle-violation', 'unknown legal instrument', { violations: [{ rule: 'L1', path: '/legalBasis/instrument', message: 'not in the registry' }] })
+
+  let exchangeId: string
+  let deadline: Date | null
+  if (message.inReplyTo === undefined) {
+    deadline = computeDeadline(message, receivedAt, instrument)
+    exchangeId = await openExchange(client, { message, status, deadline, receivedAt })
+  } else {
+    const reply = await applyReply(client, { message, held: status === 'held', receivedAt, instrument, actor })
+    exchangeId = reply.exchangeId
+    deadline = reply.deadline
+  }
+  const receipt = await signReceipt({ messageId: message.id, exchangeId, digest: a.digest, receivedAt: receivedAt.toISOString(), status }, deps.brokerKey)
+  await client.query(
+    `INSERT INTO messages (id, exchange_id, kind, sender, recipient, officer, in_reply_to, kid, digest, jws, created_at, received_at,
+       status, classification, handling_code, legal_basis, erase_by, review_by, holds, receipt, next_attempt_at, delivery_budget_from, updated_at)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$12,$12)`,
+    [
+      message.id, exchangeId, message.kind, message.from.agency, message.to.agency, message.from.officer, message.inReplyTo ?? null,
+      a.kid, a.digest, a.jws, message.createdAt, receivedAt, status, message.handling.classification, message.handling.code,
+      message.legalBasis.instrument, message.retention.eraseBy ?? null, message.retention.reviewBy ?? null,
+      a.holds.length > 0 ? JSON.stringify(a.holds) : null, receipt, status === 'accepted' ? receivedAt : null,
+    ],
+  )
+  const common = { actor, exchangeId, messageId: message.id, agencies, legalBasis: message.legalBasis.instrument, digest: a.digest }
+  await recordEvent(client, { ...common, type: 'message.received', outcome: 'ok', details: { kind: message.kind } }, receivedAt)
+  if (status === 'held') {
+    await recordEvent(client, {
+      ...common, type: 'message.held', outcome: 'held', reason: [...new Set(a.holds.map((h) => h.rule))].join(','),
+      violations: a.holds.map((h) => ({ rule: h.rule, path: h.path })),
+    }, receivedAt)
+  } else {
+    await recordEvent(client, {
+      ...common, type: 'message.accepted', outcome: 'ok', recipients: [message.to.agency], purpose: message.crimeAreas,
+      details: { kind: message.kind, deadline: deadline?.toISOString() ?? null, classification: message.handling.classification, handling: message.handling.code },
+    }, receivedAt)
+  }
+  return { exchangeId, messageId: message.id, status, deadline: deadline?.toISOString() ?? null, receipt }
+}
+
+async function enqueueQuietly(deps: IntakeDeps, messageId: string): Promise<void> {
+  // PostgreSQL already holds the message as due; if Redis fails now the reconciler enqueues it later.
+  try {
+    if (deps.queue) await deps.queue.enqueue(messageId)
+  } catch (err) {
+    deps.log.warn({ err, messageId }, 'enqueue failed; the reconciler will retry')
+  }
+}
+
+async function recordRejection(deps: IntakeDeps, problem: Problem, facts: JwsFacts & { messageId?: string; digest: string }, at: Date): Promise<void> {
+  const violations: Violation[] = problem.violations ?? []
+  try {
+    await recordEvent(deps.pool, {
+      type: 'message.rejected',
+      actor: facts.agency ? { kind: 'agency-system', agency: facts.agency, ...(facts.kid ? { kid: facts.kid } : {}) } : { kind: 'agency-system' },
+      ...(facts.messageId ? { messageId: facts.messageId } : {}),
+      agencies: facts.agency ? [facts.agency] : [],
+      digest: facts.digest,
+      outcome: 'rejected',
+      reason: problem.code,
+      ...(violations.length ? { violations: violations.map((v) => ({ rule: v.rule, path: v.path })) } : {}),
+    }, at)
+  } catch (err) {
+    deps.log.error({ err }, 'could not record a rejection event')
+  }
+}

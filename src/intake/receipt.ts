@@ -1,0 +1,60 @@
+import { createHash } from 'node:crypto'
+import * as jose from 'jose'
+import type { SigningKey } from '../config/keys.ts'
+
+export const RECEIPT_TYP = 'leix-receipt+json'
+
+/** What a receipt attests (DESIGN.md "Receipts"). */
+export interface ReceiptBody {
+  messageId: string
+  exchangeId: string
+  /** base64url SHA-256 of the exact JWS bytes received. */
+  digest: string
+  receivedAt: string
+  status: string
+}
+
+/** base64url SHA-256 of the bytes, as receipts and audit events carry it. */
+export function digestOf(bytes: string | Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('base64url')
+}
+
+export async function signReceipt(body: ReceiptBody, key: SigningKey): Promise<string> {
+  return new jose.CompactSign(new TextEncoder().encode(JSON.stringify(body)))
+    .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: RECEIPT_TYP })
+    .sign(key.privateKey)
+}
+
+export class ReceiptError extends Error {
+  override readonly name = 'ReceiptError'
+  constructor(
+    readonly code: 'bad-signature' | 'bad-payload' | 'digest-mismatch' | 'bad-type',
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/**
+ * Verifies a receipt against the broker's JWKS; with `jws`, also that it covers exactly those bytes.
+ */
+export async function verifyReceipt(receipt: string, jwks: jose.JSONWebKeySet, jws?: string): Promise<ReceiptBody> {
+  let result: jose.CompactVerifyResult
+  try {
+    result = await jose.compactVerify(receipt, jose.createLocalJWKSet(jwks), { algorithms: ['EdDSA'] })
+  } catch (err) {
+    throw new ReceiptError('bad-signature', `receipt signature does not verify: ${(err as Error).message}`)
+  }
+  if (result.protectedHeader.typ !== RECEIPT_TYP) throw new ReceiptError('bad-type', `receipt typ must be ${RECEIPT_TYP}`)
+  let body: ReceiptBody
+  try {
+    body = JSON.parse(new TextDecoder().decode(result.payload)) as ReceiptBody
+  } catch {
+    throw new ReceiptError('bad-payload', 'receipt payload is not JSON')
+  }
+  for (const field of ['messageId', 'exchangeId', 'digest', 'receivedAt', 'status'] as const) {
+    if (typeof body[field] !== 'string') throw new ReceiptError('bad-payload', `receipt payload lacks ${field}`)
+  }
+  if (jws !== undefined && digestOf(jws) !== body.digest) throw new ReceiptError('digest-mismatch', 'receipt digest does not match the message bytes')
+  return body
+}

@@ -1,0 +1,127 @@
+// Legal principle (DOMAIN.md L1-L5). Pure functions of the message and the directory.
+import type { Directory } from '../directory/types.ts'
+import type { Message } from '../intake/message.ts'
+import type { Rule, Violation } from './types.ts'
+import { isBlank } from './text.ts'
+
+/** 2023/977 Art. 6(1): the closed list of refusal grounds (L4). */
+export const REFUSAL_GROUNDS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'] as const
+
+/**
+ * L1: the instrument is in the registry and both ends' countries are parties to it.
+ * Agencies missing from the directory are skipped here: `checkRegisteredAgencies` (S1) reports them.
+ */
+export const checkLegalBasis: Rule = (message, { directory }) => {
+  const id = message.legalBasis.instrument
+  const instrument = directory.instruments.get(id)
+  if (instrument === undefined) {
+    return [{ rule: 'L1', path: '/legalBasis/instrument', message: `legal instrument ${id} is not in the registry` }]
+  }
+  const violations: Violation[] = []
+  for (const end of ['from', 'to'] as const) {
+    const agency = directory.agencies.get(message[end].agency)
+    if (agency === undefined) continue
+    if (!instrument.parties.includes(agency.country)) {
+      violations.push({
+        rule: 'L1',
+        path: `/${end}/agency`,
+        message: `${agency.country} (${end === 'from' ? 'sender' : 'recipient'} ${agency.id}) is not a party to ${instrument.id}`,
+      })
+    }
+  }
+  return violations
+}
+
+/** The purpose fields a request must state (L2), in the order they are reported. */
+const REQUEST_PURPOSE_FIELDS = ['statement', 'offence', 'facts', 'availabilityGrounds', 'personLink', 'necessity'] as const
+
+/**
+ * L2: a request states its purpose, offence, facts, why the information is believed available,
+ * the link between purpose and person (only when it names data subjects) and its necessity.
+ */
+export const checkPurpose: Rule = (message) => {
+  if (message.kind !== 'request') return []
+  const violations: Violation[] = []
+  for (const field of REQUEST_PURPOSE_FIELDS) {
+    if (field === 'personLink' && message.dataSubjects.length === 0) continue
+    if (isBlank(message.purpose[field])) {
+      violations.push({ rule: 'L2', path: `/purpose/${field}`, message: `a request must state purpose.${field}` })
+    }
+  }
+  return violations
+}
+
+/** L3: every message carries a case reference and the acting officer's id. */
+export const checkAccountability: Rule = (message) => {
+  const violations: Violation[] = []
+  if (isBlank(message.caseRef)) {
+    violations.push({ rule: 'L3', path: '/caseRef', message: 'case reference must not be blank' })
+  }
+  if (isBlank(message.from.officer)) {
+    violations.push({ rule: 'L3', path: '/from/officer', message: "acting officer's id must not be blank" })
+  }
+  return violations
+}
+
+/** L4: a refusal gives one ground of the closed list (a)-(h) and its reasons. */
+export const checkRefusal: Rule = (message) => {
+  if (message.kind !== 'refusal') return []
+  const refusal = message.refusal
+  if (refusal === undefined) return [{ rule: 'L4', path: '/refusal', message: 'a refusal must give a ground and reasons' }]
+  const violations: Violation[] = []
+  if (!(REFUSAL_GROUNDS as readonly string[]).includes(refusal.ground)) {
+    violations.push({
+      rule: 'L4',
+      path: '/refusal/ground',
+      message: `refusal ground ${refusal.ground} is not one of 2023/977 Art. 6(1) (a)-(h)`,
+    })
+  }
+  if (isBlank(refusal.reasons)) {
+    violations.push({ rule: 'L4', path: '/refusal/reasons', message: 'a refusal must state its reasons' })
+  }
+  return violations
+}
+
+/** EU member states and EU bodies (country `EU`) are on the EU side of L5. */
+export function isEuSide(country: string, directory: Directory): boolean {
+  return country === 'EU' || directory.euMemberStates.has(country)
+}
+
+/** True when exactly one end of the message is on the EU side (L5 applies). */
+export function isThirdCountryTransfer(message: Message, directory: Directory): boolean {
+  const from = directory.agencies.get(message.from.agency)
+  const to = directory.agencies.get(message.to.agency)
+  if (from === undefined || to === undefined) return false
+  return isEuSide(from.country, directory) !== isEuSide(to.country, directory)
+}
+
+/**
+ * L5: between the EU side and a third country (either direction) the message names a transfer
+ * basis with a reference, and the recipient is a competent authority. The member-state prior
+ * authorisation for onward transfer cannot be judged from one message; it belongs to D6.
+ */
+export const checkTransfer: Rule = (message, { directory }) => {
+  if (!isThirdCountryTransfer(message, directory)) return []
+  const violations: Violation[] = []
+  const transfer = message.legalBasis.transfer
+  if (transfer === undefined) {
+    violations.push({
+      rule: 'L5',
+      path: '/legalBasis/transfer',
+      message: 'a transfer between an EU member state and a third country needs a transfer basis (adequacy, safeguards or derogation)',
+    })
+  } else if (isBlank(transfer.reference)) {
+    violations.push({ rule: 'L5', path: '/legalBasis/transfer/reference', message: 'the transfer basis must name its reference' })
+  }
+  const recipient = directory.agencies.get(message.to.agency)
+  if (recipient !== undefined && !recipient.competentAuthority) {
+    violations.push({
+      rule: 'L5',
+      path: '/to/agency',
+      message: `${recipient.id} is not a competent authority and cannot receive a third-country transfer`,
+    })
+  }
+  return violations
+}
+
+export const LEGAL_RULES: readonly Rule[] = [checkLegalBasis, checkPurpose, checkAccountability, checkRefusal, checkTransfer]

@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs'
+import closeWithGrace from 'close-with-grace'
+import type { FastifyInstance } from 'fastify'
+import { buildApp, type AppOptions } from './app.ts'
+import type { Config } from './config/config.ts'
+import { createRuntime, type Runtime } from './runtime.ts'
+import { checkNoEviction } from './delivery/queue.ts'
+import { ensureDatabase } from './store/db.ts'
+import { migrate } from './store/migrations.ts'
+import { startBackground, type Background } from './background.ts'
+
+export interface Started {
+  runtime: Runtime
+  app: FastifyInstance | undefined
+  background: Background
+  /** Stops taking work, lets running work finish, closes everything. Idempotent. */
+  stop(): Promise<void>
+}
+
+/**
+ * Starts a leix process in the configured role: `serve` (gateway and workers), `gateway` or
+ * `worker`. Refuses to start on bad configuration, on Redis that may evict, or when migrations fail.
+ */
+export async function start(config: Config, opts: { installSignalHandlers?: boolean } = {}): Promise<Started> {
+  await ensureDatabase(config.databaseUrl)
+  const runtime = createRuntime(config)
+  try {
+    await migrate(runtime.pool)
+    await runtime.redis.ping()
+    const eviction = await checkNoEviction(runtime.redis)
+    if (eviction) throw new Error(`${eviction}: set maxmemory-policy noeviction (DESIGN.md)`)
+  } catch (err) {
+    await runtime.close()
+    throw err
+  }
+  const withGateway = config.role !== 'worker'
+  const withWorkers = config.role !== 'gateway'
+  const background = await startBackground(runtime, { workers: withWorkers })
+  let app: FastifyInstance | undefined
+  if (withGateway) {
+    const appOpts: AppOptions = {
+      fastify: {
+        ...(config.tlsCertPath && config.tlsKeyPath
+          ? {
+              https: {
+                cert: readFileSync(config.tlsCertPath),
+                key: readFileSync(config.tlsKeyPath),
+                ...(config.tlsClientCaPath ? { ca: readFileSync(config.tlsClientCaPath), requestCert: true, rejectUnauthorized: false } : {}),
+              },
+            }
+          : {}),
+        connectionTimeout: 30_000,
+        keepAliveTimeout: 72_000,
+        requestTimeout: 60_000,
+        forceCloseConnections: 'idle',
+      } as AppOptions['fastify'],
+      readiness: background.readiness,
+      intakeGate: background.intakeGate,
+      extensions: background.routes,
+    }
+    app = await buildApp(runtime, appOpts)
+    await app.listen({ port: config.port, host: config.host })
+  }
+  let stopping: Promise<void> | undefined
+  const stop = () => {
+    stopping ??= (async () => {
+      // Gateway first: no new messages; then workers finish or release their jobs.
+      if (app) await app.close()
+      await background.stop()
+      await runtime.close()
+    })()
+    return stopping
+  }
+  if (opts.installSignalHandlers) {
+    closeWithGrace({ delay: 30_000 }, async ({ err, signal }) => {
+      if (err) runtime.config.logLevel !== 'silent' && console.error(err)
+      else if (signal && app) app.log.info({ signal }, 'shutting down')
+      await stop()
+    })
+  }
+  return { runtime, app, background, stop }
+}

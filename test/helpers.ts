@@ -1,0 +1,117 @@
+// Shared test fixtures: a fresh PostgreSQL database per test file, unique BullMQ prefixes, the
+// sample directory with its development keys, and signing helpers. Real services only.
+import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import pg from 'pg'
+import * as jose from 'jose'
+import type { FastifyInstance } from 'fastify'
+import { loadConfig, type Config } from '../src/config/config.ts'
+import { ManualClock, type Clock } from '../src/config/clock.ts'
+import { signingKeyFromJwk, type SigningKey } from '../src/config/keys.ts'
+import { createRuntime, type Runtime } from '../src/runtime.ts'
+import { buildApp, type AppOptions } from '../src/app.ts'
+import { migrate } from '../src/store/migrations.ts'
+import { exampleMessage } from '../src/cli/example.ts'
+
+export const ROOT = new URL('../', import.meta.url)
+const ADMIN_URL = process.env.LEIX_TEST_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+export const REDIS_URL = process.env.LEIX_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+interface Teardown {
+  teardown(fn: () => unknown): void
+}
+
+/** Creates an empty database for one test file and drops it afterwards. */
+export async function createTestDatabase(t: Teardown): Promise<string> {
+  const name = `leix_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`
+  const admin = new pg.Client({ connectionString: ADMIN_URL })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name}`)
+  await admin.end()
+  t.teardown(async () => {
+    const c = new pg.Client({ connectionString: ADMIN_URL })
+    await c.connect()
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await c.end()
+  })
+  const url = new URL(ADMIN_URL)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+/** Configuration for tests: dev keys, silent logs, a unique queue prefix. */
+export function testConfig(databaseUrl: string, overrides: Partial<Config> = {}): Config {
+  return loadConfig({}, {
+    databaseUrl,
+    redisUrl: REDIS_URL,
+    devKeys: true,
+    logLevel: 'silent',
+    queuePrefix: `leixtest-${randomUUID().slice(0, 8)}`,
+    directoryPath: new URL('config/directory.sample.json', ROOT).pathname,
+    ...overrides,
+  })
+}
+
+/** Deletes every BullMQ key under a test prefix. */
+export async function dropQueueKeys(rt: Runtime): Promise<void> {
+  const keys = await rt.redis.keys(`${rt.config.queuePrefix}:*`)
+  if (keys.length) await rt.redis.del(...keys)
+}
+
+export interface TestApp {
+  app: FastifyInstance
+  rt: Runtime
+  clock: ManualClock
+  config: Config
+}
+
+/** A migrated runtime and app on a fresh database, torn down after the test. */
+export async function buildTestApp(t: Teardown, o: { config?: Partial<Config>; clock?: ManualClock; app?: AppOptions; databaseUrl?: string } = {}): Promise<TestApp> {
+  const databaseUrl = o.databaseUrl ?? (await createTestDatabase(t))
+  const config = testConfig(databaseUrl, o.config)
+  const clock = o.clock ?? new ManualClock(new Date())
+  const rt = createRuntime(config, { clock })
+  await migrate(rt.pool)
+  const app = await buildApp(rt, o.app)
+  t.teardown(async () => {
+    await app.close()
+    await dropQueueKeys(rt).catch(() => {})
+    await rt.close()
+  })
+  return { app, rt, clock, config }
+}
+
+/** The committed development key of a sample agency. */
+export function agencyKey(agency: string): SigningKey {
+  const jwk = JSON.parse(readFileSync(new URL(`config/dev/agencies/${agency}.DEV-ONLY.private.jwk.json`, ROOT), 'utf8')) as jose.JWK
+  return signingKeyFromJwk(jwk, agency)
+}
+
+/** A valid request from `from` to `to` (PCC-SEE), created at the clock's time. */
+export function requestMessage(clock: Clock, o: { from?: string; to?: string } = {}, patch: Record<string, unknown> = {}): Record<string, any> {
+  return { ...exampleMessage({ from: o.from ?? 'AL-ASP', to: o.to ?? 'RS-MUP', kind: 'request', officer: 'officer-0042', now: clock.now() }), ...patch }
+}
+
+/** Signs a message as an agency (by default with its own dev key and the right header). */
+export async function sign(message: unknown, o: { as?: string; key?: SigningKey; header?: Record<string, unknown>; raw?: string } = {}): Promise<string> {
+  const key = o.key ?? agencyKey(o.as ?? (message as { from: { agency: string } }).from.agency)
+  const payload = o.raw ?? JSON.stringify(message)
+  return new jose.CompactSign(new TextEncoder().encode(payload))
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'leix-message+json', ...o.header } as jose.CompactJWSHeaderParameters)
+    .sign(key.privateKey)
+}
+
+/** POSTs a JWS to /v1/messages through inject(). */
+export function submit(app: FastifyInstance, jws: string, contentType = 'application/jose') {
+  return app.inject({ method: 'POST', url: '/v1/messages', headers: { 'content-type': contentType }, payload: jws })
+}
+
+/** A bearer token for an agency's officer (or other roles). */
+export function tokenFor(app: FastifyInstance, agency: string, roles: string[] = ['officer'], sub = `${agency.toLowerCase()}-officer-1`): string {
+  return app.jwt.sign({ sub, agency, roles })
+}
+
+export async function count(rt: Runtime, sql: string, params: unknown[] = []): Promise<number> {
+  const { rows } = await rt.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM (${sql}) q`, params)
+  return rows[0]?.n ?? 0
+}
