@@ -1,0 +1,505 @@
+// The audit export format (one place, so the server's writer and the offline verifier agree) and
+// the offline verifier: no database, no network, O(log n) memory for any export size.
+//
+// Export = NDJSON, UTF-8, lines separated by "\n", every line RFC 8785 canonical JSON:
+//   [{"end":b,"leix":"range","nodes":[{"hash":"<b64>","hi":..,"lo":..},...],"start":a,"treeSize":N}]
+//       first line, only when the export does not start at seq 0 or ends before N (rangeProof output)
+//   event lines, seq a..b-1 in order; each event carries seq and prev (base64 leaf hash of seq-1, null at 0)
+//   {"jws":"<compact JWS>","leix":"checkpoint"}  interim: straight after the event seq = treeSize - 1
+//   {"jws":"<compact JWS>","leix":"checkpoint"}  covering (the last one): treeSize N >= b
+//   {"events":count,"leix":"end"}               last line: detects truncation
+// Checkpoints sit right after the event that completes their size, and the range proof comes
+// first, so the verifier can check every root as the stream passes it instead of keeping leaves.
+import { createReadStream } from 'node:fs'
+import type { JWK } from 'jose'
+import { CanonicalError, canonicalString, isCanonical } from './canonical.ts'
+import { CheckpointError, checkpointRoot, checkpointVerifier, parseCheckpointUnverified, type VerifiedCheckpoint } from './checkpoint.ts'
+import { MerkleAccumulator, MerkleError, hashToBase64, leafHash, parseHashBase64, rangeProofLayout, rootFromRange, type RangeNode } from './merkle.ts'
+
+export type ExportErrorCode = 'bad-event' | 'bad-export'
+
+export class ExportError extends Error {
+  readonly code: ExportErrorCode
+  constructor (code: ExportErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'ExportError'
+    this.code = code
+  }
+}
+
+type JsonObject = Record<string, unknown>
+
+function isObject (v: unknown): v is JsonObject {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+}
+
+function isCount (n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
+}
+
+function hasOwn (o: JsonObject, key: string): boolean {
+  return Object.prototype.hasOwnProperty.call(o, key)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sealing events (the sequencer's side)
+
+export interface SealedEvent {
+  seq: number
+  /** The canonical line as stored and exported (no trailing newline). */
+  line: string
+  /** leafHash(UTF-8 of line): the Merkle leaf, and the next event's prev. */
+  leafHash: Buffer
+}
+
+/** Gives `event` its seq and prev and returns its canonical line and leaf hash. */
+export function sealEvent (event: JsonObject, seq: number, prevLeafHash: Uint8Array | null): SealedEvent {
+  if (!isObject(event)) throw new ExportError('bad-event', 'an audit event must be a JSON object')
+  for (const reserved of ['seq', 'prev', 'leix']) {
+    // seq/prev are assigned here; "leix" marks export control lines and must never start an event.
+    if (hasOwn(event, reserved)) throw new ExportError('bad-event', `an audit event must not carry "${reserved}" before sealing`)
+  }
+  if (!isCount(seq)) throw new ExportError('bad-event', `seq ${String(seq)} is not a non-negative integer`)
+  if ((seq === 0) !== (prevLeafHash === null)) throw new ExportError('bad-event', 'prev is null exactly for seq 0')
+  if (prevLeafHash !== null && prevLeafHash.byteLength !== 32) throw new ExportError('bad-event', 'prev leaf hash must be 32 bytes')
+  let line: string
+  try {
+    line = canonicalString({ ...event, seq, prev: prevLeafHash === null ? null : hashToBase64(prevLeafHash) })
+  } catch (err) {
+    throw new ExportError('bad-event', `audit event is not JSON-serialisable: ${(err as CanonicalError).message}`, { cause: err })
+  }
+  return { seq, line, leafHash: leafHash(Buffer.from(line, 'utf8')) }
+}
+
+/** Seals consecutive events, continuing after `after` (the last sealed event) or from seq 0. */
+export function sealEvents (events: Iterable<JsonObject>, after?: { seq: number, leafHash: Uint8Array }): SealedEvent[] {
+  const out: SealedEvent[] = []
+  let seq = after === undefined ? 0 : after.seq + 1
+  let prev: Uint8Array | null = after === undefined ? null : after.leafHash
+  for (const event of events) {
+    const sealed = sealEvent(event, seq, prev)
+    out.push(sealed)
+    prev = sealed.leafHash
+    seq++
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing exports (the server's side)
+
+export function checkpointLine (jws: string): string {
+  return canonicalString({ leix: 'checkpoint', jws })
+}
+
+export function rangeLine (start: number, end: number, treeSize: number, nodes: readonly RangeNode[]): string {
+  return canonicalString({
+    leix: 'range', start, end, treeSize,
+    nodes: nodes.map((n) => ({ lo: n.lo, hi: n.hi, hash: hashToBase64(n.hash) }))
+  })
+}
+
+export function endLine (events: number): string {
+  return canonicalString({ leix: 'end', events })
+}
+
+export interface ExportPlan {
+  /** Canonical event lines for seq start..end-1, in order (e.g. streamed from the database). */
+  events: AsyncIterable<string> | Iterable<string>
+  start: number
+  end: number
+  /** The covering checkpoint: treeSize >= end. */
+  covering: string
+  /** Checkpoints with start < treeSize < covering's, increasing; each goes after event treeSize - 1. */
+  interim?: readonly string[]
+  /** rangeProof(src, start, end, covering treeSize): required unless start = 0 and end = covering treeSize. */
+  rangeNodes?: readonly RangeNode[]
+}
+
+/** Yields the export's lines (without "\n") in the order verifyExport expects. */
+export async function * exportLines (plan: ExportPlan): AsyncGenerator<string> {
+  const sizeOf = (jws: string): number => parseCheckpointUnverified(jws).payload.treeSize
+  const { start, end } = plan
+  const treeSize = sizeOf(plan.covering)
+  if (!isCount(start) || !isCount(end) || start >= end || end > treeSize) {
+    throw new ExportError('bad-export', `cannot export [${String(start)}, ${String(end)}) under a checkpoint of size ${treeSize}`)
+  }
+  const interim = (plan.interim ?? []).map((jws) => ({ jws, size: sizeOf(jws) }))
+  interim.forEach(({ size }, i) => {
+    if (size <= start || size >= treeSize || size > end || (i > 0 && size <= (interim[i - 1] as { size: number }).size)) {
+      throw new ExportError('bad-export', `interim checkpoint of size ${size} does not fit the export`)
+    }
+  })
+  if (start > 0 || end < treeSize) {
+    if (plan.rangeNodes === undefined) throw new ExportError('bad-export', 'a partial export needs rangeNodes')
+    yield rangeLine(start, end, treeSize, plan.rangeNodes)
+  }
+  let seq = start
+  let next = 0
+  for await (const line of plan.events) {
+    if (seq >= end) throw new ExportError('bad-export', `more event lines than [${start}, ${end})`)
+    yield line
+    seq++
+    while (interim[next]?.size === seq) yield checkpointLine((interim[next++] as { jws: string }).jws)
+  }
+  if (seq !== end) throw new ExportError('bad-export', `expected ${end - start} event lines, got ${seq - start}`)
+  yield checkpointLine(plan.covering)
+  yield endLine(end - start)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verifying exports (the auditor's side)
+
+export type VerifyCode =
+  | 'not-canonical' // a line is not JSON, not UTF-8, or not RFC 8785 canonical
+  | 'bad-event' // an event line lacks a valid seq / prev
+  | 'seq-gap' // events missing (deleted)
+  | 'seq-order' // events swapped, duplicated or going back
+  | 'chain-broken' // prev of seq s is not the leaf hash of seq s-1: s-1 (named) was altered
+  | 'truncated' // end line missing, wrong count, or no checkpoint covering the last events
+  | 'bad-format' // control lines misplaced or malformed
+  | 'bad-checkpoint' // signature, key, header or payload of a checkpoint refused
+  | 'root-mismatch' // recomputed root differs from a signed checkpoint
+  | 'bad-proof' // the range proof line does not have the expected shape
+  | 'bad-previous' // the `previous` checkpoint given by the auditor does not verify
+  | 'inconsistent' // the export contradicts (or cannot be checked against) `previous`
+  | 'empty' // no events
+
+export type VerifyResult =
+  | { ok: true, events: number, first: number, last: number, treeSize: number, rootHash: string, checkpoints: number, origin: string }
+  | { ok: false, code: VerifyCode, seq?: number, seqEnd?: number, line: number, reason: string }
+
+type Failure = Extract<VerifyResult, { ok: false }>
+
+export interface VerifyOptions {
+  /** A checkpoint the auditor already trusts: the export must agree with its root. */
+  previous?: string
+  onProgress?: (eventsDone: number) => void
+  /** Events between onProgress calls (default 10 000). */
+  progressEvery?: number
+}
+
+/** Lines of a file, split on "\n" as bytes (so a bad UTF-8 sequence is pinned to its line). */
+async function * fileLines (path: string): AsyncGenerator<Uint8Array> {
+  let rest: Buffer = Buffer.alloc(0)
+  for await (const chunk of createReadStream(path)) {
+    let data: Buffer = rest.length > 0 ? Buffer.concat([rest, chunk as Buffer]) : chunk as Buffer
+    let at: number
+    while ((at = data.indexOf(0x0a)) !== -1) {
+      yield data.subarray(0, at)
+      data = data.subarray(at + 1)
+    }
+    rest = Buffer.from(data)
+  }
+  if (rest.length > 0) yield rest
+}
+
+const fail = (code: VerifyCode, line: number, reason: string, seq?: number, seqEnd?: number): Failure => {
+  const f: Failure = { ok: false, code, line, reason }
+  if (seq !== undefined) f.seq = seq
+  if (seqEnd !== undefined) f.seqEnd = seqEnd
+  return f
+}
+
+/** "seq 7" or "seq 7..9". */
+function span (from: number, to: number): string {
+  return from === to ? `seq ${from}` : `seq ${from}..${to}`
+}
+
+function exactKeys (o: JsonObject, keys: string[]): boolean {
+  return Object.keys(o).sort().join() === [...keys].sort().join()
+}
+
+interface RangeHeader { start: number, end: number, treeSize: number, right: RangeNode[] }
+
+/** One pass over an export. State lives in the instance; memory is O(log n). */
+class ExportVerifier {
+  readonly #verify: (jws: string) => Promise<VerifiedCheckpoint>
+  readonly #previous: VerifiedCheckpoint | undefined
+  readonly #onProgress: ((n: number) => void) | undefined
+  readonly #progressEvery: number
+
+  #lineNo = 0
+  #header: RangeHeader | undefined
+  #acc: MerkleAccumulator | undefined
+  #next = 0 // seq expected on the next event line
+  #events = 0
+  #first: number | undefined
+  #lastLeaf: Buffer | undefined
+  #lastEventLine = 0
+  #pendingGap: { expected: number, got: number, line: number } | undefined
+  #checkpoints = 0
+  #lastCheckpoint: VerifiedCheckpoint | undefined
+  #lastGood: number | undefined // first seq not yet covered by a verified checkpoint
+  #closed = false // a covering checkpoint beyond the last event was verified: only "end" may follow
+  #ended = false
+  #previousRoot: Buffer | undefined
+
+  constructor (verify: (jws: string) => Promise<VerifiedCheckpoint>, previous: VerifiedCheckpoint | undefined, opts: VerifyOptions) {
+    this.#verify = verify
+    this.#previous = previous
+    this.#onProgress = opts.onProgress
+    this.#progressEvery = isCount(opts.progressEvery) && opts.progressEvery > 0 ? opts.progressEvery : 10_000
+  }
+
+  async line (raw: string | Uint8Array): Promise<Failure | undefined> {
+    const n = ++this.#lineNo
+    let text: string
+    let bytes: Uint8Array
+    if (typeof raw === 'string') {
+      text = raw
+      bytes = Buffer.from(raw, 'utf8')
+    } else {
+      bytes = raw
+      try {
+        text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(raw)
+      } catch {
+        return this.#gapDecision(undefined) ?? fail('not-canonical', n, `line ${n} is not valid UTF-8`, this.#seqHint())
+      }
+    }
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch {
+      return this.#gapDecision(undefined) ?? fail('not-canonical', n, `line ${n} is not JSON`, this.#seqHint())
+    }
+    const gap = this.#gapDecision(value)
+    if (gap !== undefined) return gap
+    if (this.#ended) return fail('bad-format', n, `line ${n} follows the end line`)
+    if (!isCanonical(text)) {
+      const seq = isObject(value) && isCount(value.seq) ? value.seq : this.#seqHint()
+      return fail('not-canonical', n, `line ${n} is not RFC 8785 canonical JSON (altered or re-serialised)`, seq)
+    }
+    if (!isObject(value)) return fail('bad-event', n, `line ${n} is not a JSON object`, this.#seqHint())
+    if (hasOwn(value, 'leix')) return await this.#control(value, n)
+    return this.#event(value, bytes, n)
+  }
+
+  /** The seq a bad line most likely held, for naming it. */
+  #seqHint (): number | undefined {
+    return this.#events > 0 || this.#header !== undefined ? this.#next : (this.#lineNo === 1 ? 0 : undefined)
+  }
+
+  /**
+   * A seq jump is a deletion or a reordering; the next line tells which: if it goes back below
+   * the jumped-to seq, events were moved, otherwise some are missing.
+   */
+  #gapDecision (nextValue: unknown): Failure | undefined {
+    const g = this.#pendingGap
+    if (g === undefined) return undefined
+    const laterSeq = isObject(nextValue) && !hasOwn(nextValue, 'leix') && isCount(nextValue.seq) ? nextValue.seq : undefined
+    if (laterSeq !== undefined && laterSeq < g.got) {
+      return fail('seq-order', g.line, `line ${g.line} holds seq ${g.got} where seq ${g.expected} belongs, and line ${this.#lineNo} goes back to seq ${laterSeq}: events reordered`, g.expected)
+    }
+    return fail('seq-gap', g.line, `${span(g.expected, g.got - 1)} missing: line ${g.line} holds seq ${g.got} where seq ${g.expected} belongs (deleted events)`, g.expected, g.got - 1)
+  }
+
+  #event (ev: JsonObject, bytes: Uint8Array, n: number): Failure | undefined {
+    if (this.#closed) return fail('bad-format', n, `event on line ${n} follows the covering checkpoint`, isCount(ev.seq) ? ev.seq : undefined)
+    const seq = ev.seq
+    if (!isCount(seq)) return fail('bad-event', n, `line ${n} has no integer seq`, this.#seqHint())
+    if (this.#header !== undefined && seq >= this.#header.end) {
+      return fail('bad-format', n, `seq ${seq} on line ${n} lies beyond the range header's end ${this.#header.end}`, seq)
+    }
+    if (seq !== this.#next) {
+      if (seq > this.#next) {
+        this.#pendingGap = { expected: this.#next, got: seq, line: n }
+        return undefined
+      }
+      return fail('seq-order', n, `line ${n} holds seq ${seq} but seq ${this.#next} was expected: duplicated or reordered event`, seq)
+    }
+    if (this.#events === 0) {
+      this.#first = seq
+      if (seq === 0) {
+        if (ev.prev !== null) return fail('chain-broken', n, 'seq 0 must have prev null', 0)
+      } else if (parseHashBase64(ev.prev) === undefined) {
+        // The first event of a range export cannot be chained to seq-1 (not exported); the range proof binds it.
+        return fail('bad-event', n, `seq ${seq} on line ${n} has no base64 prev`, seq)
+      }
+      this.#acc ??= new MerkleAccumulator()
+      this.#lastGood = seq
+    } else if (ev.prev !== hashToBase64(this.#lastLeaf as Buffer)) {
+      return fail('chain-broken', this.#lastEventLine,
+        `seq ${seq - 1} (line ${this.#lastEventLine}) does not hash to the prev recorded by seq ${seq} (line ${n}): seq ${seq - 1} was altered (or the prev of seq ${seq})`, seq - 1)
+    }
+    const leaf = leafHash(bytes)
+    const acc = this.#acc as MerkleAccumulator
+    acc.append(leaf)
+    this.#lastLeaf = leaf
+    this.#lastEventLine = n
+    this.#next = seq + 1
+    this.#events++
+    if (this.#previous !== undefined && acc.size === this.#previous.treeSize) this.#previousRoot = acc.root()
+    if (this.#onProgress !== undefined && this.#events % this.#progressEvery === 0) this.#onProgress(this.#events)
+    return undefined
+  }
+
+  async #control (c: JsonObject, n: number): Promise<Failure | undefined> {
+    switch (c.leix) {
+      case 'range': return this.#range(c, n)
+      case 'checkpoint': return await this.#checkpoint(c, n)
+      case 'end': return this.#end(c, n)
+      default: return fail('bad-format', n, `line ${n}: unknown control line "${String(c.leix)}"`)
+    }
+  }
+
+  #range (c: JsonObject, n: number): Failure | undefined {
+    if (n !== 1) return fail('bad-format', n, 'the range line must be the first line')
+    const { start, end, treeSize, nodes } = c
+    if (!exactKeys(c, ['leix', 'start', 'end', 'treeSize', 'nodes']) || !isCount(start) || !isCount(end) || !isCount(treeSize) || !Array.isArray(nodes)) {
+      return fail('bad-format', n, 'range line must be {leix, start, end, treeSize, nodes}')
+    }
+    let layout: Array<{ lo: number, hi: number }>
+    try {
+      layout = rangeProofLayout(start, end, treeSize)
+    } catch (err) {
+      return fail('bad-format', n, `range line: ${(err as MerkleError).message}`)
+    }
+    if (start === 0 && end === treeSize) return fail('bad-format', n, 'range line present for a complete export')
+    const parsed: RangeNode[] = []
+    for (const [i, want] of layout.entries()) {
+      const node: unknown = nodes[i]
+      const hash = isObject(node) ? parseHashBase64(node.hash) : undefined
+      if (!isObject(node) || !exactKeys(node, ['lo', 'hi', 'hash']) || node.lo !== want.lo || node.hi !== want.hi || hash === undefined) {
+        return fail('bad-proof', n, `range proof node ${i} must be {lo: ${want.lo}, hi: ${want.hi}, hash}`)
+      }
+      parsed.push({ lo: want.lo, hi: want.hi, hash })
+    }
+    if (nodes.length !== layout.length) return fail('bad-proof', n, `range proof must have ${layout.length} nodes, has ${nodes.length}`)
+    // Nodes left of `start` are exactly the perfect subtrees of [0, start): the accumulator's state there.
+    const left = parsed.filter((x) => x.hi <= start)
+    this.#acc = MerkleAccumulator.from({ size: start, stack: left.map((x) => hashToBase64(x.hash)) })
+    this.#header = { start, end, treeSize, right: parsed.filter((x) => x.lo >= end) }
+    this.#next = start
+    if (this.#previous !== undefined && this.#previous.treeSize === start) this.#previousRoot = this.#acc.root()
+    return undefined
+  }
+
+  async #checkpoint (c: JsonObject, n: number): Promise<Failure | undefined> {
+    if (!exactKeys(c, ['leix', 'jws']) || typeof c.jws !== 'string') return fail('bad-format', n, 'checkpoint line must be {leix, jws}')
+    if (this.#events === 0) return fail('bad-format', n, 'checkpoint line before any event')
+    if (this.#closed) return fail('bad-format', n, 'checkpoint after the covering checkpoint')
+    let cp: VerifiedCheckpoint
+    try {
+      cp = await this.#verify(c.jws)
+    } catch (err) {
+      if (!(err instanceof CheckpointError)) throw err
+      return fail('bad-checkpoint', n, `checkpoint on line ${n} refused (${err.code}): ${err.message}`)
+    }
+    const last = this.#lastCheckpoint
+    if (last !== undefined && cp.origin !== last.origin) return fail('bad-checkpoint', n, `checkpoint on line ${n} is for log "${cp.origin}", not "${last.origin}"`)
+    if (last !== undefined && cp.treeSize <= last.treeSize) return fail('bad-format', n, `checkpoint sizes must increase (${cp.treeSize} after ${last.treeSize})`)
+    const size = cp.treeSize
+    const next = this.#next
+    const acc = this.#acc as MerkleAccumulator
+    if (size < next) return fail('bad-format', n, `checkpoint of size ${size} on line ${n} belongs right after seq ${size - 1}, not after seq ${next - 1}`)
+    let root: Buffer
+    const header = this.#header
+    if (size === next) {
+      root = acc.root()
+    } else if (header !== undefined && size === header.treeSize) {
+      if (next < header.end) return fail('seq-gap', n, `${span(next, header.end - 1)} missing: the range header promises events up to ${header.end - 1}`, next, header.end - 1)
+      try {
+        root = rootFromRange(acc.toCompactRange(), 0, next, size, header.right)
+      } catch (err) {
+        if (!(err instanceof MerkleError)) throw err
+        return fail('bad-proof', n, `range proof: ${err.message}`)
+      }
+      this.#closed = true
+    } else {
+      return fail('seq-gap', n, `${span(next, size - 1)} missing before the checkpoint of size ${size} on line ${n}`, next, size - 1)
+    }
+    if (!root.equals(checkpointRoot(cp))) {
+      const from = this.#lastGood as number
+      if (from === next) {
+        // Every event is already proven by an earlier checkpoint: only the proof's nodes are left.
+        return fail('bad-proof', n, `the range proof's nodes after seq ${next - 1} do not lead to the root of the checkpoint on line ${n}`)
+      }
+      const blame = header !== undefined ? ' (or the range proof nodes)' : ''
+      return fail('root-mismatch', n,
+        `root of size ${size} differs from the checkpoint on line ${n}: an event in ${span(from, next - 1)}${blame} was altered since the last good checkpoint`, from, next - 1)
+    }
+    this.#lastGood = next
+    this.#lastCheckpoint = cp
+    this.#checkpoints++
+    if (this.#previous !== undefined && size === this.#previous.treeSize) this.#previousRoot = root
+    return undefined
+  }
+
+  #end (c: JsonObject, n: number): Failure | undefined {
+    if (!exactKeys(c, ['leix', 'events']) || !isCount(c.events)) return fail('bad-format', n, 'end line must be {leix, events}')
+    if (c.events !== this.#events) return fail('truncated', n, `end line counts ${c.events} events, the file holds ${this.#events}`)
+    if (this.#events === 0) return fail('empty', n, 'the export holds no events')
+    const header = this.#header
+    if (header !== undefined && this.#next < header.end) {
+      return fail('seq-gap', n, `${span(this.#next, header.end - 1)} missing: the range header promises events up to ${header.end - 1}`, this.#next, header.end - 1)
+    }
+    const last = this.#lastCheckpoint
+    if (last === undefined || last.treeSize < this.#next) {
+      return fail('truncated', n, `no checkpoint covers ${span(this.#lastGood as number, this.#next - 1)}`, this.#lastGood, this.#next - 1)
+    }
+    if (header !== undefined && last.treeSize !== header.treeSize) {
+      return fail('bad-format', n, `covering checkpoint has size ${last.treeSize}, the range header says ${header.treeSize}`)
+    }
+    this.#ended = true
+    return undefined
+  }
+
+  finish (): VerifyResult {
+    const n = this.#lineNo
+    const gap = this.#gapDecision(undefined)
+    if (gap !== undefined) return gap
+    if (!this.#ended) {
+      const after = this.#events > 0 ? ` after seq ${this.#next - 1}` : ''
+      return fail('truncated', n, `the file stops at line ${n} without its end line: events or trailer lines${after} were cut`, this.#events > 0 ? this.#next - 1 : undefined)
+    }
+    const cp = this.#lastCheckpoint as VerifiedCheckpoint
+    const prev = this.#previous
+    // Checked last, once the export itself is proven: a difference then means the log itself forked.
+    if (prev !== undefined) {
+      if (prev.origin !== cp.origin) return fail('inconsistent', 0, `previous checkpoint is for log "${prev.origin}", the export for "${cp.origin}"`)
+      // Size 0 needs no proof: its root is fixed (and checked when the checkpoint was parsed).
+      if (prev.treeSize === 0) this.#previousRoot = checkpointRoot(prev)
+      if (this.#previousRoot === undefined) {
+        const span = this.#header !== undefined ? `${this.#header.start}..${this.#next}` : `0..${this.#next}`
+        return fail('inconsistent', 0, `the export proves roots for sizes ${span} and ${cp.treeSize}, not the previous checkpoint's size ${prev.treeSize}`)
+      }
+      if (!this.#previousRoot.equals(checkpointRoot(prev))) {
+        return fail('inconsistent', 0, `the root at size ${prev.treeSize} differs from the previous checkpoint: the log was rewritten`, prev.treeSize - 1)
+      }
+    }
+    if (this.#events % this.#progressEvery !== 0) this.#onProgress?.(this.#events)
+    return {
+      ok: true, events: this.#events, first: this.#first as number, last: this.#next - 1,
+      treeSize: cp.treeSize, rootHash: cp.rootHash, checkpoints: this.#checkpoints, origin: cp.origin
+    }
+  }
+}
+
+/**
+ * Verifies an export (a file path, or its lines without "\n") against the broker's JWKS and
+ * names the first bad event. Throws only for unusable arguments (a malformed JWKS) or I/O errors.
+ */
+export async function verifyExport (
+  input: string | AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
+  jwks: { keys: JWK[] },
+  opts: VerifyOptions = {}
+): Promise<VerifyResult> {
+  const verify = checkpointVerifier(jwks)
+  let previous: VerifiedCheckpoint | undefined
+  if (opts.previous !== undefined) {
+    try {
+      previous = await verify(opts.previous)
+    } catch (err) {
+      if (!(err instanceof CheckpointError)) throw err
+      return fail('bad-previous', 0, `previous checkpoint refused (${err.code}): ${err.message}`)
+    }
+  }
+  const verifier = new ExportVerifier(verify, previous, opts)
+  const lines = typeof input === 'string' ? fileLines(input) : input
+  for await (const line of lines) {
+    const failure = await verifier.line(line)
+    if (failure !== undefined) return failure
+  }
+  return verifier.finish()
+}

@@ -1,0 +1,366 @@
+import t from 'tap'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { exportJWK, generateKeyPair, type JWK } from 'jose'
+import { canonicalString } from '../../src/audit/canonical.ts'
+import { checkpointBody, signCheckpoint, type CheckpointSigningKey } from '../../src/audit/checkpoint.ts'
+import { MerkleAccumulator, hashToBase64, rangeProof, type NodeSource } from '../../src/audit/merkle.ts'
+import {
+  ExportError, checkpointLine, endLine, exportLines, sealEvent, sealEvents, verifyExport,
+  type SealedEvent, type VerifyResult
+} from '../../src/audit/verify-export.ts'
+
+const ORIGIN = 'https://leix.test/audit'
+const T0 = Date.parse('2026-03-01T08:00:00Z')
+
+async function brokerKey (kid: string): Promise<{ signing: CheckpointSigningKey, jwk: JWK }> {
+  const { publicKey, privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' })
+  const jwk = { ...(await exportJWK(publicKey)), kid, use: 'sig' }
+  return { signing: { privateKey, kid }, jwk }
+}
+
+const key = await brokerKey('broker-2026')
+const otherKey = await brokerKey('broker-2026') // same kid, different key: a forger
+const strangerKey = await brokerKey('someone-else')
+const jwks = { keys: [key.jwk] }
+
+function makeEvents (n: number, tag = 'a'): Array<Record<string, unknown>> {
+  return Array.from({ length: n }, (_, i) => ({
+    id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    type: i % 3 === 0 ? 'message.received' : 'delivery.succeeded',
+    at: new Date(T0 + i * 1000).toISOString(),
+    messageId: `msg-${tag}-${Math.floor(i / 3)}`,
+    agency: { from: 'RS-MUP', to: 'AL-ASP' },
+    outcome: 'ok'
+  }))
+}
+
+/** A sealed log with its node store and signed checkpoints at every size (the server's view). */
+async function buildLog (events: Array<Record<string, unknown>>, signer = key.signing) {
+  const sealed = sealEvents(events)
+  const acc = new MerkleAccumulator()
+  const nodes = new Map<string, Buffer>()
+  const checkpoints: string[] = [''] // index = tree size
+  for (const ev of sealed) {
+    for (const node of acc.append(ev.leafHash)) nodes.set(`${node.level}:${node.index}`, node.hash)
+    checkpoints.push(await signCheckpoint(checkpointBody(ORIGIN, acc.size, acc.root(), new Date(T0 + acc.size * 1000)), signer))
+  }
+  const src: NodeSource = async (level, index) => nodes.get(`${level}:${index}`) as Buffer
+  return { sealed, acc, src, checkpoints }
+}
+
+const log = await buildLog(makeEvents(50))
+
+async function collect (gen: AsyncIterable<string>): Promise<string[]> {
+  const out: string[] = []
+  for await (const line of gen) out.push(line)
+  return out
+}
+
+/** Full export 0..49 with interim checkpoints at 10, 20, 30, 40 and the covering one at 50. */
+const fullExport = async (): Promise<string[]> => await collect(exportLines({
+  events: log.sealed.map((e) => e.line),
+  start: 0,
+  end: 50,
+  covering: log.checkpoints[50] as string,
+  interim: [10, 20, 30, 40].map((s) => log.checkpoints[s] as string)
+}))
+
+const lineOf = (lines: string[], seq: number): number => lines.findIndex((l) => l.includes(`"seq":${seq},`)) + 1
+const cpLineOf = (lines: string[], size: number): number => lines.indexOf(checkpointLine(log.checkpoints[size] as string)) + 1
+
+/** The assertions `failed` uses, shared by the root test and subtests. */
+type Assert = Pick<typeof t, 'equal' | 'fail' | 'type'>
+
+function failed (t: Assert, r: VerifyResult, code: string, seq: number | undefined, line?: number): void {
+  if (r.ok) { t.fail(`expected ${code}, export verified`); return }
+  t.equal(r.code, code, r.reason)
+  t.equal(r.seq, seq, `names seq ${String(seq)}: ${r.reason}`)
+  if (line !== undefined) t.equal(r.line, line, 'names the line')
+  t.type(r.reason, 'string')
+}
+
+/** Re-seals an event object from a sealed line with one field changed, keeping its seq and prev. */
+function editLine (line: string, change: Record<string, unknown>): string {
+  return canonicalString({ ...JSON.parse(line), ...change })
+}
+
+t.test('sealing', async (t) => {
+  const a = sealEvent({ type: 'x', id: '1' }, 0, null)
+  t.equal(a.line, '{"id":"1","prev":null,"seq":0,"type":"x"}')
+  const b = sealEvent({ type: 'y' }, 1, a.leafHash)
+  t.equal(JSON.parse(b.line).prev, hashToBase64(a.leafHash))
+  const more = sealEvents([{ type: 'z' }], { seq: 1, leafHash: b.leafHash })
+  t.equal((more[0] as SealedEvent).seq, 2)
+  t.throws(() => sealEvent({ seq: 3 }, 0, null), ExportError)
+  t.throws(() => sealEvent({ prev: 'x' }, 0, null), { code: 'bad-event' })
+  t.throws(() => sealEvent({ leix: 'end' }, 0, null), { code: 'bad-event' })
+  t.throws(() => sealEvent({ a: 1 }, 1, null), { code: 'bad-event' })
+  t.throws(() => sealEvent({ a: 1 }, 0, a.leafHash), { code: 'bad-event' })
+  t.throws(() => sealEvent({ a: Number.NaN }, 0, null), { code: 'bad-event' })
+})
+
+t.test('a full export verifies, from lines and from a file', async (t) => {
+  const lines = await fullExport()
+  t.equal(lines.length, 50 + 4 + 1 + 1)
+  t.equal(lines.at(-1), endLine(50))
+  const progress: number[] = []
+  const r = await verifyExport(lines, jwks, { onProgress: (n) => progress.push(n), progressEvery: 20 })
+  t.same(r, { ok: true, events: 50, first: 0, last: 49, treeSize: 50, rootHash: hashToBase64(log.acc.root()), checkpoints: 5, origin: ORIGIN })
+  t.same(progress, [20, 40, 50])
+
+  const dir = await mkdtemp(join(tmpdir(), 'leix-audit-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const file = join(dir, 'export.ndjson')
+  await writeFile(file, lines.join('\n') + '\n')
+  t.match(await verifyExport(file, jwks), { ok: true, events: 50, checkpoints: 5 })
+  await writeFile(file, lines.join('\n')) // no final newline: still the same lines
+  t.match(await verifyExport(file, jwks), { ok: true })
+  await writeFile(file, lines.join('\r\n') + '\r\n')
+  failed(t, await verifyExport(file, jwks), 'not-canonical', 0, 1)
+  const bad = Buffer.from(lines.join('\n') + '\n')
+  const line7 = Buffer.byteLength(lines.slice(0, lineOf(lines, 7) - 1).join('\n')) + 1
+  bad[bad.indexOf('"outcome":"ok"', line7) + 12] = 0xff // invalid UTF-8 inside event 7
+  await writeFile(file, bad)
+  failed(t, await verifyExport(file, jwks), 'not-canonical', 7, lineOf(lines, 7))
+
+  // Only the covering checkpoint: still fine.
+  const minimal = await collect(exportLines({ events: log.sealed.map((e) => e.line), start: 0, end: 50, covering: log.checkpoints[50] as string }))
+  t.match(await verifyExport(minimal, jwks), { ok: true, checkpoints: 1 })
+})
+
+t.test('tampering is detected and the first bad event named', async (t) => {
+  const lines = await fullExport()
+
+  t.test('an edited field (chain names the edited event)', async (t) => {
+    const l = lines.slice()
+    const at = lineOf(l, 17)
+    l[at - 1] = editLine(l[at - 1] as string, { outcome: 'refused' })
+    failed(t, await verifyExport(l, jwks), 'chain-broken', 17, at)
+  })
+
+  t.test('the last event edited (no successor: the root names the span)', async (t) => {
+    const l = lines.slice()
+    l[lineOf(l, 49) - 1] = editLine(l[lineOf(l, 49) - 1] as string, { outcome: 'refused' })
+    failed(t, await verifyExport(l, jwks), 'root-mismatch', 40, cpLineOf(l, 50))
+  })
+
+  t.test('an edit with the chain re-computed after it', async (t) => {
+    const events = makeEvents(50)
+    ;(events[17] as Record<string, unknown>).outcome = 'refused'
+    const forged = sealEvents(events).map((e) => e.line)
+    const l = lines.slice()
+    for (let s = 0; s < 50; s++) l[lineOf(lines, s) - 1] = forged[s] as string
+    const r = await verifyExport(l, jwks)
+    failed(t, r, 'root-mismatch', 10, cpLineOf(lines, 20))
+    t.match(r, { seqEnd: 19 })
+  })
+
+  t.test('a deleted event', async (t) => {
+    const l = lines.slice()
+    const at = lineOf(l, 23)
+    l.splice(at - 1, 1)
+    failed(t, await verifyExport(l, jwks), 'seq-gap', 23, at)
+  })
+
+  t.test('the first event deleted', async (t) => {
+    failed(t, await verifyExport(lines.slice(1), jwks), 'seq-gap', 0, 1)
+  })
+
+  t.test('the last event deleted (before its checkpoint)', async (t) => {
+    const l = lines.slice()
+    l.splice(lineOf(l, 49) - 1, 1)
+    failed(t, await verifyExport(l, jwks), 'seq-gap', 49)
+  })
+
+  t.test('two events swapped', async (t) => {
+    const l = lines.slice()
+    const a = lineOf(l, 30)
+    const b = lineOf(l, 31)
+    ;[l[a - 1], l[b - 1]] = [l[b - 1] as string, l[a - 1] as string]
+    failed(t, await verifyExport(l, jwks), 'seq-order', 30, a)
+  })
+
+  t.test('a duplicated event', async (t) => {
+    const l = lines.slice()
+    const a = lineOf(l, 12)
+    l.splice(a, 0, l[a - 1] as string)
+    failed(t, await verifyExport(l, jwks), 'seq-order', 12, a + 1)
+  })
+
+  t.test('a re-serialised line', async (t) => {
+    const l = lines.slice()
+    const at = lineOf(l, 5)
+    l[at - 1] = JSON.stringify(JSON.parse(l[at - 1] as string), null, 1).replace(/\n/g, '')
+    failed(t, await verifyExport(l, jwks), 'not-canonical', 5, at)
+    l[at - 1] = '{"seq": 5'
+    failed(t, await verifyExport(l, jwks), 'not-canonical', 5, at)
+  })
+
+  t.test('a truncated file', async (t) => {
+    failed(t, await verifyExport(lines.slice(0, -3), jwks), 'truncated', 48)
+    failed(t, await verifyExport(lines.slice(0, -1), jwks), 'truncated', 49)
+    const noCover = [...lines.slice(0, -2), endLine(50)]
+    failed(t, await verifyExport(noCover, jwks), 'truncated', 40)
+    const l = [...lines.slice(0, -1), endLine(49)]
+    failed(t, await verifyExport(l, jwks), 'truncated', undefined, l.length)
+    failed(t, await verifyExport([...lines, '{}'], jwks), 'bad-format', undefined, lines.length + 1)
+  })
+
+  t.test('a forged checkpoint', async (t) => {
+    const forgedCp = await signCheckpoint(checkpointBody(ORIGIN, 50, log.acc.root(), new Date(T0)), otherKey.signing)
+    const l = [...lines.slice(0, -2), checkpointLine(forgedCp), endLine(50)]
+    const r = await verifyExport(l, jwks)
+    failed(t, r, 'bad-checkpoint', undefined, l.length - 1)
+    t.match(r, { reason: /bad-signature/ })
+
+    const stranger = await signCheckpoint(checkpointBody(ORIGIN, 50, log.acc.root(), new Date(T0)), strangerKey.signing)
+    t.match(await verifyExport([...lines.slice(0, -2), checkpointLine(stranger), endLine(50)], jwks), { ok: false, code: 'bad-checkpoint', reason: /unknown-key/ })
+
+    // Payload edited (a different root for size 20), signature kept.
+    const [h, p, s] = (log.checkpoints[20] as string).split('.') as [string, string, string]
+    const payload = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'))
+    payload.rootHash = hashToBase64(Buffer.alloc(32, 7))
+    const edited = `${h}.${Buffer.from(canonicalString(payload)).toString('base64url')}.${s}`
+    const l2 = lines.slice()
+    l2[cpLineOf(lines, 20) - 1] = checkpointLine(edited)
+    t.match(await verifyExport(l2, jwks), { ok: false, code: 'bad-checkpoint', line: cpLineOf(lines, 20), reason: /bad-signature/ })
+
+    // A genuine checkpoint of another log (same key): the root does not match these events.
+    const other = await buildLog(makeEvents(50, 'b'))
+    const l3 = lines.slice()
+    l3[cpLineOf(lines, 30) - 1] = checkpointLine(other.checkpoints[30] as string)
+    failed(t, await verifyExport(l3, jwks), 'root-mismatch', 20, cpLineOf(lines, 30))
+  })
+
+  t.test('misplaced checkpoints', async (t) => {
+    const l = lines.slice()
+    const at = cpLineOf(l, 20)
+    const [cp] = l.splice(at - 1, 1)
+    l.splice(lineOf(l, 25), 0, cp as string) // after seq 25 instead of after seq 19
+    t.match(await verifyExport(l, jwks), { ok: false, code: 'bad-format' })
+    t.match(await verifyExport([checkpointLine(log.checkpoints[1] as string), ...lines], jwks), { ok: false, code: 'bad-format', line: 1 })
+  })
+})
+
+t.test('range export: seq 20..39 of 50', async (t) => {
+  const nodes = await rangeProof(log.src, 20, 40, 50)
+  const plan = {
+    events: log.sealed.slice(20, 40).map((e) => e.line),
+    start: 20,
+    end: 40,
+    covering: log.checkpoints[50] as string,
+    interim: [30, 40].map((s) => log.checkpoints[s] as string),
+    rangeNodes: nodes
+  }
+  const lines = await collect(exportLines(plan))
+  t.match(lines[0], /^\{"end":40,"leix":"range","nodes":\[/)
+  t.same(await verifyExport(lines, jwks), { ok: true, events: 20, first: 20, last: 39, treeSize: 50, rootHash: hashToBase64(log.acc.root()), checkpoints: 3, origin: ORIGIN })
+
+  // Up to the head: 20..49 under checkpoint 50, still needs the left nodes.
+  const toHead = await collect(exportLines({ events: log.sealed.slice(20).map((e) => e.line), start: 20, end: 50, covering: log.checkpoints[50] as string, rangeNodes: await rangeProof(log.src, 20, 50, 50) }))
+  t.match(await verifyExport(toHead, jwks), { ok: true, first: 20, last: 49 })
+  // From 0 to 39 under checkpoint 50: only right-hand nodes.
+  const prefix = await collect(exportLines({ events: log.sealed.slice(0, 40).map((e) => e.line), start: 0, end: 40, covering: log.checkpoints[50] as string, rangeNodes: await rangeProof(log.src, 0, 40, 50) }))
+  t.match(await verifyExport(prefix, jwks), { ok: true, first: 0, last: 39, treeSize: 50 })
+
+  const lineOfR = (seq: number): number => lineOf(lines, seq)
+  const l1 = lines.slice()
+  l1[lineOfR(39) - 1] = editLine(l1[lineOfR(39) - 1] as string, { outcome: 'refused' })
+  failed(t, await verifyExport(l1, jwks), 'root-mismatch', 30, lineOfR(39) + 1)
+  const l2 = lines.slice()
+  l2[lineOfR(25) - 1] = editLine(l2[lineOfR(25) - 1] as string, { outcome: 'refused' })
+  failed(t, await verifyExport(l2, jwks), 'chain-broken', 25)
+  const l3 = lines.slice()
+  l3.splice(lineOfR(20) - 1, 1)
+  failed(t, await verifyExport(l3, jwks), 'seq-gap', 20)
+  const l4 = lines.slice()
+  l4.splice(lineOfR(39) - 1, 1)
+  failed(t, await verifyExport(l4, jwks), 'seq-gap', 39)
+
+  // A forged proof node on the right of the range: caught by the covering checkpoint.
+  const right = nodes.findIndex((n) => n.lo >= 40)
+  const forgedNodes = nodes.map((n, i) => i === right ? { ...n, hash: Buffer.alloc(32, 9) } : n)
+  const l5 = await collect(exportLines({ ...plan, rangeNodes: forgedNodes }))
+  failed(t, await verifyExport(l5, jwks), 'bad-proof', undefined, l5.length - 1)
+  // Without the interim checkpoint at 40 the events since 30 are suspects too.
+  const l5b = await collect(exportLines({ ...plan, interim: [log.checkpoints[30] as string], rangeNodes: forgedNodes }))
+  t.match(await verifyExport(l5b, jwks), { ok: false, code: 'root-mismatch', seq: 30, seqEnd: 39, reason: /range proof/ })
+  // On the left: caught at the first interim checkpoint.
+  const l6 = await collect(exportLines({ ...plan, rangeNodes: nodes.map((n, i) => i === 0 ? { ...n, hash: Buffer.alloc(32, 9) } : n) }))
+  t.match(await verifyExport(l6, jwks), { ok: false, code: 'root-mismatch', seq: 20, seqEnd: 29, reason: /range proof/ })
+  // Wrong shape.
+  const header = JSON.parse(lines[0] as string)
+  header.nodes.pop()
+  failed(t, await verifyExport([canonicalString(header), ...lines.slice(1)], jwks), 'bad-proof', undefined, 1)
+  // A partial export without its header.
+  failed(t, await verifyExport(lines.slice(1), jwks), 'seq-gap', 0, 1)
+  t.rejects(collect(exportLines({ ...plan, rangeNodes: undefined })), { code: 'bad-export' })
+  t.rejects(collect(exportLines({ ...plan, interim: [log.checkpoints[10] as string] })), { code: 'bad-export' })
+})
+
+t.test('consistency with a previously trusted checkpoint', async (t) => {
+  const lines = await fullExport()
+  for (const size of [0, 1, 20, 33, 50]) {
+    const previous = size === 0
+      ? await signCheckpoint(checkpointBody(ORIGIN, 0, new MerkleAccumulator().root(), new Date(T0)), key.signing)
+      : log.checkpoints[size] as string
+    t.match(await verifyExport(lines, jwks, { previous }), { ok: true }, `previous at size ${size}`)
+  }
+  // The same broker key signed a different history at size 20: the log was rewritten.
+  const fork = await buildLog([...makeEvents(19), { id: 'x', type: 'payload.erased' }])
+  const r = await verifyExport(lines, jwks, { previous: fork.checkpoints[20] as string })
+  t.match(r, { ok: false, code: 'inconsistent', seq: 19 })
+  // Newer than the export: cannot be checked, so not accepted.
+  const longer = await buildLog(makeEvents(60))
+  t.match(await verifyExport(lines, jwks, { previous: longer.checkpoints[55] as string }), { ok: false, code: 'inconsistent' })
+  // A range export proves sizes 20..40 and 50.
+  const range = await collect(exportLines({
+    events: log.sealed.slice(20, 40).map((e) => e.line), start: 20, end: 40,
+    covering: log.checkpoints[50] as string, rangeNodes: await rangeProof(log.src, 20, 40, 50)
+  }))
+  for (const size of [20, 27, 40, 50]) {
+    t.match(await verifyExport(range, jwks, { previous: log.checkpoints[size] as string }), { ok: true }, `range, previous at ${size}`)
+  }
+  t.match(await verifyExport(range, jwks, { previous: log.checkpoints[10] as string }), { ok: false, code: 'inconsistent' })
+  t.match(await verifyExport(range, jwks, { previous: fork.checkpoints[20] as string }), { ok: false, code: 'inconsistent' })
+  // Another origin, or a previous checkpoint that does not verify.
+  const elsewhere = await signCheckpoint(checkpointBody('https://other.test', 20, log.acc.root(), new Date(T0)), key.signing)
+  t.match(await verifyExport(lines, jwks, { previous: elsewhere }), { ok: false, code: 'inconsistent' })
+  const forged = await signCheckpoint(checkpointBody(ORIGIN, 20, log.acc.root(), new Date(T0)), otherKey.signing)
+  t.match(await verifyExport(lines, jwks, { previous: forged }), { ok: false, code: 'bad-previous', line: 0 })
+})
+
+t.test('odd inputs', async (t) => {
+  failed(t, await verifyExport([endLine(0)], jwks), 'empty', undefined, 1)
+  failed(t, await verifyExport([], jwks), 'truncated', undefined, 0)
+  failed(t, await verifyExport(['[1,2]'], jwks), 'bad-event', 0, 1)
+  failed(t, await verifyExport(['{"leix":"nope"}'], jwks), 'bad-format', undefined, 1)
+  failed(t, await verifyExport(['{"id":"x","prev":"AAAA","seq":0}'], jwks), 'chain-broken', 0, 1)
+  const sealed = sealEvents(makeEvents(3))
+  failed(t, await verifyExport([...sealed.map((e) => e.line), endLine(3)], jwks), 'truncated', 0)
+  await t.rejects(verifyExport([], { keys: 'nope' } as unknown as { keys: JWK[] }), { code: 'bad-jwks' })
+})
+
+t.test('streams a large export (20 000 events) from an async source', async (t) => {
+  const n = 20_000
+  const acc = new MerkleAccumulator()
+  const cps = new Map<number, string>()
+  let prev: SealedEvent | undefined
+  const lines: string[] = []
+  for (let i = 0; i < n; i++) {
+    prev = sealEvent({ type: 'message.consulted', i }, i, prev?.leafHash ?? null)
+    lines.push(prev.line)
+    acc.append(prev.leafHash)
+    if (acc.size % 5000 === 0) cps.set(acc.size, await signCheckpoint(checkpointBody(ORIGIN, acc.size, acc.root(), new Date(T0)), key.signing))
+  }
+  async function * events (): AsyncGenerator<string> {
+    for (const line of lines) { await Promise.resolve(); yield line }
+  }
+  const exported = exportLines({ events: events(), start: 0, end: n, covering: cps.get(n) as string, interim: [5000, 10000, 15000].map((s) => cps.get(s) as string) })
+  const seen: number[] = []
+  const r = await verifyExport(exported, jwks, { onProgress: (k) => seen.push(k) })
+  t.match(r, { ok: true, events: n, checkpoints: 4 })
+  t.same(seen, [10000, 20000])
+})
