@@ -13,6 +13,7 @@ import { healthRoutes, type ReadinessCheck } from './http/routes/health.ts'
 import { messageRoutes, recordEarlyRejection } from './http/routes/messages.ts'
 import type { IntakeDeps } from './intake/intake.ts'
 import { loadMessageSchema } from './intake/message.ts'
+import { KeyCache } from './intake/verify.ts'
 
 export interface AppOptions {
   /** Fastify options (logger, https, timeouts). */
@@ -80,6 +81,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<Fast
     validateMessage: rt.validateMessage,
     limits: { maxSkewSeconds: config.maxSkewSeconds, maxAgeSeconds: config.maxAgeSeconds },
     log: app.log,
+    keys: new KeyCache(),
   }
   installErrorHandler(app, (request, problem) => recordEarlyRejection(intake, request, problem))
   const auth = authenticate(rt.directory)

@@ -81,13 +81,36 @@ export interface AuditEvent extends AuditEventInput {
  * records, so that the event and the change commit or vanish together. The sealer assigns `seq`.
  */
 export async function recordEvent(db: Queryable, input: AuditEventInput, at: Date): Promise<AuditEvent> {
-  const event: AuditEvent = { id: randomUUID(), at: at.toISOString(), ...stripUndefined(input) }
-  await db.query(
-    `INSERT INTO audit_events (id, type, at, exchange_id, message_id, agencies, actor, event)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-    [event.id, event.type, event.at, event.exchangeId ?? null, event.messageId ?? null, event.agencies, event.actor.id ?? event.actor.agency ?? event.actor.kind, event],
-  )
-  return event
+  const [event] = await recordEvents(db, [input], at)
+  return event as AuditEvent
+}
+
+/** Builds the stored form of an event (id and time assigned, absent fields dropped). */
+export function auditEvent(input: AuditEventInput, at: Date): AuditEvent {
+  return { id: randomUUID(), at: at.toISOString(), ...stripUndefined(input) }
+}
+
+/** The SQL and parameter that insert `events` in one statement (usable inside a larger CTE). */
+export function auditInsert(events: AuditEvent[], param: number): string {
+  void events
+  return `INSERT INTO audit_events (id, type, at, exchange_id, message_id, agencies, actor, event)
+    SELECT id, type, at, "exchangeId", "messageId", agencies, actor, event
+      FROM jsonb_to_recordset($${param}::jsonb) AS r(id uuid, type text, at timestamptz, "exchangeId" uuid, "messageId" uuid, agencies text[], actor text, event jsonb)`
+}
+
+/** One JSON parameter for `auditInsert`. */
+export function auditRows(events: AuditEvent[]): string {
+  return JSON.stringify(events.map((e) => ({
+    id: e.id, type: e.type, at: e.at, exchangeId: e.exchangeId ?? null, messageId: e.messageId ?? null, agencies: e.agencies,
+    actor: e.actor.id ?? e.actor.agency ?? e.actor.kind, event: e,
+  })))
+}
+
+/** Records several events in one round trip, in order. */
+export async function recordEvents(db: Queryable, inputs: AuditEventInput[], at: Date): Promise<AuditEvent[]> {
+  const events = inputs.map((input) => auditEvent(input, at))
+  if (events.length > 0) await db.query(auditInsert(events, 1), [auditRows(events)])
+  return events
 }
 
 function stripUndefined<T extends object>(value: T): T {

@@ -1,4 +1,5 @@
-import { recordEvent, type AuditActor, type AuditEventType } from '../audit/record.ts'
+import { recordEvent, type AuditActor, type AuditEventInput, type AuditEventType } from '../audit/record.ts'
+import type { Params } from '../store/params.ts'
 import type { LegalInstrument } from '../directory/types.ts'
 import { Problem } from '../http/problems.ts'
 import type { Message } from '../intake/message.ts'
@@ -7,29 +8,37 @@ import type { Client } from '../store/db.ts'
 import { transition, type ExchangeEvent, type ExchangeStatus } from './state.ts'
 import { randomUUID } from 'node:crypto'
 
-/** Creates the exchange a request or own-initiative message opens. Returns its id. */
-export async function openExchange(client: Client, o: { message: Message; status: 'accepted' | 'held'; deadline: Date | null; receivedAt: Date }): Promise<string> {
+/** What opening an exchange stores: the exchange row and its `exchange.opened` event. */
+export interface Opening {
+  exchangeId: string
+  deadline: Date | null
+  /** INSERT for the exchange row, with placeholders from `p`. */
+  sql(p: Params): string
+  event: AuditEventInput
+}
+
+/** Prepares the exchange a request or own-initiative message opens (stored by the caller). */
+export function openExchange(o: { message: Message; status: 'accepted' | 'held'; deadline: Date | null; receivedAt: Date }): Opening {
   const { message } = o
   if (message.kind !== 'request' && message.kind !== 'spontaneous') {
     throw new Problem('schema-violation', `a ${message.kind} needs inReplyTo`)
   }
   const id = randomUUID()
-  await client.query(
-    `INSERT INTO exchanges (id, requester, responder, opened_by, kind, case_ref, crime_areas, legal_basis, urgency, classification,
-       status, opened_at, deadline, deadline_basis, updated_at)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$12)`,
-    [
+  return {
+    exchangeId: id,
+    deadline: o.deadline,
+    sql: (p) => `INSERT INTO exchanges (id, requester, responder, opened_by, kind, case_ref, crime_areas, legal_basis, urgency, classification,
+       status, opened_at, deadline, deadline_basis, updated_at) VALUES ${p.row([
       id, message.from.agency, message.to.agency, message.id, message.kind, message.caseRef, message.crimeAreas,
       message.legalBasis.instrument, message.urgency.level, message.handling.classification, o.status, o.receivedAt,
-      o.deadline, o.deadline ? (message.urgency.level === 'urgent' ? 'urgent-direct' : 'normal') : null,
-    ],
-  )
-  await recordEvent(client, {
-    type: 'exchange.opened', actor: { kind: 'agency-system', agency: message.from.agency, id: message.from.officer },
-    exchangeId: id, messageId: message.id, agencies: [message.from.agency, message.to.agency], legalBasis: message.legalBasis.instrument,
-    purpose: message.crimeAreas, outcome: 'ok', details: { kind: message.kind, urgency: message.urgency.level, deadline: o.deadline?.toISOString() ?? null },
-  }, o.receivedAt)
-  return id
+      o.deadline, o.deadline ? (message.urgency.level === 'urgent' ? 'urgent-direct' : 'normal') : null, o.receivedAt,
+    ])}`,
+    event: {
+      type: 'exchange.opened', actor: { kind: 'agency-system', agency: message.from.agency, id: message.from.officer },
+      exchangeId: id, messageId: message.id, agencies: [message.from.agency, message.to.agency], legalBasis: message.legalBasis.instrument,
+      purpose: message.crimeAreas, outcome: 'ok', details: { kind: message.kind, urgency: message.urgency.level, deadline: o.deadline?.toISOString() ?? null },
+    },
+  }
 }
 
 export interface ExchangeRow {

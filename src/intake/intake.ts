@@ -4,14 +4,15 @@ import type { Clock } from '../config/clock.ts'
 import type { SigningKey } from '../config/keys.ts'
 import type { Directory } from '../directory/types.ts'
 import type { DeliveryQueue } from '../delivery/queue.ts'
-import { recordEvent, type AuditActor } from '../audit/record.ts'
+import { auditEvent, auditInsert, auditRows, recordEvent, recordEvents, type AuditActor, type AuditEventInput } from '../audit/record.ts'
+import { Params } from '../store/params.ts'
 import { Problem } from '../http/problems.ts'
 import { checkPrinciples, checkSenderBinding, computeDeadline, type PolicyLimits, type Violation, type Hold } from '../policy/index.ts'
-import { withTransaction, type Client, type Pool } from '../store/db.ts'
+import { withTransaction, type Pool } from '../store/db.ts'
 import { applyReply, openExchange } from '../exchanges/record.ts'
 import type { Message, MessageValidator } from './message.ts'
 import { digestOf, signReceipt } from './receipt.ts'
-import { verifyMessageJws, type JwsFacts } from './verify.ts'
+import { KeyCache, verifyMessageJws, type JwsFacts } from './verify.ts'
 
 /** What intake needs; the app builds one and shares it. */
 export interface IntakeDeps {
@@ -24,6 +25,8 @@ export interface IntakeDeps {
   validateMessage: MessageValidator
   limits: PolicyLimits
   log: FastifyBaseLogger
+  /** Imported agency keys. @defaultValue a fresh cache */
+  keys?: KeyCache
 }
 
 /** The answer to a submission (DESIGN.md "Submitting a message"). */
@@ -50,13 +53,9 @@ export async function submitMessage(deps: IntakeDeps, jws: string): Promise<{ re
   const digest = digestOf(jws)
   const facts: JwsFacts & { messageId?: string } = {}
   try {
-    const verified = await verifyMessageJws(jws, deps.directory, facts)
+    const verified = await verifyMessageJws(jws, deps.directory, facts, deps.keys)
     const payload = parsePayload(verified.payload)
-    if (typeof payload.id === 'string' && UUID.test(payload.id)) {
-      facts.messageId = payload.id.toLowerCase()
-      const previous = await previousResult(deps.pool, facts.messageId, digest, deps.clock)
-      if (previous) return { replayed: true, result: previous }
-    }
+    if (typeof payload.id === 'string' && UUID.test(payload.id)) facts.messageId = payload.id.toLowerCase()
     const validation = deps.validateMessage(payload)
     if (!validation.ok) {
       throw new Problem('schema-violation', `the message does not match schemas/message.schema.json (${validation.errors.length} error${validation.errors.length === 1 ? '' : 's'})`, {
@@ -72,11 +71,11 @@ export async function submitMessage(deps: IntakeDeps, jws: string): Promise<{ re
     }
     let result: SubmitResult
     try {
-      result = await withTransaction(deps.pool, (client) => persist(deps, client, { jws, digest, message, kid: verified.kid, receivedAt, holds }))
+      result = await persist(deps, deps.pool, { jws, digest, message, kid: verified.kid, receivedAt, holds })
     } catch (err) {
       // Two submissions of one id raced: the loser answers like a resend.
       if ((err as { code?: string }).code === '23505' && (err as { constraint?: string }).constraint === 'messages_pkey') {
-        const previous = await previousResult(deps.pool, message.id, digest, deps.clock)
+        const previous = await previousResult(deps.pool, message.id, digest)
         if (previous) return { replayed: true, result: previous }
       }
       throw err
@@ -84,8 +83,22 @@ export async function submitMessage(deps: IntakeDeps, jws: string): Promise<{ re
     if (result.status === 'accepted') await enqueueQuietly(deps, message.id)
     return { replayed: false, result }
   } catch (err) {
-    if (err instanceof Problem) await recordRejection(deps, err, { ...facts, digest }, receivedAt)
-    throw err
+    if (!(err instanceof Problem)) throw err
+    // A resend of an accepted message answers its first result even if it would fail now (a
+    // stale createdAt, a changed directory); the same id with other bytes is a replay (T4).
+    // Looked up only on failure: new messages, the common case, cost no extra round trip.
+    let problem = err
+    if (facts.messageId && problem.code !== 'malformed-json') {
+      try {
+        const previous = await previousResult(deps.pool, facts.messageId, digest)
+        if (previous) return { replayed: true, result: previous }
+      } catch (replay) {
+        if (!(replay instanceof Problem)) throw replay
+        problem = replay
+      }
+    }
+    await recordRejection(deps, problem, { ...facts, digest }, receivedAt)
+    throw problem
   }
 }
 
@@ -103,7 +116,7 @@ function parsePayload(bytes: Uint8Array): Record<string, unknown> {
 }
 
 /** For a resend of an accepted id: the first result; for a different message under that id: 409 (T4). */
-async function previousResult(pool: Pool, messageId: string, digest: string, clock: Clock): Promise<SubmitResult | undefined> {
+async function previousResult(pool: Pool, messageId: string, digest: string): Promise<SubmitResult | undefined> {
   const { rows } = await pool.query<{ digest: string; exchange_id: string; receipt: string; status: string; deadline: Date | null }>(
     `SELECT m.digest, m.exchange_id, m.receipt, m.status, e.deadline
        FROM messages m JOIN exchanges e ON e.id = m.exchange_id WHERE m.id = $1`,
@@ -116,7 +129,6 @@ async function previousResult(pool: Pool, messageId: string, digest: string, clo
       violations: [{ rule: 'T4', path: '/id', message: 'replayed id with a different payload' }],
     })
   }
-  void clock
   const receiptStatus = JSON.parse(Buffer.from(row.receipt.split('.')[1] ?? '', 'base64url').toString('utf8')).status as SubmitResult['status']
   return { exchangeId: row.exchange_id, messageId, status: receiptStatus, deadline: row.deadline?.toISOString() ?? null, receipt: row.receipt }
 }
@@ -130,7 +142,7 @@ interface Accepted {
   holds: Hold[]
 }
 
-async function persist(deps: IntakeDeps, client: Client, a: Accepted): Promise<SubmitResult> {
+async function persist(deps: IntakeDeps, pool: Pool, a: Accepted): Promise<SubmitResult> {
   const { message, receivedAt } = a
   const actor: AuditActor = { kind: 'agency-system', agency: message.from.agency, id: message.from.officer, kid: a.kid }
   const agencies = [message.from.agency, message.to.agency]
@@ -138,42 +150,52 @@ async function persist(deps: IntakeDeps, client: Client, a: Accepted): Promise<S
   const instrument = deps.directory.instruments.get(message.legalBasis.instrument)
   if (!instrument) throw new Problem('principle-violation', 'unknown legal instrument', { violations: [{ rule: 'L1', path: '/legalBasis/instrument', message: 'not in the registry' }] })
 
-  let exchangeId: string
-  let deadline: Date | null
+  const common = { actor, messageId: message.id, agencies, legalBasis: message.legalBasis.instrument, digest: a.digest }
+  const messageEvents = (exchangeId: string, deadline: Date | null): AuditEventInput[] => [
+    { ...common, exchangeId, type: 'message.received', outcome: 'ok', details: { kind: message.kind } },
+    status === 'held'
+      ? {
+          ...common, exchangeId, type: 'message.held', outcome: 'held', reason: [...new Set(a.holds.map((h) => h.rule))].join(','),
+          violations: a.holds.map((h) => ({ rule: h.rule, path: h.path })),
+        }
+      : {
+          ...common, exchangeId, type: 'message.accepted', outcome: 'ok', recipients: [message.to.agency], purpose: message.crimeAreas,
+          details: { kind: message.kind, deadline: deadline?.toISOString() ?? null, classification: message.handling.classification, handling: message.handling.code },
+        },
+  ]
+  const messageInsert = (p: Params, exchangeId: string, receipt: string) => `INSERT INTO messages (id, exchange_id, kind, sender, recipient, officer, in_reply_to, kid, digest, jws,
+       created_at, received_at, status, classification, handling_code, legal_basis, erase_by, review_by, holds, receipt, next_attempt_at,
+       delivery_budget_from, updated_at)
+     VALUES ${p.row([
+       message.id, exchangeId, message.kind, message.from.agency, message.to.agency, message.from.officer, message.inReplyTo ?? null,
+       a.kid, a.digest, a.jws, message.createdAt, receivedAt, status, message.handling.classification, message.handling.code,
+       message.legalBasis.instrument, message.retention.eraseBy ?? null, message.retention.reviewBy ?? null,
+       a.holds.length > 0 ? JSON.stringify(a.holds) : null, receipt, status === 'accepted' ? receivedAt : null, receivedAt, receivedAt,
+     ])}`
+  const sign = (exchangeId: string) =>
+    signReceipt({ messageId: message.id, exchangeId, digest: a.digest, receivedAt: receivedAt.toISOString(), status }, deps.brokerKey)
+
   if (message.inReplyTo === undefined) {
-    deadline = computeDeadline(message, receivedAt, instrument)
-    exchangeId = await openExchange(client, { message, status, deadline, receivedAt })
-  } else {
+    // Opening an exchange touches no existing row: one statement stores the exchange, the
+    // message and their events atomically, in a single round trip.
+    const opening = openExchange({ message, status, deadline: computeDeadline(message, receivedAt, instrument), receivedAt })
+    const receipt = await sign(opening.exchangeId)
+    const events = [opening.event, ...messageEvents(opening.exchangeId, opening.deadline)].map((e) => auditEvent(e, receivedAt))
+    const p = new Params()
+    const sql = `WITH exchange AS (${opening.sql(p)}), message AS (${messageInsert(p, opening.exchangeId, receipt)}) ${auditInsert(events, p.values.length + 1)}`
+    await pool.query(sql, [...p.values, auditRows(events)])
+    return { exchangeId: opening.exchangeId, messageId: message.id, status, deadline: opening.deadline?.toISOString() ?? null, receipt }
+  }
+
+  // A reply changes its exchange: lock it, check the counterpart and the state machine.
+  return withTransaction(pool, async (client) => {
     const reply = await applyReply(client, { message, held: status === 'held', receivedAt, instrument, actor })
-    exchangeId = reply.exchangeId
-    deadline = reply.deadline
-  }
-  const receipt = await signReceipt({ messageId: message.id, exchangeId, digest: a.digest, receivedAt: receivedAt.toISOString(), status }, deps.brokerKey)
-  await client.query(
-    `INSERT INTO messages (id, exchange_id, kind, sender, recipient, officer, in_reply_to, kid, digest, jws, created_at, received_at,
-       status, classification, handling_code, legal_basis, erase_by, review_by, holds, receipt, next_attempt_at, delivery_budget_from, updated_at)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$12,$12)`,
-    [
-      message.id, exchangeId, message.kind, message.from.agency, message.to.agency, message.from.officer, message.inReplyTo ?? null,
-      a.kid, a.digest, a.jws, message.createdAt, receivedAt, status, message.handling.classification, message.handling.code,
-      message.legalBasis.instrument, message.retention.eraseBy ?? null, message.retention.reviewBy ?? null,
-      a.holds.length > 0 ? JSON.stringify(a.holds) : null, receipt, status === 'accepted' ? receivedAt : null,
-    ],
-  )
-  const common = { actor, exchangeId, messageId: message.id, agencies, legalBasis: message.legalBasis.instrument, digest: a.digest }
-  await recordEvent(client, { ...common, type: 'message.received', outcome: 'ok', details: { kind: message.kind } }, receivedAt)
-  if (status === 'held') {
-    await recordEvent(client, {
-      ...common, type: 'message.held', outcome: 'held', reason: [...new Set(a.holds.map((h) => h.rule))].join(','),
-      violations: a.holds.map((h) => ({ rule: h.rule, path: h.path })),
-    }, receivedAt)
-  } else {
-    await recordEvent(client, {
-      ...common, type: 'message.accepted', outcome: 'ok', recipients: [message.to.agency], purpose: message.crimeAreas,
-      details: { kind: message.kind, deadline: deadline?.toISOString() ?? null, classification: message.handling.classification, handling: message.handling.code },
-    }, receivedAt)
-  }
-  return { exchangeId, messageId: message.id, status, deadline: deadline?.toISOString() ?? null, receipt }
+    const receipt = await sign(reply.exchangeId)
+    const p = new Params()
+    await client.query(messageInsert(p, reply.exchangeId, receipt), p.values)
+    await recordEvents(client, messageEvents(reply.exchangeId, reply.deadline), receivedAt)
+    return { exchangeId: reply.exchangeId, messageId: message.id, status, deadline: reply.deadline?.toISOString() ?? null, receipt }
+  })
 }
 
 async function enqueueQuietly(deps: IntakeDeps, messageId: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, sign } from 'node:crypto'
 import * as jose from 'jose'
 import type { SigningKey } from '../config/keys.ts'
 
@@ -20,9 +20,16 @@ export function digestOf(bytes: string | Uint8Array): string {
 }
 
 export async function signReceipt(body: ReceiptBody, key: SigningKey): Promise<string> {
-  return new jose.CompactSign(new TextEncoder().encode(JSON.stringify(body)))
-    .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: RECEIPT_TYP })
-    .sign(key.privateKey)
+  return signCompact({ alg: 'EdDSA', kid: key.kid, typ: RECEIPT_TYP }, body, key)
+}
+
+/**
+ * A compact JWS (RFC 7515) by an Ed25519 broker key. node:crypto signs synchronously, several
+ * times faster than WebCrypto; tests verify the output with jose.
+ */
+export function signCompact(header: { alg: 'EdDSA'; kid: string; typ: string }, payload: unknown, key: SigningKey): string {
+  const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`
+  return `${input}.${sign(null, Buffer.from(input, 'ascii'), key.privateKey).toString('base64url')}`
 }
 
 export class ReceiptError extends Error {

@@ -1,3 +1,4 @@
+import { createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto'
 import * as jose from 'jose'
 import type { Directory } from '../directory/types.ts'
 import { Problem } from '../http/problems.ts'
@@ -28,7 +29,7 @@ export interface JwsFacts {
  * and verifies the signature. Header checks come first, so a disallowed algorithm never reaches a
  * key lookup or the payload. Throws a Problem; fills `facts` as it learns.
  */
-export async function verifyMessageJws(jws: string, directory: Directory, facts: JwsFacts = {}): Promise<VerifiedJws> {
+export async function verifyMessageJws(jws: string, directory: Directory, facts: JwsFacts = {}, keys: KeyCache = new KeyCache()): Promise<VerifiedJws> {
   if (!COMPACT_JWS.test(jws)) throw new Problem('malformed-jws', 'expected a compact JWS: three base64url segments separated by dots')
   let header: jose.ProtectedHeaderParameters
   try {
@@ -59,16 +60,36 @@ export async function verifyMessageJws(jws: string, directory: Directory, facts:
       violations: [{ rule: 'S1', path: '/protected/alg', message: 'algorithm does not match the registered key' }],
     })
   }
-  let key: jose.CryptoKey | Uint8Array
+  let key: KeyObject
   try {
-    key = await jose.importJWK(jwk, alg)
+    key = keys.get(jwk)
   } catch {
     throw new Problem('unknown-key', `key ${kid} in the directory cannot be used`)
   }
-  try {
-    const { payload } = await jose.compactVerify(jws, key, { algorithms: [alg] })
-    return { agency: agencyId, kid, alg, payload }
-  } catch {
-    throw new Problem('bad-signature', `the signature does not verify with key ${kid} of ${agencyId}`)
+  // The header has been checked above; what is left of RFC 7515 is the signature over
+  // ASCII(header.payload). node:crypto does it synchronously, several times faster than WebCrypto.
+  const dot = jws.lastIndexOf('.')
+  const signature = Buffer.from(jws.slice(dot + 1), 'base64url')
+  const ok = verifySignature(alg === 'EdDSA' ? null : 'sha256', Buffer.from(jws.slice(0, dot), 'ascii'), alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key, signature)
+  if (!ok) throw new Problem('bad-signature', `the signature does not verify with key ${kid} of ${agencyId}`)
+  const payloadPart = jws.slice(jws.indexOf('.') + 1, dot)
+  return { agency: agencyId, kid, alg, payload: Buffer.from(payloadPart, 'base64url') }
+}
+
+/**
+ * Imported verification keys, by JWK object: importing a key costs more than verifying with it.
+ * One cache per directory load (the app owns it), so a reloaded directory starts clean.
+ */
+export class KeyCache {
+  readonly #keys = new WeakMap<jose.JWK, KeyObject>()
+  /** The public key of a directory JWK; throws if the JWK cannot be imported. */
+  get(jwk: jose.JWK): KeyObject {
+    let key = this.#keys.get(jwk)
+    if (!key) {
+      const { kty, crv, x, y } = jwk
+      key = createPublicKey({ key: { kty, crv, x, y } as import('node:crypto').JsonWebKey, format: 'jwk' })
+      this.#keys.set(jwk, key)
+    }
+    return key
   }
 }

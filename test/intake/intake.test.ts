@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createHmac, randomUUID } from 'node:crypto'
 import * as jose from 'jose'
 import { buildTestApp, sign, submit, requestMessage, agencyKey, count, tokenFor } from '../helpers.ts'
@@ -6,7 +6,7 @@ import { verifyReceipt, digestOf } from '../../src/intake/receipt.ts'
 
 const { app, rt, clock } = await buildTestApp(t)
 
-const nothingStored = async (t: Tap.Test, messageId: string | undefined, messagesBefore?: number) => {
+const nothingStored = async (t: Test, messageId: string | undefined, messagesBefore?: number) => {
   if (messagesBefore !== undefined) t.equal(await count(rt, 'SELECT 1 FROM messages'), messagesBefore, 'no message stored')
   if (messageId) {
     t.equal(await count(rt, 'SELECT 1 FROM messages WHERE id = $1', [messageId]), 0, 'this message not stored')
