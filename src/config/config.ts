@@ -36,6 +36,8 @@ export interface Config {
   deliveryCaPath?: string
   allowInsecureLoopbackWebhooks: boolean
   workerConcurrency: number
+  deliveryLockMs: number
+  deliveryStalledIntervalMs: number
 }
 
 /** Root of the installed package (for config/ and schemas/). */
@@ -75,6 +77,8 @@ export const ENV_NAMES: Record<string, keyof Config> = {
   LEIX_DELIVERY_CA: 'deliveryCaPath',
   LEIX_ALLOW_LOOPBACK_HTTP: 'allowInsecureLoopbackWebhooks',
   LEIX_WORKER_CONCURRENCY: 'workerConcurrency',
+  LEIX_DELIVERY_LOCK_MS: 'deliveryLockMs',
+  LEIX_DELIVERY_STALLED_INTERVAL_MS: 'deliveryStalledIntervalMs',
 }
 
 export class ConfigError extends Error {

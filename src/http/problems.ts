@@ -19,6 +19,7 @@ export const PROBLEMS = {
   'unknown-exchange': { status: 422, title: 'inReplyTo names no message known to leix' },
   'invalid-transition': { status: 409, title: 'The exchange cannot move to that state' },
   'not-counterpart': { status: 403, title: 'Only the counterpart agency of the exchange may reply' },
+  'invalid-message-state': { status: 409, title: 'The message is not in a state that allows this' },
   'unauthorized': { status: 401, title: 'A valid bearer token is required' },
   'forbidden': { status: 403, title: 'Not allowed for this agency or role' },
   'not-found': { status: 404, title: 'No such resource' },
