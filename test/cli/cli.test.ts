@@ -1,0 +1,146 @@
+// The five-minute walkthrough of README.md, through the real `leix` command and a real HTTP
+// listener: generate a key, register it, start leix, sign and send, read the status, verify the receipt.
+import t from 'tap'
+import { execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { createTestDatabase, REDIS_URL, ROOT } from '../helpers.ts'
+
+const LEIX = new URL('bin/leix.js', ROOT).pathname
+const run = promisify(execFile)
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  return port
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'leix-cli-'))
+const databaseUrl = await createTestDatabase(t)
+const port = await freePort()
+const url = `http://127.0.0.1:${port}`
+const env = {
+  ...process.env,
+  DATABASE_URL: databaseUrl,
+  REDIS_URL,
+  PORT: String(port),
+  LEIX_DIRECTORY: join(dir, 'directory.json'),
+  LEIX_DEV_KEYS: 'true',
+  LEIX_QUEUE_PREFIX: `leixcli-${port}`,
+  LOG_LEVEL: 'warn',
+  LEIX_URL: url,
+}
+copyFileSync(new URL('config/directory.sample.json', ROOT), env.LEIX_DIRECTORY)
+
+/** Runs `leix args...`; resolves with the exit code and output, never rejects. */
+async function leix(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [LEIX, ...args], { env: { ...env, ...extraEnv }, cwd: dir })
+    return { code: 0, stdout, stderr }
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string }
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
+  }
+}
+
+t.test('usage and configuration errors exit 2 with a message that names the problem', async (t) => {
+  const unknown = await leix(['frobnicate'])
+  t.equal(unknown.code, 2)
+  t.match(unknown.stderr, /unknown command frobnicate/)
+  const badPort = await leix(['serve'], { PORT: 'eighty' })
+  t.equal(badPort.code, 2)
+  t.match(badPort.stderr, /port \(PORT\)/, 'names the field and its variable')
+  const noKeys = await leix(['serve'], { LEIX_DEV_KEYS: 'false' })
+  t.equal(noKeys.code, 2)
+  t.match(noKeys.stderr, /LEIX_BROKER_KEY/)
+  writeFileSync(join(dir, 'broken.json'), JSON.stringify({ agencies: [], instruments: [], euMemberStates: [] }))
+  const badDirectory = await leix(['serve'], { LEIX_DIRECTORY: join(dir, 'broken.json') })
+  t.equal(badDirectory.code, 2)
+  t.match(badDirectory.stderr, /\/agencies: must NOT have fewer than 1 items/)
+  const help = await leix(['help'])
+  t.equal(help.code, 0)
+  t.match(help.stdout, /receipt verify/)
+})
+
+t.test('the walkthrough', async (t) => {
+  // 1. A new key for AL-ASP, registered in the directory.
+  const generated = await leix(['keys', 'generate', '--agency', 'AL-ASP', '--kid', 'AL-ASP-walkthrough', '--out', 'al.private.jwk.json'])
+  t.equal(generated.code, 0, generated.stderr)
+  writeFileSync(join(dir, 'al.public.json'), generated.stdout)
+  t.notMatch(generated.stdout, /"d"/, 'only the public half is printed')
+  const registered = await leix(['keys', 'register', '--agency', 'AL-ASP', '--public', 'al.public.json', '--directory', env.LEIX_DIRECTORY])
+  t.equal(registered.code, 0, registered.stderr)
+  const again = await leix(['keys', 'register', '--agency', 'AL-ASP', '--public', 'al.public.json', '--directory', env.LEIX_DIRECTORY])
+  t.equal(again.code, 2, 'a kid is registered once')
+
+  // 2. leix itself, on a real port.
+  const server = spawn(process.execPath, [LEIX, 'serve'], { env, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] })
+  let serverErr = ''
+  server.stderr.on('data', (d) => { serverErr += d })
+  t.teardown(async () => {
+    if (server.exitCode === null) {
+      server.kill('SIGKILL')
+      await once(server, 'exit')
+    }
+  })
+  let ready = false
+  for (let i = 0; i < 100 && !ready; i++) {
+    await new Promise((r) => setTimeout(r, 200))
+    ready = await fetch(`${url}/health/ready`).then((r) => r.ok, () => false)
+  }
+  t.ok(ready, `leix serve became ready ${serverErr}`)
+
+  // 3. Sign and send an example message with the new key.
+  const example = await leix(['example', '--from', 'AL-ASP', '--to', 'RS-MUP'])
+  t.equal(example.code, 0)
+  writeFileSync(join(dir, 'message.json'), example.stdout)
+  const signed = await leix(['sign', '--key', 'al.private.jwk.json', 'message.json', '--fresh'])
+  t.match(signed.stdout.trim(), /^[\w-]+\.[\w-]+\.[\w-]+$/)
+  const sent = await leix(['send', '--key', 'al.private.jwk.json', 'message.json', '--fresh', '--save-jws', 'sent.jws'])
+  t.equal(sent.code, 0, sent.stderr)
+  const answer = JSON.parse(sent.stdout)
+  t.equal(answer.status, 'accepted')
+  writeFileSync(join(dir, 'answer.json'), sent.stdout)
+
+  // 4. Status, with a token for a liaison officer of either agency.
+  const token = (await leix(['token', '--agency', 'RS-MUP', '--sub', 'rs-officer-7'])).stdout.trim()
+  const status = await leix(['status', answer.exchangeId, '--token', token])
+  t.equal(status.code, 0, status.stderr)
+  t.match(status.stdout, /status\s+(accepted|delivered)/)
+  t.match(status.stdout, /message\.accepted/)
+  const stranger = (await leix(['token', '--agency', 'ME-UP', '--sub', 'me-1'])).stdout.trim()
+  const refused = await leix(['status', answer.exchangeId, '--token', stranger])
+  t.equal(refused.code, 1)
+  t.match(refused.stderr, /404 not-found/)
+
+  // 5. The receipt verifies against the broker's published keys and covers the bytes sent.
+  const verified = await leix(['receipt', 'verify', 'answer.json', '--jws', 'sent.jws'])
+  t.equal(verified.code, 0, verified.stderr)
+  t.match(verified.stdout, /receipt valid/)
+  writeFileSync(join(dir, 'other.jws'), signed.stdout)
+  const mismatch = await leix(['receipt', 'verify', 'answer.json', '--jws', 'other.jws'])
+  t.equal(mismatch.code, 1)
+  t.match(mismatch.stderr, /digest-mismatch/)
+
+  // 6. A message the principles refuse: exit 1 and the rule named.
+  const bad = JSON.parse(example.stdout)
+  bad.legalBasis = { instrument: 'NO-SUCH-TREATY' }
+  writeFileSync(join(dir, 'bad.json'), JSON.stringify(bad))
+  const rejected = await leix(['send', '--key', 'al.private.jwk.json', 'bad.json', '--fresh'])
+  t.equal(rejected.code, 1)
+  t.match(rejected.stderr, /principle-violation/)
+  t.match(rejected.stderr, /L1 \/legalBasis\/instrument/)
+
+  // 7. SIGTERM: leix stops cleanly.
+  server.kill('SIGTERM')
+  const [code] = (await once(server, 'exit')) as [number | null]
+  t.equal(code, 0, 'clean exit on SIGTERM')
+  t.equal(readFileSync(join(dir, 'sent.jws'), 'utf8').trim().split('.').length, 3)
+})

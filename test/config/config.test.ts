@@ -1,0 +1,52 @@
+import t from 'tap'
+import { writeFileSync, mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadConfig, ConfigError } from '../../src/config/config.ts'
+import { loadBrokerKey } from '../../src/config/keys.ts'
+import { loadDirectory, DirectoryError } from '../../src/directory/load.ts'
+
+t.test('defaults are sensible for a local run', async (t) => {
+  const c = loadConfig({})
+  t.equal(c.port, 8080)
+  t.equal(c.databaseUrl, 'postgres://postgres@127.0.0.1:5432/leix')
+  t.equal(c.devKeys, false, 'development keys are off unless asked for')
+  t.equal(c.bodyLimitBytes, 262144)
+})
+
+t.test('environment values are converted and validated; a bad one names its field and variable', async (t) => {
+  t.equal(loadConfig({ PORT: '9000', LEIX_DEV_KEYS: 'true' }).port, 9000)
+  t.throws(() => loadConfig({ PORT: 'eighty' }), { name: 'ConfigError', message: /port \(PORT\)/ })
+  t.throws(() => loadConfig({ DATABASE_URL: 'mysql://x' }), { message: /databaseUrl \(DATABASE_URL\)/ })
+  t.throws(() => loadConfig({ LEIX_ROLE: 'everything' }), { message: /role \(LEIX_ROLE\)/ })
+  t.throws(() => loadConfig({ LEIX_TLS_CERT: '/x.pem' }), ConfigError, 'cert without key')
+})
+
+t.test('no broker key and no dev keys: refuse to start', async (t) => {
+  t.throws(() => loadBrokerKey(loadConfig({})), { message: /LEIX_BROKER_KEY/ })
+  t.equal(loadBrokerKey(loadConfig({ LEIX_DEV_KEYS: 'true' })).alg, 'EdDSA')
+})
+
+t.test('the sample directory loads; a bad directory names the bad field', async (t) => {
+  const sample = new URL('../../config/directory.sample.json', import.meta.url).pathname
+  const d = loadDirectory(sample)
+  t.same(d.instruments.get('PCC-SEE')?.parties, ['AL', 'AT', 'BA', 'BG', 'HU', 'MD', 'ME', 'MK', 'RO', 'RS', 'SI'], 'PCC-SEE parties as of 2016; Kosovo is not one')
+  t.notOk(d.instruments.get('EU-2023/977')?.parties.some((c) => ['AL', 'BA', 'XK', 'ME', 'MK', 'RS'].includes(c)), 'EU-2023/977 is for member states only')
+  for (const id of ['AL-ASP', 'BA-DKPT', 'XK-KP', 'ME-UP', 'MK-MVR', 'RS-MUP', 'EU-EUROPOL']) t.ok(d.agencies.get(id), id)
+  const dir = mkdtempSync(join(tmpdir(), 'leix-dir-'))
+  const doc = JSON.parse(readFileSync(sample, 'utf8'))
+  const write = (v: unknown) => { const p = join(dir, `${Math.random()}.json`); writeFileSync(p, JSON.stringify(v)); return p }
+  const withPrivate = structuredClone(doc)
+  withPrivate.agencies[0].jwks.keys[0].d = 'secret'
+  t.throws(() => loadDirectory(write(withPrivate)), { name: 'DirectoryError', message: /\/agencies\/0\/jwks\/keys\/0\/d/ }, 'private key material refused')
+  const duplicateKid = structuredClone(doc)
+  duplicateKid.agencies[1].jwks.keys.push(duplicateKid.agencies[0].jwks.keys[0])
+  t.throws(() => loadDirectory(write(duplicateKid)), { message: /kid AL-ASP-dev-1 is already used by AL-ASP/ })
+  const plainWebhook = structuredClone(doc)
+  plainWebhook.agencies[0].delivery = { mode: 'push', webhook: 'http://police.example/hook' }
+  t.throws(() => loadDirectory(write(plainWebhook)), { message: /must be https/ })
+  const wrongCountry = structuredClone(doc)
+  wrongCountry.agencies[0].country = 'RS'
+  t.throws(() => loadDirectory(write(wrongCountry)), DirectoryError)
+  t.throws(() => loadDirectory(join(dir, 'missing.json')), { message: /ENOENT/ })
+})
