@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Problem } from './http/problems.ts'
 import type { ReadinessCheck } from './http/routes/health.ts'
 import type { Runtime } from './runtime.ts'
+import { startDelivery } from './delivery/service.ts'
 
 /**
  * The process's background services beside the gateway: delivery workers, the reconciler, the
@@ -23,7 +24,10 @@ export interface Service {
 }
 
 /** Service factories, in start order. Later issues add delivery and the audit sealer here. */
-export const SERVICES: ((rt: Runtime, opts: { workers: boolean }) => Promise<Service | undefined>)[] = []
+export const SERVICES: ((rt: Runtime, opts: { workers: boolean }) => Promise<Service | undefined>)[] = [
+  // Delivery: inbox and admin routes in every role; workers, reconciler and deadline watcher with workers.
+  (rt, opts) => startDelivery(rt, opts),
+]
 
 export async function startBackground(rt: Runtime, opts: { workers: boolean }): Promise<Background> {
   const services: Service[] = []

@@ -3,9 +3,15 @@ import { Redis } from 'ioredis'
 
 /** Name of the BullMQ queue that carries delivery jobs. Jobs hold `{messageId}` only (no personal data). */
 export const DELIVERY_QUEUE = 'deliveries'
+/** Name of the BullMQ queue that carries notification pushes. Jobs hold `{notificationId}` only. */
+export const NOTIFICATION_QUEUE = 'notifications'
 
 export interface DeliveryJob {
   messageId: string
+}
+
+export interface NotificationJob {
+  notificationId: string
 }
 
 /** Opens an ioredis connection suitable for BullMQ (workers need `maxRetriesPerRequest: null`). */
@@ -26,28 +32,73 @@ export async function checkNoEviction(redis: Redis): Promise<string | undefined>
   return policy === 'noeviction' ? undefined : `Redis maxmemory-policy is ${policy ?? 'unknown'}; leix requires noeviction`
 }
 
-/** The producer side of delivery: the gateway, the reconciler and redelivery add jobs here. */
+// Retries are scheduled by leix from PostgreSQL (the job is moved back to delayed), never by
+// BullMQ's own attempts; finished jobs are removed so that the same id can be enqueued again.
+const JOB_OPTIONS = { removeOnComplete: true, removeOnFail: true, attempts: 1 } as const
+
+/**
+ * The producer side of delivery: the gateway, the reconciler, redelivery and the deadline watcher
+ * add jobs here. The job id is the message (or notification) id, so a message waiting in Redis
+ * is never queued twice; PostgreSQL stays the authority on what is due.
+ */
 export class DeliveryQueue {
   readonly queue: Queue<DeliveryJob>
+  readonly notifications: Queue<NotificationJob>
+  readonly #redis: Redis
   constructor(connection: Redis, prefix: string) {
+    this.#redis = connection
     this.queue = new Queue<DeliveryJob>(DELIVERY_QUEUE, { connection, prefix })
+    this.notifications = new Queue<NotificationJob>(NOTIFICATION_QUEUE, { connection, prefix })
   }
 
   /**
    * Enqueues a delivery with `jobId = messageId`, so a message already waiting is not added twice.
-   * @param delayMs wait before the first attempt, ms. @defaultValue 0
+   * @param delayMs wait before the attempt, ms. @defaultValue 0
    */
   async enqueue(messageId: string, delayMs = 0): Promise<void> {
-    await this.queue.add('deliver', { messageId }, {
-      jobId: messageId,
-      delay: Math.max(0, Math.round(delayMs)),
-      removeOnComplete: true,
-      removeOnFail: true,
-      attempts: 1, // retries are scheduled by leix from PostgreSQL, not by BullMQ
-    })
+    await this.queue.add('deliver', { messageId }, { ...JOB_OPTIONS, jobId: messageId, delay: Math.max(0, Math.round(delayMs)) })
+  }
+
+  /**
+   * Enqueues a delivery to run now: a job already waiting out a backoff is promoted, since
+   * adding under the same id would otherwise be ignored (redelivery, release after review).
+   */
+  async enqueueNow(messageId: string): Promise<void> {
+    await this.enqueue(messageId, 0)
+    const job = await this.queue.getJob(messageId)
+    if (job && (await job.isDelayed())) await job.promote().catch(() => {}) // it may have started meanwhile
+  }
+
+  /** Enqueues a notification push with `jobId = notificationId`. @param delayMs ms @defaultValue 0 */
+  async enqueueNotification(notificationId: string, delayMs = 0): Promise<void> {
+    await this.notifications.add('notify', { notificationId }, { ...JOB_OPTIONS, jobId: notificationId, delay: Math.max(0, Math.round(delayMs)) })
+  }
+
+  /** Which of `messageIds` have a delivery job in Redis (in any state). One round trip. */
+  async heldDeliveries(messageIds: string[]): Promise<Set<string>> {
+    return held(this.#redis, this.queue, messageIds)
+  }
+
+  /** Which of `notificationIds` have a push job in Redis (in any state). One round trip. */
+  async heldNotifications(notificationIds: string[]): Promise<Set<string>> {
+    return held(this.#redis, this.notifications, notificationIds)
   }
 
   async close(): Promise<void> {
-    await this.queue.close()
+    await Promise.all([this.queue.close(), this.notifications.close()])
   }
+}
+
+async function held(redis: Redis, queue: Queue<any>, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set()
+  const pipeline = redis.pipeline()
+  // A BullMQ job is a hash at `<prefix>:<queue>:<jobId>` for as long as it exists.
+  for (const id of ids) pipeline.exists(queue.toKey(id))
+  const replies = (await pipeline.exec()) ?? []
+  const present = new Set<string>()
+  replies.forEach(([err, exists], i) => {
+    if (err) throw err
+    if (exists === 1) present.add(ids[i] as string)
+  })
+  return present
 }

@@ -52,7 +52,21 @@ export interface MessageMeta {
   attempts: number
   deliveredAt: string | null
   acknowledgedAt: string | null
+  /** Set when the message was not delivered within the configured time (T5). */
+  nonDeliveryAt: string | null
   erased: boolean
+  /** Every push attempt and inbox fetch, oldest first. */
+  deliveries: DeliveryAttempt[]
+}
+
+export interface DeliveryAttempt {
+  attempt: number
+  startedAt: string
+  endedAt: string | null
+  /** `delivered`, `failed`, `interrupted` (the worker stopped), `fetched` (inbox), or null while in flight. */
+  outcome: string | null
+  httpStatus: number | null
+  error: string | null
 }
 
 interface ExchangeDbRow {
@@ -109,12 +123,24 @@ export async function exchangeDetail(db: Queryable, row: ExchangeDbRow, agency: 
   const messages = await db.query<{
     id: string; kind: string; sender: string; recipient: string; officer: string; in_reply_to: string | null; created_at: Date; received_at: Date
     status: string; classification: string; handling_code: string; digest: string; attempts: number; delivered_at: Date | null; acknowledged_at: Date | null; erased_at: Date | null
+    non_delivery_at: Date | null
   }>(
     `SELECT id, kind, sender, recipient, officer, in_reply_to, created_at, received_at, status, classification, handling_code, digest,
-            attempts, delivered_at, acknowledged_at, erased_at
+            attempts, delivered_at, acknowledged_at, erased_at, non_delivery_at
        FROM messages WHERE exchange_id = $1 ORDER BY received_at, id`,
     [row.id],
   )
+  const attempts = await db.query<{ message_id: string; attempt: number; started_at: Date; ended_at: Date | null; outcome: string | null; http_status: number | null; error: string | null }>(
+    `SELECT d.message_id, d.attempt, d.started_at, d.ended_at, d.outcome, d.http_status, d.error
+       FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE m.exchange_id = $1 ORDER BY d.message_id, d.attempt`,
+    [row.id],
+  )
+  const deliveriesOf = new Map<string, DeliveryAttempt[]>()
+  for (const d of attempts.rows) {
+    const list = deliveriesOf.get(d.message_id) ?? []
+    list.push({ attempt: d.attempt, startedAt: d.started_at.toISOString(), endedAt: d.ended_at?.toISOString() ?? null, outcome: d.outcome, httpStatus: d.http_status, error: d.error })
+    deliveriesOf.set(d.message_id, list)
+  }
   const events = await db.query<{ type: string; at: Date; seq: number | null; message_id: string | null; event: Record<string, unknown> }>(
     `SELECT type, at, seq, message_id, event FROM audit_events
       WHERE exchange_id = $1 AND type NOT IN ('message.consulted', 'access.denied', 'audit.queried', 'audit.exported')
@@ -127,7 +153,8 @@ export async function exchangeDetail(db: Queryable, row: ExchangeDbRow, agency: 
       id: m.id, kind: m.kind, from: m.sender, to: m.recipient, officer: m.officer, inReplyTo: m.in_reply_to,
       createdAt: m.created_at.toISOString(), receivedAt: m.received_at.toISOString(), status: m.status,
       classification: m.classification, handlingCode: m.handling_code, digest: m.digest, attempts: m.attempts,
-      deliveredAt: m.delivered_at?.toISOString() ?? null, acknowledgedAt: m.acknowledged_at?.toISOString() ?? null, erased: m.erased_at !== null,
+      deliveredAt: m.delivered_at?.toISOString() ?? null, acknowledgedAt: m.acknowledged_at?.toISOString() ?? null,
+      nonDeliveryAt: m.non_delivery_at?.toISOString() ?? null, erased: m.erased_at !== null, deliveries: deliveriesOf.get(m.id) ?? [],
     })),
     timeline: events.rows.map((e) => {
       const actor = e.event.actor as { agency?: string; kind?: string } | undefined

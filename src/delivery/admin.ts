@@ -1,0 +1,180 @@
+import { recordEvent, type AuditActor } from '../audit/record.ts'
+import type { Directory } from '../directory/types.ts'
+import { applyReplyEffects, changeStatus, lockExchange } from '../exchanges/record.ts'
+import { Problem } from '../http/problems.ts'
+import type { Message } from '../intake/message.ts'
+import { withTransaction, type Client, type Pool, type Queryable } from '../store/db.ts'
+
+/** Decisions on single messages by a person: an admin's redelivery, a DPO's review of a held message. */
+
+interface MessageRow {
+  id: string
+  exchange_id: string
+  kind: string
+  sender: string
+  recipient: string
+  status: string
+  digest: string
+  jws: string | null
+  legal_basis: string
+  attempts: number
+  budget_attempts: number
+  received_at: Date
+  holds: { rule: string; path: string; message: string }[] | null
+}
+
+async function lockMessage(client: Client, id: string): Promise<MessageRow | undefined> {
+  const { rows } = await client.query<MessageRow>(
+    `SELECT id, exchange_id, kind, sender, recipient, status, digest, jws, legal_basis, attempts, budget_attempts, received_at, holds
+       FROM messages WHERE id = $1 FOR UPDATE`,
+    [id],
+  )
+  return rows[0]
+}
+
+async function denied(client: Client, actor: AuditActor, m: MessageRow, resource: string, at: Date): Promise<void> {
+  await recordEvent(client, {
+    type: 'access.denied', actor, exchangeId: m.exchange_id, messageId: m.id, agencies: [actor.agency ?? '', m.sender, m.recipient].filter(Boolean),
+    outcome: 'denied', reason: 'not-a-party', details: { resource },
+  }, at)
+}
+
+export interface RedeliverResult {
+  messageId: string
+  status: 'accepted'
+  previousStatus: string
+  nextAttemptAt: string
+}
+
+/**
+ * Sends an undeliverable (or still retrying) message again with a fresh budget: attempts within
+ * the budget start from zero and the time budget from now; `attempts` and the `deliveries` rows
+ * keep the whole history. An opening message takes its exchange back from `undeliverable` to
+ * `accepted`. Either agency of the message may ask (its admin); the caller enqueues after commit.
+ */
+export async function redeliver(pool: Pool, messageId: string, o: { actor: AuditActor & { agency: string }; justification?: string; now: Date }): Promise<RedeliverResult> {
+  return withTransaction(pool, async (client) => {
+    const m = await lockMessage(client, messageId)
+    if (!m || (m.sender !== o.actor.agency && m.recipient !== o.actor.agency)) {
+      if (m) await denied(client, o.actor, m, 'redeliver', o.now)
+      throw new Problem('not-found', `no message ${messageId} for ${o.actor.agency}`)
+    }
+    if (m.status !== 'undeliverable' && m.status !== 'accepted') {
+      throw new Problem('invalid-message-state', `message ${m.id} is ${m.status}; only an undeliverable or not yet delivered message can be redelivered`, {
+        extra: { messageStatus: m.status },
+      })
+    }
+    await client.query(
+      `UPDATE messages SET status = 'accepted', budget_attempts = 0, delivery_budget_from = $2, next_attempt_at = $2, updated_at = $2 WHERE id = $1`,
+      [m.id, o.now],
+    )
+    await recordEvent(client, {
+      type: 'delivery.redelivery-requested', actor: o.actor, exchangeId: m.exchange_id, messageId: m.id, agencies: [m.sender, m.recipient],
+      legalBasis: m.legal_basis, digest: m.digest, outcome: 'ok', ...(o.justification ? { justification: o.justification } : {}),
+      details: { previousStatus: m.status, attemptsSoFar: m.attempts },
+    }, o.now)
+    const exchange = await lockExchange(client, m.exchange_id)
+    if (exchange && exchange.opened_by === m.id && exchange.status === 'undeliverable') await changeStatus(client, exchange, 'redeliver', o.now)
+    return { messageId: m.id, status: 'accepted', previousStatus: m.status, nextAttemptAt: o.now.toISOString() }
+  })
+}
+
+export interface ReviewResult {
+  messageId: string
+  exchangeId: string
+  decision: 'release' | 'reject'
+  status: 'accepted' | 'rejected'
+  exchangeStatus: string
+}
+
+/**
+ * A data-protection officer of the sending agency decides on a message held for review (D3-D5).
+ * The sender's DPO decides because the disclosure is the sender's; the recipient is not asked,
+ * and is not told of a rejection, since even that could reveal the person (D4).
+ * - release: the message becomes deliverable now (`accepted_at`, a fresh delivery budget) and is
+ *   logged as accepted, like at intake; an opening message releases its exchange (its deadline
+ *   moves on by the time spent in review, since the responder could not see it meanwhile); a
+ *   held reply now has its effect on the exchange (`applyReplyEffects`), which the state machine
+ *   may refuse (409 invalid-transition) if the exchange has moved on.
+ * - reject: the message is never delivered; an opening message closes its exchange.
+ * The caller enqueues a released message after commit.
+ */
+export async function review(
+  pool: Pool,
+  directory: Directory,
+  messageId: string,
+  o: { actor: AuditActor & { agency: string }; decision: 'release' | 'reject'; justification: string; now: Date },
+): Promise<ReviewResult> {
+  return withTransaction(pool, async (client) => {
+    const m = await lockMessage(client, messageId)
+    if (!m || m.sender !== o.actor.agency) {
+      if (m) await denied(client, o.actor, m, 'review', o.now)
+      throw new Problem('not-found', `no message ${messageId} sent by ${o.actor.agency}`)
+    }
+    if (m.status !== 'held') throw new Problem('invalid-message-state', `message ${m.id} is ${m.status}, not held for review`, { extra: { messageStatus: m.status } })
+    const exchange = await lockExchange(client, m.exchange_id)
+    if (!exchange) throw new Problem('not-found', `the exchange of message ${m.id} is gone`)
+    const opening = exchange.opened_by === m.id
+    const holds = [...new Set((m.holds ?? []).map((h) => h.rule))].join(',')
+    const common = { actor: o.actor, exchangeId: m.exchange_id, messageId: m.id, legalBasis: m.legal_basis, digest: m.digest }
+
+    if (o.decision === 'reject') {
+      await client.query(`UPDATE messages SET status = 'rejected', next_attempt_at = NULL, updated_at = $2 WHERE id = $1`, [m.id, o.now])
+      if (opening) await changeStatus(client, exchange, 'reject', o.now)
+      await recordEvent(client, {
+        ...common, type: 'review.decided', agencies: [m.sender], outcome: 'rejected', reason: holds || 'review', justification: o.justification,
+        details: { decision: 'reject' },
+      }, o.now)
+      return { messageId: m.id, exchangeId: m.exchange_id, decision: 'reject', status: 'rejected', exchangeStatus: exchange.status }
+    }
+
+    if (!m.jws) throw new Problem('invalid-message-state', `the payload of message ${m.id} has been erased; it cannot be released`)
+    const message = { ...(JSON.parse(Buffer.from(m.jws.split('.')[1] ?? '', 'base64url').toString('utf8')) as Message), id: m.id }
+    const instrument = directory.instruments.get(m.legal_basis)
+    if (!instrument) throw new Problem('invalid-message-state', `legal instrument ${m.legal_basis} is no longer in the directory`)
+    let deadline = exchange.deadline
+    if (opening) {
+      const heldMs = o.now.getTime() - m.received_at.getTime()
+      deadline = exchange.deadline ? new Date(exchange.deadline.getTime() + heldMs) : null
+      await changeStatus(client, exchange, 'release', o.now, { set: deadline ? { deadline } : {} })
+    } else {
+      deadline = await applyReplyEffects(client, exchange, message, o.now, instrument, o.actor)
+    }
+    await client.query(
+      `UPDATE messages SET status = 'accepted', accepted_at = $2, budget_attempts = 0, delivery_budget_from = $2, next_attempt_at = $2, updated_at = $2 WHERE id = $1`,
+      [m.id, o.now],
+    )
+    await recordEvent(client, {
+      ...common, type: 'review.decided', agencies: [m.sender, m.recipient], outcome: 'ok', reason: holds || 'review', justification: o.justification,
+      details: { decision: 'release' },
+    }, o.now)
+    await recordEvent(client, {
+      ...common, type: 'message.accepted', agencies: [m.sender, m.recipient], outcome: 'ok', recipients: [m.recipient], purpose: message.crimeAreas,
+      details: { kind: m.kind, deadline: deadline?.toISOString() ?? null, classification: message.handling.classification, handling: message.handling.code, released: true },
+    }, o.now)
+    return { messageId: m.id, exchangeId: m.exchange_id, decision: 'release', status: 'accepted', exchangeStatus: exchange.status }
+  })
+}
+
+export interface HeldMessage {
+  messageId: string
+  exchangeId: string
+  kind: string
+  to: string
+  officer: string
+  receivedAt: string
+  holds: { rule: string; path: string; message: string }[]
+}
+
+/** Messages the agency sent that wait for its DPO's review, oldest first. */
+export async function listHeld(db: Queryable, agency: string, limit = 100): Promise<HeldMessage[]> {
+  const { rows } = await db.query<{ id: string; exchange_id: string; kind: string; recipient: string; officer: string; received_at: Date; holds: HeldMessage['holds'] | null }>(
+    `SELECT id, exchange_id, kind, recipient, officer, received_at, holds FROM messages
+      WHERE sender = $1 AND status = 'held' ORDER BY received_at, id LIMIT ${Math.min(Math.max(limit, 1), 500)}`,
+    [agency],
+  )
+  return rows.map((r) => ({
+    messageId: r.id, exchangeId: r.exchange_id, kind: r.kind, to: r.recipient, officer: r.officer,
+    receivedAt: r.received_at.toISOString(), holds: r.holds ?? [],
+  }))
+}

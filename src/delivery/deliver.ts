@@ -1,0 +1,206 @@
+import type { Dispatcher } from 'undici'
+import { recordEvent, type AuditActor, type AuditEventInput } from '../audit/record.ts'
+import type { Clock } from '../config/clock.ts'
+import type { Config } from '../config/config.ts'
+import type { SigningKey } from '../config/keys.ts'
+import type { Directory } from '../directory/types.ts'
+import { changeStatus, lockExchange } from '../exchanges/record.ts'
+import { canTransition } from '../exchanges/state.ts'
+import { withTransaction, type Client, type Pool } from '../store/db.ts'
+import { budgetFor, nextAttemptAt } from './budget.ts'
+import { createNotifications } from './notifications.ts'
+import { signDelivery } from './signature.ts'
+import { postWebhook, type WebhookOutcome } from './webhook.ts'
+
+/** What the delivery worker needs; built once per process by the delivery service. */
+export interface DeliveryDeps {
+  pool: Pool
+  directory: Directory
+  clock: Clock
+  brokerKey: SigningKey
+  /** The process's keep-alive agent for webhooks. */
+  agent: Dispatcher
+  config: Pick<Config, 'deliveryMaxAttempts' | 'deliveryMaxElapsedSeconds' | 'deliveryBackoffMs' | 'deliveryTimeoutMs'>
+}
+
+/** What became of one delivery job. */
+export type DeliveryStep =
+  /** Nothing more for this job: delivered, waiting in a pull inbox, undeliverable, or not due (a duplicate). */
+  | { kind: 'done'; outcome: 'delivered' | 'inbox' | 'undeliverable' | 'not-due'; notify: string[] }
+  /** Try again after `delayMs` (a retry, or another worker's attempt may still be in flight). */
+  | { kind: 'later'; delayMs: number; reason: 'retry' | 'in-flight'; notify: string[] }
+
+/**
+ * An attempt left open longer than the HTTP timeout plus this margin belongs to a worker that
+ * died: it is closed as interrupted. Until then another worker may still be waiting for the
+ * answer, and a second POST would only make the recipient deduplicate.
+ */
+export const ATTEMPT_LEASE_MARGIN_MS = 1000
+
+const BROKER: AuditActor = { kind: 'broker' }
+
+interface MessageRow {
+  id: string
+  exchange_id: string
+  kind: string
+  sender: string
+  recipient: string
+  status: string
+  digest: string
+  jws: string | null
+  legal_basis: string
+  attempts: number
+  budget_attempts: number
+  next_attempt_at: Date | null
+  delivery_budget_from: Date | null
+  received_at: Date
+  delivered_at: Date | null
+}
+
+async function lockMessage(client: Client, id: string): Promise<MessageRow | undefined> {
+  const { rows } = await client.query<MessageRow>(
+    `SELECT id, exchange_id, kind, sender, recipient, status, digest, jws, legal_basis, attempts, budget_attempts, next_attempt_at,
+            delivery_budget_from, received_at, delivered_at
+       FROM messages WHERE id = $1 FOR UPDATE`,
+    [id],
+  )
+  return rows[0]
+}
+
+function common(m: MessageRow): Pick<AuditEventInput, 'actor' | 'exchangeId' | 'messageId' | 'agencies' | 'legalBasis' | 'digest'> {
+  return { actor: BROKER, exchangeId: m.exchange_id, messageId: m.id, agencies: [m.sender, m.recipient], legalBasis: m.legal_basis, digest: m.digest }
+}
+
+interface Claim {
+  message: MessageRow
+  attempt: number
+  startedAt: Date
+  webhook?: string
+  /** Set when no POST can be made at all (payload erased, agency gone): a permanent failure. */
+  preflight?: string
+}
+
+/**
+ * One delivery job, idempotent by message id: (1) claim the attempt in PostgreSQL — the message
+ * must still be `accepted`; (2) POST the sender's JWS to the recipient's webhook; (3) record the
+ * outcome and move the message and its exchange, each with its audit events in the same
+ * transaction. Pull agencies get nothing pushed: the message waits in their inbox.
+ */
+export async function deliverMessage(deps: DeliveryDeps, messageId: string): Promise<DeliveryStep> {
+  const claimed = await withTransaction(deps.pool, (client) => claim(deps, client, messageId))
+  if ('kind' in claimed) return claimed
+  let outcome: WebhookOutcome
+  if (claimed.preflight || !claimed.webhook || !claimed.message.jws) {
+    outcome = { ok: false, permanent: true, error: claimed.preflight ?? 'no webhook', durationMs: 0 }
+  } else {
+    const m = claimed.message
+    const signature = await signDelivery({
+      messageId: m.id, exchangeId: m.exchange_id, sender: m.sender, recipient: m.recipient, kind: m.kind,
+      digest: m.digest, attempt: claimed.attempt, sentAt: claimed.startedAt.toISOString(),
+    }, deps.brokerKey)
+    outcome = await postWebhook(deps.agent, claimed.webhook, m.jws as string, {
+      'content-type': 'application/jose',
+      'leix-message-id': m.id,
+      'leix-exchange-id': m.exchange_id,
+      'leix-message-kind': m.kind,
+      'leix-delivery-attempt': String(claimed.attempt),
+      'leix-delivery-signature': signature,
+    }, deps.config.deliveryTimeoutMs)
+  }
+  return withTransaction(deps.pool, (client) => recordOutcome(deps, client, claimed, outcome))
+}
+
+async function claim(deps: DeliveryDeps, client: Client, messageId: string): Promise<Claim | DeliveryStep> {
+  const now = deps.clock.now()
+  const m = await lockMessage(client, messageId)
+  // Delivered, acknowledged, undeliverable, held or rejected: a duplicate or stale job does nothing.
+  if (!m || m.status !== 'accepted') return { kind: 'done', outcome: 'not-due', notify: [] }
+  const agency = deps.directory.agencies.get(m.recipient)
+  if (agency?.delivery.mode === 'pull') {
+    if (m.next_attempt_at !== null) {
+      await client.query('UPDATE messages SET next_attempt_at = NULL, updated_at = $2 WHERE id = $1', [m.id, now])
+      await recordEvent(client, { ...common(m), type: 'delivery.queued', outcome: 'ok', details: { mode: 'pull' } }, now)
+    }
+    return { kind: 'done', outcome: 'inbox', notify: [] }
+  }
+  const open = await client.query<{ attempt: number; started_at: Date }>(
+    'SELECT attempt, started_at FROM deliveries WHERE message_id = $1 AND ended_at IS NULL ORDER BY attempt',
+    [m.id],
+  )
+  for (const a of open.rows) {
+    const leaseEnd = a.started_at.getTime() + deps.config.deliveryTimeoutMs + ATTEMPT_LEASE_MARGIN_MS
+    if (leaseEnd > now.getTime()) return { kind: 'later', delayMs: leaseEnd - now.getTime(), reason: 'in-flight', notify: [] }
+    await client.query(
+      `UPDATE deliveries SET ended_at = $3, outcome = 'interrupted', error = 'the worker stopped before the attempt ended' WHERE message_id = $1 AND attempt = $2`,
+      [m.id, a.attempt, now],
+    )
+    await recordEvent(client, { ...common(m), type: 'delivery.failed', outcome: 'failed', reason: 'interrupted', details: { attempt: a.attempt, mode: 'push' } }, now)
+  }
+  const attempt = m.attempts + 1
+  await client.query('INSERT INTO deliveries (message_id, attempt, started_at) VALUES ($1, $2, $3)', [m.id, attempt, now])
+  await client.query('UPDATE messages SET attempts = $2, budget_attempts = budget_attempts + 1, updated_at = $3 WHERE id = $1', [m.id, attempt, now])
+  await recordEvent(client, { ...common(m), type: 'delivery.attempted', outcome: 'pending', recipients: [m.recipient], details: { attempt, mode: 'push' } }, now)
+  const result: Claim = { message: m, attempt, startedAt: now }
+  if (!agency) result.preflight = `agency ${m.recipient} is no longer in the directory`
+  else if (!m.jws) result.preflight = 'the payload was erased before delivery'
+  else if (agency.delivery.webhook) result.webhook = agency.delivery.webhook
+  return result
+}
+
+async function recordOutcome(deps: DeliveryDeps, client: Client, c: Claim, outcome: WebhookOutcome): Promise<DeliveryStep> {
+  const now = deps.clock.now()
+  const m = await lockMessage(client, c.message.id)
+  if (!m) return { kind: 'done', outcome: 'not-due', notify: [] }
+  await client.query(
+    'UPDATE deliveries SET ended_at = $3, outcome = $4, http_status = $5, error = $6 WHERE message_id = $1 AND attempt = $2 AND ended_at IS NULL',
+    [m.id, c.attempt, now, outcome.ok ? 'delivered' : 'failed', outcome.httpStatus ?? null, outcome.error ?? null],
+  )
+  const base = common(m)
+  const details = { attempt: c.attempt, mode: 'push', httpStatus: outcome.httpStatus ?? null, durationMs: outcome.durationMs }
+  if (outcome.ok) {
+    await recordEvent(client, { ...base, type: 'delivery.succeeded', outcome: 'ok', recipients: [m.recipient], details }, now)
+    if (m.status === 'accepted' || m.status === 'undeliverable') {
+      await client.query(`UPDATE messages SET status = 'delivered', delivered_at = $2, next_attempt_at = NULL, updated_at = $2 WHERE id = $1`, [m.id, now])
+      await moveOpenedExchange(client, m, 'delivered', now)
+    } else {
+      // Acknowledged through the inbox while this POST was on its way: keep the first delivery time.
+      await client.query('UPDATE messages SET delivered_at = COALESCE(delivered_at, $2), updated_at = $2 WHERE id = $1', [m.id, now])
+    }
+    return { kind: 'done', outcome: 'delivered', notify: [] }
+  }
+  await recordEvent(client, {
+    ...base, type: 'delivery.failed', outcome: 'failed', reason: outcome.permanent ? 'permanent' : 'retryable',
+    details: { ...details, error: outcome.error ?? null },
+  }, now)
+  if (m.status !== 'accepted') return { kind: 'done', outcome: 'not-due', notify: [] }
+  const budget = budgetFor(deps.config, deps.directory.agencies.get(m.recipient))
+  const next = outcome.permanent
+    ? null
+    : nextAttemptAt(budget, { attemptsInBudget: m.budget_attempts, budgetFrom: m.delivery_budget_from ?? m.received_at, now })
+  if (next) {
+    await client.query('UPDATE messages SET next_attempt_at = $2, updated_at = $3 WHERE id = $1', [m.id, next, now])
+    return { kind: 'later', delayMs: Math.max(0, next.getTime() - now.getTime()), reason: 'retry', notify: [] }
+  }
+  await client.query(`UPDATE messages SET status = 'undeliverable', next_attempt_at = NULL, updated_at = $2 WHERE id = $1`, [m.id, now])
+  const reason = outcome.permanent ? `permanent failure (${outcome.error ?? 'refused'})` : 'delivery budget spent'
+  await recordEvent(client, {
+    ...base, type: 'delivery.undeliverable', outcome: 'failed', reason: outcome.permanent ? 'permanent' : 'budget-spent',
+    details: { attempts: m.budget_attempts, lastError: outcome.error ?? null, maxAttempts: budget.maxAttempts, maxElapsedSeconds: budget.maxElapsedMs / 1000 },
+  }, now)
+  await moveOpenedExchange(client, m, 'undeliverable', now)
+  const notify = await createNotifications(client, deps.directory, {
+    type: 'delivery.undeliverable', agencies: [m.sender, m.recipient], exchangeId: m.exchange_id, messageId: m.id,
+    details: { kind: m.kind, attempts: m.budget_attempts, reason },
+  }, now)
+  return { kind: 'done', outcome: 'undeliverable', notify }
+}
+
+/**
+ * The exchange follows its opening message (delivered, undeliverable), but only where the state
+ * machine allows it: the exchange may have moved on (answered through another channel, refused).
+ */
+async function moveOpenedExchange(client: Client, m: MessageRow, event: 'delivered' | 'undeliverable', at: Date): Promise<void> {
+  const exchange = await lockExchange(client, m.exchange_id)
+  if (!exchange || exchange.opened_by !== m.id || !canTransition(exchange.status, event)) return
+  await changeStatus(client, exchange, event, at)
+}

@@ -1,0 +1,149 @@
+import { randomUUID } from 'node:crypto'
+import type { Dispatcher } from 'undici'
+import type { Clock } from '../config/clock.ts'
+import type { Config } from '../config/config.ts'
+import type { SigningKey } from '../config/keys.ts'
+import type { Directory } from '../directory/types.ts'
+import { withTransaction, type Pool, type Queryable } from '../store/db.ts'
+import { budgetFor, nextAttemptAt } from './budget.ts'
+import type { DeliveryQueue } from './queue.ts'
+import { signNotification, type NotificationBody } from './signature.ts'
+import { postWebhook } from './webhook.ts'
+
+/**
+ * Notifications tell an agency something about its exchanges that it did not send itself:
+ * an exchange is overdue (T2), a message was not delivered in time (T5), a message is
+ * undeliverable. Every agency can list its own (`GET /v1/notifications`); push agencies also get
+ * each one POSTed to their webhook as a compact JWS signed by the broker. They hold ids and
+ * metadata only, never personal data.
+ */
+export type NotificationType = 'exchange.overdue' | 'message.non-delivery' | 'delivery.undeliverable'
+
+export interface NewNotification {
+  type: NotificationType
+  agencies: string[]
+  exchangeId?: string
+  messageId?: string
+  details: Record<string, string | number | boolean | null>
+}
+
+/**
+ * Stores one notification per agency, inside the caller's transaction. Returns the ids to push
+ * (push agencies only); the caller enqueues them after commit, or the reconciler does later.
+ */
+export async function createNotifications(db: Queryable, directory: Directory, n: NewNotification, at: Date): Promise<string[]> {
+  const toPush: string[] = []
+  for (const agency of new Set(n.agencies)) {
+    const id = randomUUID()
+    const push = directory.agencies.get(agency)?.delivery.mode === 'push'
+    await db.query(
+      `INSERT INTO notifications (id, agency, type, exchange_id, message_id, created_at, details, push_status, push_budget_from, next_push_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`,
+      [id, agency, n.type, n.exchangeId ?? null, n.messageId ?? null, at, n.details, push ? 'pending' : null, push ? at : null],
+    )
+    if (push) toPush.push(id)
+  }
+  return toPush
+}
+
+/** Enqueues pushes after commit; a failure here only delays them until the reconciler runs. */
+export async function enqueuePushes(queue: DeliveryQueue, ids: string[], log: { warn(obj: object, msg: string): void }): Promise<void> {
+  for (const id of ids) {
+    await queue.enqueueNotification(id).catch((err: unknown) => log.warn({ err, notificationId: id }, 'notification enqueue failed; the reconciler will retry'))
+  }
+}
+
+interface NotificationRow {
+  seq: number
+  id: string
+  agency: string
+  type: string
+  exchange_id: string | null
+  message_id: string | null
+  created_at: Date
+  details: Record<string, unknown>
+  push_status: 'pending' | 'delivered' | 'failed' | null
+  push_attempts: number
+  push_budget_from: Date | null
+  pushed_at: Date | null
+}
+
+function bodyOf(row: NotificationRow): NotificationBody {
+  return {
+    id: row.id, type: row.type, agency: row.agency, exchangeId: row.exchange_id, messageId: row.message_id,
+    createdAt: row.created_at.toISOString(), details: row.details,
+  }
+}
+
+export interface PushDeps {
+  pool: Pool
+  directory: Directory
+  clock: Clock
+  brokerKey: SigningKey
+  agent: Dispatcher
+  config: Pick<Config, 'deliveryMaxAttempts' | 'deliveryMaxElapsedSeconds' | 'deliveryBackoffMs' | 'deliveryTimeoutMs'>
+}
+
+/**
+ * Pushes one notification to its agency's webhook and records the outcome. Returns the delay
+ * before the next try, or undefined when there is nothing more to do (pushed, not a push
+ * agency, or the agency's delivery budget is spent: it stays listed for the agency to fetch).
+ */
+export async function pushNotification(deps: PushDeps, id: string): Promise<number | undefined> {
+  const { rows } = await deps.pool.query<NotificationRow>('SELECT * FROM notifications WHERE id = $1', [id])
+  const row = rows[0]
+  if (!row || row.push_status !== 'pending') return undefined
+  const agency = deps.directory.agencies.get(row.agency)
+  const webhook = agency?.delivery.mode === 'push' ? agency.delivery.webhook : undefined
+  const body = await signNotification(bodyOf(row), deps.brokerKey)
+  const outcome = webhook
+    ? await postWebhook(deps.agent, webhook, body, {
+        'content-type': 'application/jose',
+        'leix-notification-id': row.id,
+        'leix-notification-type': row.type,
+      }, deps.config.deliveryTimeoutMs)
+    : { ok: false, permanent: true, error: 'the agency no longer receives by push' }
+  const now = deps.clock.now()
+  return withTransaction(deps.pool, async (client) => {
+    const current = (await client.query<NotificationRow>('SELECT * FROM notifications WHERE id = $1 FOR UPDATE', [id])).rows[0]
+    if (!current || current.push_status !== 'pending') return undefined
+    const attempts = current.push_attempts + 1
+    if (outcome.ok) {
+      await client.query(`UPDATE notifications SET push_status = 'delivered', push_attempts = $2, pushed_at = $3, next_push_at = NULL, push_error = NULL WHERE id = $1`, [id, attempts, now])
+      return undefined
+    }
+    const next = outcome.permanent
+      ? null
+      : nextAttemptAt(budgetFor(deps.config, agency), { attemptsInBudget: attempts, budgetFrom: current.push_budget_from ?? current.created_at, now })
+    await client.query(
+      `UPDATE notifications SET push_status = $2, push_attempts = $3, next_push_at = $4, push_error = $5 WHERE id = $1`,
+      [id, next ? 'pending' : 'failed', attempts, next, outcome.error ?? null],
+    )
+    return next ? Math.max(0, next.getTime() - now.getTime()) : undefined
+  })
+}
+
+export interface NotificationView extends NotificationBody {
+  seq: number
+  push: { status: 'pending' | 'delivered' | 'failed'; attempts: number; pushedAt: string | null } | null
+}
+
+/**
+ * The agency's notifications in the order they were made, after `after` (the `seq` of the last
+ * one already seen), so that a system can poll with the cursor it was given.
+ * @param limit 1..200 @defaultValue 50
+ */
+export async function listNotifications(db: Queryable, agency: string, o: { after?: number; limit?: number }): Promise<{ items: NotificationView[]; nextCursor: number | null }> {
+  const limit = Math.min(Math.max(o.limit ?? 50, 1), 200)
+  const { rows } = await db.query<NotificationRow>(
+    `SELECT * FROM notifications WHERE agency = $1 AND seq > $2 ORDER BY seq LIMIT ${limit}`,
+    [agency, o.after ?? 0],
+  )
+  const items = rows.map((r) => ({
+    seq: r.seq,
+    ...bodyOf(r),
+    push: r.push_status ? { status: r.push_status, attempts: r.push_attempts, pushedAt: r.pushed_at?.toISOString() ?? null } : null,
+  }))
+  const last = rows[rows.length - 1]
+  return { items, nextCursor: last ? last.seq : (o.after ?? null) }
+}

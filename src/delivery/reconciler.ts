@@ -1,0 +1,66 @@
+import type { Clock } from '../config/clock.ts'
+import type { Queryable } from '../store/db.ts'
+import type { DeliveryQueue } from './queue.ts'
+
+export interface ReconcilerDeps {
+  pool: Queryable
+  queue: DeliveryQueue
+  clock: Clock
+}
+
+/** Rows read per round trip. */
+const BATCH = 500
+
+/**
+ * PostgreSQL is the authority on what must be delivered; Redis only triggers the work. The
+ * reconciler finds every message still to be pushed (`accepted`, with a next attempt) and every
+ * notification still to be pushed whose job Redis does not hold — Redis restarted empty, an
+ * enqueue failed after commit, a job failed unexpectedly — and enqueues it again, delayed until
+ * its recorded next attempt. Enqueueing what is already queued is harmless (the job id is the
+ * message id) and so is a job for a message delivered meanwhile (the worker checks its status).
+ */
+export class Reconciler {
+  readonly #deps: ReconcilerDeps
+  constructor(deps: ReconcilerDeps) {
+    this.#deps = deps
+  }
+
+  /** One pass. Returns how many jobs it put back. */
+  async runOnce(): Promise<{ messages: number; notifications: number }> {
+    const messages = await this.#pass(
+      `SELECT id, next_attempt_at AS due FROM messages
+        WHERE status = 'accepted' AND next_attempt_at IS NOT NULL AND (next_attempt_at, id) > ($1, $2)
+        ORDER BY next_attempt_at, id LIMIT ${BATCH}`,
+      (ids) => this.#deps.queue.heldDeliveries(ids),
+      (id, delay) => this.#deps.queue.enqueue(id, delay),
+    )
+    const notifications = await this.#pass(
+      `SELECT id, next_push_at AS due FROM notifications
+        WHERE push_status = 'pending' AND next_push_at IS NOT NULL AND (next_push_at, id) > ($1, $2)
+        ORDER BY next_push_at, id LIMIT ${BATCH}`,
+      (ids) => this.#deps.queue.heldNotifications(ids),
+      (id, delay) => this.#deps.queue.enqueueNotification(id, delay),
+    )
+    return { messages, notifications }
+  }
+
+  async #pass(sql: string, held: (ids: string[]) => Promise<Set<string>>, enqueue: (id: string, delayMs: number) => Promise<void>): Promise<number> {
+    let after: [Date, string] = [new Date(0), '00000000-0000-0000-0000-000000000000']
+    let restored = 0
+    for (;;) {
+      const { rows } = await this.#deps.pool.query<{ id: string; due: Date }>(sql, after)
+      if (rows.length === 0) break
+      const present = await held(rows.map((r) => r.id))
+      const now = this.#deps.clock.now().getTime()
+      for (const row of rows) {
+        if (present.has(row.id)) continue
+        await enqueue(row.id, Math.max(0, row.due.getTime() - now))
+        restored++
+      }
+      const last = rows[rows.length - 1] as { id: string; due: Date }
+      after = [last.due, last.id]
+      if (rows.length < BATCH) break
+    }
+    return restored
+  }
+}

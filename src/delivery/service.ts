@@ -1,0 +1,158 @@
+import { DelayedError, Worker, type Job } from 'bullmq'
+import type { FastifyInstance } from 'fastify'
+import type { Redis } from 'ioredis'
+import pino, { type Logger } from 'pino'
+import type { Agent } from 'undici'
+import type { Service } from '../background.ts'
+import { DeadlineWatcher } from '../exchanges/deadlines.ts'
+import { authenticate } from '../http/auth.ts'
+import type { ReadinessCheck } from '../http/routes/health.ts'
+import { adminRoutes } from '../http/routes/admin.ts'
+import { inboxRoutes } from '../http/routes/inbox.ts'
+import { notificationRoutes } from '../http/routes/notifications.ts'
+import type { Runtime } from '../runtime.ts'
+import { deliverMessage, type DeliveryDeps } from './deliver.ts'
+import { enqueuePushes, pushNotification } from './notifications.ts'
+import { createRedis, DELIVERY_QUEUE, NOTIFICATION_QUEUE, type DeliveryJob, type NotificationJob } from './queue.ts'
+import { Reconciler } from './reconciler.ts'
+import { createWebhookAgent } from './webhook.ts'
+
+export interface DeliveryServiceOptions {
+  /** Run the workers, the reconciler and the deadline watcher here (false for `leix gateway`). */
+  workers: boolean
+  /** Run the reconciler and watcher on their interval; tests turn this off and call `runOnce()`. @defaultValue true */
+  timers?: boolean
+  /** Logger for background work. @defaultValue pino at the configured level */
+  log?: Logger
+}
+
+/** Runs `task` now and then every `intervalMs` after the previous run ends; `stop()` waits for a run in progress. */
+class Periodic {
+  #timer: NodeJS.Timeout | undefined
+  #running: Promise<void> | undefined
+  #stopped = false
+  constructor(private readonly task: () => Promise<unknown>, private readonly intervalMs: number, private readonly log: Logger, private readonly name: string) {}
+
+  start(): void {
+    this.#tick()
+  }
+
+  #tick(): void {
+    if (this.#stopped) return
+    this.#running = this.task()
+      .then(() => undefined, (err: unknown) => this.log.error({ err }, `${this.name} failed; will run again`))
+      .finally(() => {
+        this.#running = undefined
+        if (!this.#stopped) this.#timer = setTimeout(() => this.#tick(), this.intervalMs)
+      })
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true
+    if (this.#timer) clearTimeout(this.#timer)
+    await this.#running
+  }
+}
+
+/**
+ * Delivery as a background service (DESIGN.md "worker"): the BullMQ workers that push messages
+ * and notifications, the reconciler and the deadline watcher; and, in every role, the inbox,
+ * notification and admin routes. Stopping closes the workers first — BullMQ waits for the jobs
+ * in progress, each bounded by `deliveryTimeoutMs` — so nothing is lost: a job not started stays
+ * in Redis, and PostgreSQL still says what is due if Redis loses it.
+ */
+export class DeliveryService implements Service {
+  readonly reconciler: Reconciler
+  readonly watcher: DeadlineWatcher
+  readonly routes: (app: FastifyInstance) => Promise<void>
+  readonly readiness?: ReadinessCheck
+  readonly #log: Logger
+  readonly #workers: Worker<any>[] = []
+  readonly #periodic: Periodic[] = []
+  #connection: Redis | undefined
+  #agent: Agent | undefined
+  #stopping: Promise<void> | undefined
+
+  constructor(private readonly rt: Runtime, opts: DeliveryServiceOptions) {
+    const { config } = rt
+    this.#log = opts.log ?? pino({ level: config.logLevel, name: 'delivery' })
+    const push = (ids: string[]) => enqueuePushes(rt.queue, ids, this.#log)
+    this.reconciler = new Reconciler({ pool: rt.pool, queue: rt.queue, clock: rt.clock })
+    this.watcher = new DeadlineWatcher({ pool: rt.pool, clock: rt.clock, directory: rt.directory, nonDeliverySeconds: config.nonDeliverySeconds, push })
+    const routeDeps = { pool: rt.pool, clock: rt.clock, directory: rt.directory, queue: rt.queue, log: this.#log, authenticate: authenticate(rt.directory) }
+    this.routes = async (app) => {
+      await inboxRoutes(app, routeDeps)
+      await notificationRoutes(app, routeDeps)
+      await adminRoutes(app, routeDeps)
+    }
+    if (!opts.workers) return
+    this.#agent = createWebhookAgent(config)
+    // Workers block on Redis, so they need their own connection without a retry limit per request.
+    this.#connection = createRedis(config.redisUrl, { forWorker: true })
+    this.#connection.on('error', () => {}) // ioredis reconnects; the readiness check reports it
+    const deps: DeliveryDeps = { pool: rt.pool, directory: rt.directory, clock: rt.clock, brokerKey: rt.brokerKey, agent: this.#agent, config }
+    const workerOptions = {
+      connection: this.#connection,
+      prefix: config.queuePrefix,
+      lockDuration: config.deliveryLockMs,
+      stalledInterval: config.deliveryStalledIntervalMs,
+    }
+    this.#workers.push(new Worker<DeliveryJob>(DELIVERY_QUEUE, async (job: Job<DeliveryJob>, token?: string) => {
+      const step = await deliverMessage(deps, job.data.messageId)
+      await push(step.notify)
+      if (step.kind === 'later') return this.#later(job, token, step.delayMs)
+      return step.outcome
+    }, { ...workerOptions, concurrency: config.workerConcurrency }))
+    this.#workers.push(new Worker<NotificationJob>(NOTIFICATION_QUEUE, async (job: Job<NotificationJob>, token?: string) => {
+      const delayMs = await pushNotification({ ...deps }, job.data.notificationId)
+      if (delayMs !== undefined) await this.#later(job, token, delayMs)
+    }, { ...workerOptions, concurrency: Math.max(1, Math.ceil(config.workerConcurrency / 4)) }))
+    for (const worker of this.#workers) {
+      worker.on('error', (err) => this.#log.warn({ err }, 'worker error'))
+      // Unexpected failures only (PostgreSQL down, a bug): the job is removed and the reconciler
+      // puts it back from PostgreSQL, which still says the message is due.
+      worker.on('failed', (job, err) => this.#log.error({ err, jobId: job?.id }, 'delivery job failed; the reconciler will retry it'))
+    }
+    this.readiness = {
+      name: 'delivery-workers',
+      check: async () => (this.#workers.every((w) => w.isRunning()) ? undefined : 'delivery workers are not running'),
+    }
+    if (opts.timers ?? true) {
+      this.#periodic.push(
+        new Periodic(() => this.reconciler.runOnce(), config.reconcileIntervalMs, this.#log, 'reconciler'),
+        new Periodic(() => this.watcher.runOnce(), config.reconcileIntervalMs, this.#log, 'deadline watcher'),
+      )
+      for (const p of this.#periodic) p.start()
+    }
+  }
+
+  /** Puts the job back as delayed (same job id, so nothing can queue it twice meanwhile). */
+  async #later(job: Job<any>, token: string | undefined, delayMs: number): Promise<never> {
+    // BullMQ schedules in wall-clock time; the delay itself was computed with the injected clock.
+    await job.moveToDelayed(Date.now() + Math.max(0, Math.round(delayMs)), token)
+    throw new DelayedError()
+  }
+
+  /** Resolves once the workers are connected to Redis. */
+  async ready(): Promise<void> {
+    await Promise.all(this.#workers.map((w) => w.waitUntilReady()))
+  }
+
+  /** Stops timers, then closes the workers (waiting for jobs in progress), the agent and the connection. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      await Promise.all(this.#periodic.map((p) => p.stop()))
+      await Promise.all(this.#workers.map((w) => w.close()))
+      await this.#agent?.close().catch(() => {})
+      if (this.#connection) await this.#connection.quit().catch(() => this.#connection?.disconnect())
+    })()
+    return this.#stopping
+  }
+}
+
+/** The SERVICES factory (src/background.ts). */
+export async function startDelivery(rt: Runtime, opts: DeliveryServiceOptions): Promise<DeliveryService> {
+  const service = new DeliveryService(rt, opts)
+  await service.ready()
+  return service
+}

@@ -1,0 +1,122 @@
+import { recordEvent } from '../audit/record.ts'
+import type { Clock } from '../config/clock.ts'
+import type { Directory } from '../directory/types.ts'
+import { createNotifications } from '../delivery/notifications.ts'
+import { withTransaction, type Pool } from '../store/db.ts'
+import { AWAITING_ANSWER, type ExchangeStatus } from './state.ts'
+
+export interface DeadlineWatcherDeps {
+  pool: Pool
+  clock: Clock
+  directory: Directory
+  /** T5: seconds after acceptance without delivery before a message gets a non-delivery status. */
+  nonDeliverySeconds: number
+  /** Called after commit with the notifications to push. */
+  push: (notificationIds: string[]) => Promise<void>
+}
+
+/** Rows handled per transaction. */
+const BATCH = 200
+
+/**
+ * States in which the responder's clock runs. A clarification pauses it (the deadline moves on
+ * by the pause when the requester answers), so an exchange in `clarification` is never overdue.
+ */
+export const DEADLINE_RUNS: readonly ExchangeStatus[] = [...AWAITING_ANSWER].filter((s) => s !== 'clarification')
+
+/**
+ * Watches deadlines (DOMAIN.md T2, T3, T5):
+ * - an exchange still awaiting its answer after its deadline is flagged overdue once
+ *   (`overdue_at`, `exchange.overdue`) and both agencies are notified. A `delayed` exchange
+ *   (the responder sent a T3 delay notice) becomes overdue only once both the deadline and the
+ *   announced `expectedBy` have passed: the notice is the lawful way to answer late, so the
+ *   exchange is not overdue while the announced delay runs, and is as soon as it is exceeded.
+ * - a message not delivered (pushed with a 2xx, or acknowledged from the inbox) within
+ *   `nonDeliverySeconds` of becoming deliverable gets `non_delivery_at` and a
+ *   `message.non-delivery` event that both agencies see in the timeline, and a notification.
+ * Several workers may run it at once: rows are claimed with SKIP LOCKED and flagged once.
+ */
+export class DeadlineWatcher {
+  readonly #deps: DeadlineWatcherDeps
+  constructor(deps: DeadlineWatcherDeps) {
+    this.#deps = deps
+  }
+
+  /** One pass with the clock's current time. Returns the exchanges and messages flagged. */
+  async runOnce(): Promise<{ overdue: string[]; nonDelivery: string[] }> {
+    const overdue: string[] = []
+    const nonDelivery: string[] = []
+    for (;;) {
+      const batch = await this.#overdueBatch()
+      overdue.push(...batch)
+      if (batch.length < BATCH) break
+    }
+    for (;;) {
+      const batch = await this.#nonDeliveryBatch()
+      nonDelivery.push(...batch)
+      if (batch.length < BATCH) break
+    }
+    return { overdue, nonDelivery }
+  }
+
+  async #overdueBatch(): Promise<string[]> {
+    const now = this.#deps.clock.now()
+    const { ids, push } = await withTransaction(this.#deps.pool, async (client) => {
+      const { rows } = await client.query<{ id: string; requester: string; responder: string; status: ExchangeStatus; deadline: Date; delayed_until: Date | null; legal_basis: string; opened_by: string }>(
+        `SELECT id, requester, responder, status, deadline, delayed_until, legal_basis, opened_by FROM exchanges
+          WHERE overdue_at IS NULL AND answered_at IS NULL AND deadline <= $1 AND status = ANY ($2::text[])
+            AND (status <> 'delayed' OR delayed_until IS NULL OR delayed_until <= $1)
+          ORDER BY deadline LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
+        [now, DEADLINE_RUNS],
+      )
+      const push: string[] = []
+      for (const e of rows) {
+        await client.query('UPDATE exchanges SET overdue_at = $2, updated_at = $2 WHERE id = $1', [e.id, now])
+        const details = {
+          deadline: e.deadline.toISOString(), status: e.status, delayedUntil: e.delayed_until?.toISOString() ?? null,
+          overdueSeconds: Math.round((now.getTime() - e.deadline.getTime()) / 1000),
+        }
+        await recordEvent(client, {
+          type: 'exchange.overdue', actor: { kind: 'broker' }, exchangeId: e.id, messageId: e.opened_by,
+          agencies: [e.requester, e.responder], legalBasis: e.legal_basis, outcome: 'ok', reason: 'T2', details,
+        }, now)
+        push.push(...await createNotifications(client, this.#deps.directory, {
+          type: 'exchange.overdue', agencies: [e.requester, e.responder], exchangeId: e.id, messageId: e.opened_by, details,
+        }, now))
+      }
+      return { ids: rows.map((r) => r.id), push }
+    })
+    await this.#deps.push(push)
+    return ids
+  }
+
+  async #nonDeliveryBatch(): Promise<string[]> {
+    const now = this.#deps.clock.now()
+    const limit = new Date(now.getTime() - this.#deps.nonDeliverySeconds * 1000)
+    const { ids, push } = await withTransaction(this.#deps.pool, async (client) => {
+      const { rows } = await client.query<{ id: string; exchange_id: string; sender: string; recipient: string; kind: string; status: string; attempts: number; legal_basis: string; digest: string; since: Date }>(
+        `SELECT id, exchange_id, sender, recipient, kind, status, attempts, legal_basis, digest, COALESCE(accepted_at, received_at) AS since
+           FROM messages
+          WHERE non_delivery_at IS NULL AND status IN ('accepted', 'undeliverable') AND received_at <= $1
+            AND COALESCE(accepted_at, received_at) <= $1
+          ORDER BY received_at LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
+        [limit],
+      )
+      const push: string[] = []
+      for (const m of rows) {
+        await client.query('UPDATE messages SET non_delivery_at = $2, updated_at = $2 WHERE id = $1', [m.id, now])
+        const details = { kind: m.kind, status: m.status, attempts: m.attempts, acceptedAt: m.since.toISOString(), limitSeconds: this.#deps.nonDeliverySeconds }
+        await recordEvent(client, {
+          type: 'message.non-delivery', actor: { kind: 'broker' }, exchangeId: m.exchange_id, messageId: m.id,
+          agencies: [m.sender, m.recipient], legalBasis: m.legal_basis, digest: m.digest, outcome: 'failed', reason: 'T5', details,
+        }, now)
+        push.push(...await createNotifications(client, this.#deps.directory, {
+          type: 'message.non-delivery', agencies: [m.sender, m.recipient], exchangeId: m.exchange_id, messageId: m.id, details,
+        }, now))
+      }
+      return { ids: rows.map((r) => r.id), push }
+    })
+    await this.#deps.push(push)
+    return ids
+  }
+}

@@ -1,0 +1,85 @@
+import type { FastifyInstance } from 'fastify'
+import type { Directory } from '../../directory/types.ts'
+import { listHeld, redeliver, review } from '../../delivery/admin.ts'
+import type { DeliveryQueue } from '../../delivery/queue.ts'
+import { principalOf, requireRole } from '../auth.ts'
+import { problemSchema } from '../problems.ts'
+import { actorOf, type RouteDeps } from './inbox.ts'
+
+const problems = { '4xx': { description: 'problem+json', ...problemSchema } }
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } } as const
+
+export interface AdminRouteDeps extends RouteDeps {
+  directory: Directory
+  queue: DeliveryQueue
+  log: { warn(obj: object, msg: string): void }
+}
+
+/** Decisions by people on single messages: redelivery (admin) and review of held messages (DPO). */
+export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): Promise<void> {
+  // PostgreSQL already says the message is due; if Redis fails now, the reconciler enqueues it.
+  const enqueue = (id: string) => deps.queue.enqueueNow(id).catch((err: unknown) => deps.log.warn({ err, messageId: id }, 'enqueue failed; the reconciler will retry'))
+
+  app.post<{ Params: { id: string }; Body: { justification?: string } | undefined }>('/v1/messages/:id/redeliver', {
+    onRequest: deps.authenticate,
+    schema: {
+      summary: 'Send a message again with a fresh delivery budget (admin of the sending or receiving agency)',
+      tags: ['delivery'],
+      security: [{ bearer: [] }],
+      params: idParams,
+      body: { type: ['object', 'null'], additionalProperties: false, properties: { justification: { type: 'string', minLength: 1, maxLength: 1000 } } },
+      response: problems,
+    },
+  }, async (request) => {
+    const principal = principalOf(request)
+    requireRole(principal, 'admin')
+    const justification = request.body?.justification
+    const result = await redeliver(deps.pool, request.params.id.toLowerCase(), {
+      actor: actorOf(principal), now: deps.clock.now(), ...(justification ? { justification } : {}),
+    })
+    await enqueue(result.messageId)
+    return result
+  })
+
+  app.post<{ Params: { id: string }; Body: { decision: 'release' | 'reject'; justification: string } }>('/v1/messages/:id/review', {
+    onRequest: deps.authenticate,
+    schema: {
+      summary: "Decide on a message held for review (DPO of the sending agency): release it for delivery or reject it",
+      tags: ['review'],
+      security: [{ bearer: [] }],
+      params: idParams,
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['decision', 'justification'],
+        properties: {
+          decision: { type: 'string', enum: ['release', 'reject'] },
+          justification: { type: 'string', minLength: 3, maxLength: 2000, pattern: '\\S' },
+        },
+      },
+      response: problems,
+    },
+  }, async (request) => {
+    const principal = principalOf(request)
+    requireRole(principal, 'dpo')
+    const result = await review(deps.pool, deps.directory, request.params.id.toLowerCase(), {
+      actor: actorOf(principal), decision: request.body.decision, justification: request.body.justification.trim(), now: deps.clock.now(),
+    })
+    if (result.decision === 'release') await enqueue(result.messageId)
+    return result
+  })
+
+  app.get('/v1/review/held', {
+    onRequest: deps.authenticate,
+    schema: {
+      summary: "Messages the caller's agency sent that wait for its DPO's review, oldest first, with the rules that held them",
+      tags: ['review'],
+      security: [{ bearer: [] }],
+      response: problems,
+    },
+  }, async (request) => {
+    const principal = principalOf(request)
+    requireRole(principal, 'dpo')
+    return { items: await listHeld(deps.pool, principal.agency) }
+  })
+}
