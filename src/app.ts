@@ -5,6 +5,7 @@ import fastifyRateLimit from '@fastify/rate-limit'
 import fastifySwagger from '@fastify/swagger'
 import type { Runtime } from './runtime.ts'
 import { authenticate } from './http/auth.ts'
+import { bindClientCertificate } from './http/channel.ts'
 import { installErrorHandler } from './http/error-handler.ts'
 import { Problem } from './http/problems.ts'
 import { directoryRoutes } from './http/routes/directory.ts'
@@ -84,6 +85,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<Fast
     keys: new KeyCache(),
   }
   installErrorHandler(app, (request, problem) => recordEarlyRejection(intake, request, problem))
+  app.addHook('onRequest', bindClientCertificate(rt.directory))
   const auth = authenticate(rt.directory)
 
   await app.register(async (scope) => {

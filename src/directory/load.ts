@@ -41,6 +41,7 @@ export function buildDirectory(raw: unknown, opts: { allowInsecureLoopbackWebhoo
   const doc = raw as DirectoryFile
   const agencies = new Map<string, Agency>()
   const keyOwners = new Map<string, string>()
+  const certificateOwners = new Map<string, string>()
   doc.agencies.forEach((agency, i) => {
     if (agencies.has(agency.id)) throw new DirectoryError(`${source}: /agencies/${i}/id: duplicate agency ${agency.id}`)
     const prefix = agency.id.split('-')[0]
@@ -57,6 +58,10 @@ export function buildDirectory(raw: unknown, opts: { allowInsecureLoopbackWebhoo
       if (keyOwners.has(kid)) throw new DirectoryError(`${source}: /agencies/${i}/jwks/keys/${k}/kid: kid ${kid} is already used by ${keyOwners.get(kid)}`)
       keyOwners.set(kid, agency.id)
     })
+    for (const subject of agency.tlsClientSubjects ?? []) {
+      if (certificateOwners.has(subject)) throw new DirectoryError(`${source}: /agencies/${i}/tlsClientSubjects: ${subject} is already bound to ${certificateOwners.get(subject)}`)
+      certificateOwners.set(subject, agency.id)
+    }
     agencies.set(agency.id, agency)
   })
   const instruments = new Map<string, LegalInstrument>()
@@ -70,6 +75,7 @@ export function buildDirectory(raw: unknown, opts: { allowInsecureLoopbackWebhoo
     keyOwners,
     euMemberStates: new Set(doc.euMemberStates),
     riskCountries: new Set(doc.riskCountries ?? []),
+    certificateOwners,
   }
 }
 

@@ -32,6 +32,11 @@ export interface Agency {
   delivery: DeliverySettings
   /** The agency's public signing keys; every key has a `kid` unique across the directory. */
   jwks: { keys: JWK[] }
+  /**
+   * Subject common names of client certificates (issued by LEIX_TLS_CLIENT_CA) that speak for this
+   * agency: a request over such a connection may only act as this agency (S4).
+   */
+  tlsClientSubjects?: string[]
 }
 
 /** A legal instrument under which information may be exchanged (DOMAIN.md L1). */
@@ -57,6 +62,8 @@ export interface Directory {
   euMemberStates: ReadonlySet<string>
   /** Country codes marked as a human-rights risk (D5). */
   riskCountries: ReadonlySet<string>
+  /** Client-certificate subject CN -> agency id (mutual TLS, S4). */
+  certificateOwners?: ReadonlyMap<string, string>
 }
 
 /** Is `have` at or above `need`? */

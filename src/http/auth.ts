@@ -35,6 +35,9 @@ export function authenticate(directory: Directory) {
     if (!Array.isArray(roles) || roles.length === 0 || !roles.every((r) => (ROLES as readonly string[]).includes(r))) {
       throw new Problem('unauthorized', `token roles must be a non-empty subset of ${ROLES.join(', ')}`)
     }
+    if (request.channelAgency && request.channelAgency !== agency) {
+      throw new Problem('unauthorized', `the client certificate speaks for ${request.channelAgency}, the token for ${agency} (S4)`)
+    }
     request.principal = { sub, agency, roles: roles as Role[] }
   }
 }

@@ -48,12 +48,17 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
  * Problem after recording `message.rejected` without the payload (DOMAIN.md A2, A3).
  * Returns `replayed: true` when the same bytes were already accepted: the first result, no new effect.
  */
-export async function submitMessage(deps: IntakeDeps, jws: string): Promise<{ replayed: boolean; result: SubmitResult }> {
+export async function submitMessage(deps: IntakeDeps, jws: string, channel: { channelAgency?: string } = {}): Promise<{ replayed: boolean; result: SubmitResult }> {
   const receivedAt = deps.clock.now()
   const digest = digestOf(jws)
   const facts: JwsFacts & { messageId?: string } = {}
   try {
     const verified = await verifyMessageJws(jws, deps.directory, facts, deps.keys)
+    if (channel.channelAgency && channel.channelAgency !== verified.agency) {
+      throw new Problem('forbidden', `the client certificate speaks for ${channel.channelAgency}, the signature for ${verified.agency}`, {
+        violations: [{ rule: 'S4', path: '/protected/kid', message: 'signing key and client certificate belong to different agencies' }],
+      })
+    }
     const payload = parsePayload(verified.payload)
     if (typeof payload.id === 'string' && UUID.test(payload.id)) facts.messageId = payload.id.toLowerCase()
     const validation = deps.validateMessage(payload)

@@ -2,7 +2,7 @@
 // problem+json, health probes exempt.
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Agent, request } from 'undici'
@@ -45,4 +45,54 @@ t.test('the gateway speaks HTTPS with the configured certificate', async (t) => 
   t.equal(posted.statusCode, 202)
   t.equal(((await posted.body.json()) as { messageId: string }).messageId, message.id)
   await t.rejects(request(`https://127.0.0.1:${port}/health/live`), 'an untrusted certificate is refused by default clients')
+})
+
+t.test('mutual TLS binds a client certificate to an agency (S4)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'leix-mtls-'))
+  const f = (name: string) => join(dir, name)
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' })
+  const ecKey = (name: string) => ssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', f(name))
+  // A CA for agency systems, a client certificate it issues to AL-ASP's system, a rogue one.
+  for (const ca of ['ca', 'rogue-ca']) {
+    ecKey(`${ca}.key`)
+    ssl('req', '-x509', '-new', '-key', f(`${ca}.key`), '-out', f(`${ca}.pem`), '-days', '1', '-subj', `/CN=${ca}`)
+  }
+  const issue = (name: string, cn: string, ca: string, ext: string[] = []) => {
+    ecKey(`${name}.key`)
+    ssl('req', '-new', '-key', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${cn}`)
+    ssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f(`${ca}.pem`), '-CAkey', f(`${ca}.key`), '-CAcreateserial', '-out', f(`${name}.pem`), '-days', '1', ...ext)
+  }
+  writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1\n')
+  issue('server', 'localhost', 'ca', ['-extfile', f('san.ext')])
+  issue('al-client', 'al-asp-system', 'ca')
+  issue('rogue-client', 'al-asp-system', 'rogue-ca')
+  const directory = JSON.parse(readFileSync(new URL('../../config/directory.sample.json', import.meta.url), 'utf8'))
+  directory.agencies.find((a: { id: string }) => a.id === 'AL-ASP').tlsClientSubjects = ['al-asp-system']
+  writeFileSync(f('directory.json'), JSON.stringify(directory))
+
+  const databaseUrl = await createTestDatabase(t)
+  const started = await start(testConfig(databaseUrl, {
+    port: 0, tlsCertPath: f('server.pem'), tlsKeyPath: f('server.key'), tlsClientCaPath: f('ca.pem'), directoryPath: f('directory.json'),
+  }))
+  t.teardown(() => started.stop())
+  const url = `https://127.0.0.1:${(started.app!.server.address() as { port: number }).port}`
+  const client = (name?: string) => new Agent({ connect: { ca: readFileSync(f('ca.pem')), ...(name ? { cert: readFileSync(f(`${name}.pem`)), key: readFileSync(f(`${name}.key`)) } : {}) } })
+  const clock = new ManualClock()
+  const post = async (dispatcher: Agent, from: string, to: string) => {
+    const res = await request(`${url}/v1/messages`, { method: 'POST', dispatcher, headers: { 'content-type': 'application/jose' }, body: await sign(requestMessage(clock, { from, to })) })
+    return { status: res.statusCode, body: (await res.body.json()) as { code?: string; violations?: { rule: string }[] } }
+  }
+  const al = client('al-client')
+  const rogue = client('rogue-client')
+  const anonymous = client()
+  t.teardown(() => Promise.all([al.close(), rogue.close(), anonymous.close()]))
+
+  t.equal((await post(al, 'AL-ASP', 'RS-MUP')).status, 202, "AL-ASP's system sends as AL-ASP")
+  const spoof = await post(al, 'RS-MUP', 'AL-ASP')
+  t.equal(spoof.status, 403, "AL-ASP's certificate cannot carry RS-MUP's messages")
+  t.equal(spoof.body.violations?.[0]?.rule, 'S4')
+  const untrusted = await post(rogue, 'AL-ASP', 'RS-MUP')
+  t.equal(untrusted.status, 401, 'a certificate from another CA is refused')
+  t.equal(untrusted.body.code, 'unauthorized')
+  t.equal((await post(anonymous, 'RS-MUP', 'AL-ASP')).status, 202, 'without a client certificate the signature alone decides')
 })

@@ -48,7 +48,7 @@ export async function messageRoutes(app: FastifyInstance, deps: { intake: Intake
   }, async (request: FastifyRequest, reply) => {
     const body = typeof request.body === 'string' ? request.body.trim() : ''
     request.rejectionRecorded = true // from here on, intake records its own rejections
-    const { replayed, result } = await submitMessage(deps.intake, body)
+    const { replayed, result } = await submitMessage(deps.intake, body, request.channelAgency ? { channelAgency: request.channelAgency } : {})
     return reply.code(replayed ? 200 : 202).send(result)
   })
 }
