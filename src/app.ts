@@ -86,6 +86,10 @@ export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<Fast
   }
   installErrorHandler(app, (request, problem) => recordEarlyRejection(intake, request, problem))
   app.addHook('onRequest', bindClientCertificate(rt.directory))
+  // Echo the request id so an integrator can quote it when asking what happened.
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
   const auth = authenticate(rt.directory)
 
   await app.register(async (scope) => {
