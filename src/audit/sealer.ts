@@ -1,0 +1,137 @@
+// The sequencer and sealer: gives recorded events their leaf index (seq), chains and hashes them,
+// stores the new perfect tree nodes and signs a checkpoint, all in one transaction.
+//
+// Exactly one process seals at a time, whatever the number of gateways and workers: the
+// transaction takes a PostgreSQL advisory lock (try, not wait: a process that finds it taken
+// skips this round) and then locks the audit_state row, which alone would already serialise two
+// sealers; the advisory lock just keeps the loser from queueing behind it. Events are picked by
+// `seq IS NULL`, not by `recorded > last`, so an event committed late by a slow transaction with
+// a lower `recorded` value is still sequenced — later, with the next free seq.
+import type { Clock } from '../config/clock.ts'
+import type { Pool } from '../store/db.ts'
+import { checkpointBody, signCheckpoint, type CheckpointSigningKey } from './checkpoint.ts'
+import { MerkleAccumulator, type AccumulatorState } from './merkle.ts'
+import { sealEvent } from './verify-export.ts'
+
+/** Advisory lock id of the sealer (migrations use 0x1e1c5). */
+export const SEAL_LOCK = 0x1e1c5a
+
+/** Events sequenced per transaction (one checkpoint each). @defaultValue 5000 */
+export const SEAL_BATCH = 5000
+
+export interface SealDeps {
+  pool: Pool
+  clock: Clock
+  /** The broker key that signs checkpoints. */
+  key: CheckpointSigningKey
+  /** The log's name in checkpoints (config.origin). */
+  origin: string
+  /** @defaultValue SEAL_BATCH */
+  batchSize?: number
+}
+
+export type SealResult =
+  | { status: 'sealed'; events: number; treeSize: number; rootHash: string; checkpoint: string }
+  /** Nothing waited to be sealed. */
+  | { status: 'idle'; treeSize: number }
+  /** Another process holds the sealer lock. */
+  | { status: 'busy' }
+
+/** Seals up to one batch of waiting events and signs a checkpoint over the new tree size. */
+export async function sealOnce(deps: SealDeps): Promise<SealResult> {
+  const batch = deps.batchSize ?? SEAL_BATCH
+  const client = await deps.pool.connect()
+  try {
+    await client.query('BEGIN')
+    const { rows: lock } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [SEAL_LOCK])
+    if (!lock[0]?.ok) {
+      await client.query('ROLLBACK')
+      return { status: 'busy' }
+    }
+    const { rows: state } = await client.query<{ tree_size: number; last_leaf: Buffer | null; accumulator: AccumulatorState }>(
+      'SELECT tree_size, last_leaf, accumulator FROM audit_state WHERE singleton FOR UPDATE')
+    const current = state[0]
+    if (!current) throw new Error('audit_state is missing: run the migrations (003-audit)')
+    const { rows: waiting } = await client.query<{ id: string; event: Record<string, unknown> }>(
+      'SELECT id, event FROM audit_events WHERE seq IS NULL ORDER BY recorded LIMIT $1', [batch])
+    if (waiting.length === 0) {
+      await client.query('COMMIT')
+      return { status: 'idle', treeSize: current.tree_size }
+    }
+
+    const acc = MerkleAccumulator.from(current.accumulator)
+    if (acc.size !== current.tree_size) throw new Error(`audit_state is inconsistent: tree_size ${current.tree_size}, accumulator ${acc.size}`)
+    let prev: Buffer | null = current.last_leaf
+    const ids: string[] = []
+    const seqs: number[] = []
+    const lines: string[] = []
+    const leaves: Buffer[] = []
+    const nodeLevels: number[] = []
+    const nodeIndexes: number[] = []
+    const nodeHashes: Buffer[] = []
+    for (const row of waiting) {
+      const sealed = sealEvent(row.event, acc.size, prev)
+      for (const node of acc.append(sealed.leafHash)) {
+        // Level 0 is the leaf itself, stored once in audit_events.leaf_hash.
+        if (node.level === 0) continue
+        nodeLevels.push(node.level)
+        nodeIndexes.push(node.index)
+        nodeHashes.push(node.hash)
+      }
+      ids.push(row.id)
+      seqs.push(sealed.seq)
+      lines.push(sealed.line)
+      leaves.push(sealed.leafHash)
+      prev = sealed.leafHash
+    }
+
+    const updated = await client.query(
+      `UPDATE audit_events a SET seq = u.seq, line = u.line, leaf_hash = u.leaf
+         FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::bytea[]) AS u(id, seq, line, leaf)
+        WHERE a.id = u.id AND a.seq IS NULL`,
+      [ids, seqs, lines, leaves],
+    )
+    // Under the lock nobody else sets seq; a difference means the log would get a gap: refuse.
+    if (updated.rowCount !== ids.length) throw new Error(`sealer updated ${String(updated.rowCount)} of ${ids.length} events`)
+    if (nodeLevels.length > 0) {
+      await client.query(
+        'INSERT INTO audit_nodes (level, idx, hash) SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])',
+        [nodeLevels, nodeIndexes, nodeHashes],
+      )
+    }
+    await client.query('UPDATE audit_state SET tree_size = $1, last_leaf = $2, accumulator = $3 WHERE singleton',
+      [acc.size, prev, JSON.stringify(acc.toJSON())])
+    const at = deps.clock.now()
+    const root = acc.root()
+    const body = checkpointBody(deps.origin, acc.size, root, at)
+    const jws = await signCheckpoint(body, deps.key)
+    // tree_size is the primary key: a second root for one size cannot be stored.
+    await client.query('INSERT INTO audit_checkpoints (tree_size, root_hash, jws, created_at) VALUES ($1, $2, $3, $4)',
+      [acc.size, root, jws, at])
+    await client.query('COMMIT')
+    return { status: 'sealed', events: waiting.length, treeSize: acc.size, rootHash: body.rootHash, checkpoint: jws }
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {})
+    throw err
+  } finally {
+    client.release()
+  }
+}
+
+/**
+ * Seals until nothing waits (or `maxBatches` transactions ran, so one tick cannot run forever
+ * under a flood). Returns the events sealed and whether another process held the lock.
+ */
+export async function sealPending(deps: SealDeps, maxBatches = 20): Promise<{ events: number; busy: boolean; treeSize?: number }> {
+  let events = 0
+  let treeSize: number | undefined
+  for (let i = 0; i < maxBatches; i++) {
+    const r = await sealOnce(deps)
+    if (r.status === 'busy') return { events, busy: true, ...(treeSize !== undefined ? { treeSize } : {}) }
+    treeSize = r.treeSize
+    if (r.status === 'idle') break
+    events += r.events
+    if (r.events < (deps.batchSize ?? SEAL_BATCH)) break
+  }
+  return { events, busy: false, ...(treeSize !== undefined ? { treeSize } : {}) }
+}
