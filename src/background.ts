@@ -3,6 +3,7 @@ import type { Problem } from './http/problems.ts'
 import type { ReadinessCheck } from './http/routes/health.ts'
 import type { Runtime } from './runtime.ts'
 import { startDelivery } from './delivery/service.ts'
+import { auditService } from './audit/service.ts'
 
 /**
  * The process's background services beside the gateway: delivery workers, the reconciler, the
@@ -25,6 +26,8 @@ export interface Service {
 
 /** Service factories, in start order. Later issues add delivery and the audit sealer here. */
 export const SERVICES: ((rt: Runtime, opts: { workers: boolean }) => Promise<Service | undefined>)[] = [
+  // Audit first, so it stops last (after delivery's final events): sealer, gate, proofs, retention.
+  (rt, opts) => auditService(rt, opts),
   // Delivery: inbox and admin routes in every role; workers, reconciler and deadline watcher with workers.
   (rt, opts) => startDelivery(rt, opts),
 ]

@@ -1,0 +1,282 @@
+import { Readable } from 'node:stream'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { parseCheckpointUnverified } from '../../audit/checkpoint.ts'
+import { exportChunks, planExport, type ExportRequest } from '../../audit/export.ts'
+import { consistencyProof, hashToBase64, inclusionProof } from '../../audit/merkle.ts'
+import { queryEvents, type EventFilters } from '../../audit/query.ts'
+import { recordEvent, type AuditActor } from '../../audit/record.ts'
+import { checkpointAt, latestCheckpoint, sealedEvent, withStoredNodes, type SealedEventRow, type StoredCheckpoint } from '../../audit/store.ts'
+import type { Clock } from '../../config/clock.ts'
+import type { Pool } from '../../store/db.ts'
+import { principalOf, type Principal } from '../auth.ts'
+import { Problem, problemSchema } from '../problems.ts'
+
+type Authenticate = (req: FastifyRequest, rep: FastifyReply) => Promise<void>
+
+const problems = { '4xx': { description: 'problem+json', ...problemSchema } }
+const hash = { type: 'string', description: 'base64 SHA-256' } as const
+const checkpointSchema = {
+  type: 'object',
+  required: ['origin', 'treeSize', 'rootHash', 'timestamp', 'jws'],
+  properties: {
+    origin: { type: 'string' },
+    treeSize: { type: 'integer' },
+    rootHash: hash,
+    timestamp: { type: 'string', format: 'date-time' },
+    jws: { type: 'string', description: 'compact JWS by the broker key (typ leix-checkpoint+json): verify with GET /.well-known/jwks.json' },
+  },
+} as const
+const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const
+
+/** Auditors and data-protection officers see the whole log; everyone else only their agency's events. */
+export function isAuditor(p: Principal): boolean {
+  return p.roles.includes('auditor') || p.roles.includes('dpo')
+}
+
+function actorOf(p: Principal): AuditActor {
+  return { kind: 'person', agency: p.agency, id: p.sub, roles: p.roles }
+}
+
+function checkpointView(cp: StoredCheckpoint): Record<string, unknown> {
+  const { payload } = parseCheckpointUnverified(cp.jws)
+  return { ...payload, jws: cp.jws }
+}
+
+/** A seq range bound: a non-negative integer (seq) or an ISO 8601 time. */
+function parseBound(value: string | undefined, name: string): { seq?: number; time?: string } {
+  if (value === undefined) return {}
+  if (/^\d{1,15}$/.test(value)) return { seq: Number(value) }
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(value) && !Number.isNaN(Date.parse(value))) {
+    return { time: new Date(value).toISOString() }
+  }
+  throw new Problem('bad-request', `${name} must be a seq (integer) or an ISO 8601 date-time`)
+}
+
+/**
+ * The audit log's API (DESIGN.md "Audit log"): checkpoints and proofs for every party, the event
+ * search and the streamed export for auditors (`auditor`, `dpo`). Auditors' searches and exports
+ * are themselves logged (`audit.queried`, `audit.exported`); refused access is `access.denied`.
+ */
+export async function auditRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; authenticate: Authenticate }): Promise<void> {
+  const { pool, clock } = deps
+
+  const deny = async (p: Principal, reason: string, details: Record<string, string | number>, agencies: string[] = []): Promise<void> => {
+    await recordEvent(pool, {
+      type: 'access.denied', actor: actorOf(p), agencies: [...new Set([p.agency, ...agencies])], outcome: 'denied', reason, details,
+    }, clock.now())
+  }
+
+  const requireAuditor = async (p: Principal, resource: string): Promise<void> => {
+    if (isAuditor(p)) return
+    await deny(p, 'role', { resource })
+    throw new Problem('forbidden', 'requires the role auditor or dpo')
+  }
+
+  /** The sealed event, if the caller may see it: its agency is concerned, or the caller audits. */
+  const visibleEvent = async (p: Principal, seq: number, resource: string): Promise<SealedEventRow> => {
+    const event = await sealedEvent(pool, seq)
+    if (event && (isAuditor(p) || event.agencies.includes(p.agency))) return event
+    if (event) await deny(p, 'not-a-party', { resource, seq }, event.agencies)
+    // The same answer whether or not it exists: another agency learns nothing.
+    throw new Problem('not-found', `no sealed audit event ${seq} visible to ${p.agency}`)
+  }
+
+  const checkpointOrLatest = async (treeSize: number | undefined): Promise<StoredCheckpoint> => {
+    const cp = treeSize === undefined ? await latestCheckpoint(pool) : await checkpointAt(pool, treeSize)
+    if (!cp) throw new Problem('not-found', treeSize === undefined ? 'no checkpoint has been signed yet' : `no checkpoint of tree size ${treeSize}`)
+    return cp
+  }
+
+  const authed = { onRequest: deps.authenticate }
+  const security = [{ bearer: [] }]
+  const tags = ['audit']
+
+  app.get('/v1/audit/checkpoints/latest', {
+    ...authed,
+    schema: { summary: 'The newest signed checkpoint (tree head) of the audit log', tags, security, response: { 200: checkpointSchema, ...problems } },
+  }, async () => checkpointView(await checkpointOrLatest(undefined)))
+
+  app.get<{ Params: { treeSize: number } }>('/v1/audit/checkpoints/:treeSize', {
+    ...authed,
+    schema: {
+      summary: 'The signed checkpoint of one tree size',
+      tags, security,
+      params: { type: 'object', required: ['treeSize'], properties: { treeSize: { ...count, minimum: 1 } } },
+      response: { 200: checkpointSchema, ...problems },
+    },
+  }, async (request) => checkpointView(await checkpointOrLatest(request.params.treeSize)))
+
+  app.get<{ Params: { seq: number } }>('/v1/audit/events/:seq', {
+    ...authed,
+    schema: {
+      summary: "One sealed event's canonical line (RFC 8785) and leaf hash: recompute SHA-256(0x00 ‖ line) yourself",
+      description: 'Agencies see the events that concern them (find the seqs in GET /v1/exchanges/{id} timeline entries); auditors and DPOs see all.',
+      tags, security,
+      params: { type: 'object', required: ['seq'], properties: { seq: count } },
+      response: {
+        200: { type: 'object', required: ['seq', 'line', 'leafHash'], properties: { seq: { type: 'integer' }, line: { type: 'string' }, leafHash: hash } },
+        ...problems,
+      },
+    },
+  }, async (request) => {
+    const event = await visibleEvent(principalOf(request), request.params.seq, 'audit-event')
+    return { seq: event.seq, line: event.line, leafHash: hashToBase64(event.leafHash) }
+  })
+
+  app.get<{ Querystring: { seq: number; treeSize?: number } }>('/v1/audit/proofs/inclusion', {
+    ...authed,
+    schema: {
+      summary: 'RFC 9162 inclusion proof of one event in a signed tree size (default: the newest checkpoint)',
+      description: 'Verify: leafHash = SHA-256(0x00 ‖ line); RFC 9162 §2.1.3.2 with auditPath must give the rootHash of the checkpoint, whose signature you check with the broker JWKS.',
+      tags, security,
+      querystring: {
+        type: 'object', additionalProperties: false, required: ['seq'],
+        properties: { seq: count, treeSize: { ...count, minimum: 1, description: 'a size with a checkpoint' } },
+      },
+      response: {
+        200: {
+          type: 'object',
+          required: ['seq', 'treeSize', 'leafHash', 'line', 'auditPath', 'checkpoint'],
+          properties: {
+            seq: { type: 'integer' }, treeSize: { type: 'integer' }, leafHash: hash, line: { type: 'string' },
+            auditPath: { type: 'array', items: hash, description: 'nearest the leaf first' },
+            checkpoint: checkpointSchema,
+          },
+        },
+        ...problems,
+      },
+    },
+  }, async (request) => {
+    const p = principalOf(request)
+    const { seq, treeSize } = request.query
+    const event = await visibleEvent(p, seq, 'inclusion-proof')
+    const cp = await checkpointOrLatest(treeSize)
+    if (seq >= cp.treeSize) throw new Problem('bad-request', `seq ${seq} is not in the tree of size ${cp.treeSize}; ask for a later checkpoint`)
+    const path = await withStoredNodes(pool, (src) => inclusionProof(src, seq, cp.treeSize))
+    return {
+      seq, treeSize: cp.treeSize, leafHash: hashToBase64(event.leafHash), line: event.line,
+      auditPath: path.map(hashToBase64), checkpoint: checkpointView(cp),
+    }
+  })
+
+  app.get<{ Querystring: { from: number; to?: number } }>('/v1/audit/proofs/consistency', {
+    ...authed,
+    schema: {
+      summary: 'RFC 9162 consistency proof between two signed tree sizes (default to: the newest checkpoint)',
+      description: 'Proves that the tree of size `to` extends the tree of size `from` unchanged (RFC 9162 §2.1.4.2). Both sizes must have checkpoints.',
+      tags, security,
+      querystring: {
+        type: 'object', additionalProperties: false, required: ['from'],
+        properties: { from: { ...count, minimum: 1 }, to: { ...count, minimum: 1 } },
+      },
+      response: {
+        200: {
+          type: 'object',
+          required: ['from', 'to', 'consistencyPath', 'fromCheckpoint', 'toCheckpoint'],
+          properties: {
+            from: { type: 'integer' }, to: { type: 'integer' },
+            consistencyPath: { type: 'array', items: hash },
+            fromCheckpoint: checkpointSchema, toCheckpoint: checkpointSchema,
+          },
+        },
+        ...problems,
+      },
+    },
+  }, async (request) => {
+    const to = await checkpointOrLatest(request.query.to)
+    const from = await checkpointOrLatest(request.query.from)
+    if (from.treeSize > to.treeSize) throw new Problem('bad-request', `from (${from.treeSize}) must not exceed to (${to.treeSize})`)
+    const path = await withStoredNodes(pool, (src) => consistencyProof(src, from.treeSize, to.treeSize))
+    return { from: from.treeSize, to: to.treeSize, consistencyPath: path.map(hashToBase64), fromCheckpoint: checkpointView(from), toCheckpoint: checkpointView(to) }
+  })
+
+  app.get<{ Querystring: EventFilters }>('/v1/audit/events', {
+    ...authed,
+    schema: {
+      summary: 'Search the sealed log (auditor, dpo): by time, agency, exchange, message, type and actor; paged by seq',
+      description: 'Each search is itself logged as `audit.queried`. Events appear here once sealed (within seconds).',
+      tags, security,
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          from: { type: 'string', format: 'date-time', description: 'event time at or after' },
+          to: { type: 'string', format: 'date-time', description: 'event time before' },
+          agency: { type: 'string', pattern: '^[A-Z]{2}-[A-Z0-9]+$', maxLength: 40 },
+          exchange: { type: 'string', format: 'uuid' },
+          message: { type: 'string', format: 'uuid' },
+          type: { type: 'string', pattern: '^[a-z]+(\\.[a-z-]+)+$', maxLength: 64 },
+          actor: { type: 'string', minLength: 1, maxLength: 200 },
+          limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          cursor: { type: 'string', maxLength: 40, pattern: '^[A-Za-z0-9_-]+$' },
+        },
+      },
+      response: {
+        200: {
+          type: 'object', required: ['items', 'nextCursor'],
+          properties: { items: { type: 'array', items: { type: 'object', additionalProperties: true } }, nextCursor: { type: ['string', 'null'] } },
+        },
+        ...problems,
+      },
+    },
+  }, async (request) => {
+    const p = principalOf(request)
+    await requireAuditor(p, 'audit-events')
+    let page
+    try {
+      page = await queryEvents(pool, request.query)
+    } catch (err) {
+      if (err instanceof RangeError) throw new Problem('bad-request', 'cursor is not one leix issued')
+      throw err
+    }
+    const filters = Object.fromEntries(Object.entries(request.query).filter(([k, v]) => v !== undefined && k !== 'cursor').map(([k, v]) => [`filter.${k}`, String(v)]))
+    await recordEvent(pool, {
+      type: 'audit.queried', actor: actorOf(p), agencies: [...new Set([p.agency, ...(request.query.agency ? [request.query.agency] : [])])],
+      ...(request.query.exchange ? { exchangeId: request.query.exchange } : {}),
+      ...(request.query.message ? { messageId: request.query.message } : {}),
+      outcome: 'ok', details: { ...filters, results: page.items.length, page: request.query.cursor ? 'next' : 'first' },
+    }, clock.now())
+    return page
+  })
+
+  app.get<{ Querystring: { from?: string; to?: string } }>('/v1/audit/export', {
+    ...authed,
+    schema: {
+      summary: 'Stream a verifiable NDJSON export of the sealed log (auditor, dpo)',
+      description:
+        '`from`/`to` are seqs (`to` exclusive) or ISO 8601 times (mapped to the seqs of the first and last events in that window); ' +
+        'default: the whole log up to the newest checkpoint. Lines: an optional range proof, the events (with seq and prev), interim ' +
+        'checkpoints, the covering checkpoint, an end line. Verify offline with `leix audit verify FILE --jwks broker-jwks.json`. ' +
+        'Each export is logged as `audit.exported`.',
+      tags, security,
+      produces: ['application/x-ndjson'],
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: { from: { type: 'string', maxLength: 40 }, to: { type: 'string', maxLength: 40 } },
+      },
+      response: problems,
+    },
+  }, async (request, reply) => {
+    const p = principalOf(request)
+    await requireAuditor(p, 'audit-export')
+    const from = parseBound(request.query.from, 'from')
+    const to = parseBound(request.query.to, 'to')
+    const req: ExportRequest = {
+      ...(from.seq !== undefined ? { fromSeq: from.seq } : {}), ...(from.time ? { fromTime: from.time } : {}),
+      ...(to.seq !== undefined ? { toSeq: to.seq } : {}), ...(to.time ? { toTime: to.time } : {}),
+    }
+    const plan = await planExport(pool, req)
+    if ('refused' in plan) throw new Problem('not-found', plan.detail)
+    await recordEvent(pool, {
+      type: 'audit.exported', actor: actorOf(p), agencies: [p.agency], outcome: 'ok',
+      details: {
+        start: plan.start, end: plan.end, treeSize: plan.covering.treeSize,
+        ...(request.query.from ? { 'filter.from': request.query.from } : {}), ...(request.query.to ? { 'filter.to': request.query.to } : {}),
+      },
+    }, clock.now())
+    reply
+      .type('application/x-ndjson; charset=utf-8')
+      .header('content-disposition', `attachment; filename="leix-audit-${plan.start}-${plan.end}.ndjson"`)
+      .header('cache-control', 'no-store')
+    return reply.send(Readable.from(exportChunks(pool, plan)))
+  })
+}

@@ -1,0 +1,142 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { recordEvent } from '../../audit/record.ts'
+import type { Clock } from '../../config/clock.ts'
+import type { Pool } from '../../store/db.ts'
+import { principalOf, type Principal } from '../auth.ts'
+import { Problem, problemSchema } from '../problems.ts'
+
+/** Bounds of a justification, characters (after trimming). */
+export const JUSTIFICATION_MIN = 10
+export const JUSTIFICATION_MAX = 500
+export const JUSTIFICATION_HEADER = 'leix-justification'
+
+/** Message statuses whose body the recipient must not see: held for review, or refused by it. */
+const NOT_FOR_RECIPIENT = new Set(['held', 'rejected'])
+
+/**
+ * The justification from the `Leix-Justification` header (percent-encoded UTF-8 allowed, since
+ * header values are Latin-1) or the `justification` query parameter.
+ */
+export function justificationOf(request: FastifyRequest<{ Querystring: { justification?: string } }>): string | undefined {
+  const header = request.headers[JUSTIFICATION_HEADER]
+  let raw = Array.isArray(header) ? header[0] : header
+  if (raw !== undefined && /%[0-9A-Fa-f]{2}/.test(raw)) {
+    try {
+      raw = decodeURIComponent(raw)
+    } catch {
+      // not percent-encoding after all: take it as sent
+    }
+  }
+  raw ??= request.query.justification
+  const text = raw?.replace(/\s+/g, ' ').trim()
+  return text === undefined || text.length === 0 ? undefined : text
+}
+
+/**
+ * Who may read a message body (DOMAIN.md A1, least privilege):
+ * - officers and systems of the sender agency, always (their own message);
+ * - officers and systems of the recipient agency, unless the message is held for review or was
+ *   rejected by it (D4/D5: a held message must not reach its recipient before review);
+ * - a data-protection officer (`dpo`), for held or rejected messages only: reviewing them is the job.
+ * Auditors see metadata and the log, never bodies. Returns why not, or undefined when allowed.
+ */
+export function consultationRefusal(p: Principal, m: { sender: string; recipient: string; status: string }): string | undefined {
+  const handles = p.roles.includes('officer') || p.roles.includes('system')
+  if (handles && p.agency === m.sender) return undefined
+  if (handles && p.agency === m.recipient) return NOT_FOR_RECIPIENT.has(m.status) ? `held-for-review` : undefined
+  if (p.roles.includes('dpo') && NOT_FOR_RECIPIENT.has(m.status)) return undefined
+  return p.agency === m.sender || p.agency === m.recipient ? 'role' : 'not-a-party'
+}
+
+interface MessageRow {
+  id: string
+  exchange_id: string
+  sender: string
+  recipient: string
+  status: string
+  jws: string | null
+  erased_at: Date | null
+  received_at: Date
+  legal_basis: string
+  digest: string
+  crime_areas: string[]
+}
+
+/** `GET /v1/messages/{id}`: reading a message body is a consultation, justified and logged. */
+export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; authenticate: (req: FastifyRequest, rep: FastifyReply) => Promise<void> }): Promise<void> {
+  app.get<{ Params: { id: string }; Querystring: { justification?: string } }>('/v1/messages/:id', {
+    onRequest: deps.authenticate,
+    schema: {
+      summary: 'Read a message body (a consultation: requires a justification, and is logged)',
+      description:
+        `Give the reason for reading, ${JUSTIFICATION_MIN}..${JUSTIFICATION_MAX} characters, in the \`Leix-Justification\` header ` +
+        '(percent-encode non-ASCII text) or the `justification` query parameter. The read is recorded as a `message.consulted` ' +
+        'audit event with the person (token subject), the agency, the justification, the time and the recipients (LED Art. 25). ' +
+        'Sender and recipient officers/systems may read; the recipient not while the message is held for review or after review rejected it; ' +
+        'a `dpo` may read held and rejected messages. Others get 404 and an `access.denied` event. An erased payload answers 410.',
+      tags: ['tracking'],
+      security: [{ bearer: [] }],
+      params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
+      querystring: { type: 'object', additionalProperties: false, properties: { justification: { type: 'string', maxLength: 2000 } } },
+      headers: { type: 'object', properties: { 'leix-justification': { type: 'string', maxLength: 6000 } } },
+      response: {
+        200: {
+          type: 'object',
+          required: ['messageId', 'exchangeId', 'status', 'receivedAt', 'message', 'jws'],
+          properties: {
+            messageId: { type: 'string' },
+            exchangeId: { type: 'string' },
+            status: { type: 'string' },
+            receivedAt: { type: 'string', format: 'date-time' },
+            message: { type: 'object', additionalProperties: true, description: 'the signed message as sent (the JWS payload)' },
+            jws: { type: 'string', description: "the sender's compact JWS: verify it with the sender's keys from GET /v1/agencies" },
+            consultation: { type: 'object', properties: { eventId: { type: 'string' }, at: { type: 'string' } } },
+          },
+        },
+        '4xx': { description: 'problem+json', ...problemSchema },
+      },
+    },
+  }, async (request) => {
+    const principal = principalOf(request)
+    const justification = justificationOf(request)
+    if (justification === undefined || justification.length < JUSTIFICATION_MIN || justification.length > JUSTIFICATION_MAX) {
+      throw new Problem('justification-required',
+        `state why you read this message in the Leix-Justification header or the justification parameter (${JUSTIFICATION_MIN}..${JUSTIFICATION_MAX} characters)`)
+    }
+    const now = deps.clock.now()
+    const { rows } = await deps.pool.query<MessageRow>(
+      `SELECT m.id, m.exchange_id, m.sender, m.recipient, m.status, m.jws, m.erased_at, m.received_at, m.legal_basis, m.digest, e.crime_areas
+         FROM messages m JOIN exchanges e ON e.id = m.exchange_id WHERE m.id = $1`,
+      [request.params.id],
+    )
+    const m = rows[0]
+    const actor = { kind: 'person' as const, agency: principal.agency, id: principal.sub, roles: principal.roles }
+    const refusal = m ? consultationRefusal(principal, m) : 'unknown'
+    if (!m || refusal !== undefined) {
+      if (m) {
+        await recordEvent(deps.pool, {
+          type: 'access.denied', actor, exchangeId: m.exchange_id, messageId: m.id,
+          agencies: [...new Set([principal.agency, m.sender, m.recipient])], outcome: 'denied', reason: refusal,
+          justification, details: { resource: 'message-body' },
+        }, now)
+      }
+      // The same answer whether or not it exists: a stranger learns nothing.
+      throw new Problem('not-found', `no message ${request.params.id} readable by ${principal.agency}`)
+    }
+    if (m.jws === null || m.erased_at !== null) {
+      throw new Problem('payload-erased', `the payload of message ${m.id} was erased${m.erased_at ? ` on ${m.erased_at.toISOString()}` : ''} (retention, DOMAIN.md D7)`)
+    }
+    const message = JSON.parse(Buffer.from(m.jws.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>
+    // Logged before the body leaves: a consultation that cannot be logged does not happen.
+    const event = await recordEvent(deps.pool, {
+      type: 'message.consulted', actor, exchangeId: m.exchange_id, messageId: m.id,
+      agencies: [...new Set([m.sender, m.recipient, principal.agency])],
+      recipients: [principal.agency], legalBasis: m.legal_basis, purpose: m.crime_areas, justification, digest: m.digest,
+      outcome: 'ok', details: { status: m.status, via: 'GET /v1/messages/{id}' },
+    }, now)
+    return {
+      messageId: m.id, exchangeId: m.exchange_id, status: m.status, receivedAt: m.received_at.toISOString(),
+      message, jws: m.jws, consultation: { eventId: event.id, at: event.at },
+    }
+  })
+}
