@@ -32,11 +32,25 @@ async function lockMessage(client: Client, id: string): Promise<MessageRow | und
   return rows[0]
 }
 
-async function denied(client: Client, actor: AuditActor, m: MessageRow, resource: string, at: Date): Promise<void> {
-  await recordEvent(client, {
-    type: 'access.denied', actor, exchangeId: m.exchange_id, messageId: m.id, agencies: [actor.agency ?? '', m.sender, m.recipient].filter(Boolean),
-    outcome: 'denied', reason: 'not-a-party', details: { resource },
-  }, at)
+/** A refusal to act on a message: logged outside the refused transaction (A2), answered like an unknown id. */
+class Denied extends Error {
+  constructor(readonly m: MessageRow) {
+    super('denied')
+  }
+}
+
+async function denying<T>(pool: Pool, actor: AuditActor & { agency: string }, resource: string, at: Date, notFound: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    if (!(err instanceof Denied)) throw err
+    const { m } = err
+    await recordEvent(pool, {
+      type: 'access.denied', actor, exchangeId: m.exchange_id, messageId: m.id, agencies: [actor.agency, m.sender, m.recipient],
+      outcome: 'denied', reason: 'not-a-party', details: { resource },
+    }, at)
+    throw new Problem('not-found', notFound)
+  }
 }
 
 export interface RedeliverResult {
@@ -53,12 +67,11 @@ export interface RedeliverResult {
  * `accepted`. Either agency of the message may ask (its admin); the caller enqueues after commit.
  */
 export async function redeliver(pool: Pool, messageId: string, o: { actor: AuditActor & { agency: string }; justification?: string; now: Date }): Promise<RedeliverResult> {
-  return withTransaction(pool, async (client) => {
+  const notFound = `no message ${messageId} for ${o.actor.agency}`
+  return denying(pool, o.actor, 'redeliver', o.now, notFound, () => withTransaction(pool, async (client) => {
     const m = await lockMessage(client, messageId)
-    if (!m || (m.sender !== o.actor.agency && m.recipient !== o.actor.agency)) {
-      if (m) await denied(client, o.actor, m, 'redeliver', o.now)
-      throw new Problem('not-found', `no message ${messageId} for ${o.actor.agency}`)
-    }
+    if (!m) throw new Problem('not-found', notFound)
+    if (m.sender !== o.actor.agency && m.recipient !== o.actor.agency) throw new Denied(m)
     if (m.status !== 'undeliverable' && m.status !== 'accepted') {
       throw new Problem('invalid-message-state', `message ${m.id} is ${m.status}; only an undeliverable or not yet delivered message can be redelivered`, {
         extra: { messageStatus: m.status },
@@ -75,8 +88,8 @@ export async function redeliver(pool: Pool, messageId: string, o: { actor: Audit
     }, o.now)
     const exchange = await lockExchange(client, m.exchange_id)
     if (exchange && exchange.opened_by === m.id && exchange.status === 'undeliverable') await changeStatus(client, exchange, 'redeliver', o.now)
-    return { messageId: m.id, status: 'accepted', previousStatus: m.status, nextAttemptAt: o.now.toISOString() }
-  })
+    return { messageId: m.id, status: 'accepted' as const, previousStatus: m.status, nextAttemptAt: o.now.toISOString() }
+  }))
 }
 
 export interface ReviewResult {
@@ -105,12 +118,11 @@ export async function review(
   messageId: string,
   o: { actor: AuditActor & { agency: string }; decision: 'release' | 'reject'; justification: string; now: Date },
 ): Promise<ReviewResult> {
-  return withTransaction(pool, async (client) => {
+  const notFound = `no message ${messageId} sent by ${o.actor.agency}`
+  return denying(pool, o.actor, 'review', o.now, notFound, () => withTransaction(pool, async (client): Promise<ReviewResult> => {
     const m = await lockMessage(client, messageId)
-    if (!m || m.sender !== o.actor.agency) {
-      if (m) await denied(client, o.actor, m, 'review', o.now)
-      throw new Problem('not-found', `no message ${messageId} sent by ${o.actor.agency}`)
-    }
+    if (!m) throw new Problem('not-found', notFound)
+    if (m.sender !== o.actor.agency) throw new Denied(m)
     if (m.status !== 'held') throw new Problem('invalid-message-state', `message ${m.id} is ${m.status}, not held for review`, { extra: { messageStatus: m.status } })
     const exchange = await lockExchange(client, m.exchange_id)
     if (!exchange) throw new Problem('not-found', `the exchange of message ${m.id} is gone`)
@@ -153,7 +165,7 @@ export async function review(
       details: { kind: m.kind, deadline: deadline?.toISOString() ?? null, classification: message.handling.classification, handling: message.handling.code, released: true },
     }, o.now)
     return { messageId: m.id, exchangeId: m.exchange_id, decision: 'release', status: 'accepted', exchangeStatus: exchange.status }
-  })
+  }))
 }
 
 export interface HeldMessage {

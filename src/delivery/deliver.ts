@@ -4,7 +4,7 @@ import type { Clock } from '../config/clock.ts'
 import type { Config } from '../config/config.ts'
 import type { SigningKey } from '../config/keys.ts'
 import type { Directory } from '../directory/types.ts'
-import { changeStatus, lockExchange } from '../exchanges/record.ts'
+import { changeStatus, type ExchangeRow } from '../exchanges/record.ts'
 import { canTransition } from '../exchanges/state.ts'
 import { withTransaction, type Client, type Pool } from '../store/db.ts'
 import { budgetFor, nextAttemptAt } from './budget.ts'
@@ -200,7 +200,16 @@ async function recordOutcome(deps: DeliveryDeps, client: Client, c: Claim, outco
  * machine allows it: the exchange may have moved on (answered through another channel, refused).
  */
 async function moveOpenedExchange(client: Client, m: MessageRow, event: 'delivered' | 'undeliverable', at: Date): Promise<void> {
-  const exchange = await lockExchange(client, m.exchange_id)
-  if (!exchange || exchange.opened_by !== m.id || !canTransition(exchange.status, event)) return
+  const exchange = await lockOpenedExchange(client, m.exchange_id, m.id)
+  if (!exchange || !canTransition(exchange.status, event)) return
   await changeStatus(client, exchange, event, at)
+}
+
+/**
+ * Locks the exchange only if `messageId` opened it: a reply's delivery leaves the exchange row
+ * alone, so it never holds up intake or the deadline watcher on that row.
+ */
+export async function lockOpenedExchange(client: Client, exchangeId: string, messageId: string): Promise<ExchangeRow | undefined> {
+  const { rows } = await client.query<ExchangeRow>('SELECT * FROM exchanges WHERE id = $1 AND opened_by = $2 FOR UPDATE', [exchangeId, messageId])
+  return rows[0]
 }

@@ -1,5 +1,6 @@
 import { recordEvent, type AuditActor } from '../audit/record.ts'
-import { changeStatus, lockExchange } from '../exchanges/record.ts'
+import { changeStatus } from '../exchanges/record.ts'
+import { lockOpenedExchange } from './deliver.ts'
 import { canTransition } from '../exchanges/state.ts'
 import { Problem } from '../http/problems.ts'
 import { withTransaction, type Client, type Pool } from '../store/db.ts'
@@ -105,20 +106,15 @@ export interface AckResult {
  * else, and messages it never received (held, rejected by review), get 404.
  */
 export async function acknowledge(pool: Pool, agency: string, messageId: string, o: { actor: AuditActor; now: Date }): Promise<AckResult> {
-  return withTransaction(pool, async (client) => {
+  const result = await withTransaction(pool, async (client): Promise<AckResult | { denied: InboxRow }> => {
     const { rows } = await client.query<InboxRow & { delivered_at: Date | null; acknowledged_at: Date | null }>(
       `SELECT id, exchange_id, kind, sender, recipient, status, digest, legal_basis, delivered_at, acknowledged_at
          FROM messages WHERE id = $1 FOR UPDATE`,
       [messageId],
     )
     const m = rows[0]
-    if (!m || m.recipient !== agency || !['accepted', 'undeliverable', 'delivered', 'acknowledged'].includes(m.status)) {
-      if (m && m.recipient !== agency) {
-        await recordEvent(client, {
-          type: 'access.denied', actor: o.actor, exchangeId: m.exchange_id, messageId: m.id, agencies: [agency, m.sender, m.recipient],
-          outcome: 'denied', reason: 'not-the-recipient', details: { resource: 'inbox-ack' },
-        }, o.now)
-      }
+    if (m && m.recipient !== agency) return { denied: m }
+    if (!m || !['accepted', 'undeliverable', 'delivered', 'acknowledged'].includes(m.status)) {
       throw new Problem('not-found', `no message ${messageId} in the inbox of ${agency}`)
     }
     if (m.status === 'acknowledged' && m.acknowledged_at) {
@@ -135,12 +131,23 @@ export async function acknowledge(pool: Pool, agency: string, messageId: string,
     await followOpening(client, m.id, m.exchange_id, firstDelivery, o.now)
     return { messageId: m.id, exchangeId: m.exchange_id, status: 'acknowledged', deliveredAt: (m.delivered_at ?? o.now).toISOString(), acknowledgedAt: o.now.toISOString() }
   })
+  if ('denied' in result) {
+    // Recorded outside the transaction, which answers with an error: the denial must stay logged (A2).
+    const m = result.denied
+    await recordEvent(pool, {
+      type: 'access.denied', actor: o.actor, exchangeId: m.exchange_id, messageId: m.id, agencies: [agency, m.sender, m.recipient],
+      outcome: 'denied', reason: 'not-the-recipient', details: { resource: 'inbox-ack' },
+    }, o.now)
+    // The same answer as for an unknown id: another agency learns nothing.
+    throw new Problem('not-found', `no message ${messageId} in the inbox of ${agency}`)
+  }
+  return result
 }
 
 /** An acknowledged opening message moves its exchange: delivered (if not yet), then acknowledged. */
 async function followOpening(client: Client, messageId: string, exchangeId: string, firstDelivery: boolean, at: Date): Promise<void> {
-  const exchange = await lockExchange(client, exchangeId)
-  if (!exchange || exchange.opened_by !== messageId) return
+  const exchange = await lockOpenedExchange(client, exchangeId, messageId)
+  if (!exchange) return
   if (firstDelivery && canTransition(exchange.status, 'delivered')) await changeStatus(client, exchange, 'delivered', at)
   if (canTransition(exchange.status, 'acknowledged')) await changeStatus(client, exchange, 'acknowledged', at)
 }

@@ -1,0 +1,147 @@
+// Deadlines (T2, T3) and overdue exchanges, driven by the injected clock: the watcher flags each
+// overdue exchange once, records exchange.overdue and notifies both agencies.
+import t from 'tap'
+import { ManualClock } from '../../src/config/clock.ts'
+import { verifyNotification } from '../../src/delivery/signature.ts'
+import { count, requestMessage, sign, submit, tokenFor } from '../helpers.ts'
+import { deliveryApp, startRecipient, waitFor, writeDirectory } from '../delivery/helpers.ts'
+
+const recipient = await startRecipient(t)
+const directoryPath = writeDirectory(t, { 'AL-ASP': { webhook: recipient.url } })
+const clock = new ManualClock(new Date())
+const { app, rt, service } = await deliveryApp(t, { clock, config: { directoryPath } })
+const jwks = (await app.inject('/.well-known/jwks.json')).json()
+
+const HOUR = 3_600_000
+const DAY = 24 * HOUR
+
+function reply(kind: string, inReplyTo: string, o: { from?: string; to?: string } = {}, patch: Record<string, unknown> = {}): Record<string, any> {
+  const base = requestMessage(clock, { from: o.from ?? 'RS-MUP', to: o.to ?? 'AL-ASP' })
+  const m: Record<string, any> = { ...base, kind, inReplyTo, purpose: { statement: 'Reply in case CASE-2026-0815' }, body: { facts: 'Facts.' } }
+  if (kind === 'response') m.evaluation = { source: 'B', information: '2' }
+  return { ...m, ...patch }
+}
+async function open(patch: Record<string, unknown> = {}): Promise<{ id: string; exchangeId: string; deadline: Date }> {
+  const m = requestMessage(clock, {}, patch)
+  const res = await submit(app, await sign(m))
+  if (res.statusCode !== 202) throw new Error(res.body)
+  return { id: m.id, exchangeId: res.json().exchangeId, deadline: new Date(res.json().deadline) }
+}
+async function send(m: Record<string, any>): Promise<void> {
+  const res = await submit(app, await sign(m))
+  if (res.statusCode !== 202) throw new Error(`${m.kind}: ${res.body}`)
+}
+const overdueNow = async () => (await service.watcher.runOnce()).overdue
+const exchange = async (id: string) => (await rt.pool.query('SELECT * FROM exchanges WHERE id = $1', [id])).rows[0]
+const get = (agency: string, url: string) => app.inject({ url, headers: { authorization: `Bearer ${tokenFor(app, agency)}` } })
+
+t.test('an unanswered request becomes overdue once its deadline passes; both agencies are told', async (t) => {
+  const { id, exchangeId, deadline } = await open()
+  t.equal(deadline.getTime() - clock.now().getTime(), 14 * DAY, 'PCC-SEE, normal: 14 days (T2)')
+  t.notOk((await overdueNow()).includes(exchangeId))
+  clock.set(deadline.getTime() - 1000)
+  t.notOk((await overdueNow()).includes(exchangeId), 'not a second early')
+  clock.set(deadline.getTime() + 1000)
+  t.same(await overdueNow(), [exchangeId])
+  t.same(await overdueNow(), [], 'flagged once')
+  const e = await exchange(exchangeId)
+  t.equal(e.overdue_at.toISOString(), clock.now().toISOString())
+  t.equal(e.status, 'accepted', 'overdue is a flag, not a state: it can still be answered')
+  const event = (await rt.pool.query("SELECT event FROM audit_events WHERE type = 'exchange.overdue' AND exchange_id = $1", [exchangeId])).rows
+  t.equal(event.length, 1)
+  t.match(event[0].event, { agencies: ['AL-ASP', 'RS-MUP'], messageId: id, reason: 'T2', details: { deadline: deadline.toISOString(), overdueSeconds: 1 } })
+
+  for (const agency of ['AL-ASP', 'RS-MUP']) {
+    const detail = (await get(agency, `/v1/exchanges/${exchangeId}`)).json()
+    t.equal(detail.overdue, true, `${agency} sees it overdue`)
+    t.ok(detail.timeline.some((x: { event: string }) => x.event === 'exchange.overdue'))
+    const listed = (await get(agency, '/v1/exchanges?overdue=true')).json().items.map((x: { id: string }) => x.id)
+    t.ok(listed.includes(exchangeId))
+    const notes = (await get(agency, '/v1/notifications')).json().items
+    t.match(notes.find((n: { exchangeId: string; type: string }) => n.exchangeId === exchangeId && n.type === 'exchange.overdue'), {
+      agency, details: { deadline: deadline.toISOString() },
+    })
+  }
+  const pushed = await waitFor('the signed notification at AL-ASP', async () => {
+    for (const r of recipient.notifications) {
+      const n = await verifyNotification(r.body, jwks)
+      if (n.exchangeId === exchangeId && n.type === 'exchange.overdue') return n
+    }
+    return undefined
+  })
+  t.match(pushed, { type: 'exchange.overdue', agency: 'AL-ASP', messageId: id })
+  await waitFor('the push recorded', async () => (await count(rt, "SELECT 1 FROM notifications WHERE exchange_id = $1 AND type = 'exchange.overdue' AND agency = 'AL-ASP' AND push_status = 'delivered'", [exchangeId])) === 1)
+  t.equal(await count(rt, "SELECT 1 FROM notifications WHERE exchange_id = $1 AND type = 'exchange.overdue' AND agency = 'RS-MUP' AND push_status IS NULL", [exchangeId]), 1, 'a pull agency reads it from the list')
+
+  t.test('an overdue exchange can still be answered', async (t) => {
+    await send(reply('response', id))
+    t.equal((await exchange(exchangeId)).status, 'answered')
+  })
+})
+
+t.test('an answered exchange is never overdue', async (t) => {
+  const { id, exchangeId, deadline } = await open()
+  await send(reply('response', id))
+  clock.set(deadline.getTime() + DAY)
+  t.notOk((await overdueNow()).includes(exchangeId))
+})
+
+t.test('a clarification pauses the deadline; the answer resumes it, moved on by the pause', async (t) => {
+  const { id, exchangeId, deadline } = await open()
+  clock.advance(DAY)
+  const ask = reply('clarification', id)
+  await send(ask)
+  clock.set(deadline.getTime() + 2 * DAY)
+  t.notOk((await overdueNow()).includes(exchangeId), 'not overdue while paused')
+  await send(reply('clarification', ask.id, { from: 'AL-ASP', to: 'RS-MUP' }))
+  const resumed = await exchange(exchangeId)
+  const newDeadline = deadline.getTime() + (clock.now().getTime() - (deadline.getTime() - 13 * DAY))
+  t.equal(resumed.deadline.getTime(), newDeadline, 'the deadline moved on by the whole pause')
+  t.notOk((await overdueNow()).includes(exchangeId))
+  clock.set(newDeadline + 1000)
+  t.same((await overdueNow()).filter((x) => x === exchangeId), [exchangeId], 'overdue at the moved deadline')
+})
+
+t.test('a delay notice (T3): not overdue while the announced delay runs, overdue once it is exceeded', async (t) => {
+  const { id, exchangeId, deadline } = await open()
+  const expectedBy = new Date(deadline.getTime() + 2 * DAY)
+  await send(reply('delay-notice', id, {}, { delay: { expectedBy: expectedBy.toISOString(), reasons: 'Awaiting judicial authorisation.' } }))
+  t.equal((await exchange(exchangeId)).status, 'delayed')
+  clock.set(deadline.getTime() + DAY)
+  t.notOk((await overdueNow()).includes(exchangeId), 'past the deadline but within the announced delay')
+  clock.set(expectedBy.getTime() + 1000)
+  t.ok((await overdueNow()).includes(exchangeId), 'the announced delay is exceeded')
+
+  const early = await open()
+  const soon = new Date(clock.now().getTime() + DAY)
+  await send(reply('delay-notice', early.id, {}, { delay: { expectedBy: soon.toISOString(), reasons: 'Awaiting a court.' } }))
+  clock.set(soon.getTime() + 1000)
+  t.notOk((await overdueNow()).includes(early.exchangeId), 'a delay within the deadline does not make it overdue')
+  clock.set(early.deadline.getTime() + 1000)
+  t.ok((await overdueNow()).includes(early.exchangeId), 'overdue at the deadline itself')
+})
+
+t.test('urgent: 8 hours, or longer once the requested party states indirect accessibility (T2)', async (t) => {
+  const urgency = { urgency: { level: 'urgent', grounds: ['threat-to-life'], reasons: 'A witness has been threatened.' } }
+  const direct = await open(urgency)
+  t.equal(direct.deadline.getTime() - clock.now().getTime(), 8 * HOUR)
+  const indirect = await open(urgency)
+  await send(reply('delay-notice', indirect.id, {}, {
+    urgency: urgency.urgency,
+    accessibility: { level: 'indirect', reason: 'Held by the vehicle registry, not by the police.' },
+    delay: { expectedBy: new Date(clock.now().getTime() + 2 * DAY).toISOString(), reasons: 'Registry request sent.' },
+  }))
+  const moved = await exchange(indirect.exchangeId)
+  t.equal(moved.deadline.getTime() - direct.deadline.getTime(), 7 * DAY - 8 * HOUR, 'PCC-SEE (2006/960 profile): 7 days when indirect')
+  clock.advance(9 * HOUR)
+  const flagged = await overdueNow()
+  t.ok(flagged.includes(direct.exchangeId), 'the direct one is overdue after 8 hours')
+  t.notOk(flagged.includes(indirect.exchangeId), 'the indirect one is not')
+})
+
+t.test('a held exchange waits for review: its deadline does not run out meanwhile', async (t) => {
+  const res = await submit(app, await sign(requestMessage(clock, {}, { dataSubjects: [{ ref: 'SUBJ-M2', category: 'victim', minor: true }] })))
+  t.equal(res.json().status, 'held')
+  clock.advance(15 * DAY)
+  t.notOk((await overdueNow()).includes(res.json().exchangeId))
+})
