@@ -1,7 +1,7 @@
 // Replies through the whole pipeline: every reply kind accepted from the counterpart and delivered
 // back (push to the requester, inbox of the responder), every refused transition, replies from a
 // third agency, own-initiative exchanges, and the DPO's review of held messages and replies.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { randomUUID } from 'node:crypto'
 import { ManualClock } from '../../src/config/clock.ts'
 import { verifyDelivery } from '../../src/delivery/signature.ts'
@@ -37,13 +37,13 @@ const systemOf = (agency: string) => ({ authorization: `Bearer ${tokenFor(app, a
 const inboxIds = async (agency: string) => (await app.inject({ url: '/v1/inbox?limit=100', headers: systemOf(agency) })).json().items.map((i: { messageId: string }) => i.messageId)
 const ack = (agency: string, id: string) => app.inject({ method: 'POST', url: `/v1/inbox/${id}/ack`, headers: systemOf(agency) })
 const send = async (m: Record<string, any>) => submit(app, await sign(m))
-const accepted = async (t: Tap.Test, m: Record<string, any>, status: 'accepted' | 'held' = 'accepted') => {
+const accepted = async (t: Test, m: Record<string, any>, status: 'accepted' | 'held' = 'accepted') => {
   const res = await send(m)
   t.equal(res.statusCode, 202, `${m.kind} from ${m.from.agency}: ${res.body}`)
   t.equal(res.json().status, status)
   return res.json() as { exchangeId: string; deadline: string | null }
 }
-const refused = async (t: Tap.Test, m: Record<string, any>, status: number, code: string) => {
+const refused = async (t: Test, m: Record<string, any>, status: number, code: string) => {
   const res = await send(m)
   t.equal(res.statusCode, status, `${m.kind} from ${m.from.agency} refused: ${res.body}`)
   t.equal(res.json().code, code)
