@@ -141,9 +141,11 @@ export async function exchangeDetail(db: Queryable, row: ExchangeDbRow, agency: 
     list.push({ attempt: d.attempt, startedAt: d.started_at.toISOString(), endedAt: d.ended_at?.toISOString() ?? null, outcome: d.outcome, httpStatus: d.http_status, error: d.error })
     deliveriesOf.set(d.message_id, list)
   }
+  // Consultations are hops too (DOMAIN.md A1): both parties see when, and by which agency, a
+  // message body was read. Denied attempts by others and auditors' own work stay in the audit API.
   const events = await db.query<{ type: string; at: Date; seq: number | null; message_id: string | null; event: Record<string, unknown> }>(
     `SELECT type, at, seq, message_id, event FROM audit_events
-      WHERE exchange_id = $1 AND type NOT IN ('message.consulted', 'access.denied', 'audit.queried', 'audit.exported')
+      WHERE exchange_id = $1 AND type NOT IN ('access.denied', 'audit.queried', 'audit.exported')
       ORDER BY at, recorded`,
     [row.id],
   )
