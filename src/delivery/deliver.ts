@@ -1,11 +1,11 @@
 import type { Dispatcher } from 'undici'
-import { recordEvent, type AuditActor, type AuditEventInput } from '../audit/record.ts'
+import { auditEvent, auditInsert, auditRows, recordEvent, type AuditActor, type AuditEventInput } from '../audit/record.ts'
 import type { Clock } from '../config/clock.ts'
 import type { Config } from '../config/config.ts'
 import type { SigningKey } from '../config/keys.ts'
 import type { Directory } from '../directory/types.ts'
 import { changeStatus, type ExchangeRow } from '../exchanges/record.ts'
-import { canTransition } from '../exchanges/state.ts'
+import { canTransition, TRANSITIONS } from '../exchanges/state.ts'
 import { withTransaction, type Client, type Pool } from '../store/db.ts'
 import { budgetFor, nextAttemptAt } from './budget.ts'
 import { createNotifications } from './notifications.ts'
@@ -57,10 +57,20 @@ interface MessageRow {
   delivered_at: Date | null
 }
 
+const MESSAGE_COLUMNS = `id, exchange_id, kind, sender, recipient, status, digest, jws, legal_basis, attempts, budget_attempts, next_attempt_at,
+            delivery_budget_from, received_at, delivered_at`
+
 async function lockMessage(client: Client, id: string): Promise<MessageRow | undefined> {
-  const { rows } = await client.query<MessageRow>(
-    `SELECT id, exchange_id, kind, sender, recipient, status, digest, jws, legal_basis, attempts, budget_attempts, next_attempt_at,
-            delivery_budget_from, received_at, delivered_at
+  const { rows } = await client.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = $1 FOR UPDATE`, [id])
+  return rows[0]
+}
+
+/** The message, locked, with its attempts still open (one round trip). */
+async function lockMessageForClaim(client: Client, id: string): Promise<(MessageRow & { open: { attempt: number; started_at: string }[] }) | undefined> {
+  const { rows } = await client.query<MessageRow & { open: { attempt: number; started_at: string }[] }>(
+    `SELECT ${MESSAGE_COLUMNS},
+            COALESCE((SELECT json_agg(json_build_object('attempt', d.attempt, 'started_at', d.started_at) ORDER BY d.attempt)
+                        FROM deliveries d WHERE d.message_id = messages.id AND d.ended_at IS NULL), '[]') AS open
        FROM messages WHERE id = $1 FOR UPDATE`,
     [id],
   )
@@ -94,7 +104,7 @@ export async function deliverMessage(deps: DeliveryDeps, messageId: string): Pro
     outcome = { ok: false, permanent: true, error: claimed.preflight ?? 'no webhook', durationMs: 0 }
   } else {
     const m = claimed.message
-    const signature = await signDelivery({
+    const signature = signDelivery({
       messageId: m.id, exchangeId: m.exchange_id, sender: m.sender, recipient: m.recipient, kind: m.kind,
       digest: m.digest, attempt: claimed.attempt, sentAt: claimed.startedAt.toISOString(),
     }, deps.brokerKey)
@@ -107,12 +117,45 @@ export async function deliverMessage(deps: DeliveryDeps, messageId: string): Pro
       'leix-delivery-signature': signature,
     }, deps.config.deliveryTimeoutMs)
   }
+  if (outcome.ok) return recordDelivered(deps, claimed, outcome)
   return withTransaction(deps.pool, (client) => recordOutcome(deps, client, claimed, outcome))
+}
+
+/**
+ * A 2xx, in one autocommit statement (the common case, so the hot path): the attempt ends, the
+ * message is delivered — unless it was acknowledged through the inbox meanwhile, which keeps its
+ * status — the exchange it opened moves to `delivered` where the state machine allows
+ * (TRANSITIONS.delivered.from), and `delivery.succeeded` is recorded, all or nothing.
+ */
+async function recordDelivered(deps: DeliveryDeps, c: Claim, outcome: WebhookOutcome): Promise<DeliveryStep> {
+  const now = deps.clock.now()
+  const m = c.message
+  const details = { attempt: c.attempt, mode: 'push', httpStatus: outcome.httpStatus ?? null, durationMs: outcome.durationMs }
+  const events = [auditEvent({ ...common(m), type: 'delivery.succeeded', outcome: 'ok', recipients: [m.recipient], details }, now)]
+  await deps.pool.query(
+    `WITH prev AS (SELECT id, status FROM messages WHERE id = $1 FOR UPDATE),
+          message AS (
+            UPDATE messages SET
+              status = CASE WHEN prev.status IN ('accepted', 'undeliverable') THEN 'delivered' ELSE messages.status END,
+              next_attempt_at = CASE WHEN prev.status IN ('accepted', 'undeliverable') THEN NULL ELSE messages.next_attempt_at END,
+              delivered_at = COALESCE(messages.delivered_at, $3), updated_at = $3
+            FROM prev WHERE messages.id = prev.id RETURNING prev.status AS was),
+          attempt AS (
+            UPDATE deliveries SET ended_at = $3, outcome = 'delivered', http_status = $4, error = NULL
+             WHERE message_id = $1 AND attempt = $2 AND ended_at IS NULL),
+          exchange AS (
+            UPDATE exchanges SET status = 'delivered', updated_at = $3 FROM message
+             WHERE exchanges.id = $5 AND exchanges.opened_by = $1 AND message.was IN ('accepted', 'undeliverable')
+               AND exchanges.status = ANY ($6::text[]))
+     ${auditInsert(events, 7)}`,
+    [m.id, c.attempt, now, outcome.httpStatus ?? null, m.exchange_id, TRANSITIONS.delivered.from, auditRows(events)],
+  )
+  return { kind: 'done', outcome: 'delivered', notify: [] }
 }
 
 async function claim(deps: DeliveryDeps, client: Client, messageId: string): Promise<Claim | DeliveryStep> {
   const now = deps.clock.now()
-  const m = await lockMessage(client, messageId)
+  const m = await lockMessageForClaim(client, messageId)
   // Delivered, acknowledged, undeliverable, held or rejected: a duplicate or stale job does nothing.
   if (!m || m.status !== 'accepted') return { kind: 'done', outcome: 'not-due', notify: [] }
   const agency = deps.directory.agencies.get(m.recipient)
@@ -123,12 +166,8 @@ async function claim(deps: DeliveryDeps, client: Client, messageId: string): Pro
     }
     return { kind: 'done', outcome: 'inbox', notify: [] }
   }
-  const open = await client.query<{ attempt: number; started_at: Date }>(
-    'SELECT attempt, started_at FROM deliveries WHERE message_id = $1 AND ended_at IS NULL ORDER BY attempt',
-    [m.id],
-  )
-  for (const a of open.rows) {
-    const leaseEnd = a.started_at.getTime() + deps.config.deliveryTimeoutMs + ATTEMPT_LEASE_MARGIN_MS
+  for (const a of m.open) {
+    const leaseEnd = new Date(a.started_at).getTime() + deps.config.deliveryTimeoutMs + ATTEMPT_LEASE_MARGIN_MS
     if (leaseEnd > now.getTime()) return { kind: 'later', delayMs: leaseEnd - now.getTime(), reason: 'in-flight', notify: [] }
     await client.query(
       `UPDATE deliveries SET ended_at = $3, outcome = 'interrupted', error = 'the worker stopped before the attempt ended' WHERE message_id = $1 AND attempt = $2`,
@@ -137,9 +176,14 @@ async function claim(deps: DeliveryDeps, client: Client, messageId: string): Pro
     await recordEvent(client, { ...common(m), type: 'delivery.failed', outcome: 'failed', reason: 'interrupted', details: { attempt: a.attempt, mode: 'push' } }, now)
   }
   const attempt = m.attempts + 1
-  await client.query('INSERT INTO deliveries (message_id, attempt, started_at) VALUES ($1, $2, $3)', [m.id, attempt, now])
-  await client.query('UPDATE messages SET attempts = $2, budget_attempts = budget_attempts + 1, updated_at = $3 WHERE id = $1', [m.id, attempt, now])
-  await recordEvent(client, { ...common(m), type: 'delivery.attempted', outcome: 'pending', recipients: [m.recipient], details: { attempt, mode: 'push' } }, now)
+  // The attempt row, the counters and its event in one statement: this is the hot path.
+  const events = [auditEvent({ ...common(m), type: 'delivery.attempted', outcome: 'pending', recipients: [m.recipient], details: { attempt, mode: 'push' } }, now)]
+  await client.query(
+    `WITH attempt AS (INSERT INTO deliveries (message_id, attempt, started_at) VALUES ($1, $2, $3)),
+          counters AS (UPDATE messages SET attempts = $2, budget_attempts = budget_attempts + 1, updated_at = $3 WHERE id = $1)
+     ${auditInsert(events, 4)}`,
+    [m.id, attempt, now, auditRows(events)],
+  )
   const result: Claim = { message: m, attempt, startedAt: now }
   if (!agency) result.preflight = `agency ${m.recipient} is no longer in the directory`
   else if (!m.jws) result.preflight = 'the payload was erased before delivery'
@@ -147,27 +191,17 @@ async function claim(deps: DeliveryDeps, client: Client, messageId: string): Pro
   return result
 }
 
+/** A failed attempt: retry after a backoff, or undeliverable once the budget is spent or the refusal is permanent. */
 async function recordOutcome(deps: DeliveryDeps, client: Client, c: Claim, outcome: WebhookOutcome): Promise<DeliveryStep> {
   const now = deps.clock.now()
   const m = await lockMessage(client, c.message.id)
   if (!m) return { kind: 'done', outcome: 'not-due', notify: [] }
   await client.query(
-    'UPDATE deliveries SET ended_at = $3, outcome = $4, http_status = $5, error = $6 WHERE message_id = $1 AND attempt = $2 AND ended_at IS NULL',
-    [m.id, c.attempt, now, outcome.ok ? 'delivered' : 'failed', outcome.httpStatus ?? null, outcome.error ?? null],
+    `UPDATE deliveries SET ended_at = $3, outcome = 'failed', http_status = $4, error = $5 WHERE message_id = $1 AND attempt = $2 AND ended_at IS NULL`,
+    [m.id, c.attempt, now, outcome.httpStatus ?? null, outcome.error ?? null],
   )
   const base = common(m)
   const details = { attempt: c.attempt, mode: 'push', httpStatus: outcome.httpStatus ?? null, durationMs: outcome.durationMs }
-  if (outcome.ok) {
-    await recordEvent(client, { ...base, type: 'delivery.succeeded', outcome: 'ok', recipients: [m.recipient], details }, now)
-    if (m.status === 'accepted' || m.status === 'undeliverable') {
-      await client.query(`UPDATE messages SET status = 'delivered', delivered_at = $2, next_attempt_at = NULL, updated_at = $2 WHERE id = $1`, [m.id, now])
-      await moveOpenedExchange(client, m, 'delivered', now)
-    } else {
-      // Acknowledged through the inbox while this POST was on its way: keep the first delivery time.
-      await client.query('UPDATE messages SET delivered_at = COALESCE(delivered_at, $2), updated_at = $2 WHERE id = $1', [m.id, now])
-    }
-    return { kind: 'done', outcome: 'delivered', notify: [] }
-  }
   await recordEvent(client, {
     ...base, type: 'delivery.failed', outcome: 'failed', reason: outcome.permanent ? 'permanent' : 'retryable',
     details: { ...details, error: outcome.error ?? null },
@@ -199,7 +233,7 @@ async function recordOutcome(deps: DeliveryDeps, client: Client, c: Claim, outco
  * The exchange follows its opening message (delivered, undeliverable), but only where the state
  * machine allows it: the exchange may have moved on (answered through another channel, refused).
  */
-async function moveOpenedExchange(client: Client, m: MessageRow, event: 'delivered' | 'undeliverable', at: Date): Promise<void> {
+async function moveOpenedExchange(client: Client, m: MessageRow, event: 'undeliverable', at: Date): Promise<void> {
   const exchange = await lockOpenedExchange(client, m.exchange_id, m.id)
   if (!exchange || !canTransition(exchange.status, event)) return
   await changeStatus(client, exchange, event, at)

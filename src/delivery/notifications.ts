@@ -95,7 +95,7 @@ export async function pushNotification(deps: PushDeps, id: string): Promise<numb
   if (!row || row.push_status !== 'pending') return undefined
   const agency = deps.directory.agencies.get(row.agency)
   const webhook = agency?.delivery.mode === 'push' ? agency.delivery.webhook : undefined
-  const body = await signNotification(bodyOf(row), deps.brokerKey)
+  const body = signNotification(bodyOf(row), deps.brokerKey)
   const outcome = webhook
     ? await postWebhook(deps.agent, webhook, body, {
         'content-type': 'application/jose',

@@ -1,6 +1,6 @@
 import * as jose from 'jose'
 import type { SigningKey } from '../config/keys.ts'
-import { digestOf } from '../intake/receipt.ts'
+import { digestOf, signCompact } from '../intake/receipt.ts'
 
 /** `typ` of the broker's signature over a push delivery (header `Leix-Delivery-Signature`). */
 export const DELIVERY_TYP = 'leix-delivery+json'
@@ -25,10 +25,8 @@ export interface DeliveryAttestation {
   sentAt: string
 }
 
-export async function signDelivery(body: DeliveryAttestation, key: SigningKey): Promise<string> {
-  return new jose.CompactSign(new TextEncoder().encode(JSON.stringify(body)))
-    .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: DELIVERY_TYP })
-    .sign(key.privateKey)
+export function signDelivery(body: DeliveryAttestation, key: SigningKey): string {
+  return signCompact({ alg: 'EdDSA', kid: key.kid, typ: DELIVERY_TYP }, body, key)
 }
 
 export class DeliverySignatureError extends Error {
@@ -73,10 +71,8 @@ export interface NotificationBody {
   details: Record<string, unknown>
 }
 
-export async function signNotification(body: NotificationBody, key: SigningKey): Promise<string> {
-  return new jose.CompactSign(new TextEncoder().encode(JSON.stringify(body)))
-    .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: NOTIFICATION_TYP })
-    .sign(key.privateKey)
+export function signNotification(body: NotificationBody, key: SigningKey): string {
+  return signCompact({ alg: 'EdDSA', kid: key.kid, typ: NOTIFICATION_TYP }, body, key)
 }
 
 /** Verifies a pushed notification (the whole request body) against the broker's JWKS. */
