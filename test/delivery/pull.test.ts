@@ -89,6 +89,8 @@ t.test('a push agency whose webhook is down can fetch from its inbox; the worker
 t.test('T5: a message neither pushed nor fetched and acknowledged in time gets a non-delivery status both sides see', async (t) => {
   const message = requestMessage(clock, { from: 'AL-ASP', to: 'ME-UP' })
   const { exchangeId } = (await submit(app, await sign(message))).json()
+  // Let the worker place it in the inbox first: the watcher skips rows another transaction holds.
+  await waitFor('the message in the inbox', async () => (await count(rt, "SELECT 1 FROM audit_events WHERE type = 'delivery.queued' AND message_id = $1", [message.id])) === 1)
   t.same(await service.watcher.runOnce(), { overdue: [], nonDelivery: [] }, 'not yet')
   clock.advance(rt.config.nonDeliverySeconds * 1000 + 1000)
   const flagged = await service.watcher.runOnce()
