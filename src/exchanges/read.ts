@@ -143,11 +143,12 @@ export async function exchangeDetail(db: Queryable, row: ExchangeDbRow, agency: 
   }
   // Consultations are hops too (DOMAIN.md A1): both parties see when, and by which agency, a
   // message body was read. Denied attempts by others and auditors' own work stay in the audit API.
+  // Each party sees the events that name it (a review the sender's DPO rejected is the sender's).
   const events = await db.query<{ type: string; at: Date; seq: number | null; message_id: string | null; event: Record<string, unknown> }>(
     `SELECT type, at, seq, message_id, event FROM audit_events
-      WHERE exchange_id = $1 AND type NOT IN ('access.denied', 'audit.queried', 'audit.exported')
+      WHERE exchange_id = $1 AND $2 = ANY (agencies) AND type NOT IN ('access.denied', 'audit.queried', 'audit.exported')
       ORDER BY at, recorded`,
-    [row.id],
+    [row.id, agency],
   )
   return {
     ...summarise(row, agency, now),

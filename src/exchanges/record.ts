@@ -145,6 +145,8 @@ export async function applyReplyEffects(
     set.deadline = deadline
     set.accessibility = message.accessibility.level
     set.deadline_basis = exchange.urgency === 'urgent' ? `urgent-${message.accessibility.level}` : 'normal'
+    // A deadline moved past now un-flags an exchange flagged overdue under the stricter one.
+    if (deadline.getTime() > at.getTime()) set.overdue_at = null
     await recordEvent(client, { ...common, type: 'exchange.accessibility-stated', outcome: 'ok', details: { accessibility: message.accessibility.level, deadline: deadline.toISOString() } }, at)
   }
   let event: ExchangeEvent | undefined
@@ -162,6 +164,7 @@ export async function applyReplyEffects(
         if (exchange.paused_at && deadline) {
           deadline = new Date(deadline.getTime() + (at.getTime() - exchange.paused_at.getTime()))
           set.deadline = deadline
+          if (deadline.getTime() > at.getTime()) set.overdue_at = null
         }
         set.paused_at = null
       }

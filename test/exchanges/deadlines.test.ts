@@ -139,6 +139,21 @@ t.test('urgent: 8 hours, or longer once the requested party states indirect acce
   t.notOk(flagged.includes(indirect.exchangeId), 'the indirect one is not')
 })
 
+t.test('stating indirect accessibility after the 8 hours un-flags the overdue exchange (T2)', async (t) => {
+  const urgency = { urgency: { level: 'urgent', grounds: ['threat-to-life'], reasons: 'A witness has been threatened.' } }
+  const late = await open(urgency)
+  clock.advance(9 * HOUR)
+  t.ok((await overdueNow()).includes(late.exchangeId), 'overdue under the strict 8 hours')
+  await send(reply('delay-notice', late.id, {}, {
+    urgency: urgency.urgency,
+    accessibility: { level: 'indirect', reason: 'Held by the vehicle registry, not by the police.' },
+    delay: { expectedBy: new Date(clock.now().getTime() + 2 * DAY).toISOString(), reasons: 'Registry request sent.' },
+  }))
+  const e = await exchange(late.exchangeId)
+  t.equal(e.overdue_at, null, 'the 7-day deadline has not passed: no longer overdue')
+  t.equal((await get('AL-ASP', `/v1/exchanges/${late.exchangeId}`)).json().overdue, false)
+})
+
 t.test('a held exchange waits for review: its deadline does not run out meanwhile', async (t) => {
   const res = await submit(app, await sign(requestMessage(clock, {}, { dataSubjects: [{ ref: 'SUBJ-M2', category: 'victim', minor: true }] })))
   t.equal(res.json().status, 'held')
