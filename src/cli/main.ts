@@ -46,6 +46,12 @@ Messages
   receipt verify RECEIPT|FILE [--jws FILE] [--jwks FILE|--url URL]
                               verify a receipt's signature (and that it covers the JWS)
 
+Audit
+  audit verify EXPORT.ndjson --jwks FILE [--previous CHECKPOINT]
+                              verify an audit export offline; names the first bad event
+  audit export --from SEQ|TIME --to SEQ|TIME [--out FILE]
+                              download an export (auditor or dpo token)
+
 Environment: see README.md "Configuration". URL defaults to LEIX_URL or http://127.0.0.1:8080;
 token defaults to LEIX_TOKEN.`
 
