@@ -52,7 +52,7 @@ export function readJwkFile(path: string, what: string): jose.JWK {
 const DEV_DIR = new URL('../../config/dev/', import.meta.url)
 
 /** Resolves a configured key path, or the committed development key when LEIX_DEV_KEYS is on. */
-function keyPath(configured: string | undefined, devFile: string, config: Config, envName: string): string | undefined {
+function keyPath(configured: string | undefined, devFile: string, config: Config): string | undefined {
   if (configured) return configured
   if (config.devKeys) return new URL(devFile, DEV_DIR).pathname
   return undefined
@@ -60,7 +60,7 @@ function keyPath(configured: string | undefined, devFile: string, config: Config
 
 /** The broker's signing key: receipts, delivery signatures, audit checkpoints. */
 export function loadBrokerKey(config: Config): SigningKey {
-  const path = keyPath(config.brokerKeyPath, 'broker.DEV-ONLY.private.jwk.json', config, 'LEIX_BROKER_KEY')
+  const path = keyPath(config.brokerKeyPath, 'broker.DEV-ONLY.private.jwk.json', config)
   if (!path) throw new ConfigError('brokerKeyPath (LEIX_BROKER_KEY): no broker signing key configured (set LEIX_DEV_KEYS=true for local development)')
   const key = signingKeyFromJwk(readJwkFile(path, 'LEIX_BROKER_KEY'), 'LEIX_BROKER_KEY')
   if (key.alg !== 'EdDSA') throw new ConfigError('LEIX_BROKER_KEY: the broker key must be Ed25519 (EdDSA)')
@@ -69,12 +69,12 @@ export function loadBrokerKey(config: Config): SigningKey {
 
 /** The bearer-token issuer's public key (PEM, for @fastify/jwt) and, if available, its private key. */
 export function loadTokenKeys(config: Config): { publicPem: string; privatePem?: string; kid: string } {
-  const pubPath = keyPath(config.tokenPublicKeyPath, 'token-issuer.DEV-ONLY.public.jwk.json', config, 'LEIX_TOKEN_PUBLIC_KEY')
+  const pubPath = keyPath(config.tokenPublicKeyPath, 'token-issuer.DEV-ONLY.public.jwk.json', config)
   if (!pubPath) throw new ConfigError('tokenPublicKeyPath (LEIX_TOKEN_PUBLIC_KEY): no token issuer key configured (set LEIX_DEV_KEYS=true for local development)')
   const pubJwk = readJwkFile(pubPath, 'LEIX_TOKEN_PUBLIC_KEY')
   if (pubJwk.kty !== 'OKP' || pubJwk.crv !== 'Ed25519') throw new ConfigError('LEIX_TOKEN_PUBLIC_KEY: the token issuer key must be Ed25519')
   const publicPem = createPublicKey({ key: publicJwkOf(pubJwk) as import('node:crypto').JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString()
-  const privPath = keyPath(config.tokenPrivateKeyPath, 'token-issuer.DEV-ONLY.private.jwk.json', config, 'LEIX_TOKEN_PRIVATE_KEY')
+  const privPath = keyPath(config.tokenPrivateKeyPath, 'token-issuer.DEV-ONLY.private.jwk.json', config)
   let privatePem: string | undefined
   if (privPath) {
     const privJwk = readJwkFile(privPath, 'LEIX_TOKEN_PRIVATE_KEY')

@@ -3,34 +3,10 @@ import type { Directory } from '../directory/types.ts'
 import { applyReplyEffects, changeStatus, lockExchange } from '../exchanges/record.ts'
 import { Problem } from '../http/problems.ts'
 import type { Message } from '../intake/message.ts'
-import { withTransaction, type Client, type Pool, type Queryable } from '../store/db.ts'
+import { withTransaction, type Pool, type Queryable } from '../store/db.ts'
+import { lockMessage, type MessageRow } from './message-row.ts'
 
 /** Decisions on single messages by a person: an admin's redelivery, a DPO's review of a held message. */
-
-interface MessageRow {
-  id: string
-  exchange_id: string
-  kind: string
-  sender: string
-  recipient: string
-  status: string
-  digest: string
-  jws: string | null
-  legal_basis: string
-  attempts: number
-  budget_attempts: number
-  received_at: Date
-  holds: { rule: string; path: string; message: string }[] | null
-}
-
-async function lockMessage(client: Client, id: string): Promise<MessageRow | undefined> {
-  const { rows } = await client.query<MessageRow>(
-    `SELECT id, exchange_id, kind, sender, recipient, status, digest, jws, legal_basis, attempts, budget_attempts, received_at, holds
-       FROM messages WHERE id = $1 FOR UPDATE`,
-    [id],
-  )
-  return rows[0]
-}
 
 /** A refusal to act on a message: logged outside the refused transaction (A2), answered like an unknown id. */
 class Denied extends Error {

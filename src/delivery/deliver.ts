@@ -9,6 +9,7 @@ import { canTransition, TRANSITIONS } from '../exchanges/state.ts'
 import { withTransaction, type Client, type Pool } from '../store/db.ts'
 import { budgetFor, nextAttemptAt } from './budget.ts'
 import { createNotifications } from './notifications.ts'
+import { MESSAGE_COLUMNS, lockMessage, type MessageRow } from './message-row.ts'
 import { signDelivery } from './signature.ts'
 import { postWebhook, type WebhookOutcome } from './webhook.ts'
 
@@ -39,33 +40,6 @@ export const ATTEMPT_LEASE_MARGIN_MS = 1000
 
 const BROKER: AuditActor = { kind: 'broker' }
 
-interface MessageRow {
-  id: string
-  exchange_id: string
-  kind: string
-  sender: string
-  recipient: string
-  status: string
-  digest: string
-  jws: string | null
-  legal_basis: string
-  attempts: number
-  budget_attempts: number
-  next_attempt_at: Date | null
-  delivery_budget_from: Date | null
-  received_at: Date
-  delivered_at: Date | null
-}
-
-const MESSAGE_COLUMNS = `id, exchange_id, kind, sender, recipient, status, digest, jws, legal_basis, attempts, budget_attempts, next_attempt_at,
-            delivery_budget_from, received_at, delivered_at`
-
-async function lockMessage(client: Client, id: string): Promise<MessageRow | undefined> {
-  const { rows } = await client.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = $1 FOR UPDATE`, [id])
-  return rows[0]
-}
-
-/** The message, locked, with its attempts still open (one round trip). */
 async function lockMessageForClaim(client: Client, id: string): Promise<(MessageRow & { open: { attempt: number; started_at: string }[] }) | undefined> {
   const { rows } = await client.query<MessageRow & { open: { attempt: number; started_at: string }[] }>(
     `SELECT ${MESSAGE_COLUMNS},

@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import type { Dispatcher } from 'undici'
-import type { Clock } from '../config/clock.ts'
-import type { Config } from '../config/config.ts'
-import type { SigningKey } from '../config/keys.ts'
 import type { Directory } from '../directory/types.ts'
-import { withTransaction, type Pool, type Queryable } from '../store/db.ts'
+import { withTransaction, type Queryable } from '../store/db.ts'
 import { budgetFor, nextAttemptAt } from './budget.ts'
+import type { DeliveryDeps } from './deliver.ts'
 import type { DeliveryQueue } from './queue.ts'
 import { signNotification, type NotificationBody } from './signature.ts'
 import { postWebhook } from './webhook.ts'
@@ -75,14 +72,8 @@ function bodyOf(row: NotificationRow): NotificationBody {
   }
 }
 
-export interface PushDeps {
-  pool: Pool
-  directory: Directory
-  clock: Clock
-  brokerKey: SigningKey
-  agent: Dispatcher
-  config: Pick<Config, 'deliveryMaxAttempts' | 'deliveryMaxElapsedSeconds' | 'deliveryBackoffMs' | 'deliveryTimeoutMs'>
-}
+/** Pushing a notification needs what delivering a message needs. */
+export type PushDeps = DeliveryDeps
 
 /**
  * Pushes one notification to its agency's webhook and records the outcome. Returns the delay

@@ -73,7 +73,7 @@ export class DeliveryService implements Service {
   #agent: Agent | undefined
   #stopping: Promise<void> | undefined
 
-  constructor(private readonly rt: Runtime, opts: DeliveryServiceOptions) {
+  constructor(rt: Runtime, opts: DeliveryServiceOptions) {
     const { config } = rt
     this.#log = opts.log ?? pino({ level: config.logLevel, name: 'delivery' })
     const push = (ids: string[]) => enqueuePushes(rt.queue, ids, this.#log)
