@@ -45,6 +45,12 @@ t.test('the gateway speaks HTTPS with the configured certificate', async (t) => 
   t.equal(posted.statusCode, 202)
   t.equal(((await posted.body.json()) as { messageId: string }).messageId, message.id)
   await t.rejects(request(`https://127.0.0.1:${port}/health/live`), 'an untrusted certificate is refused by default clients')
+  const docs = await request(`https://127.0.0.1:${port}/docs/json`, { dispatcher })
+  const paths = Object.keys(((await docs.body.json()) as { paths: Record<string, unknown> }).paths)
+  for (const path of ['/v1/messages', '/v1/exchanges/{id}', '/v1/inbox', '/v1/inbox/{messageId}/ack', '/v1/messages/{id}/redeliver',
+    '/v1/messages/{id}', '/v1/audit/proofs/inclusion', '/v1/audit/export', '/health/ready']) {
+    t.ok(paths.includes(path), `OpenAPI documents ${path}`)
+  }
 })
 
 t.test('mutual TLS binds a client certificate to an agency (S4)', async (t) => {
