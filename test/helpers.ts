@@ -2,6 +2,8 @@
 // sample directory with its development keys, and signing helpers. Real services only.
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
 import pg from 'pg'
 import * as jose from 'jose'
 import type { FastifyInstance } from 'fastify'
@@ -114,4 +116,14 @@ export function tokenFor(app: FastifyInstance, agency: string, roles: string[] =
 export async function count(rt: Runtime, sql: string, params: unknown[] = []): Promise<number> {
   const { rows } = await rt.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM (${sql}) q`, params)
   return rows[0]?.n ?? 0
+}
+
+/** A TCP port free on the loopback interface right now. */
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
 }

@@ -4,23 +4,14 @@ import t from 'tap'
 import { execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { createTestDatabase, REDIS_URL, ROOT } from '../helpers.ts'
+import { createTestDatabase, freePort, REDIS_URL, ROOT } from '../helpers.ts'
 
 const LEIX = new URL('bin/leix.js', ROOT).pathname
 const run = promisify(execFile)
 
-async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  return port
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'leix-cli-'))
 const databaseUrl = await createTestDatabase(t)

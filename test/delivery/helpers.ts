@@ -4,7 +4,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -15,7 +14,7 @@ import { buildApp } from '../../src/app.ts'
 import { migrate } from '../../src/store/migrations.ts'
 import { startDelivery, type DeliveryService } from '../../src/delivery/service.ts'
 import { createRedis } from '../../src/delivery/queue.ts'
-import { createTestDatabase, ROOT, testConfig } from '../helpers.ts'
+import { createTestDatabase, freePort, ROOT, testConfig } from '../helpers.ts'
 
 interface Teardown {
   teardown(fn: () => unknown): void
@@ -165,14 +164,6 @@ export async function messageStatus(rt: Runtime, id: string): Promise<string | u
   return rows[0]?.status
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /**
  * A private redis-server on a free port, without persistence, killed at teardown: for tests
