@@ -53,6 +53,8 @@ export interface ExchangeRow {
   deadline: Date | null
   paused_at: Date | null
   legal_basis: string
+  /** What the requested party stated (T2), if anything. */
+  accessibility: 'direct' | 'indirect' | null
 }
 
 /** Locks and returns an exchange row for a state change. */
@@ -141,7 +143,12 @@ export async function applyReplyEffects(
   const set: Record<string, unknown> = {}
   const common = { actor, exchangeId: exchange.id, messageId: message.id, agencies: [exchange.requester, exchange.responder], legalBasis: exchange.legal_basis }
   if (message.accessibility && exchange.kind === 'request' && deadline) {
-    deadline = recomputeDeadline(exchange.opened_at, exchange.urgency, message.accessibility.level, instrument.deadlineProfile)
+    // Keep the time the deadline already moved by (review holds, clarification pauses): it is
+    // the difference between the running deadline and the one its current basis gives.
+    const profile = instrument.deadlineProfile
+    const current = recomputeDeadline(exchange.opened_at, exchange.urgency, exchange.accessibility ?? 'direct', profile)
+    const shift = Math.max(0, deadline.getTime() - current.getTime())
+    deadline = new Date(recomputeDeadline(exchange.opened_at, exchange.urgency, message.accessibility.level, profile).getTime() + shift)
     set.deadline = deadline
     set.accessibility = message.accessibility.level
     set.deadline_basis = exchange.urgency === 'urgent' ? `urgent-${message.accessibility.level}` : 'normal'

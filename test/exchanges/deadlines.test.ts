@@ -160,3 +160,26 @@ t.test('a held exchange waits for review: its deadline does not run out meanwhil
   clock.advance(15 * DAY)
   t.notOk((await overdueNow()).includes(res.json().exchangeId))
 })
+
+t.test('time spent in review stays added when the requested party later states accessibility', async (t) => {
+  const urgency = { urgency: { level: 'urgent', grounds: ['threat-to-life'], reasons: 'A witness has been threatened.' } }
+  const m = requestMessage(clock, {}, { ...urgency, dataSubjects: [{ ref: 'SUBJ-M3', category: 'victim', minor: true }] })
+  const held = await submit(app, await sign(m))
+  t.equal(held.json().status, 'held')
+  const openedAt = clock.now().getTime()
+  clock.advance(2 * HOUR)
+  const release = await app.inject({
+    method: 'POST', url: `/v1/messages/${m.id}/review`, headers: { authorization: `Bearer ${tokenFor(app, 'AL-ASP', ['dpo'])}` },
+    payload: { decision: 'release', justification: 'The minor is a victim; the request protects them.' },
+  })
+  t.equal(release.statusCode, 200, release.body)
+  const released = await exchange(held.json().exchangeId)
+  t.equal(released.deadline.getTime() - openedAt, 8 * HOUR + 2 * HOUR, 'the 8 hours run from release')
+  await send(reply('delay-notice', m.id, {}, {
+    urgency: urgency.urgency,
+    accessibility: { level: 'indirect', reason: 'Held by the civil registry.' },
+    delay: { expectedBy: new Date(clock.now().getTime() + DAY).toISOString(), reasons: 'Registry request sent.' },
+  }))
+  const moved = await exchange(held.json().exchangeId)
+  t.equal(moved.deadline.getTime() - openedAt, 7 * DAY + 2 * HOUR, 'indirect: 7 days (PCC-SEE), still plus the 2 hours in review')
+})
