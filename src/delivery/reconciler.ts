@@ -1,4 +1,5 @@
 import type { Clock } from '../config/clock.ts'
+import type { Directory } from '../directory/types.ts'
 import type { Queryable } from '../store/db.ts'
 import type { DeliveryQueue } from './queue.ts'
 
@@ -6,6 +7,8 @@ export interface ReconcilerDeps {
   pool: Queryable
   queue: DeliveryQueue
   clock: Clock
+  /** When given, messages waiting in the inbox of an agency that now receives by push are pushed. */
+  directory?: Directory
 }
 
 /** Rows read per round trip. */
@@ -27,6 +30,7 @@ export class Reconciler {
 
   /** One pass. Returns how many jobs it put back. */
   async runOnce(): Promise<{ messages: number; notifications: number }> {
+    await this.#adoptPushAgencies()
     const messages = await this.#pass(
       `SELECT id, next_attempt_at AS due FROM messages
         WHERE status = 'accepted' AND next_attempt_at IS NOT NULL AND (next_attempt_at, id) > ($1, $2)
@@ -42,6 +46,24 @@ export class Reconciler {
       (id, delay) => this.#deps.queue.enqueueNotification(id, delay),
     )
     return { messages, notifications }
+  }
+
+  /**
+   * An agency that switched from pull to push (a directory change and a restart) still has
+   * unacknowledged messages waiting in its inbox with no next attempt: make them due, so that the
+   * pass below pushes them. The worker moves them back to the inbox if the agency pulls again.
+   */
+  async #adoptPushAgencies(): Promise<void> {
+    const { directory } = this.#deps
+    if (!directory) return
+    const push = [...directory.agencies.values()].filter((a) => a.delivery.mode === 'push').map((a) => a.id)
+    if (push.length === 0) return
+    const now = this.#deps.clock.now()
+    await this.#deps.pool.query(
+      `UPDATE messages SET next_attempt_at = $2, updated_at = $2
+        WHERE status = 'accepted' AND next_attempt_at IS NULL AND recipient = ANY ($1::text[])`,
+      [push, now],
+    )
   }
 
   async #pass(sql: string, held: (ids: string[]) => Promise<Set<string>>, enqueue: (id: string, delayMs: number) => Promise<void>): Promise<number> {

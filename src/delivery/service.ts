@@ -77,7 +77,7 @@ export class DeliveryService implements Service {
     const { config } = rt
     this.#log = opts.log ?? pino({ level: config.logLevel, name: 'delivery' })
     const push = (ids: string[]) => enqueuePushes(rt.queue, ids, this.#log)
-    this.reconciler = new Reconciler({ pool: rt.pool, queue: rt.queue, clock: rt.clock })
+    this.reconciler = new Reconciler({ pool: rt.pool, queue: rt.queue, clock: rt.clock, directory: rt.directory })
     this.watcher = new DeadlineWatcher({ pool: rt.pool, clock: rt.clock, directory: rt.directory, nonDeliverySeconds: config.nonDeliverySeconds, push })
     const routeDeps = { pool: rt.pool, clock: rt.clock, directory: rt.directory, queue: rt.queue, log: this.#log, authenticate: authenticate(rt.directory) }
     this.routes = async (app) => {
