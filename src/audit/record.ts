@@ -27,6 +27,7 @@ export type AuditEventType =
   | 'exchange.overdue'
   | 'exchange.closed'
   | 'payload.erased'
+  | 'retention.review-due'
   | 'access.denied'
   | 'audit.queried'
   | 'audit.exported'

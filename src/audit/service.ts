@@ -12,7 +12,7 @@ import { Problem } from '../http/problems.ts'
 import { auditRoutes } from '../http/routes/audit.ts'
 import { consultRoutes } from '../http/routes/consult.ts'
 import type { Runtime } from '../runtime.ts'
-import { erasePastRetention } from './retention.ts'
+import { erasePastRetention, notifyReviewsDue } from './retention.ts'
 import { sealOnce, sealPending, type SealDeps, type SealResult } from './sealer.ts'
 
 /** What the gate knows about the seal, refreshed by every tick (never by a request). */
@@ -110,6 +110,8 @@ export async function createAuditService(rt: Runtime, opts: AuditServiceOptions)
       try {
         const erased = await erasePastRetention({ pool, clock })
         if (erased > 0) log.info({ erased }, 'payloads erased past their erase-by date (D7)')
+        const reviews = await notifyReviewsDue({ pool, clock, directory: rt.directory })
+        if (reviews > 0) log.info({ reviews }, 'senders told that messages reached their review-by date (D7)')
       } catch (err) {
         log.error({ err }, 'retention failed')
       }

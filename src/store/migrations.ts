@@ -194,6 +194,13 @@ CREATE TRIGGER audit_checkpoints_truncate_refused BEFORE TRUNCATE ON audit_check
   FOR EACH STATEMENT EXECUTE FUNCTION leix_audit_append_only();
 `,
   },
+  {
+    id: '004-retention-review',
+    sql: `
+ALTER TABLE messages ADD COLUMN review_notified_at timestamptz;
+CREATE INDEX messages_review_due ON messages (review_by) WHERE review_notified_at IS NULL AND erased_at IS NULL;
+`,
+  },
 ]
 
 const LOCK_KEY = 0x1e1c5 // advisory lock id for migrations

@@ -222,6 +222,24 @@ t.test('retention erases payloads past erase-by and logs it without content (D7)
   t.equal((await get(`/v1/exchanges/${first.exchangeId}`, al)).json().messages[0].erased, true)
 })
 
+t.test('on its review-by date the sender is told once to review the message (D7)', async (t) => {
+  const m = await sendRequest(a, 'ME-UP', 'MK-MVR')
+  const reviewBy = new Date(clock.now().getTime() + 7200_000)
+  await rt.pool.query('UPDATE messages SET review_by = $2 WHERE id = $1', [m.messageId, reviewBy])
+  await audit.runOnce()
+  t.equal(await count(rt, "SELECT 1 FROM audit_events WHERE type = 'retention.review-due' AND message_id = $1", [m.messageId]), 0, 'nothing before the date')
+  clock.advance(7200_000)
+  await audit.runOnce()
+  await audit.runOnce()
+  const events = await rt.pool.query("SELECT event FROM audit_events WHERE type = 'retention.review-due' AND message_id = $1", [m.messageId])
+  t.equal(events.rowCount, 1, 'once')
+  t.match(events.rows[0].event, { reason: 'D7-review-by', agencies: ['ME-UP', 'MK-MVR'], details: { reviewBy: reviewBy.toISOString() } })
+  t.equal(await count(rt, "SELECT 1 FROM notifications WHERE type = 'retention.review-due' AND agency = 'ME-UP' AND message_id = $1", [m.messageId]), 1,
+    'the sender gets a notification (GET /v1/notifications)')
+  t.equal(await count(rt, "SELECT 1 FROM notifications WHERE type = 'retention.review-due' AND agency = 'MK-MVR'"), 0, 'the recipient is not asked: the sender fixed the date')
+  t.equal(await count(rt, 'SELECT 1 FROM messages WHERE id = $1 AND jws IS NOT NULL', [m.messageId]), 1, 'a review is not an erasure')
+})
+
 t.test('sealed audit rows are append-only in the database too', async (t) => {
   await t.rejects(rt.pool.query("UPDATE audit_events SET event = '{}' WHERE seq = 0"), /append-only/)
   await t.rejects(rt.pool.query('DELETE FROM audit_events WHERE seq = 1'), /append-only/)

@@ -4,7 +4,7 @@ import { principalOf } from '../auth.ts'
 import { problemSchema } from '../problems.ts'
 import type { RouteDeps } from './inbox.ts'
 
-/** What leix tells an agency about its exchanges: overdue, non-delivery (T5), undeliverable. */
+/** What leix tells an agency about its exchanges: overdue, non-delivery (T5), undeliverable, review due (D7). */
 export async function notificationRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   app.get<{ Querystring: { after?: number; limit?: number } }>('/v1/notifications', {
     onRequest: deps.authenticate,
