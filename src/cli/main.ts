@@ -43,6 +43,8 @@ Messages
                               sign, POST to /v1/messages, print the answer (receipt)
   status EXCHANGE_ID [--token T] [--url URL] [--json]
                               an exchange's status, deadline and timeline
+  exchanges [--direction incoming|outgoing] [--status S] [--overdue] [--crime-area A] [--limit N] [--json]
+                              the token's agency's exchanges, newest first
   receipt verify RECEIPT|FILE [--jws FILE] [--jwks FILE|--url URL]
                               verify a receipt's signature (and that it covers the JWS)
 
@@ -257,6 +259,36 @@ export async function main(argv: string[]): Promise<number> {
           `timeline\n` +
           body.timeline.map((e: any) => `  ${e.at}  ${e.event.padEnd(32)} ${e.actor ?? ''} ${e.outcome}${e.reason ? ` (${e.reason})` : ''}`).join('\n') + '\n',
       )
+      return EXIT.ok
+    }
+
+    case 'exchanges': {
+      const { values } = args({
+        token: { type: 'string' }, url: { type: 'string' }, json: { type: 'boolean', default: false }, direction: { type: 'string' },
+        status: { type: 'string' }, overdue: { type: 'boolean' }, 'crime-area': { type: 'string' }, limit: { type: 'string' }, cursor: { type: 'string' },
+      })
+      const token = values.token ?? process.env.LEIX_TOKEN
+      if (!token) throw new UsageError('exchanges needs --token or LEIX_TOKEN (see `leix token`)')
+      const query = new URLSearchParams()
+      for (const [flag, param] of [['direction', 'direction'], ['status', 'status'], ['crime-area', 'crimeArea'], ['limit', 'limit'], ['cursor', 'cursor']] as const) {
+        if (values[flag] !== undefined) query.set(param, String(values[flag]))
+      }
+      if (values.overdue) query.set('overdue', 'true')
+      const { status, body } = await fetchJson(`${baseUrl(values.url as string | undefined)}/v1/exchanges?${query}`, { headers: { authorization: `Bearer ${token}` } })
+      if (status >= 300) {
+        printProblem(status, body)
+        return EXIT.failed
+      }
+      if (values.json) {
+        process.stdout.write(JSON.stringify(body, null, 2) + '\n')
+        return EXIT.ok
+      }
+      const rows = (body.items as any[]).map((e) => {
+        const counterpart = e.direction === 'outgoing' ? `-> ${e.responder}` : `<- ${e.requester}`
+        const left = e.timeLeftSeconds === null ? '' : e.timeLeftSeconds < 0 ? `${formatSeconds(e.timeLeftSeconds)} overdue` : `${formatSeconds(e.timeLeftSeconds)} left`
+        return `${e.id}  ${counterpart.padEnd(14)} ${e.status.padEnd(13)} ${(e.overdue ? 'OVERDUE ' : '') + left}`.trimEnd() + `  ${e.caseRef}`
+      })
+      process.stdout.write((rows.length ? rows.join('\n') : 'no exchanges') + '\n' + (body.nextCursor ? `more: --cursor ${body.nextCursor}\n` : ''))
       return EXIT.ok
     }
 
