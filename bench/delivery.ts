@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { freePort } from '../test/helpers.ts'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify from 'fastify'
@@ -26,15 +26,6 @@ const LEIX = new URL('../bin/leix.js', import.meta.url).pathname
 /** Senders of the benchmark's requests; all are PCC-SEE parties, like the recipient RS-MUP. */
 const SENDERS = ['AL-ASP', 'ME-UP', 'MK-MVR', 'BA-DKPT']
 const RECIPIENT = 'RS-MUP'
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 function percentile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN

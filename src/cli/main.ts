@@ -100,6 +100,26 @@ async function fetchJson(url: string, init: RequestInit = {}): Promise<{ status:
   return { status: res.status, body }
 }
 
+/**
+ * GETs a tracking resource with the bearer token of `--token` or LEIX_TOKEN. Returns the body, or
+ * undefined after printing the problem (the command then exits 1).
+ */
+async function readAsOfficer(command: string, values: { token?: unknown; url?: unknown }, path: string): Promise<any> {
+  const token = (values.token as string | undefined) ?? process.env.LEIX_TOKEN
+  if (!token) throw new UsageError(`${command} needs --token or LEIX_TOKEN (see \`leix token\`)`)
+  const { status, body } = await fetchJson(`${baseUrl(values.url as string | undefined)}${path}`, { headers: { authorization: `Bearer ${token}` } })
+  if (status >= 300) {
+    printProblem(status, body)
+    return undefined
+  }
+  return body
+}
+
+/** `3d 4h left` or `2h 5m overdue`. */
+function timeLeft(seconds: number): string {
+  return `${formatSeconds(seconds)} ${seconds < 0 ? 'overdue' : 'left'}`
+}
+
 function printProblem(status: number, body: any): void {
   if (body && typeof body === 'object' && body.type) {
     process.stderr.write(`error ${status} ${body.code ?? body.type}: ${body.detail ?? body.title}\n`)
@@ -236,21 +256,14 @@ export async function main(argv: string[]): Promise<number> {
 
     case 'status': {
       const { values, positionals } = args({ token: { type: 'string' }, url: { type: 'string' }, json: { type: 'boolean', default: false } })
-      const token = values.token ?? process.env.LEIX_TOKEN
       if (positionals.length !== 1) throw new UsageError('status needs one EXCHANGE_ID')
-      if (!token) throw new UsageError('status needs --token or LEIX_TOKEN (see `leix token`)')
-      const { status, body } = await fetchJson(`${baseUrl(values.url as string | undefined)}/v1/exchanges/${encodeURIComponent(positionals[0] as string)}`, {
-        headers: { authorization: `Bearer ${token}` },
-      })
-      if (status >= 300) {
-        printProblem(status, body)
-        return EXIT.failed
-      }
+      const body = await readAsOfficer('status', values, `/v1/exchanges/${encodeURIComponent(positionals[0] as string)}`)
+      if (body === undefined) return EXIT.failed
       if (values.json) {
         process.stdout.write(JSON.stringify(body, null, 2) + '\n')
         return EXIT.ok
       }
-      const left = body.timeLeftSeconds === null ? '' : ` (${formatSeconds(body.timeLeftSeconds)}${body.timeLeftSeconds < 0 ? ' overdue' : ' left'})`
+      const left = body.timeLeftSeconds === null ? '' : ` (${timeLeft(body.timeLeftSeconds)})`
       process.stdout.write(
         `exchange ${body.id}  ${body.requester} -> ${body.responder}  ${body.kind}, ${body.urgency}\n` +
           `status   ${body.status}${body.overdue ? ' [OVERDUE]' : ''}\n` +
@@ -267,25 +280,20 @@ export async function main(argv: string[]): Promise<number> {
         token: { type: 'string' }, url: { type: 'string' }, json: { type: 'boolean', default: false }, direction: { type: 'string' },
         status: { type: 'string' }, overdue: { type: 'boolean' }, 'crime-area': { type: 'string' }, limit: { type: 'string' }, cursor: { type: 'string' },
       })
-      const token = values.token ?? process.env.LEIX_TOKEN
-      if (!token) throw new UsageError('exchanges needs --token or LEIX_TOKEN (see `leix token`)')
       const query = new URLSearchParams()
       for (const [flag, param] of [['direction', 'direction'], ['status', 'status'], ['crime-area', 'crimeArea'], ['limit', 'limit'], ['cursor', 'cursor']] as const) {
         if (values[flag] !== undefined) query.set(param, String(values[flag]))
       }
       if (values.overdue) query.set('overdue', 'true')
-      const { status, body } = await fetchJson(`${baseUrl(values.url as string | undefined)}/v1/exchanges?${query}`, { headers: { authorization: `Bearer ${token}` } })
-      if (status >= 300) {
-        printProblem(status, body)
-        return EXIT.failed
-      }
+      const body = await readAsOfficer('exchanges', values, `/v1/exchanges?${query}`)
+      if (body === undefined) return EXIT.failed
       if (values.json) {
         process.stdout.write(JSON.stringify(body, null, 2) + '\n')
         return EXIT.ok
       }
       const rows = (body.items as any[]).map((e) => {
         const counterpart = e.direction === 'outgoing' ? `-> ${e.responder}` : `<- ${e.requester}`
-        const left = e.timeLeftSeconds === null ? '' : e.timeLeftSeconds < 0 ? `${formatSeconds(e.timeLeftSeconds)} overdue` : `${formatSeconds(e.timeLeftSeconds)} left`
+        const left = e.timeLeftSeconds === null ? '' : timeLeft(e.timeLeftSeconds)
         return `${e.id}  ${counterpart.padEnd(14)} ${e.status.padEnd(13)} ${(e.overdue ? 'OVERDUE ' : '') + left}`.trimEnd() + `  ${e.caseRef}`
       })
       process.stdout.write((rows.length ? rows.join('\n') : 'no exchanges') + '\n' + (body.nextCursor ? `more: --cursor ${body.nextCursor}\n` : ''))

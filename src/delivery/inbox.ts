@@ -3,6 +3,7 @@ import { changeStatus } from '../exchanges/record.ts'
 import { lockOpenedExchange } from './deliver.ts'
 import { canTransition } from '../exchanges/state.ts'
 import { Problem } from '../http/problems.ts'
+import { decodeCursor, encodeCursor } from '../store/cursor.ts'
 import { withTransaction, type Client, type Pool } from '../store/db.ts'
 
 /**
@@ -55,8 +56,7 @@ export async function listInbox(pool: Pool, agency: string, o: { limit?: number;
   const params: unknown[] = [agency]
   let after = ''
   if (o.cursor) {
-    const [at, id] = Buffer.from(o.cursor, 'base64url').toString('utf8').split('|')
-    if (!at || !id || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/.test(id)) throw new Problem('bad-request', 'cursor is not one this API gave out')
+    const [at, id] = decodeCursor(o.cursor)
     params.push(at, id)
     after = 'AND (received_at, id) > ($2::timestamptz, $3::uuid)'
   }
@@ -86,7 +86,7 @@ export async function listInbox(pool: Pool, agency: string, o: { limit?: number;
         messageId: m.id, exchangeId: m.exchange_id, kind: m.kind, from: m.sender, to: m.recipient, inReplyTo: m.in_reply_to,
         receivedAt: m.received_at.toISOString(), status: m.status, digest: m.digest, jws: m.jws, attempt: m.attempts,
       })),
-      nextCursor: rows.length > limit && last ? Buffer.from(`${last.received_at.toISOString()}|${last.id}`).toString('base64url') : null,
+      nextCursor: rows.length > limit && last ? encodeCursor(last.received_at, last.id) : null,
     }
   })
 }

@@ -1,3 +1,4 @@
+import { decodeCursor, encodeCursor } from '../store/cursor.ts'
 import type { Queryable } from '../store/db.ts'
 import { AWAITING_ANSWER, type ExchangeStatus } from './state.ts'
 
@@ -212,7 +213,7 @@ export async function listExchanges(db: Queryable, agency: string, f: ExchangeFi
     where.push(f.overdue ? overdue : `NOT ${overdue}`)
   }
   if (f.cursor) {
-    const [at, id] = Buffer.from(f.cursor, 'base64url').toString('utf8').split('|')
+    const [at, id] = decodeCursor(f.cursor)
     params.push(at, id)
     where.push(`(opened_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`)
   }
@@ -223,6 +224,6 @@ export async function listExchanges(db: Queryable, agency: string, f: ExchangeFi
   )
   const page = rows.slice(0, limit)
   const last = page[page.length - 1]
-  const nextCursor = rows.length > limit && last ? Buffer.from(`${last.opened_at.toISOString()}|${last.id}`).toString('base64url') : null
+  const nextCursor = rows.length > limit && last ? encodeCursor(last.opened_at, last.id) : null
   return { items: page.map((r) => summarise(r, agency, now)), nextCursor }
 }

@@ -19,8 +19,11 @@ declare module 'fastify' {
   }
 }
 
+/** The onRequest hook that `authenticate` builds, as routes take it. */
+export type Authenticate = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+
 /** Verifies the bearer token and its claims; sets `request.principal`. */
-export function authenticate(directory: Directory) {
+export function authenticate(directory: Directory): Authenticate {
   return async function (request: FastifyRequest, _reply: FastifyReply): Promise<void> {
     if (!request.headers.authorization) throw new Problem('unauthorized', 'send Authorization: Bearer <token>')
     let claims: Record<string, unknown>

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { parseCheckpointUnverified } from '../../audit/checkpoint.ts'
 import { exportChunks, planExport, type ExportRequest } from '../../audit/export.ts'
 import { consistencyProof, hashToBase64, inclusionProof } from '../../audit/merkle.ts'
@@ -8,10 +8,9 @@ import { recordEvent, type AuditActor } from '../../audit/record.ts'
 import { checkpointAt, latestCheckpoint, sealedEvent, withStoredNodes, type SealedEventRow, type StoredCheckpoint } from '../../audit/store.ts'
 import type { Clock } from '../../config/clock.ts'
 import type { Pool } from '../../store/db.ts'
-import { principalOf, type Principal } from '../auth.ts'
+import { principalOf, type Principal, type Authenticate } from '../auth.ts'
 import { Problem, problemSchema } from '../problems.ts'
 
-type Authenticate = (req: FastifyRequest, rep: FastifyReply) => Promise<void>
 
 const problems = { '4xx': { description: 'problem+json', ...problemSchema } }
 const hash = { type: 'string', description: 'base64 SHA-256' } as const

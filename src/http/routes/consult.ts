@@ -1,8 +1,8 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { recordEvent } from '../../audit/record.ts'
 import type { Clock } from '../../config/clock.ts'
 import type { Pool } from '../../store/db.ts'
-import { principalOf, type Principal } from '../auth.ts'
+import { principalOf, type Principal, type Authenticate } from '../auth.ts'
 import { Problem, problemSchema } from '../problems.ts'
 
 /** Bounds of a justification, characters (after trimming). */
@@ -63,7 +63,7 @@ interface MessageRow {
 }
 
 /** `GET /v1/messages/{id}`: reading a message body is a consultation, justified and logged. */
-export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; authenticate: (req: FastifyRequest, rep: FastifyReply) => Promise<void> }): Promise<void> {
+export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; authenticate: Authenticate }): Promise<void> {
   app.get<{ Params: { id: string }; Querystring: { justification?: string } }>('/v1/messages/:id', {
     onRequest: deps.authenticate,
     schema: {

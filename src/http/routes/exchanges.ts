@@ -5,13 +5,13 @@ import { exchangeDetail, findExchange, listExchanges, type ExchangeFilters } fro
 import { EXCHANGE_STATUSES } from '../../exchanges/state.ts'
 import { CRIME_AREAS } from '../../intake/message.ts'
 import type { Pool } from '../../store/db.ts'
-import { principalOf } from '../auth.ts'
+import { principalOf, type Authenticate } from '../auth.ts'
 import { Problem, problemSchema } from '../problems.ts'
 
 const problems = { '4xx': { description: 'problem+json', ...problemSchema } }
 
 /** Status tracking for liaison officers and agency systems (DESIGN.md "Tracking"). */
-export async function exchangeRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; authenticate: (req: any, rep: any) => Promise<void> }): Promise<void> {
+export async function exchangeRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; authenticate: Authenticate }): Promise<void> {
   app.get<{ Params: { id: string } }>('/v1/exchanges/:id', {
     onRequest: deps.authenticate,
     schema: {

@@ -1,8 +1,8 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { Clock } from '../../config/clock.ts'
 import { acknowledge, listInbox } from '../../delivery/inbox.ts'
 import type { Pool } from '../../store/db.ts'
-import { principalOf, requireRole, type Principal } from '../auth.ts'
+import { principalOf, requireRole, type Principal, type Authenticate } from '../auth.ts'
 import { problemSchema } from '../problems.ts'
 
 const problems = { '4xx': { description: 'problem+json', ...problemSchema } }
@@ -10,7 +10,7 @@ const problems = { '4xx': { description: 'problem+json', ...problemSchema } }
 export interface RouteDeps {
   pool: Pool
   clock: Clock
-  authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+  authenticate: Authenticate
 }
 
 export function actorOf(p: Principal) {
