@@ -1,6 +1,7 @@
 // The auditor's search over the sealed log: filters on the indexed columns, keyset-paged by seq
 // (stable under concurrent appends: a page never shifts when new events are sealed).
 import type { Queryable } from '../store/db.ts'
+import { checkedEvent, type SealedRow } from './integrity.ts'
 
 export interface EventFilters {
   /** Event time at or after, ISO 8601. */
@@ -56,14 +57,17 @@ export async function queryEvents(db: Queryable, f: EventFilters): Promise<Event
     add('seq > ?', after)
   }
   const limit = Math.min(Math.max(f.limit ?? 100, 1), 1000)
-  const { rows } = await db.query<{ seq: number; line: string }>(
-    `SELECT seq, line FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ${limit + 1}`,
+  // The filters select by columns; every hit is then re-hashed and its columns checked against
+  // its line (AuditIntegrityError otherwise), so an edited column cannot put a foreign event in.
+  const { rows } = await db.query<SealedRow & { seq: number }>(
+    `SELECT seq, line, leaf_hash, type, at, exchange_id, message_id, agencies, actor FROM audit_events
+      WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ${limit + 1}`,
     params,
   )
   const page = rows.slice(0, limit)
   const last = page[page.length - 1]
   return {
-    items: page.map((r) => JSON.parse(r.line) as Record<string, unknown>),
+    items: page.map((r) => checkedEvent(r)),
     nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null,
   }
 }

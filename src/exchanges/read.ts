@@ -1,3 +1,4 @@
+import { checkedEvent, type SealedRow } from '../audit/integrity.ts'
 import { decodeCursor, encodeCursor } from '../store/cursor.ts'
 import type { Queryable } from '../store/db.ts'
 import { AWAITING_ANSWER, type ExchangeStatus } from './state.ts'
@@ -145,12 +146,33 @@ export async function exchangeDetail(db: Queryable, row: ExchangeDbRow, agency: 
   // Consultations are hops too (DOMAIN.md A1): both parties see when, and by which agency, a
   // message body was read. Denied attempts by others and auditors' own work stay in the audit API.
   // Each party sees the events that name it (a review the sender's DPO rejected is the sender's).
-  const events = await db.query<{ type: string; at: Date; seq: number | null; message_id: string | null; event: Record<string, unknown> }>(
-    `SELECT type, at, seq, message_id, event FROM audit_events
-      WHERE exchange_id = $1 AND $2 = ANY (agencies) AND type NOT IN ('access.denied', 'audit.queried', 'audit.exported')
-      ORDER BY at, recorded`,
-    [row.id, agency],
+  // What is shown is what is hashed: a sealed event's entry comes from its canonical line,
+  // re-hashed against its leaf and checked against the columns that selected it (an integrity
+  // error otherwise); only events not yet sealed (seconds old) come from the copy the sealer
+  // will hash. Who sees an entry is decided on the line's agencies, not the column copy.
+  const events = await db.query<SealedRow & { seq: number | null; event: Record<string, unknown>; line: string | null; leaf_hash: Buffer | null }>(
+    `SELECT seq, line, leaf_hash, type, at, exchange_id, message_id, agencies, actor, event FROM audit_events
+      WHERE exchange_id = $1 AND refused IS NULL ORDER BY at, recorded`,
+    [row.id],
   )
+  const hidden = new Set(['access.denied', 'audit.queried', 'audit.exported', 'audit.alarm'])
+  const timeline: TimelineEntry[] = []
+  for (const e of events.rows) {
+    const ev = e.seq !== null ? checkedEvent(e as SealedRow) : e.event
+    const agencies = Array.isArray(ev.agencies) ? ev.agencies as string[] : []
+    if (!agencies.includes(agency) || hidden.has(String(ev.type))) continue
+    const actor = ev.actor as { agency?: string; kind?: string } | undefined
+    timeline.push({
+      at: new Date(String(ev.at)).toISOString(),
+      event: String(ev.type),
+      seq: e.seq,
+      ...(typeof ev.messageId === 'string' ? { messageId: ev.messageId } : {}),
+      ...(actor ? { actor: actor.agency ?? actor.kind ?? 'unknown' } : {}),
+      outcome: String(ev.outcome ?? ''),
+      ...(ev.reason ? { reason: String(ev.reason) } : {}),
+      ...(ev.details ? { details: ev.details as Record<string, unknown> } : {}),
+    })
+  }
   return {
     ...summarise(row, agency, now),
     messages: messages.rows.map((m) => ({
@@ -160,19 +182,7 @@ export async function exchangeDetail(db: Queryable, row: ExchangeDbRow, agency: 
       deliveredAt: m.delivered_at?.toISOString() ?? null, acknowledgedAt: m.acknowledged_at?.toISOString() ?? null,
       nonDeliveryAt: m.non_delivery_at?.toISOString() ?? null, erased: m.erased_at !== null, deliveries: deliveriesOf.get(m.id) ?? [],
     })),
-    timeline: events.rows.map((e) => {
-      const actor = e.event.actor as { agency?: string; kind?: string } | undefined
-      return {
-        at: e.at.toISOString(),
-        event: e.type,
-        seq: e.seq,
-        ...(e.message_id ? { messageId: e.message_id } : {}),
-        ...(actor ? { actor: actor.agency ?? actor.kind ?? 'unknown' } : {}),
-        outcome: String(e.event.outcome ?? ''),
-        ...(e.event.reason ? { reason: String(e.event.reason) } : {}),
-        ...(e.event.details ? { details: e.event.details as Record<string, unknown> } : {}),
-      }
-    }),
+    timeline,
   }
 }
 
