@@ -12,6 +12,7 @@ import { Problem } from '../http/problems.ts'
 import { auditRoutes } from '../http/routes/audit.ts'
 import { consultRoutes } from '../http/routes/consult.ts'
 import type { Runtime } from '../runtime.ts'
+import { closeAnsweredExchanges } from '../exchanges/record.ts'
 import { openAlarms, raiseAlarm, type OpenAlarm } from './integrity.ts'
 import { eraseJustifications } from './justification.ts'
 import { erasePastRetention, notifyReviewsDue } from './retention.ts'
@@ -127,6 +128,8 @@ export async function createAuditService(rt: Runtime, opts: AuditServiceOptions)
       try {
         const erased = await erasePastRetention({ pool, clock })
         if (erased > 0) log.info({ erased }, 'payloads erased past their erase-by date (D7)')
+        const closed = await closeAnsweredExchanges(pool, clock.now(), config.exchangeAutoCloseSeconds)
+        if (closed > 0) log.info({ closed }, 'answered exchanges closed automatically')
         const justifications = await eraseJustifications({ pool, clock })
         if (justifications > 0) log.info({ justifications }, 'justification texts erased past their retention period (A3)')
         const reviews = await notifyReviewsDue({ pool, clock, directory: rt.directory })

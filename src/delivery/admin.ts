@@ -3,6 +3,7 @@ import { recordEvent, type AuditActor } from '../audit/record.ts'
 import type { Directory } from '../directory/types.ts'
 import { applyReplyEffects, changeStatus, lockExchange } from '../exchanges/record.ts'
 import { Problem } from '../http/problems.ts'
+import { transferDetails } from '../policy/legal.ts'
 import type { Message } from '../intake/message.ts'
 import { withTransaction, type Pool, type Queryable } from '../store/db.ts'
 import { lockMessage, type MessageRow } from './message-row.ts'
@@ -112,7 +113,13 @@ export async function review(
 
     if (o.decision === 'reject') {
       await client.query(`UPDATE messages SET status = 'rejected', next_attempt_at = NULL, updated_at = $2 WHERE id = $1`, [m.id, o.now])
-      if (opening) await changeStatus(client, exchange, 'reject', o.now)
+      if (opening) {
+        await changeStatus(client, exchange, 'reject', o.now)
+        // The sender's side only: the recipient never learns of a message rejected in review (D4).
+        await recordEvent(client, {
+          ...common, type: 'exchange.closed', agencies: [m.sender], outcome: 'ok', reason: 'review-rejected', details: { by: 'review', previousStatus: 'held' },
+        }, o.now)
+      }
       await recordEvent(client, {
         ...common, type: 'review.decided', agencies: [m.sender], outcome: 'rejected', reason: holds || 'review', justification,
         details: { decision: 'reject' },
@@ -142,7 +149,10 @@ export async function review(
     }, o.now)
     await recordEvent(client, {
       ...common, type: 'message.accepted', agencies: [m.sender, m.recipient], outcome: 'ok', recipients: [m.recipient], purpose: message.crimeAreas,
-      details: { kind: m.kind, deadline: deadline?.toISOString() ?? null, classification: message.handling.classification, handling: message.handling.code, released: true },
+      details: {
+        kind: m.kind, deadline: deadline?.toISOString() ?? null, classification: message.handling.classification, handling: message.handling.code, released: true,
+        ...transferDetails(message, directory),
+      },
     }, o.now)
     return { messageId: m.id, exchangeId: m.exchange_id, decision: 'release', status: 'accepted', exchangeStatus: exchange.status }
   }))
