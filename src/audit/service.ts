@@ -216,7 +216,8 @@ export async function createAuditService(rt: Runtime, opts: AuditServiceOptions)
     readiness: {
       name: 'audit-seal',
       check: async () => {
-        const alarm = state.alarms[0]
+        // Read live (one indexed query): an alarm raised by any process shows at once.
+        const alarm = (await openAlarms(pool, 1).catch(() => state.alarms))[0]
         if (alarm) {
           return `audit integrity alarm${alarm.seq !== null ? ` at seq ${alarm.seq}` : ''} (${alarm.source}, ${alarm.detectedAt}): ${alarm.reason}; ` +
             'checkpoint signing is stopped until `leix audit self-check --resolve` passes'

@@ -146,26 +146,28 @@ export async function exchangeDetail(db: Queryable, row: ExchangeDbRow, agency: 
   // Consultations are hops too (DOMAIN.md A1): both parties see when, and by which agency, a
   // message body was read. Denied attempts by others and auditors' own work stay in the audit API.
   // Each party sees the events that name it (a review the sender's DPO rejected is the sender's).
-  // What is shown is what is hashed: a sealed event's entry comes from its canonical line,
-  // re-hashed against its leaf and checked against the columns that selected it (an integrity
-  // error otherwise); only events not yet sealed (seconds old) come from the copy the sealer
-  // will hash. Who sees an entry is decided on the line's agencies, not the column copy.
-  const events = await db.query<SealedRow & { seq: number | null; event: Record<string, unknown>; line: string | null; leaf_hash: Buffer | null }>(
-    `SELECT seq, line, leaf_hash, type, at, exchange_id, message_id, agencies, actor, event FROM audit_events
-      WHERE exchange_id = $1 AND refused IS NULL ORDER BY at, recorded`,
-    [row.id],
-  )
+  // What is shown is what is hashed: a sealed event is selected by its canonical line (an
+  // expression index, migration 020) and its entry built from that line, re-hashed against its
+  // leaf first (an integrity error otherwise); only events not yet sealed (seconds old) come
+  // from the copy the sealer will hash. Who sees an entry is decided on the line's agencies.
+  const sealed = await db.query<{ seq: number; line: string; leaf_hash: Buffer }>(
+    `SELECT seq, line, leaf_hash FROM audit_events WHERE line IS NOT NULL AND (line::jsonb) ->> 'exchangeId' = $1 ORDER BY seq`, [row.id])
+  const waiting = await db.query<{ event: Record<string, unknown> }>(
+    'SELECT event FROM audit_events WHERE seq IS NULL AND refused IS NULL AND exchange_id = $1 ORDER BY recorded', [row.id])
+  const events = [
+    ...sealed.rows.map((e) => ({ seq: e.seq as number | null, ev: checkedEvent(e as SealedRow) })),
+    ...waiting.rows.map((e) => ({ seq: null as number | null, ev: e.event })),
+  ].sort((x, y) => Date.parse(String(x.ev.at)) - Date.parse(String(y.ev.at))) // stable: seq order, then waiting ones
   const hidden = new Set(['access.denied', 'audit.queried', 'audit.exported', 'audit.alarm'])
   const timeline: TimelineEntry[] = []
-  for (const e of events.rows) {
-    const ev = e.seq !== null ? checkedEvent(e as SealedRow) : e.event
+  for (const { seq, ev } of events) {
     const agencies = Array.isArray(ev.agencies) ? ev.agencies as string[] : []
     if (!agencies.includes(agency) || hidden.has(String(ev.type))) continue
     const actor = ev.actor as { agency?: string; kind?: string } | undefined
     timeline.push({
       at: new Date(String(ev.at)).toISOString(),
       event: String(ev.type),
-      seq: e.seq,
+      seq,
       ...(typeof ev.messageId === 'string' ? { messageId: ev.messageId } : {}),
       ...(actor ? { actor: actor.agency ?? actor.kind ?? 'unknown' } : {}),
       outcome: String(ev.outcome ?? ''),

@@ -239,6 +239,16 @@ CREATE TABLE justifications (
 CREATE INDEX justifications_erase ON justifications (erase_by) WHERE erased_at IS NULL;
 CREATE INDEX audit_justification ON audit_events ((event -> 'justification' ->> 'id')) WHERE event ? 'justification';
 
+-- What is shown is what is hashed: searches and timelines select sealed events by what their
+-- canonical line says (these indexes), never by the column copy, which a database edit could
+-- change without touching any hash. The self-check still compares the copy with the line.
+CREATE INDEX audit_line_exchange ON audit_events (((line::jsonb) ->> 'exchangeId'), seq) WHERE line IS NOT NULL;
+CREATE INDEX audit_line_message ON audit_events (((line::jsonb) ->> 'messageId'), seq) WHERE line IS NOT NULL;
+CREATE INDEX audit_line_type ON audit_events (((line::jsonb) ->> 'type'), seq) WHERE line IS NOT NULL;
+CREATE INDEX audit_line_at ON audit_events (((line::jsonb) ->> 'at'), seq) WHERE line IS NOT NULL;
+CREATE INDEX audit_line_actor ON audit_events ((COALESCE((line::jsonb) #>> '{actor,id}', (line::jsonb) #>> '{actor,agency}', (line::jsonb) #>> '{actor,kind}')), seq) WHERE line IS NOT NULL;
+CREATE INDEX audit_line_agencies ON audit_events USING gin (((line::jsonb) -> 'agencies') jsonb_path_ops) WHERE line IS NOT NULL;
+
 -- When a final answer arrived, for the automatic close of answered exchanges.
 CREATE INDEX exchanges_close_due ON exchanges (answered_at) WHERE status IN ('answered', 'refused');
 `,
