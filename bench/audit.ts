@@ -10,11 +10,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { buildApp } from '../src/app.ts'
-import { checkpointBody, signCheckpoint } from '../src/audit/checkpoint.ts'
+import { checkpointBody, parseCheckpointUnverified, signCheckpoint } from '../src/audit/checkpoint.ts'
 import { MerkleAccumulator, hashToBase64, inclusionProof, verifyInclusion, type NodeSource } from '../src/audit/merkle.ts'
 import { createAuditService } from '../src/audit/service.ts'
 import { withStoredNodes } from '../src/audit/store.ts'
-import { checkpointLine, endLine, sealEvent, verifyExport } from '../src/audit/verify-export.ts'
+import { LogWalker } from '../src/audit/self-check.ts'
+import { signStatement } from '../src/audit/statement.ts'
+import { checkpointLine, sealEvent, statementLine, verifyExport } from '../src/audit/verify-export.ts'
 import { loadConfig } from '../src/config/config.ts'
 import { createRuntime } from '../src/runtime.ts'
 import { createPool } from '../src/store/db.ts'
@@ -84,7 +86,8 @@ export async function benchAudit(opts: { events?: number; checkpointEvery?: numb
     // audit_nodes' primary key): no WAL for the bulk load, no secondary indexes that only the
     // auditor's search uses.
     await pool.query(`ALTER TABLE audit_events SET UNLOGGED; ALTER TABLE audit_nodes SET UNLOGGED;
-      DROP INDEX audit_at, audit_type_at, audit_agencies, audit_actor_seq, audit_exchange, audit_message`)
+      DROP INDEX audit_at, audit_type_at, audit_agencies, audit_actor_seq, audit_exchange, audit_message,
+        audit_line_exchange, audit_line_message, audit_line_type, audit_line_at, audit_line_actor, audit_line_agencies, audit_justification`)
     const t0 = Date.parse('2026-01-01T00:00:00Z')
 
     // 1. Seal n events as the sealer does, stream them into an export file and into the
@@ -93,7 +96,10 @@ export async function benchAudit(opts: { events?: number; checkpointEvery?: numb
     const acc = new MerkleAccumulator()
     const checkpoints: string[] = []
     let prev: Buffer | null = null
-    const leafBatch = { ids: [] as string[], seqs: [] as number[], types: [] as string[], ats: [] as string[], lines: [] as string[], leaves: [] as Buffer[] }
+    const leafBatch = {
+      ids: [] as string[], seqs: [] as number[], types: [] as string[], ats: [] as string[], lines: [] as string[], leaves: [] as Buffer[],
+      exchanges: [] as string[], messages: [] as string[], agencies: [] as string[], actors: [] as string[],
+    }
     const nodeBatch = { levels: [] as number[], idxs: [] as number[], hashes: [] as Buffer[] }
     let dbMs = 0
     // One insert in flight while the next batch is sealed: PostgreSQL and Node use a core each.
@@ -107,10 +113,12 @@ export async function benchAudit(opts: { events?: number; checkpointEvery?: numb
       inFlight = (async () => {
         const [, ms] = await timed(async () => {
           await pool.query(
-            `INSERT INTO audit_events (id, seq, type, at, agencies, event, line, leaf_hash)
-             SELECT id, seq, type, at, '{}', '{}'::jsonb, line, leaf FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::bytea[])
-               AS u(id, seq, type, at, line, leaf)`,
-            [events.ids, events.seqs, events.types, events.ats, events.lines, events.leaves])
+            // The columns as recordEvent writes them (the self-check compares them with the lines).
+            `INSERT INTO audit_events (id, seq, type, at, exchange_id, message_id, agencies, actor, event, line, leaf_hash)
+             SELECT id, seq, type, at, ex, msg, string_to_array(ag, ','), act, '{}'::jsonb, line, leaf
+               FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::bytea[], $7::uuid[], $8::uuid[], $9::text[], $10::text[])
+               AS u(id, seq, type, at, line, leaf, ex, msg, ag, act)`,
+            [events.ids, events.seqs, events.types, events.ats, events.lines, events.leaves, events.exchanges, events.messages, events.agencies, events.actors])
           if (nodes.levels.length > 0) {
             await pool.query('INSERT INTO audit_nodes (level, idx, hash) SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])',
               [nodes.levels, nodes.idxs, nodes.hashes])
@@ -130,6 +138,8 @@ export async function benchAudit(opts: { events?: number; checkpointEvery?: numb
         }
         leafBatch.ids.push(event.id as string); leafBatch.seqs.push(i); leafBatch.types.push(event.type as string)
         leafBatch.ats.push(event.at as string); leafBatch.lines.push(sealed.line); leafBatch.leaves.push(sealed.leafHash)
+        leafBatch.exchanges.push(event.exchangeId as string); leafBatch.messages.push(event.messageId as string)
+        leafBatch.agencies.push((event.agencies as string[]).join(',')); leafBatch.actors.push((event.actor as { id: string }).id)
         prev = sealed.leafHash
         if (acc.size % every === 0 || acc.size === n) {
           checkpoints.push(await signCheckpoint(checkpointBody(ORIGIN, acc.size, acc.root(), new Date(t0 + Math.floor((acc.size * YEAR_MS) / n))), rt.brokerKey))
@@ -154,7 +164,11 @@ export async function benchAudit(opts: { events?: number; checkpointEvery?: numb
       if (written % every === 0 && written < n) await write(checkpointLine(checkpoints.at(-1) as string) + '\n')
     }
     const covering = checkpoints.at(-1) as string
-    await write(checkpointLine(covering) + '\n' + endLine(n) + '\n')
+    const statement = await signStatement({
+      origin: ORIGIN, from: null, to: null, firstSeq: 0, lastSeq: n - 1, events: n, treeSize: n, rootHash: hashToBase64(acc.root()),
+      timestamp: new Date(t0 + YEAR_MS).toISOString(),
+    }, rt.brokerKey)
+    await write(checkpointLine(covering) + '\n' + statementLine(statement) + '\n')
     sink.end()
     await once(sink, 'finish')
     const sealMs = performance.now() - sealStart
@@ -172,9 +186,30 @@ export async function benchAudit(opts: { events?: number; checkpointEvery?: numb
 
     // 3. Inclusion proofs at size n over the stored nodes.
     await pool.query('ANALYZE audit_events; ANALYZE audit_nodes')
-    await pool.query('INSERT INTO audit_checkpoints (tree_size, root_hash, jws, created_at) VALUES ($1, $2, $3, now())',
-      [n, acc.root(), covering])
+    // Every checkpoint the run signed (one per `every` events), as the sealer would have stored them.
+    const sizes = checkpoints.map((jws) => parseCheckpointUnverified(jws).payload)
+    await pool.query(`INSERT INTO audit_checkpoints (tree_size, root_hash, jws, created_at)
+      SELECT s, decode(r, 'base64'), j, now() FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(s, r, j)`,
+      [sizes.map((c) => c.treeSize), sizes.map((c) => c.rootHash), checkpoints])
     const root = acc.root()
+    await pool.query('UPDATE audit_state SET tree_size = $1, last_leaf = $2, accumulator = $3', [n, prev, JSON.stringify(acc.toJSON())])
+
+    // 2b. The running broker's self-check (LogWalker): a full walk of the stored log (lines ->
+    //     leaf hashes -> nodes -> the root at n -> the checkpoint signature), and one incremental
+    //     round over the newest 5 000 leaves (what a busy self-check interval sees).
+    const walkerOpts = { jwks, origin: ORIGIN }
+    const [full, fullMs] = await timed(() => new LogWalker(walkerOpts).walk(pool))
+    if (!full.ok) throw new Error(`the self-check fails on the generated log: ${JSON.stringify(full)}`)
+    out['self-check, full walk (s)'] = Math.round(fullMs / 100) / 10
+    out['self-check, full walk (events/s)'] = Math.round(n / (fullMs / 1000))
+    const incremental = new LogWalker(walkerOpts)
+    const tail = Math.min(5000, n)
+    const [warm, warmMs] = await timed(() => incremental.walk(pool, n - tail))
+    void warmMs
+    if (!warm.ok) throw new Error('self-check warm-up failed')
+    const [step, stepMs] = await timed(() => incremental.walk(pool))
+    if (!step.ok) throw new Error('incremental self-check failed')
+    out[`self-check, incremental round of ${tail} events (ms)`] = Math.round(stepMs)
     const seqs = Array.from({ length: samples }, (_, i) => Math.floor(((i * 7919) % samples) / samples * n))
     const direct: number[] = []
     for (const seq of seqs) {

@@ -6,6 +6,7 @@ import fastifySwagger from '@fastify/swagger'
 import type { Runtime } from './runtime.ts'
 import { authenticate } from './http/auth.ts'
 import { bindClientCertificate } from './http/channel.ts'
+import { raiseAlarm } from './audit/integrity.ts'
 import { installErrorHandler } from './http/error-handler.ts'
 import { Problem } from './http/problems.ts'
 import { directoryRoutes } from './http/routes/directory.ts'
@@ -84,7 +85,16 @@ export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<Fast
     log: app.log,
     keys: new KeyCache(),
   }
-  installErrorHandler(app, (request, problem) => recordEarlyRejection(intake, request, problem))
+  installErrorHandler(app, async (request, problem) => {
+    if (problem.code === 'audit-integrity') {
+      const seq = problem.extra?.seq
+      await raiseAlarm(rt.pool, request.log, rt.clock.now(), {
+        seq: typeof seq === 'number' ? seq : undefined, source: `${request.method} ${request.routeOptions.url ?? request.url}`, reason: problem.message,
+      })
+      return
+    }
+    await recordEarlyRejection(intake, request, problem)
+  })
   app.addHook('onRequest', bindClientCertificate(rt.directory))
   // Echo the request id so an integrator can quote it when asking what happened.
   app.addHook('onSend', async (request, reply) => {

@@ -1,8 +1,11 @@
 // Streaming exports of the sealed log in the format of verify-export.ts: events read in keyset
 // batches straight from PostgreSQL, never the whole range in memory.
 import type { Queryable } from '../store/db.ts'
-import { rangeProof, type RangeNode } from './merkle.ts'
-import { checkpointCovering, latestCheckpoint, withStoredNodes, type StoredCheckpoint } from './store.ts'
+import { checkpointBody, signCheckpoint, type CheckpointSigningKey } from './checkpoint.ts'
+import { AuditIntegrityError, checkedEvent } from './integrity.ts'
+import { consistencyProof, hashToBase64, rangeProof, subtreeHash, verifyConsistency, type RangeNode } from './merkle.ts'
+import { signStatement, type ExportStatement } from './statement.ts'
+import { checkpointAt, latestCheckpoint, withStoredNodes, type StoredCheckpoint } from './store.ts'
 import { exportLines } from './verify-export.ts'
 
 /** Event lines read per query while streaming. @defaultValue 2000 */
@@ -19,26 +22,40 @@ export interface ExportRequest {
   fromTime?: string
   /** Event time before, ISO 8601: mapped to the seq after the last such event. */
   toTime?: string
+  /** The bounds as the caller gave them (seq or time), for the signed statement; null when absent. */
+  asked?: { from: string | null; to: string | null }
+}
+
+/** What planning needs to sign: the broker key, the log's name, the time. */
+export interface ExportSigner {
+  key: CheckpointSigningKey
+  origin: string
+  now: Date
 }
 
 export interface ExportPlanned {
   start: number
   end: number
+  /** The checkpoint at exactly `end` (signed now if none existed). */
   covering: StoredCheckpoint
   interim: string[]
   rangeNodes?: RangeNode[]
+  /** The signed statement: the export's last line. */
+  statement: string
+  statementBody: ExportStatement
 }
 
-export type ExportRefusal = { refused: 'nothing-sealed' | 'empty-range'; detail: string }
+export type ExportRefusal = { refused: 'nothing-sealed' | 'empty-range' | 'halted'; detail: string }
 
 /**
  * Maps a request onto a seq range [start, end) of the sealed log and finds its checkpoints and
- * range proof. The end is clamped to the newest checkpoint: only what is signed is exported.
+ * range proof, and signs the export's statement. The end is clamped to the newest checkpoint: only
+ * what is signed is exported; the final checkpoint is at exactly the last exported event.
  * Time bounds select by event time; since events from several processes are sequenced in commit
  * order, a few events next to the bounds may lie just outside the window (the range stays
  * contiguous so that it can be verified).
  */
-export async function planExport(db: Queryable, req: ExportRequest): Promise<ExportPlanned | ExportRefusal> {
+export async function planExport(db: Queryable, req: ExportRequest, signer: ExportSigner): Promise<ExportPlanned | ExportRefusal> {
   const latest = await latestCheckpoint(db)
   if (!latest) return { refused: 'nothing-sealed', detail: 'no checkpoint has been signed yet' }
   let start = req.fromSeq ?? 0
@@ -56,31 +73,66 @@ export async function planExport(db: Queryable, req: ExportRequest): Promise<Exp
   end = Math.min(end, latest.treeSize)
   if (start >= end) return { refused: 'empty-range', detail: `no sealed events in the requested range (log size ${latest.treeSize})` }
 
-  const covering = await checkpointCovering(db, end) as StoredCheckpoint // exists: latest.treeSize >= end
+  const covering = await checkpointAtEnd(db, end, latest, signer)
+  if ('refused' in covering) return covering
   // Interim checkpoints strictly inside the export, thinned to one per `step` seqs.
   const step = Math.max(1, Math.ceil((end - start) / MAX_INTERIM_CHECKPOINTS))
   const { rows: interim } = await db.query<{ jws: string }>(
-    `SELECT DISTINCT ON ((tree_size - $1) / $4) jws, tree_size FROM audit_checkpoints
-      WHERE tree_size > $1 AND tree_size <= $2 AND tree_size < $3
-      ORDER BY (tree_size - $1) / $4, tree_size`,
-    [start, end, covering.treeSize, step],
+    `SELECT DISTINCT ON ((tree_size - $1) / $3) jws, tree_size FROM audit_checkpoints
+      WHERE tree_size > $1 AND tree_size < $2
+      ORDER BY (tree_size - $1) / $3, tree_size`,
+    [start, end, step],
   )
-  const planned: ExportPlanned = { start, end, covering, interim: interim.map((r) => r.jws) }
-  if (start > 0 || end < covering.treeSize) {
-    planned.rangeNodes = await withStoredNodes(db, (src) => rangeProof(src, start, end, covering.treeSize))
+  const statementBody: ExportStatement = {
+    origin: signer.origin, from: req.asked?.from ?? null, to: req.asked?.to ?? null,
+    firstSeq: start, lastSeq: end - 1, events: end - start, treeSize: end, rootHash: covering.rootHash, timestamp: signer.now.toISOString(),
   }
+  const planned: ExportPlanned = {
+    start, end, covering, interim: interim.map((r) => r.jws), statementBody, statement: await signStatement(statementBody, signer.key),
+  }
+  if (start > 0) planned.rangeNodes = await withStoredNodes(db, (src) => rangeProof(src, start, end, end))
   return planned
+}
+
+/**
+ * The checkpoint at exactly `size`: the stored one, or a new one signed now over the root the
+ * stored nodes give for that size — after proving that root consistent with the newest
+ * checkpoint, so that a damaged node store is an alarm, never a signature. One root per size:
+ * the primary key keeps the first of two concurrent signers, and both answer with it.
+ */
+async function checkpointAtEnd(db: Queryable, size: number, latest: StoredCheckpoint, signer: ExportSigner): Promise<StoredCheckpoint | ExportRefusal> {
+  const existing = size === latest.treeSize ? latest : await checkpointAt(db, size)
+  if (existing) return existing
+  const { rows: alarms } = await db.query<{ reason: string }>('SELECT reason FROM audit_alarms WHERE resolved_at IS NULL LIMIT 1')
+  if (alarms[0]) return { refused: 'halted', detail: `checkpoint signing is stopped by an integrity alarm: ${alarms[0].reason}` }
+  const { root, proof, latestRoot } = await withStoredNodes(db, async (src) => ({
+    root: await subtreeHash(src, 0, size),
+    proof: await consistencyProof(src, size, latest.treeSize),
+    latestRoot: Buffer.from(latest.rootHash, 'base64'),
+  }))
+  if (!verifyConsistency(size, latest.treeSize, root, latestRoot, proof)) {
+    throw new AuditIntegrityError(`the stored tree nodes for size ${size} are not consistent with the signed checkpoint of size ${latest.treeSize}`, size - 1)
+  }
+  const body = checkpointBody(signer.origin, size, root, signer.now)
+  const jws = await signCheckpoint(body, signer.key)
+  await db.query('INSERT INTO audit_checkpoints (tree_size, root_hash, jws, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (tree_size) DO NOTHING',
+    [size, root, jws, signer.now])
+  const stored = await checkpointAt(db, size)
+  if (!stored || stored.rootHash !== hashToBase64(root)) throw new AuditIntegrityError(`two roots for tree size ${size}`, size - 1)
+  return stored
 }
 
 /** Canonical event lines for seq [start, end), in keyset batches. */
 async function * eventLines(db: Queryable, start: number, end: number, batch: number): AsyncGenerator<string> {
   let next = start
   while (next < end) {
-    const { rows } = await db.query<{ seq: number; line: string }>(
-      'SELECT seq, line FROM audit_events WHERE seq >= $1 AND seq < $2 ORDER BY seq LIMIT $3', [next, end, batch])
-    if (rows.length === 0) throw new Error(`audit events from seq ${next} are missing`)
+    const { rows } = await db.query<{ seq: string; line: string; leaf_hash: Buffer }>(
+      'SELECT seq, line, leaf_hash FROM audit_events WHERE seq >= $1 AND seq < $2 ORDER BY seq LIMIT $3', [next, end, batch])
+    if (rows.length === 0) throw new AuditIntegrityError(`audit events from seq ${next} are missing`, next)
     for (const row of rows) {
-      if (row.seq !== next) throw new Error(`audit event seq ${next} is missing (found ${row.seq})`)
+      if (Number(row.seq) !== next) throw new AuditIntegrityError(`audit event seq ${next} is missing (found ${row.seq})`, next)
+      // Re-hashed before it leaves: a line that is not its leaf is an alarm, not an export line.
+      checkedEvent(row)
       yield row.line
       next++
     }
@@ -99,6 +151,7 @@ export async function * exportChunks(db: Queryable, plan: ExportPlanned, opts: {
     covering: plan.covering.jws,
     interim: plan.interim,
     ...(plan.rangeNodes ? { rangeNodes: plan.rangeNodes } : {}),
+    statement: plan.statement,
   })
   let chunk = ''
   for await (const line of lines) {

@@ -1,6 +1,7 @@
-// The auditor's search over the sealed log: filters on the indexed columns, keyset-paged by seq
+// The auditor's search over the sealed log: filters on the hashed lines, keyset-paged by seq
 // (stable under concurrent appends: a page never shifts when new events are sealed).
 import type { Queryable } from '../store/db.ts'
+import { checkedEvent, type SealedRow } from './integrity.ts'
 
 export interface EventFilters {
   /** Event time at or after, ISO 8601. */
@@ -37,33 +38,37 @@ export function decodeCursor(cursor: string): number | undefined {
 
 /** Sealed events matching every filter, in seq order. Unsealed events (a few seconds old) are not listed. */
 export async function queryEvents(db: Queryable, f: EventFilters): Promise<EventPage> {
-  const where: string[] = ['seq IS NOT NULL']
+  // Every filter reads the hashed line (expression indexes, migration 020), never the column
+  // copy: an edited column can neither hide an event from a search nor slip one in.
+  const L = '(line::jsonb)'
+  const where: string[] = ['line IS NOT NULL']
   const params: unknown[] = []
   const add = (sql: string, value: unknown): void => {
     params.push(value)
     where.push(sql.replace('?', `$${params.length}`))
   }
-  if (f.from) add('at >= ?::timestamptz', f.from)
-  if (f.to) add('at < ?::timestamptz', f.to)
-  if (f.agency) add('agencies @> ARRAY[?::text]', f.agency)
-  if (f.exchange) add('exchange_id = ?::uuid', f.exchange)
-  if (f.message) add('message_id = ?::uuid', f.message)
-  if (f.type) add('type = ?', f.type)
-  if (f.actor) add('actor = ?', f.actor)
+  if (f.from) add(`${L} ->> 'at' >= ?`, new Date(f.from).toISOString())
+  if (f.to) add(`${L} ->> 'at' < ?`, new Date(f.to).toISOString())
+  if (f.agency) add(`${L} -> 'agencies' @> ?::jsonb`, JSON.stringify([f.agency]))
+  if (f.exchange) add(`${L} ->> 'exchangeId' = ?`, f.exchange.toLowerCase())
+  if (f.message) add(`${L} ->> 'messageId' = ?`, f.message.toLowerCase())
+  if (f.type) add(`${L} ->> 'type' = ?`, f.type)
+  if (f.actor) add(`COALESCE(${L} #>> '{actor,id}', ${L} #>> '{actor,agency}', ${L} #>> '{actor,kind}') = ?`, f.actor)
   if (f.cursor !== undefined) {
     const after = decodeCursor(f.cursor)
     if (after === undefined) throw new RangeError('cursor')
     add('seq > ?', after)
   }
   const limit = Math.min(Math.max(f.limit ?? 100, 1), 1000)
-  const { rows } = await db.query<{ seq: number; line: string }>(
-    `SELECT seq, line FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ${limit + 1}`,
+  // Every hit is re-hashed against its stored leaf before it is served (AuditIntegrityError otherwise).
+  const { rows } = await db.query<SealedRow & { seq: number }>(
+    `SELECT seq, line, leaf_hash FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ${limit + 1}`,
     params,
   )
   const page = rows.slice(0, limit)
   const last = page[page.length - 1]
   return {
-    items: page.map((r) => JSON.parse(r.line) as Record<string, unknown>),
+    items: page.map((r) => checkedEvent(r)),
     nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null,
   }
 }

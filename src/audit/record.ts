@@ -1,36 +1,57 @@
 import { randomUUID } from 'node:crypto'
 import type { Queryable } from '../store/db.ts'
 
-/** Every kind of hop the log records (DESIGN.md "Audit log"). */
-export type AuditEventType =
-  | 'message.received'
-  | 'message.rejected'
-  | 'message.accepted'
-  | 'message.held'
-  | 'review.decided'
-  | 'delivery.queued'
-  | 'delivery.attempted'
-  | 'delivery.succeeded'
-  | 'delivery.failed'
-  | 'delivery.undeliverable'
-  | 'delivery.redelivery-requested'
-  | 'message.non-delivery'
-  | 'message.acknowledged'
-  | 'message.consulted'
-  | 'exchange.opened'
-  | 'exchange.answered'
-  | 'exchange.refused'
-  | 'exchange.clarification-requested'
-  | 'exchange.delayed'
-  | 'exchange.corrected'
-  | 'exchange.accessibility-stated'
-  | 'exchange.overdue'
-  | 'exchange.closed'
-  | 'payload.erased'
-  | 'retention.review-due'
-  | 'access.denied'
-  | 'audit.queried'
-  | 'audit.exported'
+/** Every kind of hop the log records (the closed list the sealer accepts, see event-schema.ts). */
+export const AUDIT_EVENT_TYPES = [
+  'message.received',
+  'message.rejected',
+  'message.accepted',
+  'message.held',
+  'review.decided',
+  'delivery.queued',
+  'delivery.attempted',
+  'delivery.succeeded',
+  'delivery.failed',
+  'delivery.undeliverable',
+  'delivery.redelivery-requested',
+  'message.non-delivery',
+  'message.acknowledged',
+  'message.consulted',
+  'exchange.opened',
+  'exchange.answered',
+  'exchange.refused',
+  'exchange.clarification-requested',
+  'exchange.clarification-given',
+  'exchange.delayed',
+  'exchange.corrected',
+  'exchange.accessibility-stated',
+  'exchange.overdue',
+  'exchange.closed',
+  'payload.erased',
+  'retention.review-due',
+  'notification.push-failed',
+  'justification.erased',
+  'access.denied',
+  'audit.queried',
+  'audit.exported',
+  'audit.alarm',
+] as const
+
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number]
+
+/**
+ * Why a person read or decided something, as the sealed log keeps it (DOMAIN.md A1, A3): a code
+ * from a closed list, an optional case reference, and HMAC-SHA-256(salt, text) of the free text,
+ * whose text and salt live in the erasable `justifications` table (justification.ts).
+ */
+export interface SealedJustification {
+  code: string
+  caseRef?: string
+  /** Row of `justifications` holding the text (until erased). */
+  id: string
+  /** base64url HMAC-SHA-256 keyed by the per-text salt, over the UTF-8 text. */
+  hash: string
+}
 
 /** Who acted: an agency system (by key), a person (token subject), or leix itself. */
 export interface AuditActor {
@@ -59,8 +80,8 @@ export interface AuditEventInput {
   legalBasis?: string
   /** Crime areas of the exchange: the purpose category, without free text. */
   purpose?: string[]
-  /** LED Art. 25: why a person consulted or disclosed data. */
-  justification?: string
+  /** LED Art. 25: why a person consulted, disclosed or decided: a code and a salted hash, never the text (A3). */
+  justification?: SealedJustification
   /** base64url SHA-256 of the JWS bytes the event is about. */
   digest?: string
   outcome: 'ok' | 'rejected' | 'failed' | 'denied' | 'held' | 'pending'

@@ -10,6 +10,9 @@
 import type { Clock } from '../config/clock.ts'
 import type { Pool } from '../store/db.ts'
 import { checkpointBody, signCheckpoint, type CheckpointSigningKey } from './checkpoint.ts'
+import { auditEventValidator, type EventCheck } from './event-schema.ts'
+import { auditEvent, auditInsert, auditRows, type AuditEvent } from './record.ts'
+import { columnMismatch } from './integrity.ts'
 import { MerkleAccumulator, type AccumulatorState } from './merkle.ts'
 import { sealEvent } from './verify-export.ts'
 
@@ -28,6 +31,12 @@ export interface SealDeps {
   origin: string
   /** @defaultValue SEAL_BATCH */
   batchSize?: number
+  /** How far ahead of the clock an event's `at` may lie, seconds. @defaultValue 30 */
+  maxSkewSeconds?: number
+  /** The event validator (built once per process from maxSkewSeconds when absent). */
+  validate?: EventCheck
+  /** Told of each waiting row the sealer refused (for the log). */
+  onRefused?: (rowId: string, why: string) => void
 }
 
 export type SealResult =
@@ -36,6 +45,8 @@ export type SealResult =
   | { status: 'idle'; treeSize: number }
   /** Another process holds the sealer lock. */
   | { status: 'busy' }
+  /** An integrity alarm is open: nothing is sealed or signed over a damaged log (fail closed). */
+  | { status: 'halted'; reason: string }
 
 /** Seals up to one batch of waiting events and signs a checkpoint over the new tree size. */
 export async function sealOnce(deps: SealDeps): Promise<SealResult> {
@@ -48,12 +59,45 @@ export async function sealOnce(deps: SealDeps): Promise<SealResult> {
       await client.query('ROLLBACK')
       return { status: 'busy' }
     }
+    const { rows: alarms } = await client.query<{ seq: number | null; reason: string }>(
+      'SELECT seq, reason FROM audit_alarms WHERE resolved_at IS NULL ORDER BY detected_at LIMIT 1')
+    if (alarms[0]) {
+      await client.query('ROLLBACK')
+      return { status: 'halted', reason: `integrity alarm${alarms[0].seq !== null ? ` at seq ${alarms[0].seq}` : ''}: ${alarms[0].reason}` }
+    }
     const { rows: state } = await client.query<{ tree_size: number; last_leaf: Buffer | null; accumulator: AccumulatorState }>(
       'SELECT tree_size, last_leaf, accumulator FROM audit_state WHERE singleton FOR UPDATE')
     const current = state[0]
     if (!current) throw new Error('audit_state is missing: run the migrations (003-audit)')
-    const { rows: waiting } = await client.query<{ id: string; event: Record<string, unknown> }>(
-      'SELECT id, event FROM audit_events WHERE seq IS NULL ORDER BY recorded LIMIT $1', [batch])
+    const { rows: candidates } = await client.query<{ id: string; event: Record<string, unknown>; type: string; at: Date; exchange_id: string | null; message_id: string | null; agencies: string[]; actor: string | null }>(
+      'SELECT id, event, type, at, exchange_id, message_id, agencies, actor FROM audit_events WHERE seq IS NULL AND refused IS NULL ORDER BY recorded LIMIT $1', [batch])
+    // Only valid events are sealed: a row written around recordEvent (unknown type, missing
+    // fields, free text, a time ahead of the clock, columns that disagree with the event) is
+    // marked refused, kept for the investigation, and raises an alarm event, which is sealed.
+    const validate = deps.validate ?? (deps.validate = auditEventValidator(deps.maxSkewSeconds ?? 30))
+    const now = deps.clock.now()
+    const waiting: typeof candidates = []
+    const refusedAlarms: AuditEvent[] = []
+    for (const row of candidates) {
+      const why = validate(row.event, now) ?? (row.event.id !== row.id ? 'its id differs from the row id' : columnMismatch({ seq: 0, line: '', leaf_hash: Buffer.alloc(0), ...row }, row.event))
+      if (why === undefined) { waiting.push(row); continue }
+      await client.query('UPDATE audit_events SET refused = $2 WHERE id = $1 AND seq IS NULL', [row.id, why.slice(0, 1000)])
+      const alarm = auditEvent({
+        type: 'audit.alarm', actor: { kind: 'broker' }, agencies: [], outcome: 'rejected', reason: 'invalid-event',
+        details: { source: 'sealer', refusedRow: row.id, detail: why.slice(0, 300) },
+      }, now)
+      refusedAlarms.push(alarm)
+      deps.onRefused?.(row.id, why)
+    }
+    if (refusedAlarms.length > 0) {
+      // Sealed in this same batch, after the valid events: the refusal is on the record at once.
+      await client.query(auditInsert(refusedAlarms, 1), [auditRows(refusedAlarms)])
+      for (const a of refusedAlarms) {
+        const { rows } = await client.query<{ id: string; event: Record<string, unknown>; type: string; at: Date; exchange_id: string | null; message_id: string | null; agencies: string[]; actor: string | null }>(
+          'SELECT id, event, type, at, exchange_id, message_id, agencies, actor FROM audit_events WHERE id = $1', [a.id])
+        if (rows[0]) waiting.push(rows[0])
+      }
+    }
     if (waiting.length === 0) {
       await client.query('COMMIT')
       return { status: 'idle', treeSize: current.tree_size }
@@ -122,12 +166,13 @@ export async function sealOnce(deps: SealDeps): Promise<SealResult> {
  * Seals until nothing waits (or `maxBatches` transactions ran, so one tick cannot run forever
  * under a flood). Returns the events sealed and whether another process held the lock.
  */
-export async function sealPending(deps: SealDeps, maxBatches = 20): Promise<{ events: number; busy: boolean; treeSize?: number }> {
+export async function sealPending(deps: SealDeps, maxBatches = 20): Promise<{ events: number; busy: boolean; treeSize?: number; halted?: string }> {
   let events = 0
   let treeSize: number | undefined
   for (let i = 0; i < maxBatches; i++) {
     const r = await sealOnce(deps)
     if (r.status === 'busy') return { events, busy: true, ...(treeSize !== undefined ? { treeSize } : {}) }
+    if (r.status === 'halted') return { events, busy: false, halted: r.reason, ...(treeSize !== undefined ? { treeSize } : {}) }
     treeSize = r.treeSize
     if (r.status === 'idle') break
     events += r.events

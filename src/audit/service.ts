@@ -12,7 +12,11 @@ import { Problem } from '../http/problems.ts'
 import { auditRoutes } from '../http/routes/audit.ts'
 import { consultRoutes } from '../http/routes/consult.ts'
 import type { Runtime } from '../runtime.ts'
+import { closeAnsweredExchanges } from '../exchanges/record.ts'
+import { openAlarms, raiseAlarm, type OpenAlarm } from './integrity.ts'
+import { eraseJustifications } from './justification.ts'
 import { erasePastRetention, notifyReviewsDue } from './retention.ts'
+import { LogWalker, type WalkResult } from './self-check.ts'
 import { sealOnce, sealPending, type SealDeps, type SealResult } from './sealer.ts'
 
 /** What the gate knows about the seal, refreshed by every tick (never by a request). */
@@ -26,7 +30,9 @@ export interface SealHealth {
   oldestUnsealedAt: string | null
   latestCheckpoint: { treeSize: number; at: string } | null
   /** The last seal attempt of this process, when it failed or found the lock taken. */
-  sealer: 'ok' | 'busy' | `error: ${string}` | 'not run'
+  sealer: 'ok' | 'busy' | `error: ${string}` | `halted: ${string}` | 'not run'
+  /** Open integrity alarms (self-check, served lines, refused events): readiness fails while any is open. */
+  alarms: OpenAlarm[]
 }
 
 export interface AuditServiceOptions {
@@ -34,6 +40,8 @@ export interface AuditServiceOptions {
   workers: boolean
   /** Start the timer loop. Tests pass false and drive `runOnce`. @defaultValue true */
   autoStart?: boolean
+  /** Run the self-check (walker) in this process. @defaultValue the value of `workers` */
+  selfCheck?: boolean
 }
 
 export interface AuditService extends Service {
@@ -45,6 +53,11 @@ export interface AuditService extends Service {
   check(): Promise<SealHealth>
   /** The cached verdict. */
   health(): SealHealth
+  /**
+   * One self-check round: re-walks the leaves sealed since the last round, or (full) the whole
+   * log from seq 0. A failure raises an alarm (once) and refreshes the verdict.
+   */
+  selfCheck(opts?: { full?: boolean }): Promise<WalkResult>
 }
 
 const UNSEALED_CAP = 100_000
@@ -53,9 +66,12 @@ const UNSEALED_CAP = 100_000
 export async function createAuditService(rt: Runtime, opts: AuditServiceOptions): Promise<AuditService> {
   const { config, clock, pool } = rt
   const log = pino({ level: config.logLevel, name: 'leix-audit' })
-  const seal: SealDeps = { pool, clock, key: rt.brokerKey, origin: config.origin }
+  const seal: SealDeps = {
+    pool, clock, key: rt.brokerKey, origin: config.origin, maxSkewSeconds: config.maxSkewSeconds,
+    onRefused: (rowId, why) => log.error({ alarm: 'audit-integrity', rowId, why }, 'AUDIT INTEGRITY ALARM: the sealer refused a waiting event'),
+  }
   const limitMs = config.sealMaxAgeSeconds * 1000
-  let state: SealHealth = { closed: false, unsealed: 0, oldestUnsealedAt: null, latestCheckpoint: null, sealer: 'not run' }
+  let state: SealHealth = { closed: false, unsealed: 0, oldestUnsealedAt: null, latestCheckpoint: null, sealer: 'not run', alarms: [] }
   let sealer: SealHealth['sealer'] = 'not run'
   // Counted rather than timed: the clock may be a test's manual clock that jumps by days.
   let failedChecks = 0
@@ -63,11 +79,12 @@ export async function createAuditService(rt: Runtime, opts: AuditServiceOptions)
   const check = async (): Promise<SealHealth> => {
     try {
       const { rows } = await pool.query<{ oldest: Date | null; unsealed: number; cp_size: number | null; cp_at: Date | null }>(
-        `SELECT (SELECT at FROM audit_events WHERE seq IS NULL ORDER BY recorded LIMIT 1) AS oldest,
-                (SELECT count(*)::int FROM (SELECT 1 FROM audit_events WHERE seq IS NULL LIMIT ${UNSEALED_CAP}) w) AS unsealed,
+        `SELECT (SELECT at FROM audit_events WHERE seq IS NULL AND refused IS NULL ORDER BY recorded LIMIT 1) AS oldest,
+                (SELECT count(*)::int FROM (SELECT 1 FROM audit_events WHERE seq IS NULL AND refused IS NULL LIMIT ${UNSEALED_CAP}) w) AS unsealed,
                 c.tree_size AS cp_size, c.created_at AS cp_at
            FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT tree_size, created_at FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1) c ON true`,
       )
+      const alarms = await openAlarms(pool)
       failedChecks = 0
       const row = rows[0] as { oldest: Date | null; unsealed: number; cp_size: number | null; cp_at: Date | null }
       const now = clock.now()
@@ -82,6 +99,7 @@ export async function createAuditService(rt: Runtime, opts: AuditServiceOptions)
         oldestUnsealedAt: row.oldest?.toISOString() ?? null,
         latestCheckpoint: cp,
         sealer,
+        alarms,
         ...(closed
           ? {
               reason: `${row.unsealed} audit event(s) unsealed for ${Math.round(ageMs / 1000)} s (limit ${config.sealMaxAgeSeconds} s); ` +
@@ -110,6 +128,10 @@ export async function createAuditService(rt: Runtime, opts: AuditServiceOptions)
       try {
         const erased = await erasePastRetention({ pool, clock })
         if (erased > 0) log.info({ erased }, 'payloads erased past their erase-by date (D7)')
+        const closed = await closeAnsweredExchanges(pool, clock.now(), config.exchangeAutoCloseSeconds)
+        if (closed > 0) log.info({ closed }, 'answered exchanges closed automatically')
+        const justifications = await eraseJustifications({ pool, clock })
+        if (justifications > 0) log.info({ justifications }, 'justification texts erased past their retention period (A3)')
         const reviews = await notifyReviewsDue({ pool, clock, directory: rt.directory })
         if (reviews > 0) log.info({ reviews }, 'senders told that messages reached their review-by date (D7)')
       } catch (err) {
@@ -118,7 +140,7 @@ export async function createAuditService(rt: Runtime, opts: AuditServiceOptions)
     }
     try {
       const r = await sealPending(seal)
-      sealer = r.busy ? 'busy' : 'ok'
+      sealer = r.halted !== undefined ? `halted: ${r.halted}` : r.busy ? 'busy' : 'ok'
       if (r.events > 0) log.debug({ events: r.events, treeSize: r.treeSize }, 'audit events sealed')
     } catch (err) {
       sealer = `error: ${(err as Error).message}`
@@ -142,19 +164,66 @@ export async function createAuditService(rt: Runtime, opts: AuditServiceOptions)
     timer.unref()
   }
 
+  // The self-check: one walker kept between rounds (incremental), a fresh one for a full walk.
+  const jwks = { keys: [rt.brokerKey.publicJwk] }
+  let walker = new LogWalker({ jwks, origin: config.origin })
+  let lastFull = -Infinity
+  const selfCheck = async (o: { full?: boolean } = {}): Promise<WalkResult> => {
+    const current = await openAlarms(pool, 1)
+    if (current.length > 0) return { ok: false, ...(current[0]?.seq != null ? { seq: current[0].seq } : {}), reason: `alarm open: ${current[0]?.reason ?? ''}` }
+    const w = o.full ? new LogWalker({ jwks, origin: config.origin }) : walker
+    const result = await w.walk(pool)
+    if (result.ok) {
+      if (o.full) walker = w
+      return result
+    }
+    await raiseAlarm(pool, log, clock.now(), { seq: result.seq, source: o.full ? 'self-check (full)' : 'self-check', reason: result.reason })
+    walker = new LogWalker({ jwks, origin: config.origin })
+    await check()
+    return result
+  }
+  let checkTimer: NodeJS.Timeout | undefined
+  let checking: Promise<unknown> | undefined
+  const scheduleCheck = (): void => {
+    if (stopped) return
+    checkTimer = setTimeout(() => {
+      const now = performance.now()
+      const full = now - lastFull >= config.fullCheckIntervalSeconds * 1000 && (config.fullCheckIntervalSeconds > 0 || lastFull === -Infinity)
+      if (full) lastFull = now
+      checking = selfCheck({ full })
+        .catch((err: unknown) => log.warn({ err }, 'the audit self-check could not run (will retry)'))
+        .finally(() => {
+          checking = undefined
+          scheduleCheck()
+        })
+    }, config.selfCheckIntervalMs)
+    checkTimer.unref()
+  }
+
   // Know the state before the gateway opens; the first seal follows on the first tick.
   await check()
-  if (opts.autoStart !== false) schedule()
+  if (opts.autoStart !== false) {
+    schedule()
+    if (opts.selfCheck ?? opts.workers) scheduleCheck()
+  }
 
   const auth = authenticate(rt.directory)
   return {
     routes: async (app: FastifyInstance) => {
-      await auditRoutes(app, { pool, clock, authenticate: auth })
-      await consultRoutes(app, { pool, clock, authenticate: auth })
+      await auditRoutes(app, { pool, clock, authenticate: auth, key: rt.brokerKey, origin: config.origin })
+      await consultRoutes(app, { pool, clock, authenticate: auth, justificationRetentionDays: config.justificationRetentionDays })
     },
     readiness: {
       name: 'audit-seal',
-      check: async () => (state.closed ? state.reason ?? 'the audit log is not sealed' : undefined),
+      check: async () => {
+        // Read live (one indexed query): an alarm raised by any process shows at once.
+        const alarm = (await openAlarms(pool, 1).catch(() => state.alarms))[0]
+        if (alarm) {
+          return `audit integrity alarm${alarm.seq !== null ? ` at seq ${alarm.seq}` : ''} (${alarm.source}, ${alarm.detectedAt}): ${alarm.reason}; ` +
+            'checkpoint signing is stopped until `leix audit self-check --resolve` passes'
+        }
+        return state.closed ? state.reason ?? 'the audit log is not sealed' : undefined
+      },
     },
     gate: () => (state.closed
       ? new Problem('audit-unsealed', `intake is paused: ${state.reason ?? 'the audit log is not sealed'}`, {
@@ -165,10 +234,13 @@ export async function createAuditService(rt: Runtime, opts: AuditServiceOptions)
     sealOnce: () => sealOnce(seal),
     check,
     health: () => state,
+    selfCheck,
     async stop() {
       stopped = true
       if (timer) clearTimeout(timer)
+      if (checkTimer) clearTimeout(checkTimer)
       await running?.catch(() => {})
+      await checking?.catch(() => {})
       // Best effort: seal what the stopped services recorded last, so it is not left for the next start.
       await sealPending(seal, 5).catch(() => {})
     },

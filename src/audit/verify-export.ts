@@ -7,13 +7,17 @@
 //   event lines, seq a..b-1 in order; each event carries seq and prev (base64 leaf hash of seq-1, null at 0)
 //   {"jws":"<compact JWS>","leix":"checkpoint"}  interim: straight after the event seq = treeSize - 1
 //   {"jws":"<compact JWS>","leix":"checkpoint"}  covering (the last one): treeSize N >= b
-//   {"events":count,"leix":"end"}               last line: detects truncation
+//   {"jws":"<compact JWS>","leix":"statement"}   last line: the broker-signed statement of the
+//       requested range and of what the export holds (statement.ts), covered by a checkpoint at
+//       its last event (N = b). Without it, or when it disagrees with the lines, the export is
+//       refused: a cut export cannot be passed off as complete.
 // Checkpoints sit right after the event that completes their size, and the range proof comes
 // first, so the verifier can check every root as the stream passes it instead of keeping leaves.
 import { createReadStream } from 'node:fs'
 import type { JWK } from 'jose'
 import { CanonicalError, canonicalString, isCanonical } from './canonical.ts'
 import { CheckpointError, checkpointRoot, checkpointVerifier, parseCheckpointUnverified, type VerifiedCheckpoint } from './checkpoint.ts'
+import { StatementError, statementVerifier, type ExportStatement } from './statement.ts'
 import { MerkleAccumulator, MerkleError, hashToBase64, leafHash, parseHashBase64, rangeProofLayout, rootFromRange, type RangeNode } from './merkle.ts'
 
 export type ExportErrorCode = 'bad-event' | 'bad-export'
@@ -99,8 +103,9 @@ export function rangeLine (start: number, end: number, treeSize: number, nodes: 
   })
 }
 
-export function endLine (events: number): string {
-  return canonicalString({ leix: 'end', events })
+/** The last line of an export: the broker-signed statement (statement.ts). */
+export function statementLine (jws: string): string {
+  return canonicalString({ leix: 'statement', jws })
 }
 
 export interface ExportPlan {
@@ -114,6 +119,8 @@ export interface ExportPlan {
   interim?: readonly string[]
   /** rangeProof(src, start, end, covering treeSize): required unless start = 0 and end = covering treeSize. */
   rangeNodes?: readonly RangeNode[]
+  /** The signed statement (statement.ts) of this export: the last line. */
+  statement: string
 }
 
 /** Yields the export's lines (without "\n") in the order verifyExport expects. */
@@ -144,7 +151,7 @@ export async function * exportLines (plan: ExportPlan): AsyncGenerator<string> {
   }
   if (seq !== end) throw new ExportError('bad-export', `expected ${end - start} event lines, got ${seq - start}`)
   yield checkpointLine(plan.covering)
-  yield endLine(end - start)
+  yield statementLine(plan.statement)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -156,7 +163,8 @@ export type VerifyCode =
   | 'seq-gap' // events missing (deleted)
   | 'seq-order' // events swapped, duplicated or going back
   | 'chain-broken' // prev of seq s is not the leaf hash of seq s-1: s-1 (named) was altered
-  | 'truncated' // end line missing, wrong count, or no checkpoint covering the last events
+  | 'truncated' // signed statement missing, or it names events the file lacks, or no checkpoint at the last event
+  | 'bad-statement' // the statement's signature, header or payload is refused, or it disagrees with the lines
   | 'bad-format' // control lines misplaced or malformed
   | 'bad-checkpoint' // signature, key, header or payload of a checkpoint refused
   | 'root-mismatch' // recomputed root differs from a signed checkpoint
@@ -166,7 +174,12 @@ export type VerifyCode =
   | 'empty' // no events
 
 export type VerifyResult =
-  | { ok: true, events: number, first: number, last: number, treeSize: number, rootHash: string, checkpoints: number, origin: string }
+  | {
+    ok: true, events: number, first: number, last: number, treeSize: number, rootHash: string, checkpoints: number, origin: string
+    /** The range the export was asked for, from its signed statement. */
+    requested: { from: string | null, to: string | null }
+    exportedAt: string
+  }
   | { ok: false, code: VerifyCode, seq?: number, seqEnd?: number, line: number, reason: string }
 
 type Failure = Extract<VerifyResult, { ok: false }>
@@ -233,10 +246,14 @@ class ExportVerifier {
   #lastGood: number | undefined // first seq not yet covered by a verified checkpoint
   #closed = false // a covering checkpoint beyond the last event was verified: only "end" may follow
   #ended = false
+  #statementSeen: ExportStatement | undefined
+  readonly #verifyStatement: (jws: string) => Promise<ExportStatement>
   #previousRoot: Buffer | undefined
 
-  constructor (verify: (jws: string) => Promise<VerifiedCheckpoint>, previous: VerifiedCheckpoint | undefined, opts: VerifyOptions) {
+  constructor (verify: (jws: string) => Promise<VerifiedCheckpoint>, verifyStatement: (jws: string) => Promise<ExportStatement>,
+    previous: VerifiedCheckpoint | undefined, opts: VerifyOptions) {
     this.#verify = verify
+    this.#verifyStatement = verifyStatement
     this.#previous = previous
     this.#onProgress = opts.onProgress
     this.#progressEvery = isCount(opts.progressEvery) && opts.progressEvery > 0 ? opts.progressEvery : 10_000
@@ -265,7 +282,7 @@ class ExportVerifier {
     }
     const gap = this.#gapDecision(value)
     if (gap !== undefined) return gap
-    if (this.#ended) return fail('bad-format', n, `line ${n} follows the end line`)
+    if (this.#ended) return fail('bad-format', n, `line ${n} follows the statement line`)
     if (!isCanonical(text)) {
       const seq = isObject(value) && isCount(value.seq) ? value.seq : this.#seqHint()
       return fail('not-canonical', n, `line ${n} is not RFC 8785 canonical JSON (altered or re-serialised)`, seq)
@@ -338,7 +355,8 @@ class ExportVerifier {
     switch (c.leix) {
       case 'range': return this.#range(c, n)
       case 'checkpoint': return await this.#checkpoint(c, n)
-      case 'end': return this.#end(c, n)
+      case 'statement': return await this.#statement(c, n)
+      case 'end': return fail('truncated', n, `line ${n} is an unsigned end line: an export ends with the broker-signed statement of its range`, this.#events > 0 ? this.#next - 1 : undefined)
       default: return fail('bad-format', n, `line ${n}: unknown control line "${String(c.leix)}"`)
     }
   }
@@ -426,21 +444,45 @@ class ExportVerifier {
     return undefined
   }
 
-  #end (c: JsonObject, n: number): Failure | undefined {
-    if (!exactKeys(c, ['leix', 'events']) || !isCount(c.events)) return fail('bad-format', n, 'end line must be {leix, events}')
-    if (c.events !== this.#events) return fail('truncated', n, `end line counts ${c.events} events, the file holds ${this.#events}`)
+  async #statement (c: JsonObject, n: number): Promise<Failure | undefined> {
+    if (!exactKeys(c, ['leix', 'jws']) || typeof c.jws !== 'string') return fail('bad-format', n, 'statement line must be {leix, jws}')
+    let st: ExportStatement
+    try {
+      st = await this.#verifyStatement(c.jws)
+    } catch (err) {
+      if (!(err instanceof StatementError)) throw err
+      return fail('bad-statement', n, `statement on line ${n} refused (${err.code}): ${err.message}`)
+    }
     if (this.#events === 0) return fail('empty', n, 'the export holds no events')
+    const first = this.#first as number
+    const last = this.#next - 1
     const header = this.#header
     if (header !== undefined && this.#next < header.end) {
       return fail('seq-gap', n, `${span(this.#next, header.end - 1)} missing: the range header promises events up to ${header.end - 1}`, this.#next, header.end - 1)
     }
-    const last = this.#lastCheckpoint
-    if (last === undefined || last.treeSize < this.#next) {
-      return fail('truncated', n, `no checkpoint covers ${span(this.#lastGood as number, this.#next - 1)}`, this.#lastGood, this.#next - 1)
+    // Lines missing against what the broker signed: a cut (or an export stitched from two).
+    if (st.firstSeq < first || st.lastSeq > last || st.events > this.#events) {
+      return fail('truncated', n, `the signed statement covers seq ${st.firstSeq}..${st.lastSeq} (${st.events} events), the file holds seq ${first}..${last} (${this.#events})`,
+        st.lastSeq > last ? last + 1 : st.firstSeq, st.lastSeq > last ? st.lastSeq : first - 1)
     }
-    if (header !== undefined && last.treeSize !== header.treeSize) {
-      return fail('bad-format', n, `covering checkpoint has size ${last.treeSize}, the range header says ${header.treeSize}`)
+    if (st.firstSeq !== first || st.lastSeq !== last || st.events !== this.#events) {
+      return fail('bad-statement', n, `the signed statement covers seq ${st.firstSeq}..${st.lastSeq} (${st.events} events), the file holds seq ${first}..${last} (${this.#events})`)
     }
+    const cp = this.#lastCheckpoint
+    if (cp === undefined || cp.treeSize !== last + 1) {
+      return fail('truncated', n, `the final checkpoint (size ${cp?.treeSize ?? 'none'}) is not at the last event (size ${last + 1})`, this.#lastGood, last)
+    }
+    if (st.treeSize !== cp.treeSize || st.rootHash !== cp.rootHash || st.origin !== cp.origin) {
+      return fail('bad-statement', n, `the statement names tree size ${st.treeSize}, root ${st.rootHash} of "${st.origin}"; the final checkpoint is size ${cp.treeSize}, root ${cp.rootHash} of "${cp.origin}"`)
+    }
+    // The requested range: seq bounds must match what was exported (time bounds map to seqs on the server).
+    if (st.from !== null && /^\d+$/.test(st.from) && Number(st.from) !== first) {
+      return fail('bad-statement', n, `the export was asked from seq ${st.from} but starts at seq ${first}`)
+    }
+    if (st.to !== null && /^\d+$/.test(st.to) && last >= Number(st.to)) {
+      return fail('bad-statement', n, `the export was asked up to seq ${st.to} (exclusive) but holds seq ${last}`)
+    }
+    this.#statementSeen = st
     this.#ended = true
     return undefined
   }
@@ -451,7 +493,7 @@ class ExportVerifier {
     if (gap !== undefined) return gap
     if (!this.#ended) {
       const after = this.#events > 0 ? ` after seq ${this.#next - 1}` : ''
-      return fail('truncated', n, `the file stops at line ${n} without its end line: events or trailer lines${after} were cut`, this.#events > 0 ? this.#next - 1 : undefined)
+      return fail('truncated', n, `the file stops at line ${n} without its signed statement: events or trailer lines${after} were cut`, this.#events > 0 ? this.#next - 1 : undefined)
     }
     const cp = this.#lastCheckpoint as VerifiedCheckpoint
     const prev = this.#previous
@@ -471,7 +513,9 @@ class ExportVerifier {
     if (this.#events % this.#progressEvery !== 0) this.#onProgress?.(this.#events)
     return {
       ok: true, events: this.#events, first: this.#first as number, last: this.#next - 1,
-      treeSize: cp.treeSize, rootHash: cp.rootHash, checkpoints: this.#checkpoints, origin: cp.origin
+      treeSize: cp.treeSize, rootHash: cp.rootHash, checkpoints: this.#checkpoints, origin: cp.origin,
+      requested: { from: (this.#statementSeen as ExportStatement).from, to: (this.#statementSeen as ExportStatement).to },
+      exportedAt: (this.#statementSeen as ExportStatement).timestamp
     }
   }
 }
@@ -486,6 +530,7 @@ export async function verifyExport (
   opts: VerifyOptions = {}
 ): Promise<VerifyResult> {
   const verify = checkpointVerifier(jwks)
+  const verifyStatement = statementVerifier(jwks)
   let previous: VerifiedCheckpoint | undefined
   if (opts.previous !== undefined) {
     try {
@@ -495,7 +540,7 @@ export async function verifyExport (
       return fail('bad-previous', 0, `previous checkpoint refused (${err.code}): ${err.message}`)
     }
   }
-  const verifier = new ExportVerifier(verify, previous, opts)
+  const verifier = new ExportVerifier(verify, verifyStatement, previous, opts)
   const lines = typeof input === 'string' ? fileLines(input) : input
   for await (const line of lines) {
     const failure = await verifier.line(line)

@@ -18,7 +18,13 @@ const HELP = `leix audit — the audit log's offline tools
       Exit 0 verified, 1 verification failed, 2 usage or unreadable input.
 
   leix audit export --from SEQ|TIME --to SEQ|TIME [--url URL] [--token T] [--out FILE]
-      Downloads an export (auditor or dpo token) to FILE or stdout.`
+      Downloads an export (auditor or dpo token) to FILE or stdout.
+
+  leix audit self-check [--resolve] [--json]
+      The operator's full walk of the log in the database (DATABASE_URL, the broker key):
+      lines, leaf hashes, tree nodes, roots and checkpoint signatures. With --resolve, a passing
+      walk closes the open integrity alarms so that checkpoint signing resumes.
+      Exit 0 the log verifies, 1 it does not, 2 usage or configuration error.`
 
 class AuditUsage extends Error {}
 
@@ -104,7 +110,8 @@ async function verify(args: string[]): Promise<number> {
     if (!values.json) {
       process.stdout.write(
         `OK: ${result.events} events, seq ${result.first}..${result.last}, ${result.checkpoints} checkpoint(s) verified; ` +
-          `tree size ${result.treeSize}, root ${result.rootHash}, origin ${result.origin}` +
+          `tree size ${result.treeSize}, root ${result.rootHash}, origin ${result.origin}; ` +
+          `complete for the range asked (from ${result.requested.from ?? 'the start'} to ${result.requested.to ?? 'the newest checkpoint'}), signed ${result.exportedAt}` +
           `${previous ? '; consistent with the previous checkpoint' : ''}\n`,
       )
     }
@@ -148,6 +155,34 @@ async function download(args: string[]): Promise<number> {
   return EXIT.ok
 }
 
+async function selfCheckCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { resolve: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } }, strict: true })
+  const { loadConfig } = await import('../config/config.ts')
+  const { loadBrokerKey } = await import('../config/keys.ts')
+  const { createPool } = await import('../store/db.ts')
+  const { fullSelfCheck } = await import('../audit/self-check.ts')
+  const cfg = loadConfig(process.env)
+  const key = loadBrokerKey(cfg)
+  const pool = createPool(cfg.databaseUrl, { max: 2 })
+  try {
+    const started = performance.now()
+    const r = await fullSelfCheck(pool, { jwks: { keys: [key.publicJwk] }, origin: cfg.origin, resolve: values.resolve, at: new Date() })
+    const seconds = (performance.now() - started) / 1000
+    if (values.json) process.stdout.write(JSON.stringify({ ...r, seconds }) + '\n')
+    if (r.ok) {
+      if (!values.json) {
+        process.stdout.write(`OK: ${r.treeSize} events, ${r.checkpoints} checkpoint(s) verified in ${seconds.toFixed(1)} s` +
+          `${r.resolved > 0 ? `; ${r.resolved} alarm(s) resolved, sealing resumes` : ''}\n`)
+      }
+      return EXIT.ok
+    }
+    process.stderr.write(`FAILED${r.seq !== undefined ? ` at seq ${r.seq}` : ''}: ${r.reason}\n`)
+    return EXIT.failed
+  } finally {
+    await pool.end()
+  }
+}
+
 /** `leix audit ...`: exit 0 ok, 1 failed (verification or the server refused), 2 usage. */
 export async function auditCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args
@@ -157,6 +192,8 @@ export async function auditCommand(args: string[]): Promise<number> {
         return await verify(rest)
       case 'export':
         return await download(rest)
+      case 'self-check':
+        return await selfCheckCommand(rest)
       case undefined:
       case 'help':
       case '--help':

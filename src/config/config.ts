@@ -27,6 +27,10 @@ export interface Config {
   tlsClientCaPath?: string
   sealMaxAgeSeconds: number
   checkpointIntervalMs: number
+  selfCheckIntervalMs: number
+  fullCheckIntervalSeconds: number
+  justificationRetentionDays: number
+  exchangeAutoCloseSeconds: number
   deliveryMaxAttempts: number
   deliveryMaxElapsedSeconds: number
   deliveryBackoffMs: number
@@ -68,6 +72,10 @@ export const ENV_NAMES: Record<string, keyof Config> = {
   LEIX_TLS_CLIENT_CA: 'tlsClientCaPath',
   LEIX_SEAL_MAX_AGE: 'sealMaxAgeSeconds',
   LEIX_CHECKPOINT_INTERVAL_MS: 'checkpointIntervalMs',
+  LEIX_AUDIT_SELF_CHECK_INTERVAL_MS: 'selfCheckIntervalMs',
+  LEIX_AUDIT_FULL_CHECK_INTERVAL: 'fullCheckIntervalSeconds',
+  LEIX_JUSTIFICATION_RETENTION_DAYS: 'justificationRetentionDays',
+  LEIX_EXCHANGE_AUTO_CLOSE_SECONDS: 'exchangeAutoCloseSeconds',
   LEIX_DELIVERY_MAX_ATTEMPTS: 'deliveryMaxAttempts',
   LEIX_DELIVERY_MAX_ELAPSED: 'deliveryMaxElapsedSeconds',
   LEIX_DELIVERY_BACKOFF_MS: 'deliveryBackoffMs',

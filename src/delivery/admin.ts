@@ -1,7 +1,9 @@
+import { storeJustification, type JustificationInput } from '../audit/justification.ts'
 import { recordEvent, type AuditActor } from '../audit/record.ts'
 import type { Directory } from '../directory/types.ts'
 import { applyReplyEffects, changeStatus, lockExchange } from '../exchanges/record.ts'
 import { Problem } from '../http/problems.ts'
+import { transferDetails } from '../policy/legal.ts'
 import type { Message } from '../intake/message.ts'
 import { withTransaction, type Pool, type Queryable } from '../store/db.ts'
 import { lockMessage, type MessageRow } from './message-row.ts'
@@ -42,7 +44,7 @@ export interface RedeliverResult {
  * keep the whole history. An opening message takes its exchange back from `undeliverable` to
  * `accepted`. Either agency of the message may ask (its admin); the caller enqueues after commit.
  */
-export async function redeliver(pool: Pool, messageId: string, o: { actor: AuditActor & { agency: string }; justification?: string; now: Date }): Promise<RedeliverResult> {
+export async function redeliver(pool: Pool, messageId: string, o: { actor: AuditActor & { agency: string }; justification?: JustificationInput; justificationRetentionDays?: number; now: Date }): Promise<RedeliverResult> {
   const notFound = `no message ${messageId} for ${o.actor.agency}`
   return denying(pool, o.actor, 'redeliver', o.now, notFound, () => withTransaction(pool, async (client) => {
     const m = await lockMessage(client, messageId)
@@ -57,9 +59,10 @@ export async function redeliver(pool: Pool, messageId: string, o: { actor: Audit
       `UPDATE messages SET status = 'accepted', budget_attempts = 0, delivery_budget_from = $2, next_attempt_at = $2, updated_at = $2 WHERE id = $1`,
       [m.id, o.now],
     )
+    const justification = o.justification ? await storeJustification(client, o.justification, o.now, o.justificationRetentionDays) : undefined
     await recordEvent(client, {
       type: 'delivery.redelivery-requested', actor: o.actor, exchangeId: m.exchange_id, messageId: m.id, agencies: [m.sender, m.recipient],
-      legalBasis: m.legal_basis, digest: m.digest, outcome: 'ok', ...(o.justification ? { justification: o.justification } : {}),
+      legalBasis: m.legal_basis, digest: m.digest, outcome: 'ok', ...(justification ? { justification } : {}),
       details: { previousStatus: m.status, attemptsSoFar: m.attempts },
     }, o.now)
     const exchange = await lockExchange(client, m.exchange_id)
@@ -92,7 +95,7 @@ export async function review(
   pool: Pool,
   directory: Directory,
   messageId: string,
-  o: { actor: AuditActor & { agency: string }; decision: 'release' | 'reject'; justification: string; now: Date },
+  o: { actor: AuditActor & { agency: string }; decision: 'release' | 'reject'; justification: JustificationInput; justificationRetentionDays?: number; now: Date },
 ): Promise<ReviewResult> {
   const notFound = `no message ${messageId} sent by ${o.actor.agency}`
   return denying(pool, o.actor, 'review', o.now, notFound, () => withTransaction(pool, async (client): Promise<ReviewResult> => {
@@ -105,12 +108,20 @@ export async function review(
     const opening = exchange.opened_by === m.id
     const holds = [...new Set((m.holds ?? []).map((h) => h.rule))].join(',')
     const common = { actor: o.actor, exchangeId: m.exchange_id, messageId: m.id, legalBasis: m.legal_basis, digest: m.digest }
+    // The reason as written goes to the erasable store; the sealed event keeps its code and hash (A3).
+    const justification = await storeJustification(client, o.justification, o.now, o.justificationRetentionDays)
 
     if (o.decision === 'reject') {
       await client.query(`UPDATE messages SET status = 'rejected', next_attempt_at = NULL, updated_at = $2 WHERE id = $1`, [m.id, o.now])
-      if (opening) await changeStatus(client, exchange, 'reject', o.now)
+      if (opening) {
+        await changeStatus(client, exchange, 'reject', o.now)
+        // The sender's side only: the recipient never learns of a message rejected in review (D4).
+        await recordEvent(client, {
+          ...common, type: 'exchange.closed', agencies: [m.sender], outcome: 'ok', reason: 'review-rejected', details: { by: 'review', previousStatus: 'held' },
+        }, o.now)
+      }
       await recordEvent(client, {
-        ...common, type: 'review.decided', agencies: [m.sender], outcome: 'rejected', reason: holds || 'review', justification: o.justification,
+        ...common, type: 'review.decided', agencies: [m.sender], outcome: 'rejected', reason: holds || 'review', justification,
         details: { decision: 'reject' },
       }, o.now)
       return { messageId: m.id, exchangeId: m.exchange_id, decision: 'reject', status: 'rejected', exchangeStatus: exchange.status }
@@ -133,12 +144,15 @@ export async function review(
       [m.id, o.now],
     )
     await recordEvent(client, {
-      ...common, type: 'review.decided', agencies: [m.sender, m.recipient], outcome: 'ok', reason: holds || 'review', justification: o.justification,
+      ...common, type: 'review.decided', agencies: [m.sender, m.recipient], outcome: 'ok', reason: holds || 'review', justification,
       details: { decision: 'release' },
     }, o.now)
     await recordEvent(client, {
       ...common, type: 'message.accepted', agencies: [m.sender, m.recipient], outcome: 'ok', recipients: [m.recipient], purpose: message.crimeAreas,
-      details: { kind: m.kind, deadline: deadline?.toISOString() ?? null, classification: message.handling.classification, handling: message.handling.code, released: true },
+      details: {
+        kind: m.kind, deadline: deadline?.toISOString() ?? null, classification: message.handling.classification, handling: message.handling.code, released: true,
+        ...transferDetails(message, directory),
+      },
     }, o.now)
     return { messageId: m.id, exchangeId: m.exchange_id, decision: 'release', status: 'accepted', exchangeStatus: exchange.status }
   }))

@@ -1,3 +1,4 @@
+import { recordEvent } from '../audit/record.ts'
 import { randomUUID } from 'node:crypto'
 import type { Directory } from '../directory/types.ts'
 import { withTransaction, type Queryable } from '../store/db.ts'
@@ -110,6 +111,16 @@ export async function pushNotification(deps: PushDeps, id: string): Promise<numb
       `UPDATE notifications SET push_status = $2, push_attempts = $3, next_push_at = $4, push_error = $5 WHERE id = $1`,
       [id, next ? 'pending' : 'failed', attempts, next, outcome.error ?? null],
     )
+    // Every hop has an event: a push that failed (and whether leix gives up on it) is recorded.
+    await recordEvent(client, {
+      type: 'notification.push-failed', actor: { kind: 'broker' }, agencies: [current.agency],
+      ...(current.exchange_id ? { exchangeId: current.exchange_id } : {}), ...(current.message_id ? { messageId: current.message_id } : {}),
+      outcome: 'failed', reason: next ? 'retrying' : 'gave-up',
+      details: {
+        notificationId: id, notificationType: current.type, attempt: attempts, httpStatus: 'httpStatus' in outcome ? outcome.httpStatus ?? null : null,
+        error: (outcome.error ?? 'failed').slice(0, 200), nextAttemptAt: next?.toISOString() ?? null,
+      },
+    }, now)
     return next ? Math.max(0, next.getTime() - now.getTime()) : undefined
   })
 }

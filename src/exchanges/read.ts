@@ -1,3 +1,4 @@
+import { checkedEvent, type SealedRow } from '../audit/integrity.ts'
 import { decodeCursor, encodeCursor } from '../store/cursor.ts'
 import type { Queryable } from '../store/db.ts'
 import { AWAITING_ANSWER, type ExchangeStatus } from './state.ts'
@@ -145,12 +146,35 @@ export async function exchangeDetail(db: Queryable, row: ExchangeDbRow, agency: 
   // Consultations are hops too (DOMAIN.md A1): both parties see when, and by which agency, a
   // message body was read. Denied attempts by others and auditors' own work stay in the audit API.
   // Each party sees the events that name it (a review the sender's DPO rejected is the sender's).
-  const events = await db.query<{ type: string; at: Date; seq: number | null; message_id: string | null; event: Record<string, unknown> }>(
-    `SELECT type, at, seq, message_id, event FROM audit_events
-      WHERE exchange_id = $1 AND $2 = ANY (agencies) AND type NOT IN ('access.denied', 'audit.queried', 'audit.exported')
-      ORDER BY at, recorded`,
-    [row.id, agency],
-  )
+  // What is shown is what is hashed: a sealed event is selected by its canonical line (an
+  // expression index, migration 020) and its entry built from that line, re-hashed against its
+  // leaf first (an integrity error otherwise); only events not yet sealed (seconds old) come
+  // from the copy the sealer will hash. Who sees an entry is decided on the line's agencies.
+  const sealed = await db.query<{ seq: number; line: string; leaf_hash: Buffer }>(
+    `SELECT seq, line, leaf_hash FROM audit_events WHERE line IS NOT NULL AND (line::jsonb) ->> 'exchangeId' = $1 ORDER BY seq`, [row.id])
+  const waiting = await db.query<{ event: Record<string, unknown> }>(
+    'SELECT event FROM audit_events WHERE seq IS NULL AND refused IS NULL AND exchange_id = $1 ORDER BY recorded', [row.id])
+  const events = [
+    ...sealed.rows.map((e) => ({ seq: e.seq as number | null, ev: checkedEvent(e as SealedRow) })),
+    ...waiting.rows.map((e) => ({ seq: null as number | null, ev: e.event })),
+  ].sort((x, y) => Date.parse(String(x.ev.at)) - Date.parse(String(y.ev.at))) // stable: seq order, then waiting ones
+  const hidden = new Set(['access.denied', 'audit.queried', 'audit.exported', 'audit.alarm'])
+  const timeline: TimelineEntry[] = []
+  for (const { seq, ev } of events) {
+    const agencies = Array.isArray(ev.agencies) ? ev.agencies as string[] : []
+    if (!agencies.includes(agency) || hidden.has(String(ev.type))) continue
+    const actor = ev.actor as { agency?: string; kind?: string } | undefined
+    timeline.push({
+      at: new Date(String(ev.at)).toISOString(),
+      event: String(ev.type),
+      seq,
+      ...(typeof ev.messageId === 'string' ? { messageId: ev.messageId } : {}),
+      ...(actor ? { actor: actor.agency ?? actor.kind ?? 'unknown' } : {}),
+      outcome: String(ev.outcome ?? ''),
+      ...(ev.reason ? { reason: String(ev.reason) } : {}),
+      ...(ev.details ? { details: ev.details as Record<string, unknown> } : {}),
+    })
+  }
   return {
     ...summarise(row, agency, now),
     messages: messages.rows.map((m) => ({
@@ -160,19 +184,7 @@ export async function exchangeDetail(db: Queryable, row: ExchangeDbRow, agency: 
       deliveredAt: m.delivered_at?.toISOString() ?? null, acknowledgedAt: m.acknowledged_at?.toISOString() ?? null,
       nonDeliveryAt: m.non_delivery_at?.toISOString() ?? null, erased: m.erased_at !== null, deliveries: deliveriesOf.get(m.id) ?? [],
     })),
-    timeline: events.rows.map((e) => {
-      const actor = e.event.actor as { agency?: string; kind?: string } | undefined
-      return {
-        at: e.at.toISOString(),
-        event: e.type,
-        seq: e.seq,
-        ...(e.message_id ? { messageId: e.message_id } : {}),
-        ...(actor ? { actor: actor.agency ?? actor.kind ?? 'unknown' } : {}),
-        outcome: String(e.event.outcome ?? ''),
-        ...(e.event.reason ? { reason: String(e.event.reason) } : {}),
-        ...(e.event.details ? { details: e.event.details as Record<string, unknown> } : {}),
-      }
-    }),
+    timeline,
   }
 }
 

@@ -4,7 +4,7 @@ import type { LegalInstrument } from '../directory/types.ts'
 import { Problem } from '../http/problems.ts'
 import type { Message } from '../intake/message.ts'
 import { recomputeDeadline } from '../policy/index.ts'
-import type { Client } from '../store/db.ts'
+import { withTransaction, type Client, type Pool } from '../store/db.ts'
 import { transition, type ExchangeEvent, type ExchangeStatus } from './state.ts'
 import { randomUUID } from 'node:crypto'
 
@@ -184,15 +184,58 @@ export async function applyReplyEffects(
     const columns = Object.keys(set)
     await client.query(`UPDATE exchanges SET ${columns.map((c, i) => `${c} = $${i + 2}`).join(', ')}, updated_at = $${columns.length + 2} WHERE id = $1`, [exchange.id, ...Object.values(set), at])
   }
+  // Both directions of a clarification are hops: the responder's question and the requester's answer.
   const type: AuditEventType | undefined = message.kind === 'clarification'
-    ? (event === 'clarification-requested' ? 'exchange.clarification-requested' : undefined)
+    ? (event === 'clarification-requested' ? 'exchange.clarification-requested' : event === 'clarification-given' ? 'exchange.clarification-given' : undefined)
     : REPLY_EVENTS[message.kind]
   if (type) {
     await recordEvent(client, {
       ...common, type, outcome: 'ok',
       ...(message.kind === 'refusal' && message.refusal ? { reason: `L4(${message.refusal.ground})` } : {}),
-      details: { status: exchange.status, ...(message.kind === 'delay-notice' && message.delay ? { expectedBy: message.delay.expectedBy } : {}) },
+      details: {
+        status: exchange.status,
+        ...(message.kind === 'delay-notice' && message.delay ? { expectedBy: message.delay.expectedBy } : {}),
+        ...(event === 'clarification-given' ? { deadline: deadline?.toISOString() ?? null } : {}),
+      },
     }, at)
   }
   return deadline
+}
+
+/** Who closed an exchange: its requester acknowledging the answer, or leix after the configured time. */
+export type CloseBy = 'requester' | 'auto'
+
+/**
+ * Closes an answered (or refused, or — for own-initiative exchanges — delivered) exchange and
+ * records `exchange.closed`, in the caller's transaction. The state machine refuses other states.
+ */
+export async function closeExchange(client: Client, exchange: ExchangeRow, by: CloseBy, actor: AuditActor, at: Date, details: Record<string, string | number | null> = {}): Promise<void> {
+  const previous = exchange.status
+  await changeStatus(client, exchange, 'close', at)
+  await recordEvent(client, {
+    type: 'exchange.closed', actor, exchangeId: exchange.id, messageId: exchange.opened_by, agencies: [exchange.requester, exchange.responder],
+    legalBasis: exchange.legal_basis, outcome: 'ok', reason: by === 'requester' ? 'acknowledged' : 'auto-close', details: { by, previousStatus: previous, ...details },
+  }, at)
+}
+
+/**
+ * Closes exchanges whose final answer (response or refusal) is older than `afterSeconds` and that
+ * their requester has not closed, in batches; each closure is an `exchange.closed` event.
+ * Returns how many were closed.
+ */
+export async function closeAnsweredExchanges(pool: Pool, now: Date, afterSeconds: number, batch = 200): Promise<number> {
+  if (afterSeconds <= 0) return 0
+  const before = new Date(now.getTime() - afterSeconds * 1000)
+  let total = 0
+  for (;;) {
+    const closed = await withTransaction(pool, async (client) => {
+      const { rows } = await client.query<ExchangeRow>(
+        `SELECT * FROM exchanges WHERE status IN ('answered', 'refused') AND answered_at <= $1
+          ORDER BY answered_at LIMIT $2 FOR UPDATE SKIP LOCKED`, [before, batch])
+      for (const exchange of rows) await closeExchange(client, exchange, 'auto', { kind: 'broker' }, now, { afterSeconds })
+      return rows.length
+    })
+    total += closed
+    if (closed < batch) return total
+  }
 }

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { AuditIntegrityError } from '../audit/integrity.ts'
 import { Problem } from './problems.ts'
 
 /** Fastify's own error codes, mapped onto the catalogue. */
@@ -26,6 +27,11 @@ function fromFastify(err: FastifyError): Problem | undefined {
 /** Turns anything thrown into a problem+json answer. */
 export function toProblem(err: unknown): Problem {
   if (err instanceof Problem) return err
+  // Never a silent answer: what is served about the log must be what the log hashed.
+  if (err instanceof AuditIntegrityError) {
+    return new Problem('audit-integrity', `the audit log failed its integrity check (${err.message}); an alarm was raised and nothing was served`,
+      { extra: err.seq !== undefined ? { seq: err.seq } : {} })
+  }
   return fromFastify(err as FastifyError) ?? new Problem('internal', 'an internal error occurred; it has been logged')
 }
 

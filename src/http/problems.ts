@@ -29,6 +29,7 @@ export const PROBLEMS = {
   'rate-limited': { status: 429, title: 'Too many requests' },
   'audit-unsealed': { status: 503, title: 'The audit log cannot be sealed; intake is paused' },
   'unavailable': { status: 503, title: 'A backing service is unavailable' },
+  'audit-integrity': { status: 500, title: 'The audit log failed its integrity check; an alarm was raised' },
   'internal': { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>
 

@@ -8,6 +8,7 @@ import { auditEvent, auditInsert, auditRows, recordEvent, recordEvents, type Aud
 import { Params } from '../store/params.ts'
 import { Problem } from '../http/problems.ts'
 import { checkPrinciples, checkSenderBinding, computeDeadline, type PolicyLimits, type Violation, type Hold } from '../policy/index.ts'
+import { transferDetails } from '../policy/legal.ts'
 import { withTransaction, type Pool } from '../store/db.ts'
 import { applyReply, openExchange } from '../exchanges/record.ts'
 import type { Message, MessageValidator } from './message.ts'
@@ -51,7 +52,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 export async function submitMessage(deps: IntakeDeps, jws: string, channel: { channelAgency?: string } = {}): Promise<{ replayed: boolean; result: SubmitResult }> {
   const receivedAt = deps.clock.now()
   const digest = digestOf(jws)
-  const facts: JwsFacts & { messageId?: string } = {}
+  const facts: RejectionFacts = {}
   try {
     const verified = await verifyMessageJws(jws, deps.directory, facts, deps.keys)
     if (channel.channelAgency && channel.channelAgency !== verified.agency) {
@@ -61,6 +62,7 @@ export async function submitMessage(deps: IntakeDeps, jws: string, channel: { ch
     }
     const payload = parsePayload(verified.payload)
     if (typeof payload.id === 'string' && UUID.test(payload.id)) facts.messageId = payload.id.toLowerCase()
+    readableFacts(payload, deps.directory, facts)
     const validation = deps.validateMessage(payload)
     if (!validation.ok) {
       throw new Problem('schema-violation', `the message does not match schemas/message.schema.json (${validation.errors.length} error${validation.errors.length === 1 ? '' : 's'})`, {
@@ -165,7 +167,10 @@ async function persist(deps: IntakeDeps, pool: Pool, a: Accepted): Promise<Submi
         }
       : {
           ...common, exchangeId, type: 'message.accepted', outcome: 'ok', recipients: [message.to.agency], purpose: message.crimeAreas,
-          details: { kind: message.kind, deadline: deadline?.toISOString() ?? null, classification: message.handling.classification, handling: message.handling.code },
+          details: {
+            kind: message.kind, deadline: deadline?.toISOString() ?? null, classification: message.handling.classification, handling: message.handling.code,
+            ...transferDetails(message, deps.directory),
+          },
         },
   ]
   const messageInsert = (p: Params, exchangeId: string, receipt: string) => `INSERT INTO messages (id, exchange_id, kind, sender, recipient, officer, in_reply_to, kid, digest, jws,
@@ -212,14 +217,39 @@ async function enqueueQuietly(deps: IntakeDeps, messageId: string): Promise<void
   }
 }
 
-async function recordRejection(deps: IntakeDeps, problem: Problem, facts: JwsFacts & { messageId?: string; digest: string }, at: Date): Promise<void> {
+/** What a rejection event may name about a message whose payload could be read. */
+type RejectionFacts = JwsFacts & { messageId?: string; recipient?: string; instrument?: string; officer?: string }
+
+const OFFICER_ID = /^[A-Za-z0-9][A-Za-z0-9._@:-]{0,99}$/
+
+/**
+ * The intended recipient, instrument and officer of a readable payload, for its rejection event.
+ * Only identifiers leix can vouch for go into the log: agencies and instruments of the directory,
+ * an officer id of identifier characters (never free text, A3).
+ */
+function readableFacts(payload: Record<string, unknown>, directory: IntakeDeps['directory'], facts: RejectionFacts): void {
+  const field = (o: unknown, key: string): unknown => (o !== null && typeof o === 'object' && !Array.isArray(o) ? (o as Record<string, unknown>)[key] : undefined)
+  const to = field(payload.to, 'agency')
+  if (typeof to === 'string' && directory.agencies.has(to)) facts.recipient = to
+  const instrument = field(payload.legalBasis, 'instrument')
+  if (typeof instrument === 'string' && directory.instruments.has(instrument)) facts.instrument = instrument
+  const officer = field(payload.from, 'officer')
+  if (typeof officer === 'string' && OFFICER_ID.test(officer)) facts.officer = officer
+}
+
+async function recordRejection(deps: IntakeDeps, problem: Problem, facts: RejectionFacts & { digest: string }, at: Date): Promise<void> {
   const violations: Violation[] = problem.violations ?? []
   try {
     await recordEvent(deps.pool, {
       type: 'message.rejected',
-      actor: facts.agency ? { kind: 'agency-system', agency: facts.agency, ...(facts.kid ? { kid: facts.kid } : {}) } : { kind: 'agency-system' },
+      actor: facts.agency
+        ? { kind: 'agency-system', agency: facts.agency, ...(facts.officer ? { id: facts.officer } : {}), ...(facts.kid ? { kid: facts.kid } : {}) }
+        : { kind: 'agency-system' },
       ...(facts.messageId ? { messageId: facts.messageId } : {}),
+      // The sender sees its rejection; the intended recipient is named, not told (it never got the message).
       agencies: facts.agency ? [facts.agency] : [],
+      ...(facts.recipient ? { recipients: [facts.recipient] } : {}),
+      ...(facts.instrument ? { legalBasis: facts.instrument } : {}),
       digest: facts.digest,
       outcome: 'rejected',
       reason: problem.code,

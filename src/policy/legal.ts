@@ -124,4 +124,14 @@ export const checkTransfer: Rule = (message, { directory }) => {
   return violations
 }
 
+/**
+ * L5: what the sealed event of an accepted third-country transfer records — its basis and
+ * reference — so that they survive the erasure of the payload. Empty for other messages.
+ */
+export function transferDetails(message: Message, directory: Directory): { transferBasis?: string; transferReference?: string } {
+  const transfer = message.legalBasis.transfer
+  if (!transfer || !isThirdCountryTransfer(message, directory)) return {}
+  return { transferBasis: transfer.basis, transferReference: transfer.reference.slice(0, 256) }
+}
+
 export const LEGAL_RULES: readonly Rule[] = [checkLegalBasis, checkPurpose, checkAccountability, checkRefusal, checkTransfer]

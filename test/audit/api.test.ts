@@ -173,7 +173,7 @@ t.test('reading a message body requires a justification and records the consulta
   t.equal((await get(url, rs, { 'leix-justification': 'x'.repeat(501) })).statusCode, 400, 'too long')
 
   const why = 'Verifying vehicle records for case CASE-2026-0815 before the joint operation'
-  const res = await get(url, rs, { 'leix-justification': why })
+  const res = await get(url, rs, { 'leix-justification': why, 'leix-justification-code': 'investigation', 'leix-case-reference': 'CASE-2026-0815' })
   t.equal(res.statusCode, 200)
   const body = res.json()
   t.equal(body.message.id, first.messageId)
@@ -182,17 +182,20 @@ t.test('reading a message body requires a justification and records the consulta
   const consulted = await rt.pool.query("SELECT event FROM audit_events WHERE type = 'message.consulted' AND message_id = $1", [first.messageId])
   t.equal(consulted.rowCount, 1)
   t.match(consulted.rows[0].event, {
-    actor: { kind: 'person', agency: 'RS-MUP', id: 'rs-mup-officer-1' }, justification: why, recipients: ['RS-MUP'],
+    actor: { kind: 'person', agency: 'RS-MUP', id: 'rs-mup-officer-1' }, justification: { code: 'investigation', caseRef: 'CASE-2026-0815', id: String, hash: /^[\w-]{43}$/ }, recipients: ['RS-MUP'],
     at: clock.now().toISOString(), exchangeId: first.exchangeId, outcome: 'ok',
   })
   t.notMatch(JSON.stringify(consulted.rows[0].event), /SUBJ-7F3A|vehicle registration/, 'no body content in the log')
+  t.notMatch(JSON.stringify(consulted.rows[0].event), /Verifying vehicle/, 'no free text of the justification in the log (A3)')
   const timeline = (await get(`/v1/exchanges/${first.exchangeId}`, al)).json().timeline as { event: string; actor: string }[]
   t.ok(timeline.some((e) => e.event === 'message.consulted' && e.actor === 'RS-MUP'), "the sender sees in the timeline that the recipient read it")
 
   const encoded = await get(url, al, { 'leix-justification': encodeURIComponent('Провера возила за предмет 0815') })
   t.equal(encoded.statusCode, 200, 'the sender too; percent-encoded UTF-8 in the header')
   const ev = (await rt.pool.query("SELECT event FROM audit_events WHERE type = 'message.consulted' AND actor = 'al-asp-officer-1'")).rows[0].event
-  t.equal(ev.justification, 'Провера возила за предмет 0815')
+  t.match(ev.justification, { code: 'other' }, 'without a code header: other')
+  const text = (await rt.pool.query('SELECT text FROM justifications WHERE id = $1', [ev.justification.id])).rows[0].text
+  t.equal(text, 'Провера возила за предмет 0815', 'the text as written, in the erasable store')
 
   const stranger = await get(`${url}?justification=${encodeURIComponent(why)}`, me)
   t.equal(stranger.statusCode, 404, 'not a party')

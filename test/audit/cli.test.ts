@@ -99,7 +99,7 @@ t.test('a truncated file is detected', async (t) => {
   t.match(r.stderr, /^FAILED (truncated|not-canonical)/)
   const noTrailer = await verify(await file(lines.slice(0, -2)))
   t.equal(noTrailer.code, 1)
-  t.match(noTrailer.stderr, /^FAILED truncated .*without its end line/)
+  t.match(noTrailer.stderr, /^FAILED truncated .*without its signed statement/)
 })
 
 t.test('a forged checkpoint is refused', async (t) => {

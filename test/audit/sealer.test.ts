@@ -3,6 +3,7 @@
 // The log must come out with contiguous seqs from 0, one root per size, every root and stored
 // node equal to a recomputation, and a full export that verifies.
 import t from 'tap'
+import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { checkpointRoot, verifyCheckpoint } from '../../src/audit/checkpoint.ts'
 import { exportChunks, planExport } from '../../src/audit/export.ts'
@@ -37,7 +38,7 @@ t.test('concurrent writers and two sealers give contiguous seqs and one verifiab
         const n = 1 + ((w + i) % 3)
         for (let k = 0; k < n; k++) {
           await recordEvent(client, {
-            type: 'delivery.attempted', actor: { kind: 'broker' }, agencies: ['AL-ASP', 'RS-MUP'], outcome: 'ok', details: { writer: w, tx: i, k },
+            type: 'delivery.attempted', actor: { kind: 'broker' }, messageId: randomUUID(), agencies: ['AL-ASP', 'RS-MUP'], outcome: 'ok', details: { writer: w, tx: i, k },
           }, new Date())
         }
         if (i % 5 === 0) await client.query('SELECT pg_sleep(0.02)') // commit out of recorded order
@@ -113,7 +114,7 @@ t.test('concurrent writers and two sealers give contiguous seqs and one verifiab
   const state = (await rtA.pool.query('SELECT tree_size FROM audit_state')).rows[0]
   t.equal(state.tree_size, written)
 
-  const plan = await planExport(rtB.pool, {})
+  const plan = await planExport(rtB.pool, {}, { key: rtB.brokerKey, origin: rtB.config.origin, now: new Date() })
   if ('refused' in plan) throw new Error(plan.detail)
   let text = ''
   for await (const chunk of exportChunks(rtB.pool, plan, { batch: 50 })) text += chunk

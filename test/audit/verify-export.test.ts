@@ -7,9 +7,10 @@ import { canonicalString } from '../../src/audit/canonical.ts'
 import { checkpointBody, signCheckpoint, type CheckpointSigningKey } from '../../src/audit/checkpoint.ts'
 import { MerkleAccumulator, hashToBase64, rangeProof, type NodeSource } from '../../src/audit/merkle.ts'
 import {
-  ExportError, checkpointLine, endLine, exportLines, sealEvent, sealEvents, verifyExport,
+  ExportError, checkpointLine, exportLines, sealEvent, sealEvents, statementLine, verifyExport,
   type SealedEvent, type VerifyResult
 } from '../../src/audit/verify-export.ts'
+import { signStatement, type ExportStatement } from '../../src/audit/statement.ts'
 
 const ORIGIN = 'https://leix.test/audit'
 const T0 = Date.parse('2026-03-01T08:00:00Z')
@@ -52,19 +53,36 @@ async function buildLog (events: Array<Record<string, unknown>>, signer = key.si
 
 const log = await buildLog(makeEvents(50))
 
+const rootAt = (checkpoints: string[], size: number): string =>
+  JSON.parse(Buffer.from((checkpoints[size] as string).split('.')[1] as string, 'base64url').toString('utf8')).rootHash
+
+/** The broker's signed statement for an export of seq first..last of `log` (final checkpoint at last + 1). */
+async function statementFor (first: number, last: number, o: Partial<ExportStatement> & { signer?: CheckpointSigningKey, checkpoints?: string[] } = {}): Promise<string> {
+  const { signer, checkpoints, ...over } = o
+  const body: ExportStatement = {
+    origin: ORIGIN, from: null, to: null, firstSeq: first, lastSeq: last, events: last - first + 1, treeSize: last + 1,
+    rootHash: rootAt(checkpoints ?? log.checkpoints, last + 1), timestamp: new Date(T0).toISOString(), ...over
+  }
+  return await signStatement(body, signer ?? key.signing)
+}
+/** An unsigned end line, as exports carried before statements: anyone can write one. */
+const endLine = (events: number): string => canonicalString({ leix: 'end', events })
+
 async function collect (gen: AsyncIterable<string>): Promise<string[]> {
   const out: string[] = []
   for await (const line of gen) out.push(line)
   return out
 }
 
+const fullStatement = await statementFor(0, 49)
 /** Full export 0..49 with interim checkpoints at 10, 20, 30, 40 and the covering one at 50. */
 const fullExport = async (): Promise<string[]> => await collect(exportLines({
   events: log.sealed.map((e) => e.line),
   start: 0,
   end: 50,
   covering: log.checkpoints[50] as string,
-  interim: [10, 20, 30, 40].map((s) => log.checkpoints[s] as string)
+  interim: [10, 20, 30, 40].map((s) => log.checkpoints[s] as string),
+  statement: fullStatement
 }))
 
 const lineOf = (lines: string[], seq: number): number => lines.findIndex((l) => l.includes(`"seq":${seq},`)) + 1
@@ -104,10 +122,13 @@ t.test('sealing', async (t) => {
 t.test('a full export verifies, from lines and from a file', async (t) => {
   const lines = await fullExport()
   t.equal(lines.length, 50 + 4 + 1 + 1)
-  t.equal(lines.at(-1), endLine(50))
+  t.equal(lines.at(-1), statementLine(fullStatement))
   const progress: number[] = []
   const r = await verifyExport(lines, jwks, { onProgress: (n) => progress.push(n), progressEvery: 20 })
-  t.same(r, { ok: true, events: 50, first: 0, last: 49, treeSize: 50, rootHash: hashToBase64(log.acc.root()), checkpoints: 5, origin: ORIGIN })
+  t.same(r, {
+    ok: true, events: 50, first: 0, last: 49, treeSize: 50, rootHash: hashToBase64(log.acc.root()), checkpoints: 5, origin: ORIGIN,
+    requested: { from: null, to: null }, exportedAt: new Date(T0).toISOString()
+  })
   t.same(progress, [20, 40, 50])
 
   const dir = await mkdtemp(join(tmpdir(), 'leix-audit-'))
@@ -126,7 +147,7 @@ t.test('a full export verifies, from lines and from a file', async (t) => {
   failed(t, await verifyExport(file, jwks), 'not-canonical', 7, lineOf(lines, 7))
 
   // Only the covering checkpoint: still fine.
-  const minimal = await collect(exportLines({ events: log.sealed.map((e) => e.line), start: 0, end: 50, covering: log.checkpoints[50] as string }))
+  const minimal = await collect(exportLines({ events: log.sealed.map((e) => e.line), start: 0, end: 50, covering: log.checkpoints[50] as string, statement: fullStatement }))
   t.match(await verifyExport(minimal, jwks), { ok: true, checkpoints: 1 })
 })
 
@@ -201,22 +222,22 @@ t.test('tampering is detected and the first bad event named', async (t) => {
   t.test('a truncated file', async (t) => {
     failed(t, await verifyExport(lines.slice(0, -3), jwks), 'truncated', 48)
     failed(t, await verifyExport(lines.slice(0, -1), jwks), 'truncated', 49)
-    const noCover = [...lines.slice(0, -2), endLine(50)]
+    const noCover = [...lines.slice(0, -2), statementLine(fullStatement)]
     failed(t, await verifyExport(noCover, jwks), 'truncated', 40)
-    const l = [...lines.slice(0, -1), endLine(49)]
-    failed(t, await verifyExport(l, jwks), 'truncated', undefined, l.length)
+    const l = [...lines.slice(0, -1), endLine(50)]
+    failed(t, await verifyExport(l, jwks), 'truncated', 49, l.length)
     failed(t, await verifyExport([...lines, '{}'], jwks), 'bad-format', undefined, lines.length + 1)
   })
 
   t.test('a forged checkpoint', async (t) => {
     const forgedCp = await signCheckpoint(checkpointBody(ORIGIN, 50, log.acc.root(), new Date(T0)), otherKey.signing)
-    const l = [...lines.slice(0, -2), checkpointLine(forgedCp), endLine(50)]
+    const l = [...lines.slice(0, -2), checkpointLine(forgedCp), statementLine(fullStatement)]
     const r = await verifyExport(l, jwks)
     failed(t, r, 'bad-checkpoint', undefined, l.length - 1)
     t.match(r, { reason: /bad-signature/ })
 
     const stranger = await signCheckpoint(checkpointBody(ORIGIN, 50, log.acc.root(), new Date(T0)), strangerKey.signing)
-    t.match(await verifyExport([...lines.slice(0, -2), checkpointLine(stranger), endLine(50)], jwks), { ok: false, code: 'bad-checkpoint', reason: /unknown-key/ })
+    t.match(await verifyExport([...lines.slice(0, -2), checkpointLine(stranger), statementLine(fullStatement)], jwks), { ok: false, code: 'bad-checkpoint', reason: /unknown-key/ })
 
     // Payload edited (a different root for size 20), signature kept.
     const [h, p, s] = (log.checkpoints[20] as string).split('.') as [string, string, string]
@@ -244,26 +265,30 @@ t.test('tampering is detected and the first bad event named', async (t) => {
   })
 })
 
-t.test('range export: seq 20..39 of 50', async (t) => {
-  const nodes = await rangeProof(log.src, 20, 40, 50)
+t.test('range export: seq 20..39, final checkpoint at 40', async (t) => {
+  const nodes = await rangeProof(log.src, 20, 40, 40)
   const plan = {
     events: log.sealed.slice(20, 40).map((e) => e.line),
     start: 20,
     end: 40,
-    covering: log.checkpoints[50] as string,
-    interim: [30, 40].map((s) => log.checkpoints[s] as string),
-    rangeNodes: nodes
+    covering: log.checkpoints[40] as string,
+    interim: [30].map((s) => log.checkpoints[s] as string),
+    rangeNodes: nodes,
+    statement: await statementFor(20, 39, { from: '20', to: '40' })
   }
   const lines = await collect(exportLines(plan))
   t.match(lines[0], /^\{"end":40,"leix":"range","nodes":\[/)
-  t.same(await verifyExport(lines, jwks), { ok: true, events: 20, first: 20, last: 39, treeSize: 50, rootHash: hashToBase64(log.acc.root()), checkpoints: 3, origin: ORIGIN })
+  t.same(await verifyExport(lines, jwks), {
+    ok: true, events: 20, first: 20, last: 39, treeSize: 40, rootHash: rootAt(log.checkpoints, 40), checkpoints: 2, origin: ORIGIN,
+    requested: { from: '20', to: '40' }, exportedAt: new Date(T0).toISOString()
+  })
 
   // Up to the head: 20..49 under checkpoint 50, still needs the left nodes.
-  const toHead = await collect(exportLines({ events: log.sealed.slice(20).map((e) => e.line), start: 20, end: 50, covering: log.checkpoints[50] as string, rangeNodes: await rangeProof(log.src, 20, 50, 50) }))
+  const toHead = await collect(exportLines({ events: log.sealed.slice(20).map((e) => e.line), start: 20, end: 50, covering: log.checkpoints[50] as string, rangeNodes: await rangeProof(log.src, 20, 50, 50), statement: await statementFor(20, 49) }))
   t.match(await verifyExport(toHead, jwks), { ok: true, first: 20, last: 49 })
-  // From 0 to 39 under checkpoint 50: only right-hand nodes.
-  const prefix = await collect(exportLines({ events: log.sealed.slice(0, 40).map((e) => e.line), start: 0, end: 40, covering: log.checkpoints[50] as string, rangeNodes: await rangeProof(log.src, 0, 40, 50) }))
-  t.match(await verifyExport(prefix, jwks), { ok: true, first: 0, last: 39, treeSize: 50 })
+  // 0..39 under checkpoint 50: the final checkpoint is not at the last event, which the statement requires.
+  const prefix = await collect(exportLines({ events: log.sealed.slice(0, 40).map((e) => e.line), start: 0, end: 40, covering: log.checkpoints[50] as string, rangeNodes: await rangeProof(log.src, 0, 40, 50), statement: await statementFor(0, 39) }))
+  t.match(await verifyExport(prefix, jwks), { ok: false, code: 'truncated', reason: /not at the last event/ })
 
   const lineOfR = (seq: number): number => lineOf(lines, seq)
   const l1 = lines.slice()
@@ -279,15 +304,7 @@ t.test('range export: seq 20..39 of 50', async (t) => {
   l4.splice(lineOfR(39) - 1, 1)
   failed(t, await verifyExport(l4, jwks), 'seq-gap', 39)
 
-  // A forged proof node on the right of the range: caught by the covering checkpoint.
-  const right = nodes.findIndex((n) => n.lo >= 40)
-  const forgedNodes = nodes.map((n, i) => i === right ? { ...n, hash: Buffer.alloc(32, 9) } : n)
-  const l5 = await collect(exportLines({ ...plan, rangeNodes: forgedNodes }))
-  failed(t, await verifyExport(l5, jwks), 'bad-proof', undefined, l5.length - 1)
-  // Without the interim checkpoint at 40 the events since 30 are suspects too.
-  const l5b = await collect(exportLines({ ...plan, interim: [log.checkpoints[30] as string], rangeNodes: forgedNodes }))
-  t.match(await verifyExport(l5b, jwks), { ok: false, code: 'root-mismatch', seq: 30, seqEnd: 39, reason: /range proof/ })
-  // On the left: caught at the first interim checkpoint.
+  // A forged proof node on the left: caught at the first interim checkpoint.
   const l6 = await collect(exportLines({ ...plan, rangeNodes: nodes.map((n, i) => i === 0 ? { ...n, hash: Buffer.alloc(32, 9) } : n) }))
   t.match(await verifyExport(l6, jwks), { ok: false, code: 'root-mismatch', seq: 20, seqEnd: 29, reason: /range proof/ })
   // Wrong shape.
@@ -296,8 +313,78 @@ t.test('range export: seq 20..39 of 50', async (t) => {
   failed(t, await verifyExport([canonicalString(header), ...lines.slice(1)], jwks), 'bad-proof', undefined, 1)
   // A partial export without its header.
   failed(t, await verifyExport(lines.slice(1), jwks), 'seq-gap', 0, 1)
+  // The statement names the range asked: an export that does not start where asked is refused.
+  const wrongFrom = await collect(exportLines({ ...plan, statement: await statementFor(20, 39, { from: '10' }) }))
+  t.match(await verifyExport(wrongFrom, jwks), { ok: false, code: 'bad-statement', reason: /asked from seq 10/ })
+  const wrongTo = await collect(exportLines({ ...plan, statement: await statementFor(20, 39, { to: '39' }) }))
+  t.match(await verifyExport(wrongTo, jwks), { ok: false, code: 'bad-statement', reason: /up to seq 39/ })
   t.rejects(collect(exportLines({ ...plan, rangeNodes: undefined })), { code: 'bad-export' })
   t.rejects(collect(exportLines({ ...plan, interim: [log.checkpoints[10] as string] })), { code: 'bad-export' })
+})
+
+t.test('the signed statement makes a cut export detectable with the file alone', async (t) => {
+  const lines = await fullExport()
+  const cut = lines.slice(0, cpLineOf(lines, 30)) // up to and including the interim checkpoint at 30
+
+  // The attack of the issue: cut after an interim checkpoint, append an end line.
+  failed(t, await verifyExport([...cut, endLine(30)], jwks), 'truncated', 29, cut.length + 1)
+  // ... or the full export's genuine statement: it names 50 events.
+  t.match(await verifyExport([...cut, statementLine(fullStatement)], jwks), { ok: false, code: 'truncated', seq: 30, seqEnd: 49 })
+  // ... or a statement signed by someone else, or for another log, or with a checkpoint's typ.
+  const forged = await statementFor(0, 29, { signer: otherKey.signing })
+  t.match(await verifyExport([...cut, statementLine(forged)], jwks), { ok: false, code: 'bad-statement', reason: /bad-signature/ })
+  const stranger = await statementFor(0, 29, { signer: strangerKey.signing })
+  t.match(await verifyExport([...cut, statementLine(stranger)], jwks), { ok: false, code: 'bad-statement', reason: /unknown-key/ })
+  const elsewhere = await statementFor(0, 29, { origin: 'https://other.test' })
+  t.match(await verifyExport([...cut, statementLine(elsewhere)], jwks), { ok: false, code: 'bad-statement', reason: /other\.test/ })
+  t.match(await verifyExport([...cut, statementLine(log.checkpoints[30] as string)], jwks), { ok: false, code: 'bad-statement', reason: /bad-header/ })
+  // A statement whose root is not the final checkpoint's.
+  const otherRoot = await statementFor(0, 29, { rootHash: hashToBase64(Buffer.alloc(32, 3)) })
+  t.match(await verifyExport([...cut, statementLine(otherRoot)], jwks), { ok: false, code: 'bad-statement', reason: /root/ })
+  // A statement with an inner contradiction is refused however it is signed.
+  const contradiction = await statementFor(0, 29).then((jws) => {
+    const [h, , sig] = jws.split('.')
+    const body = { ...JSON.parse(Buffer.from(jws.split('.')[1] as string, 'base64url').toString('utf8')), events: 31 }
+    return `${h as string}.${Buffer.from(canonicalString(body)).toString('base64url')}.${sig as string}`
+  })
+  t.match(await verifyExport([...cut, statementLine(contradiction)], jwks), { ok: false, code: 'bad-statement' })
+  // A statement the broker really signed for exactly this cut is a complete export of 0..29.
+  t.match(await verifyExport([...cut, statementLine(await statementFor(0, 29))], jwks), { ok: true, events: 30, last: 29 })
+  // Two statements, or anything after the statement.
+  failed(t, await verifyExport([...lines, lines.at(-1) as string], jwks), 'bad-format', undefined, lines.length + 1)
+})
+
+t.test('every cut, deletion, swap and edit of the export is refused (table)', async (t) => {
+  const lines = await fullExport()
+  const cases: Array<[string, string[]]> = []
+  for (let i = 1; i < lines.length; i++) cases.push([`cut after line ${i}`, lines.slice(0, i)])
+  const interim = new Set([10, 20, 30, 40].map((size) => cpLineOf(lines, size) - 1))
+  for (let i = 0; i < lines.length; i++) {
+    // Interim checkpoints are optional (they only localise damage): without one, nothing is lost.
+    if (interim.has(i)) t.match(await verifyExport(lines.filter((_, k) => k !== i), jwks), { ok: true }, `interim checkpoint on line ${i + 1} dropped: still complete`)
+    else cases.push([`line ${i + 1} deleted`, lines.filter((_, k) => k !== i)])
+  }
+  for (let i = 0; i + 1 < lines.length; i++) {
+    const l = lines.slice()
+    ;[l[i], l[i + 1]] = [l[i + 1] as string, l[i] as string]
+    cases.push([`lines ${i + 1} and ${i + 2} swapped`, l])
+  }
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines.slice()
+    const v = JSON.parse(l[i] as string)
+    if (v.leix === undefined) v.outcome = 'denied'
+    else v.jws = (v.jws as string).slice(0, -2) + ((v.jws as string).endsWith('AA') ? 'BB' : 'AA')
+    l[i] = canonicalString(v)
+    cases.push([`line ${i + 1} edited`, l])
+  }
+  for (let i = 0; i < lines.length; i++) cases.push([`line ${i + 1} duplicated`, [...lines.slice(0, i + 1), ...lines.slice(i)]])
+  let refused = 0
+  for (const [name, l] of cases) {
+    const r = await verifyExport(l, jwks)
+    if (r.ok) t.fail(`${name}: verified`)
+    else refused++
+  }
+  t.equal(refused, cases.length, `all ${cases.length} altered exports refused`)
 })
 
 t.test('consistency with a previously trusted checkpoint', async (t) => {
@@ -315,10 +402,10 @@ t.test('consistency with a previously trusted checkpoint', async (t) => {
   // Newer than the export: cannot be checked, so not accepted.
   const longer = await buildLog(makeEvents(60))
   t.match(await verifyExport(lines, jwks, { previous: longer.checkpoints[55] as string }), { ok: false, code: 'inconsistent' })
-  // A range export proves sizes 20..40 and 50.
+  // A range export proves sizes 20..50.
   const range = await collect(exportLines({
-    events: log.sealed.slice(20, 40).map((e) => e.line), start: 20, end: 40,
-    covering: log.checkpoints[50] as string, rangeNodes: await rangeProof(log.src, 20, 40, 50)
+    events: log.sealed.slice(20, 50).map((e) => e.line), start: 20, end: 50,
+    covering: log.checkpoints[50] as string, rangeNodes: await rangeProof(log.src, 20, 50, 50), statement: await statementFor(20, 49)
   }))
   for (const size of [20, 27, 40, 50]) {
     t.match(await verifyExport(range, jwks, { previous: log.checkpoints[size] as string }), { ok: true }, `range, previous at ${size}`)
@@ -333,13 +420,14 @@ t.test('consistency with a previously trusted checkpoint', async (t) => {
 })
 
 t.test('odd inputs', async (t) => {
-  failed(t, await verifyExport([endLine(0)], jwks), 'empty', undefined, 1)
+  failed(t, await verifyExport([statementLine(await statementFor(0, 0))], jwks), 'empty', undefined, 1)
+  failed(t, await verifyExport([endLine(0)], jwks), 'truncated', undefined, 1)
   failed(t, await verifyExport([], jwks), 'truncated', undefined, 0)
   failed(t, await verifyExport(['[1,2]'], jwks), 'bad-event', 0, 1)
   failed(t, await verifyExport(['{"leix":"nope"}'], jwks), 'bad-format', undefined, 1)
   failed(t, await verifyExport(['{"id":"x","prev":"AAAA","seq":0}'], jwks), 'chain-broken', 0, 1)
   const sealed = sealEvents(makeEvents(3))
-  failed(t, await verifyExport([...sealed.map((e) => e.line), endLine(3)], jwks), 'truncated', 0)
+  failed(t, await verifyExport([...sealed.map((e) => e.line), endLine(3)], jwks), 'truncated', 2)
   await t.rejects(verifyExport([], { keys: 'nope' } as unknown as { keys: JWK[] }), { code: 'bad-jwks' })
 })
 
@@ -358,7 +446,10 @@ t.test('streams a large export (20 000 events) from an async source', async (t) 
   async function * events (): AsyncGenerator<string> {
     for (const line of lines) { await Promise.resolve(); yield line }
   }
-  const exported = exportLines({ events: events(), start: 0, end: n, covering: cps.get(n) as string, interim: [5000, 10000, 15000].map((s) => cps.get(s) as string) })
+  const cpList: string[] = []
+  cpList[n] = cps.get(n) as string
+  const statement = await statementFor(0, n - 1, { checkpoints: cpList })
+  const exported = exportLines({ events: events(), start: 0, end: n, covering: cps.get(n) as string, interim: [5000, 10000, 15000].map((s) => cps.get(s) as string), statement })
   const seen: number[] = []
   const r = await verifyExport(exported, jwks, { onProgress: (k) => seen.push(k) })
   t.match(r, { ok: true, events: n, checkpoints: 4 })

@@ -110,7 +110,7 @@ t.test('a request followed to its end: clarification both ways, delay notice, re
       const detail = (await app.inject({ url: `/v1/exchanges/${exchangeId}`, headers: { authorization: `Bearer ${tokenFor(app, agency)}` } })).json()
       const events = new Set(detail.timeline.map((e: { event: string }) => e.event))
       for (const e of ['exchange.opened', 'message.received', 'message.accepted', 'delivery.queued', 'delivery.attempted', 'delivery.succeeded',
-        'message.acknowledged', 'exchange.clarification-requested', 'exchange.delayed', 'exchange.answered', 'exchange.corrected']) {
+        'message.acknowledged', 'exchange.clarification-requested', 'exchange.clarification-given', 'exchange.delayed', 'exchange.answered', 'exchange.corrected']) {
         t.ok(events.has(e), `${agency} sees ${e}`)
       }
       t.equal(detail.messages.length, 8)
@@ -183,7 +183,8 @@ t.test("a DPO of the sending agency reviews held messages (D3)", async (t) => {
   t.match(res.json(), { messageId: held.id, exchangeId, decision: 'release', status: 'accepted', exchangeStatus: 'accepted' })
   await waitFor('the released message in the inbox', async () => (await inboxIds('ME-UP')).includes(held.id))
   const decided = (await rt.pool.query("SELECT event FROM audit_events WHERE type = 'review.decided' AND message_id = $1", [held.id])).rows[0].event
-  t.match(decided, { outcome: 'ok', reason: 'D3', justification: 'Necessary to protect the child; proportionate.', actor: { kind: 'person', agency: 'AL-ASP', roles: ['dpo'] } })
+  t.match(decided, { outcome: 'ok', reason: 'D3', justification: { code: 'data-protection-review', hash: String }, actor: { kind: 'person', agency: 'AL-ASP', roles: ['dpo'] } })
+  t.notMatch(JSON.stringify(decided), /protect the child/, 'the reason as written stays in the erasable store (A3)')
   t.equal(await count(rt, "SELECT 1 FROM audit_events WHERE type = 'message.accepted' AND message_id = $1", [held.id]), 1, 'logged as accepted on release')
   const again = await decide(held.id, 'AL-ASP', { decision: 'reject', justification: 'Changed my mind.' })
   t.equal(again.statusCode, 409)

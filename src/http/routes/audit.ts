@@ -2,10 +2,13 @@ import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { parseCheckpointUnverified } from '../../audit/checkpoint.ts'
 import { exportChunks, planExport, type ExportRequest } from '../../audit/export.ts'
-import { consistencyProof, hashToBase64, inclusionProof } from '../../audit/merkle.ts'
+import { AuditIntegrityError, checkedEvent, raiseAlarm } from '../../audit/integrity.ts'
+import { proveJustification } from '../../audit/justification.ts'
+import { consistencyProof, hashToBase64, inclusionProof, verifyInclusion } from '../../audit/merkle.ts'
 import { queryEvents, type EventFilters } from '../../audit/query.ts'
 import { recordEvent, type AuditActor } from '../../audit/record.ts'
 import { checkpointAt, latestCheckpoint, sealedEvent, withStoredNodes, type SealedEventRow, type StoredCheckpoint } from '../../audit/store.ts'
+import type { CheckpointSigningKey } from '../../audit/checkpoint.ts'
 import type { Clock } from '../../config/clock.ts'
 import type { Pool } from '../../store/db.ts'
 import { principalOf, type Principal, type Authenticate } from '../auth.ts'
@@ -56,7 +59,7 @@ function parseBound(value: string | undefined, name: string): { seq?: number; ti
  * search and the streamed export for auditors (`auditor`, `dpo`). Auditors' searches and exports
  * are themselves logged (`audit.queried`, `audit.exported`); refused access is `access.denied`.
  */
-export async function auditRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; authenticate: Authenticate }): Promise<void> {
+export async function auditRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; authenticate: Authenticate; key: CheckpointSigningKey; origin: string }): Promise<void> {
   const { pool, clock } = deps
 
   const deny = async (p: Principal, reason: string, details: Record<string, string | number>, agencies: string[] = []): Promise<void> => {
@@ -71,11 +74,16 @@ export async function auditRoutes(app: FastifyInstance, deps: { pool: Pool; cloc
     throw new Problem('forbidden', 'requires the role auditor or dpo')
   }
 
-  /** The sealed event, if the caller may see it: its agency is concerned, or the caller audits. */
+  /**
+   * The sealed event, if the caller may see it: its agency is concerned, or the caller audits.
+   * Decided on the agencies of the hashed line (re-hashed against its leaf first), never on the
+   * column copy: an edited column can neither open an event to a stranger nor fake a denial.
+   */
   const visibleEvent = async (p: Principal, seq: number, resource: string): Promise<SealedEventRow> => {
     const event = await sealedEvent(pool, seq)
-    if (event && (isAuditor(p) || event.agencies.includes(p.agency))) return event
-    if (event) await deny(p, 'not-a-party', { resource, seq }, event.agencies)
+    const agencies = event ? (checkedEvent({ seq: event.seq, line: event.line, leaf_hash: event.leafHash }).agencies as string[]) : []
+    if (event && (isAuditor(p) || agencies.includes(p.agency))) return event
+    if (event) await deny(p, 'not-a-party', { resource, seq }, agencies)
     // The same answer whether or not it exists: another agency learns nothing.
     throw new Problem('not-found', `no sealed audit event ${seq} visible to ${p.agency}`)
   }
@@ -84,6 +92,15 @@ export async function auditRoutes(app: FastifyInstance, deps: { pool: Pool; cloc
     const cp = treeSize === undefined ? await latestCheckpoint(pool) : await checkpointAt(pool, treeSize)
     if (!cp) throw new Problem('not-found', treeSize === undefined ? 'no checkpoint has been signed yet' : `no checkpoint of tree size ${treeSize}`)
     return cp
+  }
+
+  /** The audit path of a (re-hashed) event in a checkpoint's tree, checked against its signed root. */
+  const provenLeaf = async (event: SealedEventRow, cp: StoredCheckpoint): Promise<Buffer[]> => {
+    const path = await withStoredNodes(pool, (src) => inclusionProof(src, event.seq, cp.treeSize))
+    if (!verifyInclusion(event.leafHash, event.seq, cp.treeSize, path, Buffer.from(cp.rootHash, 'base64'))) {
+      throw new AuditIntegrityError(`the stored leaf of seq ${event.seq} is not in the signed tree of size ${cp.treeSize}`, event.seq)
+    }
+    return path
   }
 
   const authed = { onRequest: deps.authenticate }
@@ -119,6 +136,9 @@ export async function auditRoutes(app: FastifyInstance, deps: { pool: Pool; cloc
     },
   }, async (request) => {
     const event = await visibleEvent(principalOf(request), request.params.seq, 'audit-event')
+    // Proven in the newest signed tree before it leaves (one query): the leaf is the log's, not just the row's.
+    const cp = await latestCheckpoint(pool)
+    if (cp && event.seq < cp.treeSize) await provenLeaf(event, cp)
     return { seq: event.seq, line: event.line, leafHash: hashToBase64(event.leafHash) }
   })
 
@@ -151,7 +171,7 @@ export async function auditRoutes(app: FastifyInstance, deps: { pool: Pool; cloc
     const event = await visibleEvent(p, seq, 'inclusion-proof')
     const cp = await checkpointOrLatest(treeSize)
     if (seq >= cp.treeSize) throw new Problem('bad-request', `seq ${seq} is not in the tree of size ${cp.treeSize}; ask for a later checkpoint`)
-    const path = await withStoredNodes(pool, (src) => inclusionProof(src, seq, cp.treeSize))
+    const path = await provenLeaf(event, cp)
     return {
       seq, treeSize: cp.treeSize, leafHash: hashToBase64(event.leafHash), line: event.line,
       auditPath: path.map(hashToBase64), checkpoint: checkpointView(cp),
@@ -237,6 +257,45 @@ export async function auditRoutes(app: FastifyInstance, deps: { pool: Pool; cloc
     return page
   })
 
+  app.get<{ Params: { id: string } }>('/v1/audit/justifications/:id', {
+    ...authed,
+    schema: {
+      summary: 'Prove what a justification or review reason said (auditor, dpo): the text, its salt, and the HMAC recomputed against the sealed events citing it',
+      description: 'The sealed log keeps a justification code, a case reference and HMAC-SHA-256(salt, text) (base64url); the text and salt are kept ' +
+        'until the retention period ends (LEIX_JUSTIFICATION_RETENTION_DAYS), then erased (`justification.erased`). Recompute ' +
+        'HMAC-SHA-256(key = base64url-decoded salt, message = UTF-8 text) and compare it with `justification.hash` of the event (GET /v1/audit/events/{seq}). ' +
+        'Reading the text is recorded as `audit.queried`.',
+      tags, security,
+      params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
+      response: {
+        200: {
+          type: 'object',
+          required: ['id', 'code', 'text', 'salt', 'hash', 'recomputed', 'textMatches', 'erasedAt', 'events'],
+          properties: {
+            id: { type: 'string' }, code: { type: 'string' }, createdAt: { type: 'string' }, eraseBy: { type: 'string' },
+            text: { type: ['string', 'null'] }, salt: { type: ['string', 'null'] }, hash: { type: 'string' },
+            recomputed: { type: ['string', 'null'] }, textMatches: { type: ['boolean', 'null'] }, erasedAt: { type: ['string', 'null'] },
+            events: {
+              type: 'array',
+              items: { type: 'object', properties: { seq: { type: ['integer', 'null'] }, type: { type: 'string' }, hashMatches: { type: 'boolean' } } },
+            },
+          },
+        },
+        ...problems,
+      },
+    },
+  }, async (request) => {
+    const p = principalOf(request)
+    await requireAuditor(p, 'justification')
+    const proof = await proveJustification(pool, request.params.id)
+    if (!proof) throw new Problem('not-found', `no justification ${request.params.id}`)
+    await recordEvent(pool, {
+      type: 'audit.queried', actor: actorOf(p), agencies: [p.agency], outcome: 'ok',
+      details: { resource: 'justification', justificationId: proof.id, erased: proof.erasedAt !== null },
+    }, clock.now())
+    return proof
+  })
+
   app.get<{ Querystring: { from?: string; to?: string } }>('/v1/audit/export', {
     ...authed,
     schema: {
@@ -262,9 +321,13 @@ export async function auditRoutes(app: FastifyInstance, deps: { pool: Pool; cloc
     const req: ExportRequest = {
       ...(from.seq !== undefined ? { fromSeq: from.seq } : {}), ...(from.time ? { fromTime: from.time } : {}),
       ...(to.seq !== undefined ? { toSeq: to.seq } : {}), ...(to.time ? { toTime: to.time } : {}),
+      asked: { from: request.query.from ?? null, to: request.query.to ?? null },
     }
-    const plan = await planExport(pool, req)
-    if ('refused' in plan) throw new Problem('not-found', plan.detail)
+    const plan = await planExport(pool, req, { key: deps.key, origin: deps.origin, now: clock.now() })
+    if ('refused' in plan) {
+      if (plan.refused === 'halted') throw new Problem('audit-unsealed', plan.detail)
+      throw new Problem('not-found', plan.detail)
+    }
     await recordEvent(pool, {
       type: 'audit.exported', actor: actorOf(p), agencies: [p.agency], outcome: 'ok',
       details: {
@@ -276,6 +339,18 @@ export async function auditRoutes(app: FastifyInstance, deps: { pool: Pool; cloc
       .type('application/x-ndjson; charset=utf-8')
       .header('content-disposition', `attachment; filename="leix-audit-${plan.start}-${plan.end}.ndjson"`)
       .header('cache-control', 'no-store')
-    return reply.send(Readable.from(exportChunks(pool, plan)))
+    // Headers are gone once streaming starts: a line failing its re-hash mid-way raises the alarm
+    // and cuts the stream, so the file lacks its signed statement and no verifier accepts it.
+    const guarded = async function * (): AsyncGenerator<string> {
+      try {
+        yield * exportChunks(pool, plan)
+      } catch (err) {
+        if (err instanceof AuditIntegrityError) {
+          await raiseAlarm(pool, request.log, clock.now(), { seq: err.seq, source: 'GET /v1/audit/export', reason: err.message })
+        }
+        throw err
+      }
+    }
+    return reply.send(Readable.from(guarded()))
   })
 }

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { CASE_REF_PATTERN, JUSTIFICATION_CODES, isJustificationCode, storeJustification, type JustificationInput } from '../../audit/justification.ts'
 import { recordEvent } from '../../audit/record.ts'
 import type { Clock } from '../../config/clock.ts'
-import type { Pool } from '../../store/db.ts'
+import { withTransaction, type Pool } from '../../store/db.ts'
 import { principalOf, type Principal, type Authenticate } from '../auth.ts'
 import { Problem, problemSchema } from '../problems.ts'
 
@@ -9,6 +10,28 @@ import { Problem, problemSchema } from '../problems.ts'
 export const JUSTIFICATION_MIN = 10
 export const JUSTIFICATION_MAX = 500
 export const JUSTIFICATION_HEADER = 'leix-justification'
+/** The justification code (closed list, audit/justification.ts); `other` when absent. */
+export const JUSTIFICATION_CODE_HEADER = 'leix-justification-code'
+/** An optional case reference (an identifier) the consultation belongs to. */
+export const CASE_REF_HEADER = 'leix-case-reference'
+
+/** Code and case reference from their headers; a 400 for a code off the list or a case reference that is not an identifier. */
+export function justificationMeta(request: FastifyRequest): { code: JustificationInput['code']; caseRef?: string } {
+  const header = (name: string): string | undefined => {
+    const v = request.headers[name]
+    const s = (Array.isArray(v) ? v[0] : v)?.trim()
+    return s === undefined || s.length === 0 ? undefined : s
+  }
+  const code = header(JUSTIFICATION_CODE_HEADER) ?? 'other'
+  if (!isJustificationCode(code)) {
+    throw new Problem('bad-request', `Leix-Justification-Code must be one of ${JUSTIFICATION_CODES.join(', ')}`)
+  }
+  const caseRef = header(CASE_REF_HEADER)
+  if (caseRef !== undefined && !CASE_REF_PATTERN.test(caseRef)) {
+    throw new Problem('bad-request', 'Leix-Case-Reference must be an identifier (letters, digits, / . _ : -, at most 64 characters), not text')
+  }
+  return { code, ...(caseRef ? { caseRef } : {}) }
+}
 
 /** Message statuses whose body the recipient must not see: held for review, or refused by it. */
 const NOT_FOR_RECIPIENT = new Set(['held', 'rejected'])
@@ -63,7 +86,7 @@ interface MessageRow {
 }
 
 /** `GET /v1/messages/{id}`: reading a message body is a consultation, justified and logged. */
-export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; authenticate: Authenticate }): Promise<void> {
+export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; authenticate: Authenticate; justificationRetentionDays?: number }): Promise<void> {
   app.get<{ Params: { id: string }; Querystring: { justification?: string } }>('/v1/messages/:id', {
     onRequest: deps.authenticate,
     schema: {
@@ -72,13 +95,22 @@ export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; cl
         `Give the reason for reading, ${JUSTIFICATION_MIN}..${JUSTIFICATION_MAX} characters, in the \`Leix-Justification\` header ` +
         '(percent-encode non-ASCII text) or the `justification` query parameter. The read is recorded as a `message.consulted` ' +
         'audit event with the person (token subject), the agency, the justification, the time and the recipients (LED Art. 25). ' +
+        `The sealed event keeps the justification code (\`Leix-Justification-Code\`: ${JUSTIFICATION_CODES.join(', ')}; default other), ` +
+        'the case reference (`Leix-Case-Reference`, an identifier) and a salted hash of the text; the text itself is kept in an erasable store (A3). ' +
         'Sender and recipient officers/systems may read; the recipient not while the message is held for review or after review rejected it; ' +
         'a `dpo` may read held and rejected messages. Others get 404 and an `access.denied` event. An erased payload answers 410.',
       tags: ['tracking'],
       security: [{ bearer: [] }],
       params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
       querystring: { type: 'object', additionalProperties: false, properties: { justification: { type: 'string', maxLength: 2000 } } },
-      headers: { type: 'object', properties: { 'leix-justification': { type: 'string', maxLength: 6000 } } },
+      headers: {
+        type: 'object',
+        properties: {
+          'leix-justification': { type: 'string', maxLength: 6000 },
+          'leix-justification-code': { type: 'string', maxLength: 64 },
+          'leix-case-reference': { type: 'string', maxLength: 64 },
+        },
+      },
       response: {
         200: {
           type: 'object',
@@ -103,6 +135,7 @@ export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; cl
       throw new Problem('justification-required',
         `state why you read this message in the Leix-Justification header or the justification parameter (${JUSTIFICATION_MIN}..${JUSTIFICATION_MAX} characters)`)
     }
+    const meta = justificationMeta(request)
     const now = deps.clock.now()
     const { rows } = await deps.pool.query<MessageRow>(
       `SELECT m.id, m.exchange_id, m.sender, m.recipient, m.status, m.jws, m.erased_at, m.received_at, m.legal_basis, m.digest, e.crime_areas
@@ -114,11 +147,14 @@ export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; cl
     const refusal = m ? consultationRefusal(principal, m) : 'unknown'
     if (!m || refusal !== undefined) {
       if (m) {
-        await recordEvent(deps.pool, {
-          type: 'access.denied', actor, exchangeId: m.exchange_id, messageId: m.id,
-          agencies: [...new Set([principal.agency, m.sender, m.recipient])], outcome: 'denied', reason: refusal,
-          justification, details: { resource: 'message-body' },
-        }, now)
+        await withTransaction(deps.pool, async (client) => {
+          const sealed = await storeJustification(client, { ...meta, text: justification }, now, deps.justificationRetentionDays)
+          await recordEvent(client, {
+            type: 'access.denied', actor, exchangeId: m.exchange_id, messageId: m.id,
+            agencies: [...new Set([principal.agency, m.sender, m.recipient])], outcome: 'denied', reason: refusal,
+            justification: sealed, details: { resource: 'message-body' },
+          }, now)
+        })
       }
       // The same answer whether or not it exists: a stranger learns nothing.
       throw new Problem('not-found', `no message ${request.params.id} readable by ${principal.agency}`)
@@ -128,12 +164,15 @@ export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; cl
     }
     const message = JSON.parse(Buffer.from(m.jws.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>
     // Logged before the body leaves: a consultation that cannot be logged does not happen.
-    const event = await recordEvent(deps.pool, {
-      type: 'message.consulted', actor, exchangeId: m.exchange_id, messageId: m.id,
-      agencies: [...new Set([m.sender, m.recipient, principal.agency])],
-      recipients: [principal.agency], legalBasis: m.legal_basis, purpose: m.crime_areas, justification, digest: m.digest,
-      outcome: 'ok', details: { status: m.status, via: 'GET /v1/messages/{id}' },
-    }, now)
+    const event = await withTransaction(deps.pool, async (client) => {
+      const sealed = await storeJustification(client, { ...meta, text: justification }, now, deps.justificationRetentionDays)
+      return await recordEvent(client, {
+        type: 'message.consulted', actor, exchangeId: m.exchange_id, messageId: m.id,
+        agencies: [...new Set([m.sender, m.recipient, principal.agency])],
+        recipients: [principal.agency], legalBasis: m.legal_basis, purpose: m.crime_areas, justification: sealed, digest: m.digest,
+        outcome: 'ok', details: { status: m.status, via: 'GET /v1/messages/{id}' },
+      }, now)
+    })
     return {
       messageId: m.id, exchangeId: m.exchange_id, status: m.status, receivedAt: m.received_at.toISOString(),
       message, jws: m.jws, consultation: { eventId: event.id, at: event.at },

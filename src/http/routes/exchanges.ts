@@ -2,10 +2,11 @@ import type { FastifyInstance } from 'fastify'
 import { recordEvent } from '../../audit/record.ts'
 import type { Clock } from '../../config/clock.ts'
 import { exchangeDetail, findExchange, listExchanges, type ExchangeFilters } from '../../exchanges/read.ts'
+import { closeExchange, lockExchange } from '../../exchanges/record.ts'
 import { EXCHANGE_STATUSES } from '../../exchanges/state.ts'
 import { CRIME_AREAS } from '../../intake/message.ts'
-import type { Pool } from '../../store/db.ts'
-import { principalOf, type Authenticate } from '../auth.ts'
+import { withTransaction, type Pool } from '../../store/db.ts'
+import { principalOf, requireRole, type Authenticate } from '../auth.ts'
 import { Problem, problemSchema } from '../problems.ts'
 
 const problems = { '4xx': { description: 'problem+json', ...problemSchema } }
@@ -64,5 +65,41 @@ export async function exchangeRoutes(app: FastifyInstance, deps: { pool: Pool; c
   }, async (request) => {
     const principal = principalOf(request)
     return listExchanges(deps.pool, principal.agency, request.query, deps.clock.now())
+  })
+
+  app.post<{ Params: { id: string } }>('/v1/exchanges/:id/close', {
+    onRequest: deps.authenticate,
+    schema: {
+      summary: 'The requester acknowledges the final answer and closes the exchange (recorded as exchange.closed)',
+      description: 'Officers and systems of the requesting agency; from answered or refused (or, for own-initiative exchanges, delivered or acknowledged). ' +
+        'Answered exchanges nobody closes are closed automatically LEIX_EXCHANGE_AUTO_CLOSE_SECONDS after the final answer.',
+      tags: ['tracking'],
+      security: [{ bearer: [] }],
+      params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
+      response: problems,
+    },
+  }, async (request) => {
+    const principal = principalOf(request)
+    requireRole(principal, 'officer', 'system')
+    const now = deps.clock.now()
+    const actor = { kind: 'person' as const, agency: principal.agency, id: principal.sub, roles: principal.roles }
+    const outcome = await withTransaction(deps.pool, async (client) => {
+      const exchange = await lockExchange(client, request.params.id)
+      if (!exchange || (exchange.requester !== principal.agency && exchange.responder !== principal.agency)) return { denied: exchange }
+      if (exchange.requester !== principal.agency) throw new Problem('forbidden', `only the requesting agency ${exchange.requester} closes exchange ${exchange.id}`)
+      await closeExchange(client, exchange, 'requester', actor, now)
+      return { closed: exchange }
+    })
+    if ('denied' in outcome) {
+      const row = outcome.denied
+      if (row) {
+        await recordEvent(deps.pool, {
+          type: 'access.denied', actor, exchangeId: row.id, agencies: [principal.agency, row.requester, row.responder], outcome: 'denied',
+          reason: 'not-a-party', details: { resource: 'exchange-close' },
+        }, now)
+      }
+      throw new Problem('not-found', `no exchange ${request.params.id} for ${principal.agency}`)
+    }
+    return { exchangeId: outcome.closed.id, status: outcome.closed.status, closedAt: now.toISOString() }
   })
 }
