@@ -31,10 +31,12 @@ export type AuditEventType =
   | 'access.denied'
   | 'audit.queried'
   | 'audit.exported'
+  | 'witness.alarm'
+  | 'evidence.exported'
 
 /** Who acted: an agency system (by key), a person (token subject), or leix itself. */
 export interface AuditActor {
-  kind: 'agency-system' | 'person' | 'broker'
+  kind: 'agency-system' | 'person' | 'broker' | 'witness'
   agency?: string
   /** Token subject or officer id: an identifier, never a name. */
   id?: string

@@ -13,6 +13,7 @@ import { auditRoutes } from '../http/routes/audit.ts'
 import { consultRoutes } from '../http/routes/consult.ts'
 import type { Runtime } from '../runtime.ts'
 import { erasePastRetention, notifyReviewsDue } from './retention.ts'
+import { cosignedNote } from './witness-service.ts'
 import { sealOnce, sealPending, type SealDeps, type SealResult } from './sealer.ts'
 
 /** What the gate knows about the seal, refreshed by every tick (never by a request). */
@@ -149,7 +150,7 @@ export async function createAuditService(rt: Runtime, opts: AuditServiceOptions)
   const auth = authenticate(rt.directory)
   return {
     routes: async (app: FastifyInstance) => {
-      await auditRoutes(app, { pool, clock, authenticate: auth })
+      await auditRoutes(app, { pool, clock, authenticate: auth, notes: (cp) => cosignedNote(pool, rt.brokerKey, cp) })
       await consultRoutes(app, { pool, clock, authenticate: auth })
     },
     readiness: {

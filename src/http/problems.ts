@@ -28,6 +28,9 @@ export const PROBLEMS = {
   'payload-erased': { status: 410, title: 'The message payload has been erased' },
   'rate-limited': { status: 429, title: 'Too many requests' },
   'audit-unsealed': { status: 503, title: 'The audit log cannot be sealed; intake is paused' },
+  'witness-conflict': { status: 409, title: "The witness's tree size is beyond this log's newest checkpoint" },
+  'unknown-witness': { status: 403, title: 'Not signed by a configured witness' },
+  'bad-witness-statement': { status: 422, title: 'The cosignature or alarm does not verify against this log' },
   'unavailable': { status: 503, title: 'A backing service is unavailable' },
   'internal': { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>

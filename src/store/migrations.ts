@@ -201,6 +201,22 @@ ALTER TABLE messages ADD COLUMN review_notified_at timestamptz;
 CREATE INDEX messages_review_due ON messages (review_by) WHERE review_notified_at IS NULL AND erased_at IS NULL;
 `,
   },
+  {
+    // Witness cosignatures (c2sp.org/tlog-cosignature) over checkpoints; distinct witnesses by name and key id.
+    id: '005-witness-cosignatures',
+    sql: `
+CREATE TABLE audit_cosignatures (
+  tree_size    bigint NOT NULL REFERENCES audit_checkpoints (tree_size),
+  witness      text NOT NULL,
+  key_id       bigint NOT NULL,
+  signed_at    timestamptz NOT NULL,
+  line         text NOT NULL,
+  received_at  timestamptz NOT NULL,
+  PRIMARY KEY (tree_size, witness, key_id)
+);
+CREATE INDEX audit_cosignatures_witness ON audit_cosignatures (witness, tree_size DESC);
+`,
+  },
 ]
 
 const LOCK_KEY = 0x1e1c5 // advisory lock id for migrations
