@@ -80,9 +80,10 @@ export function formatVkey (key: NoteKey): string {
 
 /** Parses and checks a vkey (the key id must match the name and key). Throws NoteError('bad-key'). */
 export function parseVkey (vkey: string): NoteKey {
-  const parts = vkey.trim().split('+')
-  if (parts.length !== 3) throw new NoteError('bad-key', 'a vkey is name+hexid+base64key')
-  const [name, hex, b64] = parts as [string, string, string]
+  // The base64 key material may itself hold "+": split at the first two only.
+  const m = /^([^+]*)\+([^+]*)\+(.*)$/s.exec(vkey.trim())
+  if (!m) throw new NoteError('bad-key', 'a vkey is name+hexid+base64key')
+  const [, name, hex, b64] = m as unknown as [string, string, string, string]
   if (!/^[0-9a-f]{8}$/.test(hex)) throw new NoteError('bad-key', 'the vkey key id must be 8 lowercase hex digits')
   if (!B64.test(b64)) throw new NoteError('bad-key', 'the vkey key material is not base64')
   const raw = Buffer.from(b64, 'base64')
@@ -96,7 +97,7 @@ export function parseVkey (vkey: string): NoteKey {
 
 /** The raw 32-byte public key of an Ed25519 KeyObject or JWK. */
 export function rawEd25519 (key: KeyObject | JWK): Buffer {
-  const jwk: JWK = isKeyObject(key) ? (createPublicKey(key).export({ format: 'jwk' }) as JWK) : key
+  const jwk: JWK = isKeyObject(key) ? ((key.type === 'public' ? key : createPublicKey(key)).export({ format: 'jwk' }) as JWK) : key
   if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string') throw new NoteError('bad-key', 'not an Ed25519 key')
   const raw = Buffer.from(jwk.x, 'base64url')
   if (raw.length !== 32) throw new NoteError('bad-key', 'not an Ed25519 key')
