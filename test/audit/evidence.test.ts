@@ -133,7 +133,7 @@ t.test('an erased payload leaves its digest and receipt in the bundle', async (t
   await rt.pool.query('UPDATE messages SET jws = NULL, erased_at = $2 WHERE id = $1', [request.id, clock.now()])
   const bundle = (await evidence('AL-ASP', ['officer'], `?justification=${encodeURIComponent(justification)}`)).json() as EvidenceBundle
   t.match(bundle.messages.find((m) => m.id === request.id), { jws: null, jwsOmitted: 'erased' })
-  t.ok(bundle.messages.find((m) => m.id === response.id)?.jws)
+  t.ok(bundle.messages.find((m) => m.id === (response as unknown as { id: string }).id)?.jws)
   t.match(await verifyEvidence(bundle, { jwks, policy }), { ok: true, jwsVerified: 1 })
 })
 
