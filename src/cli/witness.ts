@@ -162,7 +162,11 @@ async function keygen(args: string[]): Promise<number> {
   const jwk = { ...(privateKey.export({ format: 'jwk' }) as JWK), kid: values.name, alg: 'EdDSA', use: 'sig' }
   const vkey = witnessVkey({ name: values.name, privateKey })
   if (values.out) {
-    writeFileSync(values.out, JSON.stringify(jwk, null, 2) + '\n', { mode: 0o600, flag: 'wx' })
+    try {
+      writeFileSync(values.out, JSON.stringify(jwk, null, 2) + '\n', { mode: 0o600, flag: 'wx' })
+    } catch (err) {
+      throw new WitnessUsage(`--out ${values.out}: ${(err as Error).message} (an existing key is never overwritten)`)
+    }
     process.stderr.write(`witness key written to ${values.out} (keep it secret); its vkey:\n`)
     process.stdout.write(vkey + '\n')
   } else {

@@ -14,7 +14,7 @@ import { formatNote, logNoteKey, parseNote, parseVkey, cosign, signNoteText, for
 import { checkWitnessPolicy, witnessPolicy } from '../../src/audit/witness.ts'
 import { alarmText, witnessService } from '../../src/audit/witness-service.ts'
 import { auditCommand } from '../../src/cli/audit.ts'
-import { runWitnessRound, witnessVkey, type WitnessConfig } from '../../src/cli/witness.ts'
+import { runWitnessRound, witnessCommand, witnessVkey, type WitnessConfig } from '../../src/cli/witness.ts'
 import { ManualClock } from '../../src/config/clock.ts'
 import { createRuntime } from '../../src/runtime.ts'
 import { migrate } from '../../src/store/migrations.ts'
@@ -134,6 +134,50 @@ t.test('leix refuses cosignatures and alarms that do not verify, and a witness a
   t.equal(ahead.statusCode, 409)
   t.equal(ahead.json().code, 'witness-conflict')
   t.equal(ahead.json().treeSize, cp.treeSize)
+})
+
+t.test('witness route parameters are validated, each bad value a 400', async (t) => {
+  const bad: [string, string][] = [
+    ['/v1/witness/add-checkpoint', 'old is required'],
+    ['/v1/witness/add-checkpoint?old=-1', 'negative'],
+    ['/v1/witness/add-checkpoint?old=1.5', 'not an integer'],
+    ['/v1/witness/add-checkpoint?old=abc', 'not a number'],
+    ['/v1/witness/add-checkpoint?old=1&x=1', 'unknown parameter'],
+    ['/v1/witness/checkpoint?witnesses=-1', 'negative'],
+    ['/v1/witness/checkpoint?witnesses=65', 'too many'],
+    ['/v1/audit/checkpoints/witnessed?from=0', 'from 0'],
+    ['/v1/audit/checkpoints/witnessed?witnesses=x', 'not a number'],
+    ['/v1/audit/checkpoints/witnessed?from=999999', 'from beyond the witnessed size'],
+  ]
+  for (const [path, why] of bad) {
+    const res = await get(path)
+    t.equal(res.statusCode, 400, `${path}: ${why}`)
+    t.equal(res.json().code, 'bad-request', path)
+  }
+  t.equal((await app.inject('/v1/audit/checkpoints/witnessed')).statusCode, 401, 'the JSON view needs a token')
+  t.equal((await get('/v1/audit/checkpoints/witnessed?from=2')).json().code, 'not-found', 'from must be a checkpoint size')
+})
+
+t.test('the leix witness command: keygen, log-vkey, and a run whose key leix does not know', async (t) => {
+  const keyFile = join(dir, 'cli-witness.jwk')
+  const out: string[] = []
+  const write = process.stdout.write.bind(process.stdout)
+  process.stdout.write = ((chunk: string) => { out.push(String(chunk)); return write(chunk) }) as typeof process.stdout.write
+  try {
+    t.equal(await witnessCommand(['keygen', '--name', 'cli.example/w', '--out', keyFile]), 0)
+    t.equal(await witnessCommand(['log-vkey', '--jwks', jwksFile, '--origin', 'leix.test']), 0)
+  } finally {
+    process.stdout.write = write
+  }
+  // Only the command's own lines (tap writes to stdout too).
+  const [vkey, logKeyLine] = out.join('').split('\n').filter((l) => /^\S+\+[0-9a-f]{8}\+\S+$/.test(l))
+  t.equal(parseVkey(vkey!).name, 'cli.example/w')
+  t.equal(logKeyLine, formatVkey(logVkey), 'log-vkey derives the key leix publishes')
+  t.equal(await witnessCommand(['keygen', '--name', 'cli.example/w', '--out', keyFile]), 2, 'an existing key file is not overwritten')
+  t.equal(await witnessCommand(['keygen', '--name', 'has space']), 2)
+  const run = ['run', '--url', url, '--key', keyFile, '--state', join(dir, 'cli-state.json'), '--log-vkey', logKeyLine!, '--once']
+  t.equal(await witnessCommand(run), 1, 'leix refuses the cosignature of a witness not in LEIX_WITNESSES')
+  t.equal(await witnessCommand(['run', '--url', url, '--key', keyFile, '--state', join(dir, 'x.json'), '--log-vkey', 'nonsense', '--once']), 2)
 })
 
 t.test('leix audit verify holds an export to a k-of-n witness policy', async (t) => {
