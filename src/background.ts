@@ -4,6 +4,7 @@ import type { ReadinessCheck } from './http/routes/health.ts'
 import type { Runtime } from './runtime.ts'
 import { startDelivery } from './delivery/service.ts'
 import { auditService } from './audit/service.ts'
+import { witnessService } from './audit/witness-service.ts'
 
 /**
  * The process's background services beside the gateway: delivery workers, the reconciler, the
@@ -30,6 +31,8 @@ export const SERVICES: ((rt: Runtime, opts: { workers: boolean }) => Promise<Ser
   (rt, opts) => auditService(rt, opts),
   // Delivery: inbox and admin routes in every role; workers, reconciler and deadline watcher with workers.
   (rt, opts) => startDelivery(rt, opts),
+  // Witnessing: checkpoints as signed notes, cosignatures, alarms (readiness).
+  (rt) => witnessService(rt),
 ]
 
 export async function startBackground(rt: Runtime, opts: { workers: boolean }): Promise<Background> {

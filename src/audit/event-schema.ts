@@ -56,7 +56,7 @@ export const AUDIT_EVENT_SCHEMA = {
       additionalProperties: false,
       required: ['kind'],
       properties: {
-        kind: { enum: ['agency-system', 'person', 'broker'] },
+        kind: { enum: ['agency-system', 'person', 'broker', 'witness'] },
         agency,
         id,
         kid: id,

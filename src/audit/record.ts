@@ -35,6 +35,8 @@ export const AUDIT_EVENT_TYPES = [
   'audit.queried',
   'audit.exported',
   'audit.alarm',
+  'witness.alarm',
+  'evidence.exported',
 ] as const
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number]
@@ -55,7 +57,7 @@ export interface SealedJustification {
 
 /** Who acted: an agency system (by key), a person (token subject), or leix itself. */
 export interface AuditActor {
-  kind: 'agency-system' | 'person' | 'broker'
+  kind: 'agency-system' | 'person' | 'broker' | 'witness'
   agency?: string
   /** Token subject or officer id: an identifier, never a name. */
   id?: string

@@ -17,6 +17,7 @@ import { openAlarms, raiseAlarm, type OpenAlarm } from './integrity.ts'
 import { eraseJustifications } from './justification.ts'
 import { erasePastRetention, notifyReviewsDue } from './retention.ts'
 import { LogWalker, type WalkResult } from './self-check.ts'
+import { cosignedNote } from './witness-service.ts'
 import { sealOnce, sealPending, type SealDeps, type SealResult } from './sealer.ts'
 
 /** What the gate knows about the seal, refreshed by every tick (never by a request). */
@@ -210,7 +211,7 @@ export async function createAuditService(rt: Runtime, opts: AuditServiceOptions)
   const auth = authenticate(rt.directory)
   return {
     routes: async (app: FastifyInstance) => {
-      await auditRoutes(app, { pool, clock, authenticate: auth, key: rt.brokerKey, origin: config.origin })
+      await auditRoutes(app, { pool, clock, authenticate: auth, key: rt.brokerKey, origin: config.origin, notes: (cp) => cosignedNote(pool, rt.brokerKey, cp) })
       await consultRoutes(app, { pool, clock, authenticate: auth, justificationRetentionDays: config.justificationRetentionDays })
     },
     readiness: {

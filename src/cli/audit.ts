@@ -5,6 +5,9 @@ import { once } from 'node:events'
 import { parseArgs } from 'node:util'
 import type { JWK } from 'jose'
 import { verifyExport, type VerifyResult } from '../audit/verify-export.ts'
+import { logNoteKeysFromJwks } from '../audit/note.ts'
+import { verifyWitnessed } from '../audit/witness.ts'
+import { WITNESS_OPTIONS, WitnessArgError, readWitnessedFile, witnessPolicyFromArgs } from './witness-policy.ts'
 
 const EXIT = { ok: 0, failed: 1, usage: 2 } as const
 
@@ -15,6 +18,10 @@ const HELP = `leix audit — the audit log's offline tools
       signature against the broker's keys and, with --previous (a checkpoint JWS you kept, or a
       file holding it or the JSON of GET /v1/audit/checkpoints/latest), that the export extends it.
       Names the first bad event by seq and why. Progress goes to stderr every 100 000 events.
+      With --witness-key K (a witness vkey or a file holding one; repeat for each of the n trusted
+      witnesses) and --witness-threshold k, also requires --witnessed FILE (the JSON of
+      GET /v1/audit/checkpoints/witnessed?witnesses=k&from=<final tree size>): k valid cosignatures
+      on the export's final checkpoint, or on a later one proven consistent with it.
       Exit 0 verified, 1 verification failed, 2 usage or unreadable input.
 
   leix audit export --from SEQ|TIME --to SEQ|TIME [--url URL] [--token T] [--out FILE]
@@ -74,7 +81,10 @@ function describe(r: Extract<VerifyResult, { ok: false }>): string {
 async function verify(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { jwks: { type: 'string' }, previous: { type: 'string' }, quiet: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+    options: {
+      jwks: { type: 'string' }, previous: { type: 'string' }, quiet: { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
+      ...WITNESS_OPTIONS, witnessed: { type: 'string' },
+    },
     allowPositionals: true,
     strict: true,
   })
@@ -88,6 +98,8 @@ async function verify(args: string[]): Promise<number> {
     throw new AuditUsage(`export ${file}: ${(err as Error).message}`)
   }
   const jwks = readJwks(values.jwks)
+  const policy = witnessPolicyFromArgs(values)
+  const witnessed = values.witnessed ? readWitnessedFile(values.witnessed) : undefined
   const previous = values.previous ? readCheckpoint(values.previous) : undefined
   const started = performance.now()
   let result: VerifyResult
@@ -104,6 +116,14 @@ async function verify(args: string[]): Promise<number> {
   } catch (err) {
     // verifyExport throws only for unusable arguments (a malformed key set) or I/O.
     throw new AuditUsage(`cannot verify: ${(err as Error).message}`)
+  }
+  if (result.ok && (policy.threshold > 0 || witnessed !== undefined)) {
+    const check = verifyWitnessed({ origin: result.origin, treeSize: result.treeSize, rootHash: result.rootHash }, witnessed,
+      logNoteKeysFromJwks(result.origin, jwks), policy)
+    if (!check.ok) result = { ok: false, code: 'witness-policy', line: 0, reason: `${check.code}: ${check.reason}` } as unknown as VerifyResult
+    else if (!('skipped' in check) && !values.json && !values.quiet) {
+      process.stderr.write(`witnessed: size ${check.checkpoint.treeSize} cosigned by ${check.witnesses.map((w) => w.name).join(', ') || 'no trusted witness'} (policy ${policy.threshold} of ${policy.keys.length})\n`)
+    }
   }
   if (values.json) process.stdout.write(JSON.stringify(result) + '\n')
   if (result.ok) {
@@ -203,7 +223,7 @@ export async function auditCommand(args: string[]): Promise<number> {
         throw new AuditUsage(`unknown audit command ${sub}; see leix audit help`)
     }
   } catch (err) {
-    if (err instanceof AuditUsage || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (err instanceof AuditUsage || err instanceof WitnessArgError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`leix audit: ${(err as Error).message}\n`)
       return EXIT.usage
     }

@@ -53,6 +53,9 @@ Audit
                               verify an audit export offline; names the first bad event
   audit export --from SEQ|TIME --to SEQ|TIME [--out FILE]
                               download an export (auditor or dpo token)
+  witness keygen|log-vkey|run  run an independent witness of the log (see leix witness help)
+  evidence verify BUNDLE.json [--jwks FILE] [--witness-key K ... --witness-threshold k]
+                              verify an exchange's evidence bundle offline
 
 Environment: see README.md "Configuration". URL defaults to LEIX_URL or http://127.0.0.1:8080;
 token defaults to LEIX_TOKEN.`
@@ -330,6 +333,16 @@ export async function main(argv: string[]): Promise<number> {
     case 'audit': {
       const { auditCommand } = await import('./audit.ts')
       return auditCommand(rest)
+    }
+
+    case 'witness': {
+      const { witnessCommand } = await import('./witness.ts')
+      return witnessCommand(rest)
+    }
+
+    case 'evidence': {
+      const { evidenceCommand } = await import('./evidence.ts')
+      return evidenceCommand(rest)
     }
 
     default:

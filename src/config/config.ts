@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Ajv2020 } from 'ajv/dist/2020.js'
+import { parseWitnessKeys } from '../audit/witness.ts'
 
 /** Validated configuration. Units are in the names; schemas/config.schema.json documents each. */
 export interface Config {
@@ -42,6 +43,10 @@ export interface Config {
   workerConcurrency: number
   deliveryLockMs: number
   deliveryStalledIntervalMs: number
+  /** Witnesses whose cosignatures leix accepts: C2SP vkeys (type 0x04), comma or whitespace separated. */
+  witnesses: string
+  /** Witnesses asking within this many seconds of a cosigned checkpoint are offered that one. */
+  witnessRoundSeconds: number
 }
 
 /** Root of the installed package (for config/ and schemas/). */
@@ -87,6 +92,8 @@ export const ENV_NAMES: Record<string, keyof Config> = {
   LEIX_WORKER_CONCURRENCY: 'workerConcurrency',
   LEIX_DELIVERY_LOCK_MS: 'deliveryLockMs',
   LEIX_DELIVERY_STALLED_INTERVAL_MS: 'deliveryStalledIntervalMs',
+  LEIX_WITNESSES: 'witnesses',
+  LEIX_WITNESS_ROUND_SECONDS: 'witnessRoundSeconds',
 }
 
 export class ConfigError extends Error {
@@ -127,6 +134,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const config = raw as unknown as Config
   if (Boolean(config.tlsCertPath) !== Boolean(config.tlsKeyPath)) {
     throw new ConfigError('tlsCertPath (LEIX_TLS_CERT) and tlsKeyPath (LEIX_TLS_KEY) must be set together')
+  }
+  try {
+    parseWitnessKeys(config.witnesses)
+  } catch (err) {
+    throw new ConfigError(`witnesses (LEIX_WITNESSES): ${(err as Error).message}`)
   }
   return config
 }

@@ -253,6 +253,22 @@ CREATE INDEX audit_line_agencies ON audit_events USING gin (((line::jsonb) -> 'a
 CREATE INDEX exchanges_close_due ON exchanges (answered_at) WHERE status IN ('answered', 'refused');
 `,
   },
+  {
+    // Witness cosignatures (c2sp.org/tlog-cosignature) over checkpoints; distinct witnesses by name and key id.
+    id: '021-witness-cosignatures',
+    sql: `
+CREATE TABLE audit_cosignatures (
+  tree_size    bigint NOT NULL REFERENCES audit_checkpoints (tree_size),
+  witness      text NOT NULL,
+  key_id       bigint NOT NULL,
+  signed_at    timestamptz NOT NULL,
+  line         text NOT NULL,
+  received_at  timestamptz NOT NULL,
+  PRIMARY KEY (tree_size, witness, key_id)
+);
+CREATE INDEX audit_cosignatures_witness ON audit_cosignatures (witness, tree_size DESC);
+`,
+  },
 ]
 
 const LOCK_KEY = 0x1e1c5 // advisory lock id for migrations

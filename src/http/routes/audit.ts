@@ -26,6 +26,8 @@ const checkpointSchema = {
     rootHash: hash,
     timestamp: { type: 'string', format: 'date-time' },
     jws: { type: 'string', description: 'compact JWS by the broker key (typ leix-checkpoint+json): verify with GET /.well-known/jwks.json' },
+    note: { type: 'string', description: 'the same checkpoint as a C2SP signed note (tlog-checkpoint) with the witness cosignatures received so far' },
+    cosignatures: { type: 'array', items: { type: 'object', additionalProperties: true }, description: 'witness cosignatures (c2sp.org/tlog-cosignature)' },
   },
 } as const
 const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const
@@ -59,7 +61,11 @@ function parseBound(value: string | undefined, name: string): { seq?: number; ti
  * search and the streamed export for auditors (`auditor`, `dpo`). Auditors' searches and exports
  * are themselves logged (`audit.queried`, `audit.exported`); refused access is `access.denied`.
  */
-export async function auditRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; authenticate: Authenticate; key: CheckpointSigningKey; origin: string }): Promise<void> {
+export async function auditRoutes(app: FastifyInstance, deps: {
+  pool: Pool; clock: Clock; authenticate: Authenticate; key: CheckpointSigningKey; origin: string
+  /** The checkpoint as a signed note with its cosignatures (witness-service.ts). */
+  notes?: (cp: StoredCheckpoint) => Promise<{ note: string; cosignatures: unknown[] }>
+}): Promise<void> {
   const { pool, clock } = deps
 
   const deny = async (p: Principal, reason: string, details: Record<string, string | number>, agencies: string[] = []): Promise<void> => {
@@ -110,7 +116,10 @@ export async function auditRoutes(app: FastifyInstance, deps: { pool: Pool; cloc
   app.get('/v1/audit/checkpoints/latest', {
     ...authed,
     schema: { summary: 'The newest signed checkpoint (tree head) of the audit log', tags, security, response: { 200: checkpointSchema, ...problems } },
-  }, async () => checkpointView(await checkpointOrLatest(undefined)))
+  }, async () => {
+    const cp = await checkpointOrLatest(undefined)
+    return { ...checkpointView(cp), ...(deps.notes ? await deps.notes(cp) : {}) }
+  })
 
   app.get<{ Params: { treeSize: number } }>('/v1/audit/checkpoints/:treeSize', {
     ...authed,
@@ -120,7 +129,10 @@ export async function auditRoutes(app: FastifyInstance, deps: { pool: Pool; cloc
       params: { type: 'object', required: ['treeSize'], properties: { treeSize: { ...count, minimum: 1 } } },
       response: { 200: checkpointSchema, ...problems },
     },
-  }, async (request) => checkpointView(await checkpointOrLatest(request.params.treeSize)))
+  }, async (request) => {
+    const cp = await checkpointOrLatest(request.params.treeSize)
+    return { ...checkpointView(cp), ...(deps.notes ? await deps.notes(cp) : {}) }
+  })
 
   app.get<{ Params: { seq: number } }>('/v1/audit/events/:seq', {
     ...authed,
