@@ -36,7 +36,7 @@ export function decodeCursor(cursor: string): number | undefined {
 }
 
 /** Sealed events matching every filter, in seq order. Unsealed events (a few seconds old) are not listed. */
-export async function queryEvents(db: Queryable, f: EventFilters): Promise<EventPage> {
+export async function queryEvents(db: Queryable, f: EventFilters, scope: { visibleTo?: string } = {}): Promise<EventPage> {
   const where: string[] = ['seq IS NOT NULL']
   const params: unknown[] = []
   const add = (sql: string, value: unknown): void => {
@@ -46,6 +46,8 @@ export async function queryEvents(db: Queryable, f: EventFilters): Promise<Event
   if (f.from) add('at >= ?::timestamptz', f.from)
   if (f.to) add('at < ?::timestamptz', f.to)
   if (f.agency) add('agencies @> ARRAY[?::text]', f.agency)
+  // An event is visible to the agencies it lists (a supervisor sees all).
+  if (scope.visibleTo !== undefined) add('agencies @> ARRAY[?::text]', scope.visibleTo)
   if (f.exchange) add('exchange_id = ?::uuid', f.exchange)
   if (f.message) add('message_id = ?::uuid', f.message)
   if (f.type) add('type = ?', f.type)

@@ -31,6 +31,8 @@ export type AuditEventType =
   | 'access.denied'
   | 'audit.queried'
   | 'audit.exported'
+  | 'supervisor.read'
+  | 'intake.rejected-aggregate'
 
 /** Who acted: an agency system (by key), a person (token subject), or leix itself. */
 export interface AuditActor {

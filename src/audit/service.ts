@@ -146,7 +146,7 @@ export async function createAuditService(rt: Runtime, opts: AuditServiceOptions)
   await check()
   if (opts.autoStart !== false) schedule()
 
-  const auth = authenticate(rt.directory)
+  const auth = authenticate(rt)
   return {
     routes: async (app: FastifyInstance) => {
       await auditRoutes(app, { pool, clock, authenticate: auth })

@@ -135,7 +135,8 @@ export async function acknowledge(pool: Pool, agency: string, messageId: string,
     // Recorded outside the transaction, which answers with an error: the denial must stay logged (A2).
     const m = result.denied
     await recordEvent(pool, {
-      type: 'access.denied', actor: o.actor, exchangeId: m.exchange_id, messageId: m.id, agencies: [agency, m.sender, m.recipient],
+      type: 'access.denied', actor: o.actor, exchangeId: m.exchange_id, messageId: m.id,
+      agencies: m.status === 'held' || m.status === 'rejected' ? [m.sender] : [m.sender, m.recipient],
       outcome: 'denied', reason: 'not-the-recipient', details: { resource: 'inbox-ack' },
     }, o.now)
     // The same answer as for an unknown id: another agency learns nothing.

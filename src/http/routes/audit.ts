@@ -8,7 +8,8 @@ import { recordEvent, type AuditActor } from '../../audit/record.ts'
 import { checkpointAt, latestCheckpoint, sealedEvent, withStoredNodes, type SealedEventRow, type StoredCheckpoint } from '../../audit/store.ts'
 import type { Clock } from '../../config/clock.ts'
 import type { Pool } from '../../store/db.ts'
-import { principalOf, type Principal, type Authenticate } from '../auth.ts'
+import { isSupervisor, principalOf, type Principal, type Authenticate } from '../auth.ts'
+import { isBoundedInstant } from '../input.ts'
 import { Problem, problemSchema } from '../problems.ts'
 
 
@@ -27,9 +28,9 @@ const checkpointSchema = {
 } as const
 const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const
 
-/** Auditors and data-protection officers see the whole log; everyone else only their agency's events. */
+/** Auditors and data-protection officers search their own agency's events; supervisors the whole log. */
 export function isAuditor(p: Principal): boolean {
-  return p.roles.includes('auditor') || p.roles.includes('dpo')
+  return p.roles.includes('auditor') || p.roles.includes('dpo') || isSupervisor(p)
 }
 
 function actorOf(p: Principal): AuditActor {
@@ -45,7 +46,7 @@ function checkpointView(cp: StoredCheckpoint): Record<string, unknown> {
 function parseBound(value: string | undefined, name: string): { seq?: number; time?: string } {
   if (value === undefined) return {}
   if (/^\d{1,15}$/.test(value)) return { seq: Number(value) }
-  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(value) && !Number.isNaN(Date.parse(value))) {
+  if (isBoundedInstant(value)) {
     return { time: new Date(value).toISOString() }
   }
   throw new Problem('bad-request', `${name} must be a seq (integer) or an ISO 8601 date-time`)
@@ -68,14 +69,19 @@ export async function auditRoutes(app: FastifyInstance, deps: { pool: Pool; cloc
   const requireAuditor = async (p: Principal, resource: string): Promise<void> => {
     if (isAuditor(p)) return
     await deny(p, 'role', { resource })
-    throw new Problem('forbidden', 'requires the role auditor or dpo')
+    throw new Problem('forbidden', 'requires the role auditor, dpo or supervisor')
   }
 
-  /** The sealed event, if the caller may see it: its agency is concerned, or the caller audits. */
+  /** The sealed event, if the caller may see it: it lists the caller's agency, or the caller supervises. */
   const visibleEvent = async (p: Principal, seq: number, resource: string): Promise<SealedEventRow> => {
     const event = await sealedEvent(pool, seq)
-    if (event && (isAuditor(p) || event.agencies.includes(p.agency))) return event
-    if (event) await deny(p, 'not-a-party', { resource, seq }, event.agencies)
+    if (event && (isSupervisor(p) || event.agencies.includes(p.agency))) return event
+    // Listed for the event's own agencies only: the caller's audit view must not reveal the seq exists.
+    if (event) {
+      await recordEvent(pool, {
+        type: 'access.denied', actor: actorOf(p), agencies: event.agencies, outcome: 'denied', reason: 'not-a-party', details: { resource, seq },
+      }, clock.now())
+    }
     // The same answer whether or not it exists: another agency learns nothing.
     throw new Problem('not-found', `no sealed audit event ${seq} visible to ${p.agency}`)
   }
@@ -192,8 +198,8 @@ export async function auditRoutes(app: FastifyInstance, deps: { pool: Pool; cloc
   app.get<{ Querystring: EventFilters }>('/v1/audit/events', {
     ...authed,
     schema: {
-      summary: 'Search the sealed log (auditor, dpo): by time, agency, exchange, message, type and actor; paged by seq',
-      description: 'Each search is itself logged as `audit.queried`. Events appear here once sealed (within seconds).',
+      summary: "Search the sealed log (auditor, dpo: their agency's events; supervisor: all): by time, agency, exchange, message, type and actor; paged by seq",
+      description: 'Each search is itself logged as `audit.queried`. Events appear here once sealed (within seconds). An event is visible to the agencies it lists.',
       tags, security,
       querystring: {
         type: 'object', additionalProperties: false,
@@ -204,7 +210,7 @@ export async function auditRoutes(app: FastifyInstance, deps: { pool: Pool; cloc
           exchange: { type: 'string', format: 'uuid' },
           message: { type: 'string', format: 'uuid' },
           type: { type: 'string', pattern: '^[a-z]+(\\.[a-z-]+)+$', maxLength: 64 },
-          actor: { type: 'string', minLength: 1, maxLength: 200 },
+          actor: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]+$' },
           limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
           cursor: { type: 'string', maxLength: 40, pattern: '^[A-Za-z0-9_-]+$' },
         },
@@ -222,7 +228,7 @@ export async function auditRoutes(app: FastifyInstance, deps: { pool: Pool; cloc
     await requireAuditor(p, 'audit-events')
     let page
     try {
-      page = await queryEvents(pool, request.query)
+      page = await queryEvents(pool, request.query, isSupervisor(p) ? {} : { visibleTo: p.agency })
     } catch (err) {
       if (err instanceof RangeError) throw new Problem('bad-request', 'cursor is not one leix issued')
       throw err
@@ -240,7 +246,7 @@ export async function auditRoutes(app: FastifyInstance, deps: { pool: Pool; cloc
   app.get<{ Querystring: { from?: string; to?: string } }>('/v1/audit/export', {
     ...authed,
     schema: {
-      summary: 'Stream a verifiable NDJSON export of the sealed log (auditor, dpo)',
+      summary: 'Stream a verifiable NDJSON export of the sealed log (supervisor: it holds every agency\'s events)',
       description:
         '`from`/`to` are seqs (`to` exclusive) or ISO 8601 times (mapped to the seqs of the first and last events in that window); ' +
         'default: the whole log up to the newest checkpoint. Lines: an optional range proof, the events (with seq and prev), interim ' +
@@ -256,7 +262,10 @@ export async function auditRoutes(app: FastifyInstance, deps: { pool: Pool; cloc
     },
   }, async (request, reply) => {
     const p = principalOf(request)
-    await requireAuditor(p, 'audit-export')
+    if (!isSupervisor(p)) {
+      await deny(p, 'role', { resource: 'audit-export' })
+      throw new Problem('forbidden', 'the export covers every agency\'s events: it requires the role supervisor (auditors and DPOs search their agency\'s events and prove them with inclusion proofs)')
+    }
     const from = parseBound(request.query.from, 'from')
     const to = parseBound(request.query.to, 'to')
     const req: ExportRequest = {

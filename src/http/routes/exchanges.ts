@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify'
 import { recordEvent } from '../../audit/record.ts'
 import type { Clock } from '../../config/clock.ts'
-import { exchangeDetail, findExchange, listExchanges, type ExchangeFilters } from '../../exchanges/read.ts'
+import { exchangeDetail, exchangeViewers, findExchange, listExchanges, type ExchangeFilters } from '../../exchanges/read.ts'
 import { EXCHANGE_STATUSES } from '../../exchanges/state.ts'
 import { CRIME_AREAS } from '../../intake/message.ts'
 import type { Pool } from '../../store/db.ts'
-import { principalOf, type Authenticate } from '../auth.ts'
+import { isSupervisor, principalOf, type Authenticate } from '../auth.ts'
 import { Problem, problemSchema } from '../problems.ts'
 
 const problems = { '4xx': { description: 'problem+json', ...problemSchema } }
@@ -25,24 +25,27 @@ export async function exchangeRoutes(app: FastifyInstance, deps: { pool: Pool; c
     const principal = principalOf(request)
     const now = deps.clock.now()
     const row = await findExchange(deps.pool, request.params.id)
-    if (!row || (row.requester !== principal.agency && row.responder !== principal.agency)) {
+    const supervisor = isSupervisor(principal)
+    if (!row || (!supervisor && !exchangeViewers(row).includes(principal.agency))) {
       if (row) {
+        // Listed for those who may see the exchange, not for the caller: its own audit view must
+        // not tell it that the id exists (no oracle).
         await recordEvent(deps.pool, {
           type: 'access.denied', actor: { kind: 'person', agency: principal.agency, id: principal.sub, roles: principal.roles },
-          exchangeId: row.id, agencies: [principal.agency, row.requester, row.responder], outcome: 'denied', reason: 'not-a-party',
+          exchangeId: row.id, agencies: exchangeViewers(row), outcome: 'denied', reason: 'not-a-party',
           details: { resource: 'exchange' },
         }, now)
       }
       // The same answer whether or not it exists: another agency learns nothing.
       throw new Problem('not-found', `no exchange ${request.params.id} for ${principal.agency}`)
     }
-    return exchangeDetail(deps.pool, row, principal.agency, now)
+    return exchangeDetail(deps.pool, row, principal.agency, now, { supervisor })
   })
 
-  app.get<{ Querystring: ExchangeFilters }>('/v1/exchanges', {
+  app.get<{ Querystring: ExchangeFilters & { agency?: string } }>('/v1/exchanges', {
     onRequest: deps.authenticate,
     schema: {
-      summary: "The caller's agency's exchanges, newest first, paged",
+      summary: "The caller's agency's exchanges, newest first, paged (a supervisor may name another agency)",
       tags: ['tracking'],
       security: [{ bearer: [] }],
       querystring: {
@@ -57,12 +60,15 @@ export async function exchangeRoutes(app: FastifyInstance, deps: { pool: Pool; c
           to: { type: 'string', format: 'date-time', description: 'opened before' },
           limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
           cursor: { type: 'string', maxLength: 200, pattern: '^[A-Za-z0-9_-]+$' },
+          agency: { type: 'string', pattern: '^[A-Z]{2}-[A-Z0-9]+$', maxLength: 40, description: 'supervisor only: list as this agency sees its exchanges' },
         },
       },
       response: problems,
     },
   }, async (request) => {
     const principal = principalOf(request)
-    return listExchanges(deps.pool, principal.agency, request.query, deps.clock.now())
+    const { agency = principal.agency, ...filters } = request.query
+    if (agency !== principal.agency && !isSupervisor(principal)) throw new Problem('forbidden', 'only a supervisor may list another agency\'s exchanges')
+    return listExchanges(deps.pool, agency, filters, deps.clock.now())
   })
 }
