@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { createPublicKey, randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import fastifyHelmet from '@fastify/helmet'
@@ -140,7 +140,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<Fast
   // Only where tokens are minted (development, tests): the gateway verifies with src/http/auth.ts.
   if (rt.tokenKeys.privatePem) {
     await app.register(fastifyJwt, {
-      secret: { private: rt.tokenKeys.privatePem, public: rt.tokenKeys.privatePem },
+      secret: { private: rt.tokenKeys.privatePem, public: createPublicKey(rt.tokenKeys.privatePem).export({ type: 'spki', format: 'pem' }).toString() },
       sign: { algorithm: 'EdDSA', iss: config.tokenIssuer, aud: config.tokenAudience, expiresIn: '1h', kid: rt.tokenKeys.kid },
     })
   }
