@@ -75,6 +75,8 @@ export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<Fast
   } as FastifyServerOptions)
   // Bad percent-encoding in the path and the like: Fastify's own errors, answered as problems.
 
+  // Bodies are JSON or a JWS; anything else is 415, not a string for the schema to puzzle over.
+  app.removeContentTypeParser('text/plain')
   // A compact JWS is text; keep it as the exact string received.
   app.addContentTypeParser('application/jose', { parseAs: 'string', bodyLimit: config.bodyLimitBytes }, (_req, body, done) => done(null, body))
 
@@ -132,6 +134,20 @@ export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<Fast
     }
   })
   app.addHook('preValidation', async (request) => {
+    // Ajv's type coercion reads "1e400" as Infinity and "0x1F" as 31; integers in the URL are
+    // plain decimal digits (at most 15: within Number.MAX_SAFE_INTEGER and PostgreSQL's bigint).
+    const schema = request.routeOptions.schema as { querystring?: { properties?: Record<string, { type?: unknown }> }; params?: { properties?: Record<string, { type?: unknown }> } } | undefined
+    for (const [part, values] of [['querystring', request.query], ['params', request.params]] as const) {
+      const properties = schema?.[part]?.properties
+      if (!properties || values === null || typeof values !== 'object') continue
+      for (const [name, value] of Object.entries(values as Record<string, unknown>)) {
+        const type = properties[name]?.type
+        if (type !== 'integer' && type !== 'number') continue
+        for (const v of Array.isArray(value) ? value : [value]) {
+          if (typeof v === 'string' && !/^(0|[1-9]\d{0,14})$/.test(v)) throw new Problem('bad-request', `${name} must be a non-negative decimal integer of at most 15 digits`)
+        }
+      }
+    }
     if (request.body !== null && typeof request.body === 'object') {
       const at = controlCharacterPath(request.body, { lines: true })
       if (at !== undefined) throw new Problem('bad-request', `the body has a control character at ${at}`)

@@ -29,7 +29,7 @@ export function justificationOf(request: FastifyRequest): string | undefined {
       // not percent-encoding after all: take it as sent
     }
   }
-  if (raw !== undefined && hasControlCharacter(raw.replace(/[\t\r\n]/g, ' '))) {
+  if (raw !== undefined && hasControlCharacter(raw)) {
     throw new Problem('justification-required', 'the justification must not contain control characters')
   }
   const text = raw?.replace(/\s+/g, ' ').trim()
