@@ -16,7 +16,7 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 COPY schemas ./schemas
-# Sample directory only: .dockerignore keeps config/dev and every private key out of the image.
+# Sample directory only: .dockerignore keeps the development keys and every private key out of the image.
 COPY config ./config
 RUN ! find /app -name '*.private.jwk.json' | grep -q .
 USER node

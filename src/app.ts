@@ -28,6 +28,8 @@ export interface AppOptions {
   readiness?: ReadinessCheck[]
   /** Returns a problem while intake must refuse (fail closed), undefined otherwise. */
   intakeGate?: () => Problem | undefined
+  /** Where the logger writes (tests capture it). @defaultValue stdout */
+  logStream?: NodeJS.WritableStream
   /** Plugins registered after the core routes (delivery, audit), given the app. */
   extensions?: ((app: FastifyInstance) => Promise<void>)[]
 }
@@ -43,6 +45,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<Fast
       level: config.logLevel,
       // Secrets and justifications (personal data) never reach the logs; neither do query values.
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["leix-justification"]', 'req.headers["proxy-authorization"]'], censor: '[redacted]' },
+      ...(opts.logStream ? { stream: opts.logStream } : {}),
       serializers: {
         req: (req: { method: string; url: string; ip?: string; socket?: { remoteAddress?: string } }) => ({
           method: req.method, url: req.url.split('?')[0], remoteAddress: req.ip ?? req.socket?.remoteAddress,
@@ -157,7 +160,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<Fast
   if (rt.tokenKeys.privatePem) {
     await app.register(fastifyJwt, {
       secret: { private: rt.tokenKeys.privatePem, public: createPublicKey(rt.tokenKeys.privatePem).export({ type: 'spki', format: 'pem' }).toString() },
-      sign: { algorithm: 'EdDSA', iss: config.tokenIssuer, aud: config.tokenAudience, expiresIn: '1h', kid: rt.tokenKeys.kid },
+      sign: { algorithm: 'EdDSA', iss: config.tokenIssuer, aud: config.tokenAudience, expiresIn: `${Math.min(3600, config.tokenMaxLifetimeSeconds)}s`, kid: rt.tokenKeys.kid },
     })
   }
 

@@ -142,7 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (!validate(raw)) {
     const lines = (validate.errors ?? []).map((e) => {
       const field = e.instancePath.slice(1) || String(e.params.additionalProperty ?? e.params.missingProperty ?? '')
-      const envName = FIELD_TO_ENV[field]
+      const envName = FIELD_TO_ENV[field.split('/')[0] ?? field]
       return `${field}${envName ? ` (${envName})` : ''}: ${e.message}`
     })
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`)
