@@ -113,8 +113,14 @@ export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<Fast
     const check = app.createRateLimit({ keyGenerator: key })
     return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
       if (request.url.startsWith('/health/')) return // the orchestrator's probes, not a client's
-      const verdict = await check(request)
-      if (!verdict.isAllowed && verdict.isExceeded) {
+      // While Redis is unreachable the limits stay open (readiness reports the outage) rather than
+      // every request waiting for ioredis's retries.
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const verdict = await Promise.race([
+        check(request),
+        new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), 500) }),
+      ]).finally(() => clearTimeout(timer))
+      if (verdict && !verdict.isAllowed && verdict.isExceeded) {
         reply.header('retry-after', String(verdict.ttlInSeconds))
         throw new Problem('rate-limited', `more than ${verdict.max} requests a minute; retry in ${verdict.ttlInSeconds} s`)
       }

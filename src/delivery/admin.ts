@@ -1,5 +1,6 @@
 import { recordEvent, type AuditActor } from '../audit/record.ts'
 import type { Directory } from '../directory/types.ts'
+import { messageViewers } from '../exchanges/read.ts'
 import { applyReplyEffects, changeStatus, lockExchange } from '../exchanges/record.ts'
 import { Problem } from '../http/problems.ts'
 import type { Message } from '../intake/message.ts'
@@ -23,7 +24,7 @@ async function denying<T>(pool: Pool, actor: AuditActor & { agency: string }, re
     const { m } = err
     // Listed for the agencies that may know the message, not for the caller (no existence oracle).
     await recordEvent(pool, {
-      type: 'access.denied', actor, exchangeId: m.exchange_id, messageId: m.id, agencies: m.status === 'held' || m.status === 'rejected' ? [m.sender] : [m.sender, m.recipient],
+      type: 'access.denied', actor, exchangeId: m.exchange_id, messageId: m.id, agencies: messageViewers(m),
       outcome: 'denied', reason: 'not-a-party', details: { resource },
     }, at)
     throw new Problem('not-found', notFound)

@@ -117,6 +117,11 @@ function summarise(row: ExchangeDbRow, agency: string, now: Date): ExchangeSumma
 /** Message statuses that do not exist for their recipient: held for review (D3-D5), or rejected by it. */
 export const HIDDEN_FROM_RECIPIENT = ['held', 'rejected'] as const
 
+/** The agencies entitled to know of a message: its sender, and its recipient unless it is hidden from it (held, or rejected by review). */
+export function messageViewers(m: { sender: string; recipient: string; status: string }): string[] {
+  return (HIDDEN_FROM_RECIPIENT as readonly string[]).includes(m.status) ? [m.sender] : [m.sender, m.recipient]
+}
+
 /** SQL: the exchange's opening message is visible to its responder (not held, not rejected by review). */
 const OPENING_VISIBLE = `NOT EXISTS (SELECT 1 FROM messages om WHERE om.id = exchanges.opened_by AND om.status IN ('held', 'rejected'))`
 

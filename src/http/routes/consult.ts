@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { recordEvent } from '../../audit/record.ts'
+import { messageViewers } from '../../exchanges/read.ts'
 import type { Clock } from '../../config/clock.ts'
 import type { Pool } from '../../store/db.ts'
 import { isSupervisor, principalOf, type Principal, type Authenticate } from '../auth.ts'
@@ -52,10 +53,6 @@ export function consultationRefusal(p: Principal, m: { sender: string; recipient
   return reads ? undefined : 'role'
 }
 
-/** The agencies entitled to know of a message: its sender, and its recipient unless it is hidden from it. */
-export function messageViewers(m: { sender: string; recipient: string; status: string }): string[] {
-  return NOT_FOR_RECIPIENT.has(m.status) ? [m.sender] : [m.sender, m.recipient]
-}
 
 interface MessageRow {
   id: string
