@@ -16,7 +16,9 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 COPY schemas ./schemas
+# Sample directory only: .dockerignore keeps the development keys and every private key out of the image.
 COPY config ./config
+RUN ! find /app -name '*.private.jwk.json' | grep -q .
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"

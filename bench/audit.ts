@@ -236,14 +236,16 @@ export async function benchAudit(opts: { events?: number; checkpointEvery?: numb
     naive.sort((x, y) => x - y)
     out['inclusion proof, query per node (ms p50)'] = percentile(naive, 50)
 
-    // 4. Over HTTP: GET /v1/audit/proofs/inclusion on a real listener (auditor token).
+    // 4. Over HTTP: GET /v1/audit/proofs/inclusion on a real listener (the event's agency's token).
     const audit = await createAuditService(rt, { workers: false, autoStart: false })
     const app = await buildApp(rt, { extensions: audit.routes ? [audit.routes] : [] })
     try {
       const address = await app.listen({ port: 0, host: '127.0.0.1' })
-      const token = app.jwt.sign({ sub: 'bench-auditor', agency: 'EU-EUROPOL', roles: ['auditor'] })
+      // An agency proves its own events (roles are agency-scoped): the token of the event's sender.
+      const tokens = new Map(AGENCIES.map((agency) => [agency, app.jwt.sign({ sub: 'bench-officer', agency, roles: ['officer'] })]))
       const http: number[] = []
       for (const seq of seqs) {
+        const token = tokens.get(AGENCIES[seq % AGENCIES.length] as string)
         const [res, ms] = await timed(async () => {
           const r = await fetch(`${address}/v1/audit/proofs/inclusion?seq=${seq}&treeSize=${n}`, { headers: { authorization: `Bearer ${token}` } })
           return { status: r.status, body: await r.json() as { auditPath: string[]; leafHash: string } }

@@ -1,4 +1,6 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { createPublicKey, randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import fastifyHelmet from '@fastify/helmet'
 import fastifyJwt from '@fastify/jwt'
 import fastifyRateLimit from '@fastify/rate-limit'
@@ -7,7 +9,10 @@ import type { Runtime } from './runtime.ts'
 import { authenticate } from './http/auth.ts'
 import { bindClientCertificate } from './http/channel.ts'
 import { raiseAlarm } from './audit/integrity.ts'
-import { installErrorHandler } from './http/error-handler.ts'
+import { trustProxyOption } from './config/config.ts'
+import { installErrorHandler, answerClientError, sendProblem } from './http/error-handler.ts'
+import { controlCharacterPath, ENCODED_CONTROL, hasControlCharacter, isBoundedInstant } from './http/input.ts'
+import { RejectionCounter } from './http/rejections.ts'
 import { Problem } from './http/problems.ts'
 import { directoryRoutes } from './http/routes/directory.ts'
 import { exchangeRoutes } from './http/routes/exchanges.ts'
@@ -24,6 +29,8 @@ export interface AppOptions {
   readiness?: ReadinessCheck[]
   /** Returns a problem while intake must refuse (fail closed), undefined otherwise. */
   intakeGate?: () => Problem | undefined
+  /** Where the logger writes (tests capture it). @defaultValue stdout */
+  logStream?: NodeJS.WritableStream
   /** Plugins registered after the core routes (delivery, audit), given the app. */
   extensions?: ((app: FastifyInstance) => Promise<void>)[]
 }
@@ -35,15 +42,45 @@ export interface AppOptions {
 export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<FastifyInstance> {
   const { config } = rt
   const app = Fastify({
-    logger: { level: config.logLevel },
+    logger: {
+      level: config.logLevel,
+      // Secrets and justifications (personal data) never reach the logs; neither do query values.
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["leix-justification"]', 'req.headers["proxy-authorization"]'], censor: '[redacted]' },
+      ...(opts.logStream ? { stream: opts.logStream } : {}),
+      serializers: {
+        req: (req: { method: string; url: string; ip?: string; socket?: { remoteAddress?: string } }) => ({
+          method: req.method, url: req.url.split('?')[0], remoteAddress: req.ip ?? req.socket?.remoteAddress,
+        }),
+      },
+    },
     bodyLimit: config.bodyLimitBytes,
     // Agencies' systems send ids and timestamps only in headers; keep them short.
     routerOptions: { maxParamLength: 200 },
-    requestIdHeader: 'x-request-id',
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    trustProxy: trustProxyOption(config.trustProxy),
+    // A client's request id is echoed only when short and well-formed; otherwise leix makes one.
+    requestIdHeader: false,
+    genReqId: (req: IncomingMessage) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(given) ? given : randomUUID()
+    },
+    // Errors the HTTP parser raises before Fastify sees a request (431, malformed requests) are problems too.
+    clientErrorHandler: answerClientError,
+    frameworkErrors: (err: Error, request: FastifyRequest, reply: FastifyReply) => {
+      sendProblem(reply, new Problem('bad-request', `the request URL cannot be parsed (${(err as { code?: string }).code ?? 'bad URL'})`), request)
+    },
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true },
+      // Every `date-time` is an instant PostgreSQL can hold (1970..9999, four-digit year).
+      onCreate: (ajv: { addFormat(name: string, format: (s: string) => boolean): unknown }) => {
+        ajv.addFormat('date-time', isBoundedInstant)
+      },
+    },
     ...opts.fastify,
-  })
+  } as FastifyServerOptions)
+  // Bad percent-encoding in the path and the like: Fastify's own errors, answered as problems.
 
+  // Bodies are JSON or a JWS; anything else is 415, not a string for the schema to puzzle over.
+  app.removeContentTypeParser('text/plain')
   // A compact JWS is text; keep it as the exact string received.
   app.addContentTypeParser('application/jose', { parseAs: 'string', bodyLimit: config.bodyLimitBytes }, (_req, body, done) => done(null, body))
 
@@ -62,17 +99,77 @@ export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<Fast
     },
   })
   await app.register(fastifyHelmet, { global: true })
+  // Limits come before any other work, shared by every gateway through Redis: per client address
+  // first (the first onRequest hook), then per agency once a certificate or token names it.
   await app.register(fastifyRateLimit, {
+    global: false,
     max: config.rateLimitPerMinute,
     timeWindow: 60_000,
-    // Health probes are the orchestrator's, not a client's.
-    allowList: (request) => request.url.startsWith('/health/'),
+    redis: rt.redis,
+    nameSpace: `${config.queuePrefix}:rate:`,
+    // A Redis outage must not stop the gateway; readiness reports Redis.
+    skipOnError: true,
   })
-  await app.register(fastifyJwt, {
-    secret: { public: rt.tokenKeys.publicPem, ...(rt.tokenKeys.privatePem ? { private: rt.tokenKeys.privatePem } : {}) },
-    sign: { algorithm: 'EdDSA', iss: config.tokenIssuer, expiresIn: '1h' },
-    verify: { algorithms: ['EdDSA'], allowedIss: config.tokenIssuer },
+  const limit = (key: (request: FastifyRequest) => string) => {
+    const check = app.createRateLimit({ keyGenerator: key })
+    return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+      if (request.url.startsWith('/health/')) return // the orchestrator's probes, not a client's
+      // While Redis is unreachable the limits stay open (readiness reports the outage) rather than
+      // every request waiting for ioredis's retries.
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const verdict = await Promise.race([
+        check(request),
+        new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), 500) }),
+      ]).finally(() => clearTimeout(timer))
+      if (verdict && !verdict.isAllowed && verdict.isExceeded) {
+        reply.header('retry-after', String(verdict.ttlInSeconds))
+        throw new Problem('rate-limited', `more than ${verdict.max} requests a minute; retry in ${verdict.ttlInSeconds} s`)
+      }
+    }
+  }
+  app.addHook('onRequest', limit((request) => `ip:${request.ip}`))
+  const agencyLimit = limit((request) => `agency:${request.principal?.agency ?? request.channelAgency ?? ''}`)
+  app.decorate('leixAgencyLimit', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (request.channelAgency) return // already counted for its certificate
+    await agencyLimit(request, reply)
   })
+  // Input hygiene before anything reads it: no control characters in the URL or in headers.
+  app.addHook('onRequest', async (request) => {
+    if (request.url.length > 8192) throw new Problem('uri-too-long', 'the request URL is longer than 8192 characters')
+    if (ENCODED_CONTROL.test(request.url) || hasControlCharacter(request.url)) throw new Problem('bad-request', 'the URL contains a control character')
+    for (const [name, value] of Object.entries(request.headers)) {
+      for (const v of Array.isArray(value) ? value : [value]) {
+        if (typeof v === 'string' && hasControlCharacter(v.replace(/\t/g, ' '))) throw new Problem('bad-request', `header ${name} contains a control character`)
+      }
+    }
+  })
+  app.addHook('preValidation', async (request) => {
+    // Ajv's type coercion reads "1e400" as Infinity and "0x1F" as 31; integers in the URL are
+    // plain decimal digits (at most 15: within Number.MAX_SAFE_INTEGER and PostgreSQL's bigint).
+    const schema = request.routeOptions.schema as { querystring?: { properties?: Record<string, { type?: unknown }> }; params?: { properties?: Record<string, { type?: unknown }> } } | undefined
+    for (const [part, values] of [['querystring', request.query], ['params', request.params]] as const) {
+      const properties = schema?.[part]?.properties
+      if (!properties || values === null || typeof values !== 'object') continue
+      for (const [name, value] of Object.entries(values as Record<string, unknown>)) {
+        const type = properties[name]?.type
+        if (type !== 'integer' && type !== 'number') continue
+        for (const v of Array.isArray(value) ? value : [value]) {
+          if (typeof v === 'string' && !/^(0|[1-9]\d{0,14})$/.test(v)) throw new Problem('bad-request', `${name} must be a non-negative decimal integer of at most 15 digits`)
+        }
+      }
+    }
+    if (request.body !== null && typeof request.body === 'object') {
+      const at = controlCharacterPath(request.body, { lines: true })
+      if (at !== undefined) throw new Problem('bad-request', `the body has a control character at ${at}`)
+    }
+  })
+  // Only where tokens are minted (development, tests): the gateway verifies with src/http/auth.ts.
+  if (rt.tokenKeys.privatePem) {
+    await app.register(fastifyJwt, {
+      secret: { private: rt.tokenKeys.privatePem, public: createPublicKey(rt.tokenKeys.privatePem).export({ type: 'spki', format: 'pem' }).toString() },
+      sign: { algorithm: 'EdDSA', iss: config.tokenIssuer, aud: config.tokenAudience, expiresIn: `${Math.min(3600, config.tokenMaxLifetimeSeconds)}s`, kid: rt.tokenKeys.kid },
+    })
+  }
 
   const intake: IntakeDeps = {
     pool: rt.pool,
@@ -84,7 +181,18 @@ export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<Fast
     limits: { maxSkewSeconds: config.maxSkewSeconds, maxAgeSeconds: config.maxAgeSeconds },
     log: app.log,
     keys: new KeyCache(),
+    rejections: new RejectionCounter({ redis: rt.redis, pool: rt.pool, clock: rt.clock, prefix: config.queuePrefix, log: app.log }),
   }
+  app.decorate('leixRejections', intake.rejections)
+  // Counts of refused unidentified requests become events once their window has ended.
+  let flushTimer: NodeJS.Timeout | undefined
+  app.addHook('onReady', async () => {
+    flushTimer = setInterval(() => void intake.rejections?.flush().catch((err: unknown) => app.log.warn({ err }, 'could not record refusal counts')), 15_000)
+    flushTimer.unref()
+  })
+  app.addHook('onClose', async () => {
+    if (flushTimer) clearInterval(flushTimer)
+  })
   installErrorHandler(app, async (request, problem) => {
     if (problem.code === 'audit-integrity') {
       const seq = problem.extra?.seq
@@ -95,12 +203,15 @@ export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<Fast
     }
     await recordEarlyRejection(intake, request, problem)
   })
-  app.addHook('onRequest', bindClientCertificate(rt.directory))
+  app.addHook('onRequest', bindClientCertificate(rt.directory, { required: config.tlsClientCert === 'required' }))
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.channelAgency) await agencyLimit(request, reply)
+  })
   // Echo the request id so an integrator can quote it when asking what happened.
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
-  const auth = authenticate(rt.directory)
+  const auth = authenticate(rt)
 
   await app.register(async (scope) => {
     await messageRoutes(scope, { intake, bodyLimit: config.bodyLimitBytes, gate: opts.intakeGate ?? (() => undefined) })
@@ -112,6 +223,13 @@ export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<Fast
 
   app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger())
   return app
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Counts refusals of unidentified requests (tests flush it). */
+    leixRejections?: RejectionCounter
+  }
 }
 
 function stripId(schema: Record<string, unknown>): Record<string, unknown> {

@@ -2,7 +2,8 @@ import type { Redis } from 'ioredis'
 import type { Clock } from './config/clock.ts'
 import { systemClock } from './config/clock.ts'
 import type { Config } from './config/config.ts'
-import { loadBrokerKey, loadTokenKeys, type SigningKey } from './config/keys.ts'
+import { committedDevKeys, isDevKey, loadBrokerKey, loadTokenKeys, type SigningKey, type TokenKeys } from './config/keys.ts'
+import { ConfigError } from './config/config.ts'
 import { loadDirectory } from './directory/load.ts'
 import type { Directory } from './directory/types.ts'
 import { createRedis, DeliveryQueue } from './delivery/queue.ts'
@@ -18,7 +19,7 @@ export interface Runtime {
   clock: Clock
   directory: Directory
   brokerKey: SigningKey
-  tokenKeys: { publicPem: string; privatePem?: string; kid: string }
+  tokenKeys: TokenKeys
   validateMessage: MessageValidator
   pool: Pool
   redis: Redis
@@ -31,6 +32,11 @@ export function createRuntime(config: Config, opts: { clock?: Clock } = {}): Run
   const directory = loadDirectory(config.directoryPath, { allowInsecureLoopbackWebhooks: config.allowInsecureLoopbackWebhooks })
   const brokerKey = loadBrokerKey(config)
   const tokenKeys = loadTokenKeys(config)
+  if (!config.devKeys) refuseDevelopmentKeys(config, directory, brokerKey, tokenKeys)
+  for (const principal of config.supervisors) {
+    const agency = principal.slice(0, principal.indexOf('/'))
+    if (!directory.agencies.has(agency)) throw new ConfigError(`supervisors (LEIX_SUPERVISORS): ${principal}: agency ${agency} is not in the directory`)
+  }
   const pool = createPool(config.databaseUrl)
   const redis = createRedis(config.redisUrl)
   redis.on('error', () => {}) // reported by /health/ready; ioredis reconnects by itself
@@ -53,5 +59,23 @@ export function createRuntime(config: Config, opts: { clock?: Clock } = {}): Run
       redis.disconnect()
       await pool.end().catch(() => {})
     },
+  }
+}
+
+/**
+ * Development keys are never trusted by accident: outside development mode (LEIX_DEV_KEYS=true) a
+ * directory, broker key or token issuer key that is a development key (marked `dev: true`, or
+ * whose private half is committed under config/dev) stops start-up, naming it.
+ */
+function refuseDevelopmentKeys(config: Config, directory: Directory, brokerKey: SigningKey, tokenKeys: TokenKeys): void {
+  const committed = committedDevKeys()
+  const found: string[] = []
+  for (const agency of directory.agencies.values()) {
+    for (const key of agency.jwks.keys) if (isDevKey(key, committed)) found.push(`directory ${config.directoryPath}: agency ${agency.id} key ${String(key.kid)}`)
+  }
+  if (isDevKey(brokerKey.publicJwk, committed)) found.push(`LEIX_BROKER_KEY ${config.brokerKeyPath ?? ''} (kid ${brokerKey.kid})`)
+  for (const key of tokenKeys.publicJwks ?? []) if (isDevKey(key, committed)) found.push(`token issuer key ${String(key.kid)}`)
+  if (found.length > 0) {
+    throw new ConfigError(`development keys configured without LEIX_DEV_KEYS=true (their private halves are public):\n  ${found.join('\n  ')}`)
   }
 }

@@ -45,7 +45,10 @@ export async function start(config: Config, opts: { installSignalHandlers?: bool
               https: {
                 cert: readFileSync(config.tlsCertPath),
                 key: readFileSync(config.tlsKeyPath),
+                // Verified in the app (src/http/channel.ts), which answers a refused certificate as a problem.
                 ...(config.tlsClientCaPath ? { ca: readFileSync(config.tlsClientCaPath), requestCert: true, rejectUnauthorized: false } : {}),
+                ...(config.tlsCrlPath ? { crl: readFileSync(config.tlsCrlPath) } : {}),
+                minVersion: 'TLSv1.2',
               },
             }
           : {}),

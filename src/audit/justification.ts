@@ -79,6 +79,8 @@ export interface JustificationProof {
   erasedAt: string | null
   /** The sealed events citing this justification, and whether each carries the same hash. */
   events: { seq: number | null; type: string; hashMatches: boolean }[]
+  /** The agencies the citing events list (from their lines): who may see this justification. */
+  agencies: string[]
 }
 
 /** What an auditor needs to prove that the stored text is what the sealed log committed to. */
@@ -92,6 +94,8 @@ export async function proveJustification (db: Queryable, id: string): Promise<Ju
   const { rows: events } = await db.query<{ seq: string | null; line: string | null; event: Record<string, unknown> }>(
     `SELECT seq, line, event FROM audit_events WHERE event -> 'justification' ->> 'id' = $1 ORDER BY seq NULLS LAST`, [id])
   const eq = (a: string, b: string): boolean => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b))
+  const parsed = events.map((e) => (e.line !== null ? JSON.parse(e.line) : e.event) as { type?: string; agencies?: unknown; justification?: { hash?: string } })
+  const agencies = [...new Set(parsed.flatMap((ev) => (Array.isArray(ev.agencies) ? ev.agencies.filter((a): a is string => typeof a === 'string') : [])))]
   return {
     id: row.id,
     code: row.code,
@@ -103,10 +107,10 @@ export async function proveJustification (db: Queryable, id: string): Promise<Ju
     recomputed,
     textMatches: recomputed === null ? null : eq(recomputed, row.hash),
     erasedAt: row.erased_at?.toISOString() ?? null,
-    events: events.map((e) => {
-      const ev = (e.line !== null ? JSON.parse(e.line) : e.event) as { type?: string; justification?: { hash?: string } }
-      return { seq: e.seq === null ? null : Number(e.seq), type: String(ev.type), hashMatches: ev.justification?.hash === row.hash }
-    }),
+    events: parsed.map((ev, i) => ({
+      seq: events[i]?.seq == null ? null : Number(events[i]?.seq), type: String(ev.type), hashMatches: ev.justification?.hash === row.hash,
+    })),
+    agencies,
   }
 }
 

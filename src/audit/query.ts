@@ -37,7 +37,7 @@ export function decodeCursor(cursor: string): number | undefined {
 }
 
 /** Sealed events matching every filter, in seq order. Unsealed events (a few seconds old) are not listed. */
-export async function queryEvents(db: Queryable, f: EventFilters): Promise<EventPage> {
+export async function queryEvents(db: Queryable, f: EventFilters, scope: { visibleTo?: string } = {}): Promise<EventPage> {
   // Every filter reads the hashed line (expression indexes, migration 020), never the column
   // copy: an edited column can neither hide an event from a search nor slip one in.
   const L = '(line::jsonb)'
@@ -54,6 +54,8 @@ export async function queryEvents(db: Queryable, f: EventFilters): Promise<Event
   if (f.message) add(`${L} ->> 'messageId' = ?`, f.message.toLowerCase())
   if (f.type) add(`${L} ->> 'type' = ?`, f.type)
   if (f.actor) add(`COALESCE(${L} #>> '{actor,id}', ${L} #>> '{actor,agency}', ${L} #>> '{actor,kind}') = ?`, f.actor)
+  // An event is visible to the agencies its line lists (a supervisor sees all).
+  if (scope.visibleTo !== undefined) add(`${L} -> 'agencies' @> ?::jsonb`, JSON.stringify([scope.visibleTo]))
   if (f.cursor !== undefined) {
     const after = decodeCursor(f.cursor)
     if (after === undefined) throw new RangeError('cursor')

@@ -37,6 +37,8 @@ export const AUDIT_EVENT_TYPES = [
   'audit.alarm',
   'witness.alarm',
   'evidence.exported',
+  'supervisor.read',
+  'intake.rejected-aggregate',
 ] as const
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number]

@@ -1,6 +1,7 @@
 // D7 retention: on its erase-by date a message's payload (the stored JWS, the only copy of its
 // body) is erased and the erasure is logged — ids, digest and date, never the erased content.
 // On its review-by date the sender is asked to review it.
+import { messageViewers } from '../exchanges/read.ts'
 import { recordEvents } from './record.ts'
 import type { Clock } from '../config/clock.ts'
 import type { Directory } from '../directory/types.ts'
@@ -14,6 +15,7 @@ interface DueMessage {
   id: string
   exchange_id: string
   sender: string
+  status: string
   recipient: string
   legal_basis: string
   digest: string
@@ -37,7 +39,7 @@ async function drainDue(
     const now = deps.clock.now()
     const handled = await withTransaction(deps.pool, async (client) => {
       const { rows } = await client.query<DueMessage>(
-        `SELECT id, exchange_id, sender, recipient, legal_basis, digest, ${q.dateColumn} AS due FROM messages
+        `SELECT id, exchange_id, sender, recipient, status, legal_basis, digest, ${q.dateColumn} AS due FROM messages
           WHERE ${q.pendingWhere} AND ${q.dateColumn} <= $1
           ORDER BY ${q.dateColumn} LIMIT $2 FOR UPDATE SKIP LOCKED`,
         [now, batch],
@@ -61,7 +63,7 @@ export async function erasePastRetention(deps: { pool: Pool; clock: Clock; batch
   return drainDue(deps, { dateColumn: 'erase_by', pendingWhere: 'erased_at IS NULL', mark: 'jws = NULL, erased_at = $2' }, async (client, rows, now) => {
     await recordEvents(client, rows.map((m) => ({
       type: 'payload.erased', actor: { kind: 'broker' }, exchangeId: m.exchange_id, messageId: m.id,
-      agencies: [m.sender, m.recipient], legalBasis: m.legal_basis, digest: m.digest, outcome: 'ok', reason: 'D7-erase-by',
+      agencies: messageViewers(m), legalBasis: m.legal_basis, digest: m.digest, outcome: 'ok', reason: 'D7-erase-by',
       details: { eraseBy: m.due.toISOString() },
     })), now)
   })
@@ -78,7 +80,7 @@ export async function notifyReviewsDue(deps: { pool: Pool; clock: Clock; directo
   return drainDue(deps, { dateColumn: 'review_by', pendingWhere, mark: 'review_notified_at = $2' }, async (client, rows, now) => {
     await recordEvents(client, rows.map((m) => ({
       type: 'retention.review-due', actor: { kind: 'broker' }, exchangeId: m.exchange_id, messageId: m.id,
-      agencies: [m.sender, m.recipient], legalBasis: m.legal_basis, digest: m.digest, outcome: 'pending', reason: 'D7-review-by',
+      agencies: messageViewers(m), legalBasis: m.legal_basis, digest: m.digest, outcome: 'pending', reason: 'D7-review-by',
       details: { reviewBy: m.due.toISOString() },
     })), now)
     for (const m of rows) {

@@ -208,7 +208,7 @@ export async function createAuditService(rt: Runtime, opts: AuditServiceOptions)
     if (opts.selfCheck ?? opts.workers) scheduleCheck()
   }
 
-  const auth = authenticate(rt.directory)
+  const auth = authenticate(rt)
   return {
     routes: async (app: FastifyInstance) => {
       await auditRoutes(app, { pool, clock, authenticate: auth, key: rt.brokerKey, origin: config.origin, notes: (cp) => cosignedNote(pool, rt.brokerKey, cp) })

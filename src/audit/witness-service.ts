@@ -233,7 +233,7 @@ export async function witnessService(rt: Runtime): Promise<Service> {
   const deps: WitnessDeps = {
     db: rt.pool, brokerKey: rt.brokerKey, witnesses: parseWitnessKeys(rt.config.witnesses), roundSeconds: rt.config.witnessRoundSeconds,
   }
-  const auth = authenticate(rt.directory)
+  const auth = authenticate(rt)
   return {
     routes: async (app: FastifyInstance) => {
       await witnessRoutes(app, { ...deps, pool: rt.pool, clock: rt.clock, origin: rt.config.origin, authenticate: auth })

@@ -32,7 +32,7 @@ Keys and tokens
   keys register --agency ID --public FILE [--directory FILE]
                               add a public JWK to an agency in the directory file (restart to apply)
   token --agency ID --sub SUBJECT [--roles officer,...] [--ttl 1h]
-                              mint a bearer token with the configured issuer key (dev)
+                              mint a bearer token (iss, aud, iat, exp) with the configured issuer key (dev)
 
 Messages
   example [--from ID] [--to ID] [--kind request|spontaneous]
@@ -213,6 +213,10 @@ export async function main(argv: string[]): Promise<number> {
       const { values } = args({ agency: { type: 'string' }, sub: { type: 'string' }, roles: { type: 'string', default: 'officer' }, ttl: { type: 'string', default: '1h' } })
       if (!values.agency || !values.sub) throw new UsageError('token needs --agency and --sub')
       const cfg = config()
+      const ttlSeconds = parseTtl(String(values.ttl))
+      if (ttlSeconds === undefined || ttlSeconds > cfg.tokenMaxLifetimeSeconds) {
+        throw new UsageError(`--ttl must be a duration like 30m or 1h, at most LEIX_TOKEN_MAX_LIFETIME (${cfg.tokenMaxLifetimeSeconds} s)`)
+      }
       const keys = loadTokenKeys(cfg)
       if (!keys.privatePem) throw new UsageError('no token issuer private key: set LEIX_TOKEN_PRIVATE_KEY, or LEIX_DEV_KEYS=true for development')
       const { createPrivateKey } = await import('node:crypto')
@@ -220,8 +224,9 @@ export async function main(argv: string[]): Promise<number> {
         .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT', kid: keys.kid })
         .setSubject(String(values.sub))
         .setIssuer(cfg.tokenIssuer)
+        .setAudience(cfg.tokenAudience)
         .setIssuedAt()
-        .setExpirationTime(String(values.ttl))
+        .setExpirationTime(`${ttlSeconds}s`)
         .sign(createPrivateKey(keys.privatePem))
       process.stdout.write(token + '\n')
       return EXIT.ok
@@ -389,4 +394,12 @@ if (isMain) {
       }
     },
   )
+}
+
+/** A token lifetime such as `90s`, `30m`, `1h`, in seconds; undefined when not one. */
+function parseTtl(text: string): number | undefined {
+  const m = /^(\d{1,6})([smh])$/.exec(text)
+  if (!m) return undefined
+  const seconds = Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h']
+  return seconds > 0 ? seconds : undefined
 }

@@ -14,6 +14,14 @@ export interface Config {
   tokenPublicKeyPath?: string
   tokenPrivateKeyPath?: string
   tokenIssuer: string
+  /** JWKS of the token issuer: a file path or an https:// URL (several keys: rotation). */
+  tokenJwks?: string
+  /** Required `aud` of bearer tokens. Defaults to `leix` in development mode only. */
+  tokenAudience: string
+  /** Longest accepted token lifetime (`exp - iat`), seconds. */
+  tokenMaxLifetimeSeconds: number
+  /** Principals granted the cross-agency `supervisor` role, as `AGENCY/subject`. */
+  supervisors: string[]
   devKeys: boolean
   bodyLimitBytes: number
   rateLimitPerMinute: number
@@ -26,6 +34,14 @@ export interface Config {
   tlsCertPath?: string
   tlsKeyPath?: string
   tlsClientCaPath?: string
+  /** `optional`: clients may present certificates; `required`: every request must (health probes excepted). */
+  tlsClientCert: 'optional' | 'required'
+  /** PEM certificate revocation list checked for client certificates. */
+  tlsCrlPath?: string
+  /** Listen without TLS on a non-loopback address (behind a TLS-terminating proxy only). */
+  allowPlaintext: boolean
+  /** Fastify trustProxy: false, true, a hop count, or comma-separated addresses/CIDRs of trusted proxies. */
+  trustProxy: string
   sealMaxAgeSeconds: number
   checkpointIntervalMs: number
   selfCheckIntervalMs: number
@@ -63,6 +79,10 @@ export const ENV_NAMES: Record<string, keyof Config> = {
   LEIX_TOKEN_PUBLIC_KEY: 'tokenPublicKeyPath',
   LEIX_TOKEN_PRIVATE_KEY: 'tokenPrivateKeyPath',
   LEIX_TOKEN_ISSUER: 'tokenIssuer',
+  LEIX_TOKEN_JWKS: 'tokenJwks',
+  LEIX_TOKEN_AUDIENCE: 'tokenAudience',
+  LEIX_TOKEN_MAX_LIFETIME: 'tokenMaxLifetimeSeconds',
+  LEIX_SUPERVISORS: 'supervisors',
   LEIX_DEV_KEYS: 'devKeys',
   LEIX_BODY_LIMIT: 'bodyLimitBytes',
   LEIX_RATE_LIMIT: 'rateLimitPerMinute',
@@ -75,6 +95,10 @@ export const ENV_NAMES: Record<string, keyof Config> = {
   LEIX_TLS_CERT: 'tlsCertPath',
   LEIX_TLS_KEY: 'tlsKeyPath',
   LEIX_TLS_CLIENT_CA: 'tlsClientCaPath',
+  LEIX_TLS_CLIENT_CERT: 'tlsClientCert',
+  LEIX_TLS_CRL: 'tlsCrlPath',
+  LEIX_ALLOW_PLAINTEXT: 'allowPlaintext',
+  LEIX_TRUST_PROXY: 'trustProxy',
   LEIX_SEAL_MAX_AGE: 'sealMaxAgeSeconds',
   LEIX_CHECKPOINT_INTERVAL_MS: 'checkpointIntervalMs',
   LEIX_AUDIT_SELF_CHECK_INTERVAL_MS: 'selfCheckIntervalMs',
@@ -118,15 +142,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   for (const [name, field] of Object.entries(ENV_NAMES)) {
     const value = env[name]
-    if (value !== undefined && value !== '') raw[field] = value
+    if (value !== undefined && value !== '') raw[field] = field === 'supervisors' ? value.split(',').map((v) => v.trim()).filter(Boolean) : value
   }
   Object.assign(raw, overrides)
+  // Development conveniences exist only in development mode: outside it, the directory and the
+  // token audience must be configured (no sample trust registry by accident).
+  const dev = raw.devKeys === true || raw.devKeys === 'true'
+  if (dev) {
+    raw.directoryPath ??= 'config/directory.sample.json'
+    raw.tokenAudience ??= 'leix'
+  }
   const ajv = new Ajv2020({ allErrors: true, useDefaults: true, coerceTypes: true, strict: false })
   const validate = ajv.compile(schema)
   if (!validate(raw)) {
     const lines = (validate.errors ?? []).map((e) => {
       const field = e.instancePath.slice(1) || String(e.params.additionalProperty ?? e.params.missingProperty ?? '')
-      const envName = FIELD_TO_ENV[field]
+      const envName = FIELD_TO_ENV[field.split('/')[0] ?? field]
       return `${field}${envName ? ` (${envName})` : ''}: ${e.message}`
     })
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`)
@@ -140,5 +171,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   } catch (err) {
     throw new ConfigError(`witnesses (LEIX_WITNESSES): ${(err as Error).message}`)
   }
+  if (!config.directoryPath) {
+    throw new ConfigError('directoryPath (LEIX_DIRECTORY): no directory configured; outside development mode (LEIX_DEV_KEYS=true) there is no default')
+  }
+  if (config.tlsClientCert === 'required' && !config.tlsClientCaPath) {
+    throw new ConfigError('tlsClientCert (LEIX_TLS_CLIENT_CERT): required needs tlsClientCaPath (LEIX_TLS_CLIENT_CA)')
+  }
+  if (config.tlsCrlPath && !config.tlsClientCaPath) throw new ConfigError('tlsCrlPath (LEIX_TLS_CRL) needs tlsClientCaPath (LEIX_TLS_CLIENT_CA)')
+  if (config.role !== 'worker' && !config.tlsCertPath && !isLoopback(config.host) && !config.allowPlaintext) {
+    throw new ConfigError(`host (HOST) ${config.host} is not a loopback address and no TLS is configured: set LEIX_TLS_CERT and LEIX_TLS_KEY, ` +
+      'or LEIX_ALLOW_PLAINTEXT=true behind a TLS-terminating proxy (then set LEIX_TRUST_PROXY to it) (S4)')
+  }
   return config
+}
+
+/** Whether a listen address stays on this machine. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+}
+
+/** Fastify's trustProxy value from its configured text. */
+export function trustProxyOption(text: string): boolean | number | string[] {
+  if (text === 'false' || text === '') return false
+  if (text === 'true') return true
+  if (/^\d{1,2}$/.test(text)) return Number(text)
+  return text.split(',').map((s) => s.trim()).filter(Boolean)
 }

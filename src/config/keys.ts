@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { createPublicKey, createPrivateKey, type KeyObject } from 'node:crypto'
 import * as jose from 'jose'
 import type { Config } from './config.ts'
@@ -67,18 +67,84 @@ export function loadBrokerKey(config: Config): SigningKey {
   return key
 }
 
-/** The bearer-token issuer's public key (PEM, for @fastify/jwt) and, if available, its private key. */
-export function loadTokenKeys(config: Config): { publicPem: string; privatePem?: string; kid: string } {
-  const pubPath = keyPath(config.tokenPublicKeyPath, 'token-issuer.DEV-ONLY.public.jwk.json', config)
-  if (!pubPath) throw new ConfigError('tokenPublicKeyPath (LEIX_TOKEN_PUBLIC_KEY): no token issuer key configured (set LEIX_DEV_KEYS=true for local development)')
-  const pubJwk = readJwkFile(pubPath, 'LEIX_TOKEN_PUBLIC_KEY')
-  if (pubJwk.kty !== 'OKP' || pubJwk.crv !== 'Ed25519') throw new ConfigError('LEIX_TOKEN_PUBLIC_KEY: the token issuer key must be Ed25519')
-  const publicPem = createPublicKey({ key: publicJwkOf(pubJwk) as import('node:crypto').JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString()
+/** The bearer-token issuer's keys: how to verify (a key set, so the issuer can rotate) and, if available, how to sign (dev, `leix token`). */
+export interface TokenKeys {
+  /** Resolves the verification key of a token from its header (`kid`). */
+  keySet: jose.JWTVerifyGetKey
+  /** The public JWKs when read from a file (absent for a remote JWKS). */
+  publicJwks?: jose.JWK[]
+  privatePem?: string
+  /** kid of the signing key, for minted tokens. */
+  kid: string
+}
+
+/**
+ * The bearer-token issuer's keys: `LEIX_TOKEN_JWKS` (file or https:// URL, several keys) or the
+ * single key of `LEIX_TOKEN_PUBLIC_KEY`; the private key only where tokens are minted.
+ */
+export function loadTokenKeys(config: Config): TokenKeys {
+  let keySet: jose.JWTVerifyGetKey
+  let publicJwks: jose.JWK[] | undefined
+  if (config.tokenJwks && /^https?:\/\//.test(config.tokenJwks)) {
+    const url = new URL(config.tokenJwks)
+    if (url.protocol !== 'https:' && !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) throw new ConfigError('tokenJwks (LEIX_TOKEN_JWKS): a JWKS URL must be https://')
+    keySet = jose.createRemoteJWKSet(url, { cooldownDuration: 30_000, cacheMaxAge: 600_000 })
+  } else {
+    if (config.tokenJwks) {
+      const doc = readJwkFile(config.tokenJwks, 'LEIX_TOKEN_JWKS') as { keys?: jose.JWK[] }
+      if (!Array.isArray(doc.keys) || doc.keys.length === 0) throw new ConfigError('tokenJwks (LEIX_TOKEN_JWKS): not a JWKS (no keys)')
+      publicJwks = doc.keys
+    } else {
+      const pubPath = keyPath(config.tokenPublicKeyPath, 'token-issuer.DEV-ONLY.public.jwk.json', config)
+      if (!pubPath) throw new ConfigError('tokenJwks (LEIX_TOKEN_JWKS) or tokenPublicKeyPath (LEIX_TOKEN_PUBLIC_KEY): no token issuer key configured (set LEIX_DEV_KEYS=true for local development)')
+      publicJwks = [readJwkFile(pubPath, 'LEIX_TOKEN_PUBLIC_KEY')]
+    }
+    publicJwks = publicJwks.map((k, i) => {
+      if (k.d) throw new ConfigError(`token issuer key ${i}: a private key where a public one is expected`)
+      if (k.kty !== 'OKP' || k.crv !== 'Ed25519') throw new ConfigError(`token issuer key ${k.kid ?? i}: the token issuer key must be Ed25519`)
+      return { ...publicJwkOf(k), alg: 'EdDSA' }
+    })
+    keySet = jose.createLocalJWKSet({ keys: publicJwks })
+  }
   const privPath = keyPath(config.tokenPrivateKeyPath, 'token-issuer.DEV-ONLY.private.jwk.json', config)
   let privatePem: string | undefined
+  let kid = publicJwks?.[0]?.kid ?? 'token-issuer'
   if (privPath) {
     const privJwk = readJwkFile(privPath, 'LEIX_TOKEN_PRIVATE_KEY')
     privatePem = createPrivateKey({ key: privJwk as import('node:crypto').JsonWebKey, format: 'jwk' }).export({ type: 'pkcs8', format: 'pem' }).toString()
+    kid = privJwk.kid ?? kid
   }
-  return { publicPem, kid: pubJwk.kid ?? 'token-issuer', ...(privatePem ? { privatePem } : {}) }
+  return { keySet, kid, ...(publicJwks ? { publicJwks } : {}), ...(privatePem ? { privatePem } : {}) }
+}
+
+/** The public `x`/`y` of every committed development key (config/dev), to recognise one wherever it is configured. */
+export function committedDevKeys(): Map<string, string> {
+  const found = new Map<string, string>()
+  const walk = (dir: URL): void => {
+    let names: string[]
+    try {
+      names = readdirSync(dir)
+    } catch {
+      return // the container image holds no development keys
+    }
+    for (const name of names) {
+      if (name.endsWith('.jwk.json')) {
+        try {
+          const jwk = JSON.parse(readFileSync(new URL(name, dir), 'utf8')) as jose.JWK
+          if (jwk.x) found.set(`${jwk.x}|${jwk.y ?? ''}`, `config/dev/${dir.href.slice(DEV_DIR.href.length)}${name}`)
+        } catch {
+          // not a key file
+        }
+      } else if (!name.includes('.')) {
+        walk(new URL(`${name}/`, dir))
+      }
+    }
+  }
+  walk(DEV_DIR)
+  return found
+}
+
+/** Whether a public JWK is a development key: marked `dev: true`, or one whose private half is committed. */
+export function isDevKey(jwk: jose.JWK & { dev?: unknown }, committed: Map<string, string>): boolean {
+  return jwk.dev === true || committed.has(`${jwk.x}|${jwk.y ?? ''}`)
 }

@@ -1,6 +1,7 @@
 import { storeJustification, type JustificationInput } from '../audit/justification.ts'
 import { recordEvent, type AuditActor } from '../audit/record.ts'
 import type { Directory } from '../directory/types.ts'
+import { messageViewers } from '../exchanges/read.ts'
 import { applyReplyEffects, changeStatus, lockExchange } from '../exchanges/record.ts'
 import { Problem } from '../http/problems.ts'
 import { transferDetails } from '../policy/legal.ts'
@@ -23,8 +24,9 @@ async function denying<T>(pool: Pool, actor: AuditActor & { agency: string }, re
   } catch (err) {
     if (!(err instanceof Denied)) throw err
     const { m } = err
+    // Listed for the agencies that may know the message, not for the caller (no existence oracle).
     await recordEvent(pool, {
-      type: 'access.denied', actor, exchangeId: m.exchange_id, messageId: m.id, agencies: [actor.agency, m.sender, m.recipient],
+      type: 'access.denied', actor, exchangeId: m.exchange_id, messageId: m.id, agencies: messageViewers(m),
       outcome: 'denied', reason: 'not-a-party', details: { resource },
     }, at)
     throw new Problem('not-found', notFound)
@@ -49,7 +51,9 @@ export async function redeliver(pool: Pool, messageId: string, o: { actor: Audit
   return denying(pool, o.actor, 'redeliver', o.now, notFound, () => withTransaction(pool, async (client) => {
     const m = await lockMessage(client, messageId)
     if (!m) throw new Problem('not-found', notFound)
-    if (m.sender !== o.actor.agency && m.recipient !== o.actor.agency) throw new Denied(m)
+    // A message held for review (or rejected by it) does not exist for its recipient (D4).
+    const hidden = m.status === 'held' || m.status === 'rejected'
+    if (m.sender !== o.actor.agency && (m.recipient !== o.actor.agency || hidden)) throw new Denied(m)
     if (m.status !== 'undeliverable' && m.status !== 'accepted') {
       throw new Problem('invalid-message-state', `message ${m.id} is ${m.status}; only an undeliverable or not yet delivered message can be redelivered`, {
         extra: { messageStatus: m.status },
@@ -144,13 +148,14 @@ export async function review(
       [m.id, o.now],
     )
     await recordEvent(client, {
-      ...common, type: 'review.decided', agencies: [m.sender, m.recipient], outcome: 'ok', reason: holds || 'review', justification,
+      // The sender's record: the recipient never learns that, or why, the message was held (D4).
+      ...common, type: 'review.decided', agencies: [m.sender], outcome: 'ok', reason: holds || 'review', justification,
       details: { decision: 'release' },
     }, o.now)
     await recordEvent(client, {
       ...common, type: 'message.accepted', agencies: [m.sender, m.recipient], outcome: 'ok', recipients: [m.recipient], purpose: message.crimeAreas,
       details: {
-        kind: m.kind, deadline: deadline?.toISOString() ?? null, classification: message.handling.classification, handling: message.handling.code, released: true,
+        kind: m.kind, deadline: deadline?.toISOString() ?? null, classification: message.handling.classification, handling: message.handling.code,
         ...transferDetails(message, directory),
       },
     }, o.now)

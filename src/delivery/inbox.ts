@@ -1,4 +1,5 @@
 import { recordEvent, type AuditActor } from '../audit/record.ts'
+import { messageViewers } from '../exchanges/read.ts'
 import { changeStatus } from '../exchanges/record.ts'
 import { lockOpenedExchange } from './deliver.ts'
 import { canTransition } from '../exchanges/state.ts'
@@ -135,7 +136,8 @@ export async function acknowledge(pool: Pool, agency: string, messageId: string,
     // Recorded outside the transaction, which answers with an error: the denial must stay logged (A2).
     const m = result.denied
     await recordEvent(pool, {
-      type: 'access.denied', actor: o.actor, exchangeId: m.exchange_id, messageId: m.id, agencies: [agency, m.sender, m.recipient],
+      type: 'access.denied', actor: o.actor, exchangeId: m.exchange_id, messageId: m.id,
+      agencies: messageViewers(m),
       outcome: 'denied', reason: 'not-the-recipient', details: { resource: 'inbox-ack' },
     }, o.now)
     // The same answer as for an unknown id: another agency learns nothing.

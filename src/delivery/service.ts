@@ -79,7 +79,7 @@ export class DeliveryService implements Service {
     const push = (ids: string[]) => enqueuePushes(rt.queue, ids, this.#log)
     this.reconciler = new Reconciler({ pool: rt.pool, queue: rt.queue, clock: rt.clock, directory: rt.directory })
     this.watcher = new DeadlineWatcher({ pool: rt.pool, clock: rt.clock, directory: rt.directory, nonDeliverySeconds: config.nonDeliverySeconds, push })
-    const routeDeps = { pool: rt.pool, clock: rt.clock, directory: rt.directory, queue: rt.queue, log: this.#log, authenticate: authenticate(rt.directory) }
+    const routeDeps = { pool: rt.pool, clock: rt.clock, directory: rt.directory, queue: rt.queue, log: this.#log, authenticate: authenticate(rt) }
     this.routes = async (app) => {
       await inboxRoutes(app, routeDeps)
       await notificationRoutes(app, routeDeps)

@@ -115,13 +115,35 @@ function summarise(row: ExchangeDbRow, agency: string, now: Date): ExchangeSumma
   }
 }
 
-/** The exchange if it exists, with whether `agency` is one of its two parties. */
-export async function findExchange(db: Queryable, id: string): Promise<ExchangeDbRow | undefined> {
-  const { rows } = await db.query<ExchangeDbRow>('SELECT * FROM exchanges WHERE id = $1', [id])
+/** Message statuses that do not exist for their recipient: held for review (D3-D5), or rejected by it. */
+export const HIDDEN_FROM_RECIPIENT = ['held', 'rejected'] as const
+
+/** The agencies entitled to know of a message: its sender, and its recipient unless it is hidden from it (held, or rejected by review). */
+export function messageViewers(m: { sender: string; recipient: string; status: string }): string[] {
+  return (HIDDEN_FROM_RECIPIENT as readonly string[]).includes(m.status) ? [m.sender] : [m.sender, m.recipient]
+}
+
+/** SQL: the exchange's opening message is visible to its responder (not held, not rejected by review). */
+const OPENING_VISIBLE = `NOT EXISTS (SELECT 1 FROM messages om WHERE om.id = exchanges.opened_by AND om.status IN ('held', 'rejected'))`
+
+/** The exchange if it exists, with `visibleToResponder`: false while its opening message is held (or was rejected). */
+export async function findExchange(db: Queryable, id: string): Promise<(ExchangeDbRow & { visible_to_responder: boolean }) | undefined> {
+  const { rows } = await db.query<ExchangeDbRow & { visible_to_responder: boolean }>(
+    `SELECT exchanges.*, ${OPENING_VISIBLE} AS visible_to_responder FROM exchanges WHERE id = $1`, [id])
   return rows[0]
 }
 
-export async function exchangeDetail(db: Queryable, row: ExchangeDbRow, agency: string, now: Date): Promise<ExchangeSummary & { messages: MessageMeta[]; timeline: TimelineEntry[] }> {
+/** The agencies entitled to see an exchange: its requester, and its responder once the opening message is released. */
+export function exchangeViewers(row: { requester: string; responder: string; visible_to_responder: boolean }): string[] {
+  return row.visible_to_responder ? [row.requester, row.responder] : [row.requester]
+}
+
+/**
+ * The exchange as `agency` sees it: the recipient does not see messages held for review or
+ * rejected by it, and each party sees only the events that list it. `supervisor` sees every
+ * message and event.
+ */
+export async function exchangeDetail(db: Queryable, row: ExchangeDbRow, agency: string, now: Date, o: { supervisor?: boolean } = {}): Promise<ExchangeSummary & { messages: MessageMeta[]; timeline: TimelineEntry[] }> {
   const messages = await db.query<{
     id: string; kind: string; sender: string; recipient: string; officer: string; in_reply_to: string | null; created_at: Date; received_at: Date
     status: string; classification: string; handling_code: string; digest: string; attempts: number; delivered_at: Date | null; acknowledged_at: Date | null; erased_at: Date | null
@@ -129,13 +151,14 @@ export async function exchangeDetail(db: Queryable, row: ExchangeDbRow, agency: 
   }>(
     `SELECT id, kind, sender, recipient, officer, in_reply_to, created_at, received_at, status, classification, handling_code, digest,
             attempts, delivered_at, acknowledged_at, erased_at, non_delivery_at
-       FROM messages WHERE exchange_id = $1 ORDER BY received_at, id`,
-    [row.id],
+       FROM messages WHERE exchange_id = $1 AND ($3 OR NOT (recipient = $2 AND status IN ('held', 'rejected'))) ORDER BY received_at, id`,
+    [row.id, agency, o.supervisor === true],
   )
   const attempts = await db.query<{ message_id: string; attempt: number; started_at: Date; ended_at: Date | null; outcome: string | null; http_status: number | null; error: string | null }>(
     `SELECT d.message_id, d.attempt, d.started_at, d.ended_at, d.outcome, d.http_status, d.error
-       FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE m.exchange_id = $1 ORDER BY d.message_id, d.attempt`,
-    [row.id],
+       FROM deliveries d JOIN messages m ON m.id = d.message_id
+      WHERE m.exchange_id = $1 AND ($3 OR NOT (m.recipient = $2 AND m.status IN ('held', 'rejected'))) ORDER BY d.message_id, d.attempt`,
+    [row.id, agency, o.supervisor === true],
   )
   const deliveriesOf = new Map<string, DeliveryAttempt[]>()
   for (const d of attempts.rows) {
@@ -158,11 +181,11 @@ export async function exchangeDetail(db: Queryable, row: ExchangeDbRow, agency: 
     ...sealed.rows.map((e) => ({ seq: e.seq as number | null, ev: checkedEvent(e as SealedRow) })),
     ...waiting.rows.map((e) => ({ seq: null as number | null, ev: e.event })),
   ].sort((x, y) => Date.parse(String(x.ev.at)) - Date.parse(String(y.ev.at))) // stable: seq order, then waiting ones
-  const hidden = new Set(['access.denied', 'audit.queried', 'audit.exported', 'audit.alarm'])
+  const hidden = new Set(['access.denied', 'audit.queried', 'audit.exported', 'audit.alarm', 'supervisor.read', 'intake.rejected-aggregate'])
   const timeline: TimelineEntry[] = []
   for (const { seq, ev } of events) {
     const agencies = Array.isArray(ev.agencies) ? ev.agencies as string[] : []
-    if (!agencies.includes(agency) || hidden.has(String(ev.type))) continue
+    if ((o.supervisor !== true && !agencies.includes(agency)) || hidden.has(String(ev.type))) continue
     const actor = ev.actor as { agency?: string; kind?: string } | undefined
     timeline.push({
       at: new Date(String(ev.at)).toISOString(),
@@ -213,11 +236,13 @@ export async function listExchanges(db: Queryable, agency: string, f: ExchangeFi
   }
   if (f.direction === 'outgoing') where.push('requester = $1')
   else if (f.direction === 'incoming') where.push('responder = $1')
-  else where.push('(requester = $1 OR responder = $1)')
+  else where.push(`(requester = $1 OR responder = $1)`)
+  // An exchange opened by a held message does not exist for its responder (D4).
+  where.push(`(requester = $1 OR ${OPENING_VISIBLE})`)
   if (f.status) add('status = ?', f.status)
   if (f.crimeArea) add('? = ANY (crime_areas)', f.crimeArea)
-  if (f.from) add('opened_at >= ?', f.from)
-  if (f.to) add('opened_at < ?', f.to)
+  if (f.from) add('opened_at >= ?::timestamptz', f.from)
+  if (f.to) add('opened_at < ?::timestamptz', f.to)
   if (f.overdue !== undefined) {
     params.push(now)
     const n = `$${params.length}`

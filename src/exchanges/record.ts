@@ -102,15 +102,20 @@ export async function applyReply(
   r: { message: Message; held: boolean; receivedAt: Date; instrument: LegalInstrument; actor: AuditActor },
 ): Promise<{ exchangeId: string; deadline: Date | null }> {
   const { message } = r
-  const { rows } = await client.query<{ exchange_id: string; sender: string; recipient: string }>(
-    'SELECT exchange_id, sender, recipient FROM messages WHERE id = $1',
+  const { rows } = await client.query<{ exchange_id: string; sender: string; recipient: string; status: string }>(
+    'SELECT exchange_id, sender, recipient, status FROM messages WHERE id = $1',
     [message.inReplyTo],
   )
   const parent = rows[0]
-  if (!parent) throw new Problem('unknown-exchange', `inReplyTo ${message.inReplyTo} names no message known to leix`)
-  const exchange = await lockExchange(client, parent.exchange_id)
-  if (!exchange) throw new Problem('unknown-exchange', `the exchange of ${message.inReplyTo} is gone`)
   const sender = message.from.agency
+  // A bystander learns nothing: a message of another pair, or one held from its recipient (D4),
+  // answers exactly like an unknown one.
+  const unknown = () => new Problem('unknown-exchange', `inReplyTo ${message.inReplyTo} names no message known to leix`)
+  if (!parent) throw unknown()
+  const hidden = parent.recipient === sender && (parent.status === 'held' || parent.status === 'rejected')
+  if ((parent.sender !== sender && parent.recipient !== sender) || hidden) throw unknown()
+  const exchange = await lockExchange(client, parent.exchange_id)
+  if (!exchange) throw unknown()
   const parties = [exchange.requester, exchange.responder]
   if (!parties.includes(sender) || !parties.includes(message.to.agency) || sender === message.to.agency) {
     throw new Problem('not-counterpart', `only ${exchange.requester} and ${exchange.responder} may write in exchange ${exchange.id}, to each other`)

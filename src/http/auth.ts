@@ -1,8 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { Directory } from '../directory/types.ts'
+import * as jose from 'jose'
+import { recordEvent } from '../audit/record.ts'
+import type { Runtime } from '../runtime.ts'
 import { Problem } from './problems.ts'
 
-export const ROLES = ['system', 'officer', 'auditor', 'dpo', 'admin'] as const
+export const ROLES = ['system', 'officer', 'auditor', 'dpo', 'admin', 'supervisor'] as const
 export type Role = (typeof ROLES)[number]
 
 /** Who is calling, from a verified bearer token. */
@@ -17,32 +19,77 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal
   }
+  interface FastifyInstance {
+    /** The per-agency rate limit, run once the agency is verified (app.ts). */
+    leixAgencyLimit?: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+  }
 }
 
 /** The onRequest hook that `authenticate` builds, as routes take it. */
 export type Authenticate = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 
-/** Verifies the bearer token and its claims; sets `request.principal`. */
-export function authenticate(directory: Directory): Authenticate {
-  return async function (request: FastifyRequest, _reply: FastifyReply): Promise<void> {
-    if (!request.headers.authorization) throw new Problem('unauthorized', 'send Authorization: Bearer <token>')
-    let claims: Record<string, unknown>
+const BEARER = /^Bearer ([A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{1,8192}\.[A-Za-z0-9_-]{1,1024})$/
+
+/**
+ * Verifies the bearer token and its claims; sets `request.principal`. A token must be an EdDSA
+ * JWT from the configured issuer's key set with `sub`, `agency`, `roles`, `iss`, `aud` (the
+ * configured audience), `iat` and `exp` (`nbf` is checked when present), living no longer than
+ * LEIX_TOKEN_MAX_LIFETIME. The role `supervisor` counts only for principals in LEIX_SUPERVISORS,
+ * and every request a supervisor makes is recorded (`supervisor.read`) before it is answered.
+ */
+export function authenticate(rt: Pick<Runtime, 'config' | 'directory' | 'tokenKeys' | 'pool' | 'clock'>): Authenticate {
+  const { config, directory } = rt
+  const supervisors = new Set(config.supervisors)
+  const maxLifetime = config.tokenMaxLifetimeSeconds
+  return async function (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const header = request.headers.authorization
+    if (!header) throw new Problem('unauthorized', 'send Authorization: Bearer <token>')
+    const match = BEARER.exec(header)
+    if (!match) throw new Problem('unauthorized', 'Authorization must be Bearer <compact JWT>')
+    let claims: jose.JWTPayload
     try {
-      claims = await request.jwtVerify<Record<string, unknown>>()
+      ;({ payload: claims } = await jose.jwtVerify(match[1] as string, rt.tokenKeys.keySet, {
+        algorithms: ['EdDSA'],
+        issuer: config.tokenIssuer,
+        audience: config.tokenAudience,
+        requiredClaims: ['sub', 'iss', 'aud', 'iat', 'exp'],
+        maxTokenAge: maxLifetime,
+        clockTolerance: 30,
+      }))
     } catch (err) {
-      throw new Problem('unauthorized', `bearer token rejected: ${(err as Error).message}`)
+      const why = err instanceof jose.errors.JOSEError ? err.code : 'invalid'
+      throw new Problem('unauthorized', `bearer token rejected (${why})`)
     }
-    const { sub, agency, roles } = claims
-    if (typeof sub !== 'string' || sub.length === 0) throw new Problem('unauthorized', 'token has no sub')
-    if (typeof agency !== 'string' || !directory.agencies.has(agency)) throw new Problem('unauthorized', `token agency ${String(agency)} is not in the directory`)
-    if (!Array.isArray(roles) || roles.length === 0 || !roles.every((r) => (ROLES as readonly string[]).includes(r))) {
+    const { sub, agency, roles, iat, exp } = claims as jose.JWTPayload & { agency?: unknown; roles?: unknown }
+    if (typeof exp !== 'number' || typeof iat !== 'number' || exp - iat > maxLifetime) {
+      throw new Problem('unauthorized', `bearer token lives longer than ${maxLifetime} seconds (LEIX_TOKEN_MAX_LIFETIME)`)
+    }
+    if (typeof sub !== 'string' || !/^[A-Za-z0-9._@:-]{1,200}$/.test(sub)) throw new Problem('unauthorized', 'token sub must be 1..200 characters of A-Z a-z 0-9 . _ @ : -')
+    if (typeof agency !== 'string' || !directory.agencies.has(agency)) throw new Problem('unauthorized', 'token agency is not in the directory')
+    if (!Array.isArray(roles) || roles.length === 0 || roles.length > ROLES.length || !roles.every((r) => (ROLES as readonly string[]).includes(r))) {
       throw new Problem('unauthorized', `token roles must be a non-empty subset of ${ROLES.join(', ')}`)
+    }
+    if (roles.includes('supervisor') && !supervisors.has(`${agency}/${sub}`)) {
+      throw new Problem('unauthorized', 'the role supervisor is granted only to principals listed in LEIX_SUPERVISORS')
     }
     if (request.channelAgency && request.channelAgency !== agency) {
       throw new Problem('unauthorized', `the client certificate speaks for ${request.channelAgency}, the token for ${agency} (S4)`)
     }
-    request.principal = { sub, agency, roles: roles as Role[] }
+    const principal = { sub, agency, roles: [...new Set(roles)] as Role[] }
+    request.principal = principal
+    if (request.server.leixAgencyLimit) await request.server.leixAgencyLimit(request, reply)
+    if (principal.roles.includes('supervisor')) await recordSupervisorRead(rt, request, principal)
   }
+}
+
+/** Cross-agency reads are accountable: each one is an event before anything is answered. */
+async function recordSupervisorRead(rt: Pick<Runtime, 'pool' | 'clock'>, request: FastifyRequest, p: Principal): Promise<void> {
+  const details: Record<string, string> = { method: request.method, route: request.routeOptions.url ?? request.url.split('?')[0] ?? '' }
+  for (const [k, v] of Object.entries((request.params ?? {}) as Record<string, unknown>)) details[`param.${k}`] = String(v).slice(0, 200)
+  for (const [k, v] of Object.entries((request.query ?? {}) as Record<string, unknown>)) details[`query.${k}`] = String(v).slice(0, 200)
+  await recordEvent(rt.pool, {
+    type: 'supervisor.read', actor: { kind: 'person', agency: p.agency, id: p.sub, roles: p.roles }, agencies: [p.agency], outcome: 'ok', details,
+  }, rt.clock.now())
 }
 
 /** The principal, which `authenticate` guarantees on authenticated routes. */
@@ -54,4 +101,9 @@ export function principalOf(request: FastifyRequest): Principal {
 /** Throws forbidden unless the principal holds one of `roles`. */
 export function requireRole(principal: Principal, ...roles: Role[]): void {
   if (!principal.roles.some((r) => roles.includes(r))) throw new Problem('forbidden', `requires one of the roles ${roles.join(', ')}`)
+}
+
+/** Whether the principal acts across agencies (a granted supervisor). */
+export function isSupervisor(principal: Principal): boolean {
+  return principal.roles.includes('supervisor')
 }

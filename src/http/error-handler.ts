@@ -1,3 +1,5 @@
+import type { Socket } from 'node:net'
+import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AuditIntegrityError } from '../audit/integrity.ts'
 import { Problem } from './problems.ts'
@@ -19,8 +21,16 @@ function fromFastify(err: FastifyError): Problem | undefined {
       extra: { errors: err.validation.map((v) => ({ path: v.instancePath || `/${String(v.params?.missingProperty ?? '')}`, message: v.message ?? 'invalid' })) },
     })
   }
-  if (err.statusCode === 429) return new Problem('rate-limited', err.message)
-  if (err.statusCode === 400 && /JSON/i.test(err.message)) return new Problem('bad-request', err.message)
+  // Any other client error Fastify raises keeps its meaning, as a problem.
+  switch (err.statusCode) {
+    case 404: return new Problem('not-found', err.message)
+    case 413: return new Problem('payload-too-large', err.message)
+    case 414: return new Problem('uri-too-long', err.message)
+    case 415: return new Problem('unsupported-media-type', err.message)
+    case 429: return new Problem('rate-limited', err.message)
+    case 431: return new Problem('headers-too-large', err.message)
+  }
+  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) return new Problem('bad-request', err.message)
   return undefined
 }
 
@@ -50,4 +60,25 @@ export function installErrorHandler(app: FastifyInstance, onProblem?: (request: 
     return sendProblem(reply, problem, request)
   })
   app.setNotFoundHandler((request, reply) => sendProblem(reply, new Problem('not-found', `no route ${request.method} ${request.url.split('?')[0]}`), request))
+}
+
+/**
+ * Fastify's clientErrorHandler: what Node's HTTP parser refuses (headers too large, a malformed
+ * request line or header) is answered as problem+json too, then the connection is closed.
+ */
+export function answerClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const problem = err.code === 'HPE_HEADER_OVERFLOW'
+    ? new Problem('headers-too-large', 'the request headers (or URL) are larger than the server accepts')
+    : err.code === 'HPE_URI_TOO_LONG'
+      ? new Problem('uri-too-long', 'the request URL is too long')
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new Problem('bad-request', 'the request did not arrive in time')
+        : new Problem('bad-request', 'the request is not valid HTTP/1.1')
+  const body = JSON.stringify(problem.toJSON())
+  socket.end(`HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? ''}\r\nContent-Type: application/problem+json\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
 }

@@ -14,6 +14,8 @@ import { applyReply, openExchange } from '../exchanges/record.ts'
 import type { Message, MessageValidator } from './message.ts'
 import { digestOf, signReceipt } from './receipt.ts'
 import { KeyCache, verifyMessageJws, type JwsFacts } from './verify.ts'
+import { controlCharacterPath } from '../http/input.ts'
+import type { RejectionCounter } from '../http/rejections.ts'
 
 /** What intake needs; the app builds one and shares it. */
 export interface IntakeDeps {
@@ -28,6 +30,14 @@ export interface IntakeDeps {
   log: FastifyBaseLogger
   /** Imported agency keys. @defaultValue a fresh cache */
   keys?: KeyCache
+  /** Counts refusals of unidentified senders instead of logging each (src/http/rejections.ts). */
+  rejections?: RejectionCounter
+}
+
+/** Where a submission came from: the agency of a verified client certificate, the client address. */
+export interface SubmitChannel {
+  channelAgency?: string
+  source?: string
 }
 
 /** The answer to a submission (DESIGN.md "Submitting a message"). */
@@ -49,7 +59,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
  * Problem after recording `message.rejected` without the payload (DOMAIN.md A2, A3).
  * Returns `replayed: true` when the same bytes were already accepted: the first result, no new effect.
  */
-export async function submitMessage(deps: IntakeDeps, jws: string, channel: { channelAgency?: string } = {}): Promise<{ replayed: boolean; result: SubmitResult }> {
+export async function submitMessage(deps: IntakeDeps, jws: string, channel: SubmitChannel = {}): Promise<{ replayed: boolean; result: SubmitResult }> {
   const receivedAt = deps.clock.now()
   const digest = digestOf(jws)
   const facts: RejectionFacts = {}
@@ -62,6 +72,12 @@ export async function submitMessage(deps: IntakeDeps, jws: string, channel: { ch
     }
     const payload = parsePayload(verified.payload)
     if (typeof payload.id === 'string' && UUID.test(payload.id)) facts.messageId = payload.id.toLowerCase()
+    // Text columns and logs never get control characters; free text in the body may have line breaks.
+    const { body, ...rest } = payload
+    const control = controlCharacterPath(rest) ?? (body === undefined ? undefined : controlCharacterPath(body, { lines: true }, '/body'))
+    if (control !== undefined) {
+      throw new Problem('schema-violation', `the message has a control character at ${control}`, { extra: { errors: [{ path: control, message: 'must not contain control characters' }] } })
+    }
     readableFacts(payload, deps.directory, facts)
     const validation = deps.validateMessage(payload)
     if (!validation.ok) {
@@ -104,7 +120,7 @@ export async function submitMessage(deps: IntakeDeps, jws: string, channel: { ch
         problem = replay
       }
     }
-    await recordRejection(deps, problem, { ...facts, digest }, receivedAt)
+    await recordRejection(deps, problem, { ...facts, digest }, receivedAt, channel)
     throw problem
   }
 }
@@ -152,8 +168,10 @@ interface Accepted {
 async function persist(deps: IntakeDeps, pool: Pool, a: Accepted): Promise<SubmitResult> {
   const { message, receivedAt } = a
   const actor: AuditActor = { kind: 'agency-system', agency: message.from.agency, id: message.from.officer, kid: a.kid }
-  const agencies = [message.from.agency, message.to.agency]
   const status: SubmitResult['status'] = a.holds.length > 0 ? 'held' : 'accepted'
+  // A held message does not exist for its recipient (D3-D5): its events list the sender only, and
+  // stay so after release (they carry the hold reason); events from the release on list both.
+  const agencies = status === 'held' ? [message.from.agency] : [message.from.agency, message.to.agency]
   const instrument = deps.directory.instruments.get(message.legalBasis.instrument)
   if (!instrument) throw new Problem('principle-violation', 'unknown legal instrument', { violations: [{ rule: 'L1', path: '/legalBasis/instrument', message: 'not in the registry' }] })
 
@@ -190,7 +208,7 @@ async function persist(deps: IntakeDeps, pool: Pool, a: Accepted): Promise<Submi
     // message and their events atomically, in a single round trip.
     const opening = openExchange({ message, status, deadline: computeDeadline(message, receivedAt, instrument), receivedAt })
     const receipt = await sign(opening.exchangeId)
-    const events = [opening.event, ...messageEvents(opening.exchangeId, opening.deadline)].map((e) => auditEvent(e, receivedAt))
+    const events = [{ ...opening.event, agencies }, ...messageEvents(opening.exchangeId, opening.deadline)].map((e) => auditEvent(e, receivedAt))
     const p = new Params()
     const sql = `WITH exchange AS (${opening.sql(p)}), message AS (${messageInsert(p, opening.exchangeId, receipt)}) ${auditInsert(events, p.values.length + 1)}`
     await pool.query(sql, [...p.values, auditRows(events)])
@@ -237,19 +255,25 @@ function readableFacts(payload: Record<string, unknown>, directory: IntakeDeps['
   if (typeof officer === 'string' && OFFICER_ID.test(officer)) facts.officer = officer
 }
 
-async function recordRejection(deps: IntakeDeps, problem: Problem, facts: RejectionFacts & { digest: string }, at: Date): Promise<void> {
+async function recordRejection(deps: IntakeDeps, problem: Problem, facts: RejectionFacts & { digest: string }, at: Date, channel: SubmitChannel): Promise<void> {
   const violations: Violation[] = problem.violations ?? []
+  // Only a verified signature or client certificate identifies the sender; a claimed kid does not.
+  const agency = facts.verified ? facts.agency : channel.channelAgency
+  if (!agency && deps.rejections) {
+    await deps.rejections.count(channel.source ?? 'unknown', problem.code)
+    return
+  }
   try {
     await recordEvent(deps.pool, {
       type: 'message.rejected',
-      actor: facts.agency
-        ? { kind: 'agency-system', agency: facts.agency, ...(facts.officer ? { id: facts.officer } : {}), ...(facts.kid ? { kid: facts.kid } : {}) }
+      actor: agency
+        ? { kind: 'agency-system', agency, ...(facts.officer ? { id: facts.officer } : {}), ...(facts.kid && facts.verified ? { kid: facts.kid } : {}) }
         : { kind: 'agency-system' },
-      ...(facts.messageId ? { messageId: facts.messageId } : {}),
+      ...(facts.messageId && agency ? { messageId: facts.messageId } : {}),
       // The sender sees its rejection; the intended recipient is named, not told (it never got the message).
-      agencies: facts.agency ? [facts.agency] : [],
-      ...(facts.recipient ? { recipients: [facts.recipient] } : {}),
-      ...(facts.instrument ? { legalBasis: facts.instrument } : {}),
+      agencies: agency ? [agency] : [],
+      ...(facts.recipient && agency ? { recipients: [facts.recipient] } : {}),
+      ...(facts.instrument && agency ? { legalBasis: facts.instrument } : {}),
       digest: facts.digest,
       outcome: 'rejected',
       reason: problem.code,

@@ -21,7 +21,10 @@ export interface VerifiedJws {
 /** What was learned about a JWS before it failed, for the rejection event. */
 export interface JwsFacts {
   kid?: string
+  /** The agency the kid names (claimed until `verified`). */
   agency?: string
+  /** True once the signature verified: only then is the sender identified. */
+  verified?: boolean
 }
 
 /**
@@ -72,6 +75,7 @@ export async function verifyMessageJws(jws: string, directory: Directory, facts:
   const signature = Buffer.from(jws.slice(dot + 1), 'base64url')
   const ok = verifySignature(alg === 'EdDSA' ? null : 'sha256', Buffer.from(jws.slice(0, dot), 'ascii'), alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key, signature)
   if (!ok) throw new Problem('bad-signature', `the signature does not verify with key ${kid} of ${agencyId}`)
+  facts.verified = true
   const payloadPart = jws.slice(jws.indexOf('.') + 1, dot)
   return { agency: agencyId, kid, alg, payload: Buffer.from(payloadPart, 'base64url') }
 }

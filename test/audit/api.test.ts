@@ -1,5 +1,5 @@
-// The audit API against a real database: proofs verify against signed checkpoints, agencies see
-// only their own events, auditors see all and are themselves logged, consultations need and
+// The audit API against a real database: proofs verify against signed checkpoints, agencies (their
+// auditors and DPOs included) see only their own events, supervisors see all and are themselves logged, consultations need and
 // record a justification, retention erases payloads and logs it.
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
@@ -9,15 +9,18 @@ import { verifyExport } from '../../src/audit/verify-export.ts'
 import { count, tokenFor } from '../helpers.ts'
 import { auditTestApp, b64, brokerJwks, sendRequest } from './fixtures.ts'
 
-const a = await auditTestApp(t)
+const a = await auditTestApp(t, { config: { supervisors: ['EU-EUROPOL/auditor-7'] } })
 const { app, rt, audit, clock } = a
 const jwks = await brokerJwks(app)
 
 const al = tokenFor(app, 'AL-ASP')
 const rs = tokenFor(app, 'RS-MUP')
 const me = tokenFor(app, 'ME-UP')
-const auditor = tokenFor(app, 'EU-EUROPOL', ['auditor'], 'auditor-7')
+// The cross-agency reader: a supervisor listed in LEIX_SUPERVISORS.
+const supervisor = tokenFor(app, 'EU-EUROPOL', ['supervisor'], 'auditor-7')
+const auditor = tokenFor(app, 'EU-EUROPOL', ['auditor'], 'auditor-8')
 const dpo = tokenFor(app, 'DE-BKA', ['dpo'], 'dpo-3')
+const alDpo = tokenFor(app, 'AL-ASP', ['dpo'], 'dpo-al')
 const get = (url: string, token: string, headers: Record<string, string> = {}) =>
   app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}`, ...headers } })
 
@@ -68,7 +71,7 @@ t.test('an agency proves its own exchange is in the log: timeline seq -> line ->
     t.equal(later.treeSize, size2, 'default: the newest checkpoint; the other party may ask too')
     t.ok(verifyInclusion(b64(later.leafHash), seq, size2, later.auditPath.map(b64), b64(later.checkpoint.rootHash)))
   }
-  t.equal((await get(`/v1/audit/proofs/inclusion?seq=${size2 - 1}&treeSize=${size1}`, auditor)).statusCode, 400, 'a seq outside the tree size')
+  t.equal((await get(`/v1/audit/proofs/inclusion?seq=${size2 - 1}&treeSize=${size1}`, al)).statusCode, 400, 'a seq outside the tree size')
 })
 
 t.test("another agency's events are refused with 404 and the attempt is logged", async (t) => {
@@ -81,9 +84,10 @@ t.test("another agency's events are refused with 404 and the attempt is logged",
     t.equal(res.json().code, 'not-found')
   }
   t.equal(await denied(), before + 2, 'access.denied recorded for each attempt')
-  t.equal((await get(`/v1/audit/proofs/inclusion?seq=${seq}`, auditor)).statusCode, 200, 'auditors may prove any event')
-  t.equal((await get(`/v1/audit/events/${seq}`, dpo)).statusCode, 200, 'and DPOs')
-  t.equal((await get('/v1/audit/events/999999', auditor)).statusCode, 404, 'an unsealed seq')
+  t.equal((await get(`/v1/audit/proofs/inclusion?seq=${seq}`, auditor)).statusCode, 404, "another agency's auditor may not")
+  t.equal((await get(`/v1/audit/events/${seq}`, dpo)).statusCode, 404, "nor another agency's DPO")
+  t.equal((await get(`/v1/audit/proofs/inclusion?seq=${seq}`, supervisor)).statusCode, 200, 'a supervisor may prove any event')
+  t.equal((await get('/v1/audit/events/999999', supervisor)).statusCode, 404, 'an unsealed seq')
 })
 
 t.test('a consistency proof between two checkpoints verifies', async (t) => {
@@ -102,23 +106,27 @@ t.test('auditors search the log by agency, exchange, type and actor, paged; each
   t.equal((await get('/v1/audit/events', al)).statusCode, 403, 'officers may not search the log')
   t.ok(await count(rt, "SELECT 1 FROM audit_events WHERE type = 'access.denied' AND event->'details'->>'resource' = 'audit-events'") >= 1)
 
-  const byExchange = (await get(`/v1/audit/events?exchange=${first.exchangeId}`, auditor)).json()
+  const own = (await get(`/v1/audit/events?exchange=${first.exchangeId}`, alDpo)).json()
+  t.ok(own.items.length >= 3 && own.items.every((e: any) => e.agencies.includes('AL-ASP')), "a DPO searches its own agency's events")
+  t.equal((await get(`/v1/audit/events?exchange=${other.exchangeId}`, alDpo)).json().items.length, 0, "and finds nothing of another pair's")
+  t.equal((await get(`/v1/audit/events?exchange=${first.exchangeId}`, auditor)).json().items.length, 0, "another agency's auditor finds nothing")
+  const byExchange = (await get(`/v1/audit/events?exchange=${first.exchangeId}`, supervisor)).json()
   t.ok(byExchange.items.length >= 3)
   t.ok(byExchange.items.every((e: any) => e.exchangeId === first.exchangeId && Number.isInteger(e.seq)))
 
-  const byAgency = (await get('/v1/audit/events?agency=ME-UP', auditor)).json()
+  const byAgency = (await get('/v1/audit/events?agency=ME-UP', supervisor)).json()
   t.ok(byAgency.items.length > 0 && byAgency.items.every((e: any) => e.agencies.includes('ME-UP')))
   t.ok(byAgency.items.every((e: any) => !e.agencies.includes('AL-ASP') || e.agencies.includes('ME-UP')))
 
-  const byType = (await get('/v1/audit/events?type=message.accepted', auditor)).json()
+  const byType = (await get('/v1/audit/events?type=message.accepted', supervisor)).json()
   t.equal(byType.items.length, 3)
-  const byActor = (await get('/v1/audit/events?actor=officer-0042&type=message.received', dpo)).json()
-  t.equal(byActor.items.length, 3, 'by acting officer')
+  const byActor = (await get('/v1/audit/events?actor=officer-0042&type=message.received', alDpo)).json()
+  t.equal(byActor.items.length, 2, "by acting officer, among the DPO's agency's events")
 
   const seen: number[] = []
   let cursor: string | null = null
   do {
-    const res = await get(`/v1/audit/events?limit=2${cursor ? `&cursor=${cursor}` : ''}&to=${encodeURIComponent(new Date(clock.now().getTime() + 1000).toISOString())}`, auditor)
+    const res = await get(`/v1/audit/events?limit=2${cursor ? `&cursor=${cursor}` : ''}&to=${encodeURIComponent(new Date(clock.now().getTime() + 1000).toISOString())}`, supervisor)
     t.equal(res.statusCode, 200)
     const page = res.json()
     seen.push(...page.items.map((e: { seq: number }) => e.seq))
@@ -127,7 +135,7 @@ t.test('auditors search the log by agency, exchange, type and actor, paged; each
   t.same(seen, [...seen].sort((x, y) => x - y), 'pages in seq order')
   t.equal(new Set(seen).size, seen.length, 'no event twice across pages')
   t.ok(seen.length >= size2)
-  t.equal((await get('/v1/audit/events?cursor=bm9wZQ', auditor)).statusCode, 400, 'a forged cursor')
+  t.equal((await get('/v1/audit/events?cursor=bm9wZQ', supervisor)).statusCode, 400, 'a forged cursor')
 
   const queried = await rt.pool.query("SELECT event FROM audit_events WHERE type = 'audit.queried' AND actor = 'auditor-7'")
   t.ok(queried.rowCount! >= 4, 'every search is an audit.queried event')
@@ -137,7 +145,9 @@ t.test('auditors search the log by agency, exchange, type and actor, paged; each
 
 t.test('an export streams NDJSON that verifies offline, and is itself logged', async (t) => {
   await audit.sealOnce()
-  const res = await get('/v1/audit/export', auditor)
+  t.equal((await get('/v1/audit/export', auditor)).statusCode, 403, "the export holds every agency's events: not an agency's auditor's")
+  t.equal((await get('/v1/audit/export', dpo)).statusCode, 403, "nor its DPO's")
+  const res = await get('/v1/audit/export', supervisor)
   t.equal(res.statusCode, 200)
   t.match(res.headers['content-type'], /^application\/x-ndjson/)
   const lines = res.body.trimEnd().split('\n')
@@ -145,23 +155,23 @@ t.test('an export streams NDJSON that verifies offline, and is itself logged', a
   t.ok(r.ok, JSON.stringify(r))
   t.equal(lines.filter((l) => l.startsWith('{"jws"')).length >= 2, true, 'interim and covering checkpoints')
 
-  const part = await get('/v1/audit/export?from=2&to=5', dpo)
+  const part = await get('/v1/audit/export?from=2&to=5', supervisor)
   const partLines = part.body.trimEnd().split('\n')
   t.match(partLines[0], /"leix":"range"/, 'a partial export starts with its range proof')
   const rp = await verifyExport(partLines, jwks)
   t.ok(rp.ok && rp.first === 2 && rp.last === 4, JSON.stringify(rp))
 
   const since = new Date(clock.now().getTime() - 1000).toISOString()
-  const byTime = await get(`/v1/audit/export?from=${encodeURIComponent(since)}`, auditor)
+  const byTime = await get(`/v1/audit/export?from=${encodeURIComponent(since)}`, supervisor)
   t.equal(byTime.statusCode, 200)
   t.ok((await verifyExport(byTime.body.trimEnd().split('\n'), jwks)).ok, 'a time range maps onto a verifiable seq range')
 
   t.equal((await get('/v1/audit/export', rs)).statusCode, 403, 'agencies cannot export the whole log')
-  t.equal((await get('/v1/audit/export?from=nonsense', auditor)).statusCode, 400)
-  t.equal((await get('/v1/audit/export?from=100000', auditor)).statusCode, 404)
+  t.equal((await get('/v1/audit/export?from=nonsense', supervisor)).statusCode, 400)
+  t.equal((await get('/v1/audit/export?from=100000', supervisor)).statusCode, 404)
   const exported = await rt.pool.query("SELECT event FROM audit_events WHERE type = 'audit.exported' ORDER BY recorded")
   t.ok(exported.rowCount! >= 3)
-  t.match(exported.rows[1].event, { actor: { id: 'dpo-3' }, details: { start: 2, end: 5 } })
+  t.match(exported.rows[1].event, { actor: { id: 'auditor-7' }, details: { start: 2, end: 5 } })
 })
 
 t.test('reading a message body requires a justification and records the consultation (A1)', async (t) => {
@@ -169,7 +179,9 @@ t.test('reading a message body requires a justification and records the consulta
   const missing = await get(url, rs)
   t.equal(missing.statusCode, 400)
   t.equal(missing.json().type, 'urn:leix:problem:justification-required')
-  t.equal((await get(`${url}?justification=short`, rs)).statusCode, 400, 'too short')
+  t.equal((await get(url, rs, { 'leix-justification': 'short' })).statusCode, 400, 'too short')
+  t.equal((await get(`${url}?justification=${encodeURIComponent('A justification long enough for the rule')}`, rs)).statusCode, 400,
+    'never in the query string, where access logs would keep it')
   t.equal((await get(url, rs, { 'leix-justification': 'x'.repeat(501) })).statusCode, 400, 'too long')
 
   const why = 'Verifying vehicle records for case CASE-2026-0815 before the joint operation'
@@ -197,11 +209,11 @@ t.test('reading a message body requires a justification and records the consulta
   const text = (await rt.pool.query('SELECT text FROM justifications WHERE id = $1', [ev.justification.id])).rows[0].text
   t.equal(text, 'Провера возила за предмет 0815', 'the text as written, in the erasable store')
 
-  const stranger = await get(`${url}?justification=${encodeURIComponent(why)}`, me)
+  const stranger = await get(url, me, { 'leix-justification': why })
   t.equal(stranger.statusCode, 404, 'not a party')
   t.equal(await count(rt, "SELECT 1 FROM audit_events WHERE type = 'access.denied' AND message_id = $1 AND actor = 'me-up-officer-1'", [first.messageId]), 1)
-  t.equal((await get(`${url}?justification=${encodeURIComponent(why)}`, auditor)).statusCode, 404, 'auditors see the log, not bodies')
-  t.equal((await get(`/v1/messages/${randomUUID()}?justification=${encodeURIComponent(why)}`, rs)).statusCode, 404)
+  t.equal((await get(url, tokenFor(app, 'AL-ASP', ['auditor'], 'auditor-al'), { 'leix-justification': why })).statusCode, 404, 'auditors see the log, not bodies')
+  t.equal((await get(`/v1/messages/${randomUUID()}`, rs, { 'leix-justification': why })).statusCode, 404)
 })
 
 t.test('retention erases payloads past erase-by and logs it without content (D7)', async (t) => {

@@ -16,7 +16,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const dir = await mkdtemp(join(tmpdir(), 'leix-audit-cli-'))
 t.teardown(() => rm(dir, { recursive: true, force: true }))
 
-const a = await auditTestApp(t)
+const a = await auditTestApp(t, { config: { supervisors: ['EU-EUROPOL/auditor-1'] } })
 // Five exchanges, sealed one by one: 15 events, checkpoints at 3, 6, 9, 12, 15.
 const sizes: number[] = []
 for (let i = 0; i < 5; i++) {
@@ -24,7 +24,8 @@ for (let i = 0; i < 5; i++) {
   const r = await a.audit.sealOnce()
   if (r.status === 'sealed') sizes.push(r.treeSize)
 }
-const auditor = tokenFor(a.app, 'EU-EUROPOL', ['auditor'], 'auditor-1')
+// The whole log's export is a supervisor's (README.md "Route matrix").
+const auditor = tokenFor(a.app, 'EU-EUROPOL', ['supervisor'], 'auditor-1')
 const exported = await a.app.inject({ url: '/v1/audit/export', headers: { authorization: `Bearer ${auditor}` } })
 if (exported.statusCode !== 200) throw new Error(exported.body)
 const lines = exported.body.trimEnd().split('\n')

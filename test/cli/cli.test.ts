@@ -48,7 +48,7 @@ t.test('usage and configuration errors exit 2 with a message that names the prob
   const badPort = await leix(['serve'], { PORT: 'eighty' })
   t.equal(badPort.code, 2)
   t.match(badPort.stderr, /port \(PORT\)/, 'names the field and its variable')
-  const noKeys = await leix(['serve'], { LEIX_DEV_KEYS: 'false' })
+  const noKeys = await leix(['serve'], { LEIX_DEV_KEYS: 'false', LEIX_TOKEN_AUDIENCE: 'https://leix.example' })
   t.equal(noKeys.code, 2)
   t.match(noKeys.stderr, /LEIX_BROKER_KEY/)
   writeFileSync(join(dir, 'broken.json'), JSON.stringify({ agencies: [], instruments: [], euMemberStates: [] }))

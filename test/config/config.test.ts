@@ -6,8 +6,14 @@ import { loadConfig, ConfigError } from '../../src/config/config.ts'
 import { loadBrokerKey } from '../../src/config/keys.ts'
 import { loadDirectory, DirectoryError } from '../../src/directory/load.ts'
 
+// Outside development mode the directory and the token audience have no defaults.
+const PRODUCTION = { LEIX_DIRECTORY: '/etc/leix/directory.json', LEIX_TOKEN_AUDIENCE: 'https://leix.example' }
+
 t.test('defaults are sensible for a local run', async (t) => {
-  const c = loadConfig({})
+  t.throws(() => loadConfig({}), { name: 'ConfigError', message: /LEIX_TOKEN_AUDIENCE/ }, 'no default audience outside development mode')
+  t.throws(() => loadConfig({ LEIX_TOKEN_AUDIENCE: 'x' }), { name: 'ConfigError', message: /LEIX_DIRECTORY/ }, 'no default directory outside development mode')
+  t.equal(loadConfig({ LEIX_DEV_KEYS: 'true' }).directoryPath, 'config/directory.sample.json', 'the sample directory in development mode only')
+  const c = loadConfig(PRODUCTION)
   t.equal(c.port, 8080)
   t.equal(c.databaseUrl, 'postgres://postgres@127.0.0.1:5432/leix')
   t.equal(c.devKeys, false, 'development keys are off unless asked for')
@@ -16,14 +22,14 @@ t.test('defaults are sensible for a local run', async (t) => {
 
 t.test('environment values are converted and validated; a bad one names its field and variable', async (t) => {
   t.equal(loadConfig({ PORT: '9000', LEIX_DEV_KEYS: 'true' }).port, 9000)
-  t.throws(() => loadConfig({ PORT: 'eighty' }), { name: 'ConfigError', message: /port \(PORT\)/ })
+  t.throws(() => loadConfig({ ...PRODUCTION, PORT: 'eighty' }), { name: 'ConfigError', message: /port \(PORT\)/ })
   t.throws(() => loadConfig({ DATABASE_URL: 'mysql://x' }), { message: /databaseUrl \(DATABASE_URL\)/ })
   t.throws(() => loadConfig({ LEIX_ROLE: 'everything' }), { message: /role \(LEIX_ROLE\)/ })
   t.throws(() => loadConfig({ LEIX_TLS_CERT: '/x.pem' }), ConfigError, 'cert without key')
 })
 
 t.test('no broker key and no dev keys: refuse to start', async (t) => {
-  t.throws(() => loadBrokerKey(loadConfig({})), { message: /LEIX_BROKER_KEY/ })
+  t.throws(() => loadBrokerKey(loadConfig(PRODUCTION)), { message: /LEIX_BROKER_KEY/ })
   t.equal(loadBrokerKey(loadConfig({ LEIX_DEV_KEYS: 'true' })).alg, 'EdDSA')
 })
 

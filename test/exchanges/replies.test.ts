@@ -136,8 +136,9 @@ t.test('a refusal (L4) ends the exchange; a response after it is refused', async
 t.test('only the counterpart replies, and only as its role allows', async (t) => {
   const request = requestMessage(clock)
   const { exchangeId } = await accepted(t, request)
-  await refused(t, reply('response', request.id, { from: 'ME-UP', to: 'AL-ASP' }), 403, 'not-counterpart')
-  await refused(t, reply('clarification', request.id, { from: 'ME-UP', to: 'RS-MUP' }), 403, 'not-counterpart')
+  // A bystander learns nothing: another pair's message answers like an unknown one.
+  await refused(t, reply('response', request.id, { from: 'ME-UP', to: 'AL-ASP' }), 422, 'unknown-exchange')
+  await refused(t, reply('clarification', request.id, { from: 'ME-UP', to: 'RS-MUP' }), 422, 'unknown-exchange')
   await refused(t, reply('response', request.id, { from: 'AL-ASP', to: 'RS-MUP' }), 403, 'not-counterpart')
   await refused(t, reply('refusal', request.id, { from: 'AL-ASP', to: 'RS-MUP' }), 403, 'not-counterpart')
   await refused(t, reply('delay-notice', request.id, { from: 'AL-ASP', to: 'RS-MUP' }), 403, 'not-counterpart')

@@ -70,8 +70,18 @@ t.test('mutual TLS binds a client certificate to an agency (S4)', async (t) => {
   }
   writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1\n')
   issue('server', 'localhost', 'ca', ['-extfile', f('san.ext')])
-  issue('al-client', 'al-asp-system', 'ca')
-  issue('rogue-client', 'al-asp-system', 'rogue-ca')
+  writeFileSync(f('client.ext'), 'extendedKeyUsage=clientAuth\n')
+  const clientExt = ['-extfile', f('client.ext')]
+  issue('al-client', 'al-asp-system', 'ca', clientExt)
+  issue('rogue-client', 'al-asp-system', 'rogue-ca', clientExt)
+  issue('server-usage', 'al-asp-system', 'ca', ['-extfile', f('san.ext')]) // no clientAuth usage
+  issue('revoked-client', 'al-asp-system', 'ca', clientExt)
+  // A CRL from the CA that revokes one client certificate (LEIX_TLS_CRL).
+  writeFileSync(f('index.txt'), '')
+  writeFileSync(f('crlnumber'), '01\n')
+  writeFileSync(f('ca.cnf'), `[ca]\ndefault_ca = d\n[d]\ndatabase = ${f('index.txt')}\ncrlnumber = ${f('crlnumber')}\ndefault_md = sha256\ndefault_crl_days = 1\n`)
+  ssl('ca', '-config', f('ca.cnf'), '-keyfile', f('ca.key'), '-cert', f('ca.pem'), '-revoke', f('revoked-client.pem'))
+  ssl('ca', '-config', f('ca.cnf'), '-keyfile', f('ca.key'), '-cert', f('ca.pem'), '-gencrl', '-out', f('crl.pem'))
   const directory = JSON.parse(readFileSync(new URL('../../config/directory.sample.json', import.meta.url), 'utf8'))
   directory.agencies.find((a: { id: string }) => a.id === 'AL-ASP').tlsClientSubjects = ['al-asp-system']
   writeFileSync(f('directory.json'), JSON.stringify(directory))
@@ -101,4 +111,35 @@ t.test('mutual TLS binds a client certificate to an agency (S4)', async (t) => {
   t.equal(untrusted.status, 401, 'a certificate from another CA is refused')
   t.equal(untrusted.body.code, 'unauthorized')
   t.equal((await post(anonymous, 'RS-MUP', 'AL-ASP')).status, 202, 'without a client certificate the signature alone decides')
+  const usage = client('server-usage')
+  t.teardown(() => usage.close())
+  const noClientAuth = await post(usage, 'AL-ASP', 'RS-MUP')
+  t.equal(noClientAuth.status, 401, 'a certificate without the clientAuth usage is refused')
+  t.equal(noClientAuth.body.code, 'unauthorized')
+
+  // Mandatory client certificates, with a revocation list.
+  const strict = await start(testConfig(await createTestDatabase(t), {
+    port: 0, tlsCertPath: f('server.pem'), tlsKeyPath: f('server.key'), tlsClientCaPath: f('ca.pem'), directoryPath: f('directory.json'),
+    tlsClientCert: 'required', tlsCrlPath: f('crl.pem'), queuePrefix: `leixtest-strict-${Date.now()}`,
+  }))
+  t.teardown(() => strict.stop())
+  const strictUrl = `https://127.0.0.1:${(strict.app!.server.address() as { port: number }).port}`
+  const token = strict.app!.jwt.sign({ sub: 'al-officer', agency: 'AL-ASP', roles: ['officer'] })
+  const getAs = async (dispatcher: Agent) => {
+    const res = await request(`${strictUrl}/v1/exchanges`, { dispatcher, headers: { authorization: `Bearer ${token}` } })
+    return { status: res.statusCode, type: res.headers['content-type'], body: (await res.body.json()) as { code?: string; detail?: string } }
+  }
+  const noCert = await getAs(anonymous)
+  t.equal(noCert.status, 401, 'required: no certificate, no access, even with a valid token')
+  t.match(noCert.type, /^application\/problem\+json/)
+  t.match(noCert.body.detail, /client certificate is required/)
+  t.equal((await getAs(al)).status, 200, 'with its certificate the officer reads')
+  const revoked = client('revoked-client')
+  t.teardown(() => revoked.close())
+  const revokedAnswer = await getAs(revoked)
+  t.equal(revokedAnswer.status, 401, 'a revoked certificate is refused (LEIX_TLS_CRL)')
+  t.match(revokedAnswer.body.detail, /revoked/i)
+  const live = await request(`${strictUrl}/health/live`, { dispatcher: anonymous })
+  t.equal(live.statusCode, 200, "the orchestrator's probes need no certificate")
+  await live.body.dump()
 })

@@ -11,7 +11,8 @@ import { checkpointAt, latestCheckpoint, sealedEvent, withStoredNodes, type Seal
 import type { CheckpointSigningKey } from '../../audit/checkpoint.ts'
 import type { Clock } from '../../config/clock.ts'
 import type { Pool } from '../../store/db.ts'
-import { principalOf, type Principal, type Authenticate } from '../auth.ts'
+import { isSupervisor, principalOf, type Principal, type Authenticate } from '../auth.ts'
+import { isBoundedInstant } from '../input.ts'
 import { Problem, problemSchema } from '../problems.ts'
 
 
@@ -32,9 +33,9 @@ const checkpointSchema = {
 } as const
 const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const
 
-/** Auditors and data-protection officers see the whole log; everyone else only their agency's events. */
+/** Auditors and data-protection officers search their own agency's events; supervisors the whole log. */
 export function isAuditor(p: Principal): boolean {
-  return p.roles.includes('auditor') || p.roles.includes('dpo')
+  return p.roles.includes('auditor') || p.roles.includes('dpo') || isSupervisor(p)
 }
 
 function actorOf(p: Principal): AuditActor {
@@ -50,7 +51,7 @@ function checkpointView(cp: StoredCheckpoint): Record<string, unknown> {
 function parseBound(value: string | undefined, name: string): { seq?: number; time?: string } {
   if (value === undefined) return {}
   if (/^\d{1,15}$/.test(value)) return { seq: Number(value) }
-  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(value) && !Number.isNaN(Date.parse(value))) {
+  if (isBoundedInstant(value)) {
     return { time: new Date(value).toISOString() }
   }
   throw new Problem('bad-request', `${name} must be a seq (integer) or an ISO 8601 date-time`)
@@ -77,19 +78,24 @@ export async function auditRoutes(app: FastifyInstance, deps: {
   const requireAuditor = async (p: Principal, resource: string): Promise<void> => {
     if (isAuditor(p)) return
     await deny(p, 'role', { resource })
-    throw new Problem('forbidden', 'requires the role auditor or dpo')
+    throw new Problem('forbidden', 'requires the role auditor, dpo or supervisor')
   }
 
   /**
-   * The sealed event, if the caller may see it: its agency is concerned, or the caller audits.
-   * Decided on the agencies of the hashed line (re-hashed against its leaf first), never on the
-   * column copy: an edited column can neither open an event to a stranger nor fake a denial.
+   * The sealed event, if the caller may see it: its line lists the caller's agency, or the caller
+   * supervises. Decided on the agencies of the hashed line (re-hashed against its leaf first),
+   * never on the column copy: an edited column can neither open an event to a stranger nor fake a denial.
    */
   const visibleEvent = async (p: Principal, seq: number, resource: string): Promise<SealedEventRow> => {
     const event = await sealedEvent(pool, seq)
     const agencies = event ? (checkedEvent({ seq: event.seq, line: event.line, leaf_hash: event.leafHash }).agencies as string[]) : []
-    if (event && (isAuditor(p) || agencies.includes(p.agency))) return event
-    if (event) await deny(p, 'not-a-party', { resource, seq }, agencies)
+    if (event && (isSupervisor(p) || agencies.includes(p.agency))) return event
+    // Listed for the event's own agencies only: the caller's audit view must not reveal the seq exists.
+    if (event) {
+      await recordEvent(pool, {
+        type: 'access.denied', actor: actorOf(p), agencies, outcome: 'denied', reason: 'not-a-party', details: { resource, seq },
+      }, clock.now())
+    }
     // The same answer whether or not it exists: another agency learns nothing.
     throw new Problem('not-found', `no sealed audit event ${seq} visible to ${p.agency}`)
   }
@@ -224,8 +230,8 @@ export async function auditRoutes(app: FastifyInstance, deps: {
   app.get<{ Querystring: EventFilters }>('/v1/audit/events', {
     ...authed,
     schema: {
-      summary: 'Search the sealed log (auditor, dpo): by time, agency, exchange, message, type and actor; paged by seq',
-      description: 'Each search is itself logged as `audit.queried`. Events appear here once sealed (within seconds).',
+      summary: "Search the sealed log (auditor, dpo: their agency's events; supervisor: all): by time, agency, exchange, message, type and actor; paged by seq",
+      description: 'Each search is itself logged as `audit.queried`. Events appear here once sealed (within seconds). An event is visible to the agencies it lists.',
       tags, security,
       querystring: {
         type: 'object', additionalProperties: false,
@@ -236,7 +242,7 @@ export async function auditRoutes(app: FastifyInstance, deps: {
           exchange: { type: 'string', format: 'uuid' },
           message: { type: 'string', format: 'uuid' },
           type: { type: 'string', pattern: '^[a-z]+(\\.[a-z-]+)+$', maxLength: 64 },
-          actor: { type: 'string', minLength: 1, maxLength: 200 },
+          actor: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]+$' },
           limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
           cursor: { type: 'string', maxLength: 40, pattern: '^[A-Za-z0-9_-]+$' },
         },
@@ -254,7 +260,7 @@ export async function auditRoutes(app: FastifyInstance, deps: {
     await requireAuditor(p, 'audit-events')
     let page
     try {
-      page = await queryEvents(pool, request.query)
+      page = await queryEvents(pool, request.query, isSupervisor(p) ? {} : { visibleTo: p.agency })
     } catch (err) {
       if (err instanceof RangeError) throw new Problem('bad-request', 'cursor is not one leix issued')
       throw err
@@ -272,7 +278,7 @@ export async function auditRoutes(app: FastifyInstance, deps: {
   app.get<{ Params: { id: string } }>('/v1/audit/justifications/:id', {
     ...authed,
     schema: {
-      summary: 'Prove what a justification or review reason said (auditor, dpo): the text, its salt, and the HMAC recomputed against the sealed events citing it',
+      summary: 'Prove what a justification or review reason said (auditor, dpo of an agency the citing events list; supervisor): the text, its salt, and the HMAC recomputed against the sealed events citing it',
       description: 'The sealed log keeps a justification code, a case reference and HMAC-SHA-256(salt, text) (base64url); the text and salt are kept ' +
         'until the retention period ends (LEIX_JUSTIFICATION_RETENTION_DAYS), then erased (`justification.erased`). Recompute ' +
         'HMAC-SHA-256(key = base64url-decoded salt, message = UTF-8 text) and compare it with `justification.hash` of the event (GET /v1/audit/events/{seq}). ' +
@@ -300,7 +306,13 @@ export async function auditRoutes(app: FastifyInstance, deps: {
     const p = principalOf(request)
     await requireAuditor(p, 'justification')
     const proof = await proveJustification(pool, request.params.id)
-    if (!proof) throw new Problem('not-found', `no justification ${request.params.id}`)
+    // Agency-scoped like every other read: a justification exists for the agencies its events list.
+    if (proof && !isSupervisor(p) && !proof.agencies.includes(p.agency)) {
+      await recordEvent(pool, {
+        type: 'access.denied', actor: actorOf(p), agencies: proof.agencies, outcome: 'denied', reason: 'not-a-party', details: { resource: 'justification' },
+      }, clock.now())
+    }
+    if (!proof || (!isSupervisor(p) && !proof.agencies.includes(p.agency))) throw new Problem('not-found', `no justification ${request.params.id}`)
     await recordEvent(pool, {
       type: 'audit.queried', actor: actorOf(p), agencies: [p.agency], outcome: 'ok',
       details: { resource: 'justification', justificationId: proof.id, erased: proof.erasedAt !== null },
@@ -311,7 +323,7 @@ export async function auditRoutes(app: FastifyInstance, deps: {
   app.get<{ Querystring: { from?: string; to?: string } }>('/v1/audit/export', {
     ...authed,
     schema: {
-      summary: 'Stream a verifiable NDJSON export of the sealed log (auditor, dpo)',
+      summary: 'Stream a verifiable NDJSON export of the sealed log (supervisor: it holds every agency\'s events)',
       description:
         '`from`/`to` are seqs (`to` exclusive) or ISO 8601 times (mapped to the seqs of the first and last events in that window); ' +
         'default: the whole log up to the newest checkpoint. Lines: an optional range proof, the events (with seq and prev), interim ' +
@@ -327,7 +339,10 @@ export async function auditRoutes(app: FastifyInstance, deps: {
     },
   }, async (request, reply) => {
     const p = principalOf(request)
-    await requireAuditor(p, 'audit-export')
+    if (!isSupervisor(p)) {
+      await deny(p, 'role', { resource: 'audit-export' })
+      throw new Problem('forbidden', 'the export covers every agency\'s events: it requires the role supervisor (auditors and DPOs search their agency\'s events and prove them with inclusion proofs)')
+    }
     const from = parseBound(request.query.from, 'from')
     const to = parseBound(request.query.to, 'to')
     const req: ExportRequest = {

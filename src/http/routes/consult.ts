@@ -1,9 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { CASE_REF_PATTERN, JUSTIFICATION_CODES, isJustificationCode, storeJustification, type JustificationInput } from '../../audit/justification.ts'
 import { recordEvent } from '../../audit/record.ts'
+import { messageViewers } from '../../exchanges/read.ts'
 import type { Clock } from '../../config/clock.ts'
 import { withTransaction, type Pool } from '../../store/db.ts'
-import { principalOf, type Principal, type Authenticate } from '../auth.ts'
+import { isSupervisor, principalOf, type Principal, type Authenticate } from '../auth.ts'
+import { hasControlCharacter } from '../input.ts'
 import { Problem, problemSchema } from '../problems.ts'
 
 /** Bounds of a justification, characters (after trimming). */
@@ -38,9 +40,10 @@ const NOT_FOR_RECIPIENT = new Set(['held', 'rejected'])
 
 /**
  * The justification from the `Leix-Justification` header (percent-encoded UTF-8 allowed, since
- * header values are Latin-1) or the `justification` query parameter.
+ * header values are Latin-1). Only a header: a query parameter would put it into access logs.
+ * Control characters (also percent-encoded ones) are refused.
  */
-export function justificationOf(request: FastifyRequest<{ Querystring: { justification?: string } }>): string | undefined {
+export function justificationOf(request: FastifyRequest): string | undefined {
   const header = request.headers[JUSTIFICATION_HEADER]
   let raw = Array.isArray(header) ? header[0] : header
   if (raw !== undefined && /%[0-9A-Fa-f]{2}/.test(raw)) {
@@ -50,26 +53,29 @@ export function justificationOf(request: FastifyRequest<{ Querystring: { justifi
       // not percent-encoding after all: take it as sent
     }
   }
-  raw ??= request.query.justification
+  if (raw !== undefined && hasControlCharacter(raw)) {
+    throw new Problem('justification-required', 'the justification must not contain control characters')
+  }
   const text = raw?.replace(/\s+/g, ' ').trim()
   return text === undefined || text.length === 0 ? undefined : text
 }
 
 /**
- * Who may read a message body (DOMAIN.md A1, least privilege):
- * - officers and systems of the sender agency, always (their own message);
- * - officers and systems of the recipient agency, unless the message is held for review or was
- *   rejected by it (D4/D5: a held message must not reach its recipient before review);
- * - a data-protection officer (`dpo`), for held or rejected messages only: reviewing them is the job.
- * Auditors see metadata and the log, never bodies. Returns why not, or undefined when allowed.
+ * Who may read a message body (DOMAIN.md A1, least privilege), always for their own agency only:
+ * - officers, systems and the data-protection officer (`dpo`) of the sender agency;
+ * - officers, systems and the `dpo` of the recipient agency, unless the message is held for
+ *   review or was rejected by it: then it does not exist for them (D4/D5);
+ * - a `supervisor` (LEIX_SUPERVISORS), any message: the one cross-agency reader, justified and logged.
+ * Auditors and admins see metadata and the log, never bodies. Returns why not, or undefined when allowed.
  */
 export function consultationRefusal(p: Principal, m: { sender: string; recipient: string; status: string }): string | undefined {
-  const handles = p.roles.includes('officer') || p.roles.includes('system')
-  if (handles && p.agency === m.sender) return undefined
-  if (handles && p.agency === m.recipient) return NOT_FOR_RECIPIENT.has(m.status) ? `held-for-review` : undefined
-  if (p.roles.includes('dpo') && NOT_FOR_RECIPIENT.has(m.status)) return undefined
-  return p.agency === m.sender || p.agency === m.recipient ? 'role' : 'not-a-party'
+  if (isSupervisor(p)) return undefined
+  const reads = p.roles.includes('officer') || p.roles.includes('system') || p.roles.includes('dpo')
+  const visible = p.agency === m.sender || (p.agency === m.recipient && !NOT_FOR_RECIPIENT.has(m.status))
+  if (!visible) return p.agency === m.recipient ? 'held-for-review' : 'not-a-party'
+  return reads ? undefined : 'role'
 }
+
 
 interface MessageRow {
   id: string
@@ -87,22 +93,22 @@ interface MessageRow {
 
 /** `GET /v1/messages/{id}`: reading a message body is a consultation, justified and logged. */
 export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; authenticate: Authenticate; justificationRetentionDays?: number }): Promise<void> {
-  app.get<{ Params: { id: string }; Querystring: { justification?: string } }>('/v1/messages/:id', {
+  app.get<{ Params: { id: string } }>('/v1/messages/:id', {
     onRequest: deps.authenticate,
     schema: {
       summary: 'Read a message body (a consultation: requires a justification, and is logged)',
       description:
         `Give the reason for reading, ${JUSTIFICATION_MIN}..${JUSTIFICATION_MAX} characters, in the \`Leix-Justification\` header ` +
-        '(percent-encode non-ASCII text) or the `justification` query parameter. The read is recorded as a `message.consulted` ' +
+        '(percent-encode non-ASCII text; nowhere else, so that it stays out of access logs). The read is recorded as a `message.consulted` ' +
         'audit event with the person (token subject), the agency, the justification, the time and the recipients (LED Art. 25). ' +
         `The sealed event keeps the justification code (\`Leix-Justification-Code\`: ${JUSTIFICATION_CODES.join(', ')}; default other), ` +
         'the case reference (`Leix-Case-Reference`, an identifier) and a salted hash of the text; the text itself is kept in an erasable store (A3). ' +
-        'Sender and recipient officers/systems may read; the recipient not while the message is held for review or after review rejected it; ' +
-        'a `dpo` may read held and rejected messages. Others get 404 and an `access.denied` event. An erased payload answers 410.',
+        'Officers, systems and DPOs of the sender and the recipient agency may read; for the recipient a message held for review, or rejected by it, does not exist; ' +
+        'a supervisor may read any message. Others get 404 and an `access.denied` event. An erased payload answers 410.',
       tags: ['tracking'],
       security: [{ bearer: [] }],
       params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
-      querystring: { type: 'object', additionalProperties: false, properties: { justification: { type: 'string', maxLength: 2000 } } },
+      querystring: { type: 'object', additionalProperties: false, properties: {} },
       headers: {
         type: 'object',
         properties: {
@@ -133,7 +139,7 @@ export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; cl
     const justification = justificationOf(request)
     if (justification === undefined || justification.length < JUSTIFICATION_MIN || justification.length > JUSTIFICATION_MAX) {
       throw new Problem('justification-required',
-        `state why you read this message in the Leix-Justification header or the justification parameter (${JUSTIFICATION_MIN}..${JUSTIFICATION_MAX} characters)`)
+        `state why you read this message in the Leix-Justification header (${JUSTIFICATION_MIN}..${JUSTIFICATION_MAX} characters)`)
     }
     const meta = justificationMeta(request)
     const now = deps.clock.now()
@@ -151,7 +157,7 @@ export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; cl
           const sealed = await storeJustification(client, { ...meta, text: justification }, now, deps.justificationRetentionDays)
           await recordEvent(client, {
             type: 'access.denied', actor, exchangeId: m.exchange_id, messageId: m.id,
-            agencies: [...new Set([principal.agency, m.sender, m.recipient])], outcome: 'denied', reason: refusal,
+            agencies: messageViewers(m), outcome: 'denied', reason: refusal,
             justification: sealed, details: { resource: 'message-body' },
           }, now)
         })
@@ -168,7 +174,7 @@ export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; cl
       const sealed = await storeJustification(client, { ...meta, text: justification }, now, deps.justificationRetentionDays)
       return await recordEvent(client, {
         type: 'message.consulted', actor, exchangeId: m.exchange_id, messageId: m.id,
-        agencies: [...new Set([m.sender, m.recipient, principal.agency])],
+        agencies: [...new Set([...messageViewers(m), principal.agency])],
         recipients: [principal.agency], legalBasis: m.legal_basis, purpose: m.crime_areas, justification: sealed, digest: m.digest,
         outcome: 'ok', details: { status: m.status, via: 'GET /v1/messages/{id}' },
       }, now)

@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify'
 import { recordEvent } from '../../audit/record.ts'
 import type { Clock } from '../../config/clock.ts'
-import { exchangeDetail, findExchange, listExchanges, type ExchangeFilters } from '../../exchanges/read.ts'
+import { exchangeDetail, exchangeViewers, findExchange, listExchanges, type ExchangeFilters } from '../../exchanges/read.ts'
 import { closeExchange, lockExchange } from '../../exchanges/record.ts'
 import { EXCHANGE_STATUSES } from '../../exchanges/state.ts'
 import { CRIME_AREAS } from '../../intake/message.ts'
 import { withTransaction, type Pool } from '../../store/db.ts'
-import { principalOf, requireRole, type Authenticate } from '../auth.ts'
+import { isSupervisor, principalOf, requireRole, type Authenticate } from '../auth.ts'
 import { Problem, problemSchema } from '../problems.ts'
 
 const problems = { '4xx': { description: 'problem+json', ...problemSchema } }
@@ -26,24 +26,27 @@ export async function exchangeRoutes(app: FastifyInstance, deps: { pool: Pool; c
     const principal = principalOf(request)
     const now = deps.clock.now()
     const row = await findExchange(deps.pool, request.params.id)
-    if (!row || (row.requester !== principal.agency && row.responder !== principal.agency)) {
+    const supervisor = isSupervisor(principal)
+    if (!row || (!supervisor && !exchangeViewers(row).includes(principal.agency))) {
       if (row) {
+        // Listed for those who may see the exchange, not for the caller: its own audit view must
+        // not tell it that the id exists (no oracle).
         await recordEvent(deps.pool, {
           type: 'access.denied', actor: { kind: 'person', agency: principal.agency, id: principal.sub, roles: principal.roles },
-          exchangeId: row.id, agencies: [principal.agency, row.requester, row.responder], outcome: 'denied', reason: 'not-a-party',
+          exchangeId: row.id, agencies: exchangeViewers(row), outcome: 'denied', reason: 'not-a-party',
           details: { resource: 'exchange' },
         }, now)
       }
       // The same answer whether or not it exists: another agency learns nothing.
       throw new Problem('not-found', `no exchange ${request.params.id} for ${principal.agency}`)
     }
-    return exchangeDetail(deps.pool, row, principal.agency, now)
+    return exchangeDetail(deps.pool, row, principal.agency, now, { supervisor })
   })
 
-  app.get<{ Querystring: ExchangeFilters }>('/v1/exchanges', {
+  app.get<{ Querystring: ExchangeFilters & { agency?: string } }>('/v1/exchanges', {
     onRequest: deps.authenticate,
     schema: {
-      summary: "The caller's agency's exchanges, newest first, paged",
+      summary: "The caller's agency's exchanges, newest first, paged (a supervisor may name another agency)",
       tags: ['tracking'],
       security: [{ bearer: [] }],
       querystring: {
@@ -58,13 +61,16 @@ export async function exchangeRoutes(app: FastifyInstance, deps: { pool: Pool; c
           to: { type: 'string', format: 'date-time', description: 'opened before' },
           limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
           cursor: { type: 'string', maxLength: 200, pattern: '^[A-Za-z0-9_-]+$' },
+          agency: { type: 'string', pattern: '^[A-Z]{2}-[A-Z0-9]+$', maxLength: 40, description: 'supervisor only: list as this agency sees its exchanges' },
         },
       },
       response: problems,
     },
   }, async (request) => {
     const principal = principalOf(request)
-    return listExchanges(deps.pool, principal.agency, request.query, deps.clock.now())
+    const { agency = principal.agency, ...filters } = request.query
+    if (agency !== principal.agency && !isSupervisor(principal)) throw new Problem('forbidden', 'only a supervisor may list another agency\'s exchanges')
+    return listExchanges(deps.pool, agency, filters, deps.clock.now())
   })
 
   app.post<{ Params: { id: string } }>('/v1/exchanges/:id/close', {
@@ -83,23 +89,25 @@ export async function exchangeRoutes(app: FastifyInstance, deps: { pool: Pool; c
     requireRole(principal, 'officer', 'system')
     const now = deps.clock.now()
     const actor = { kind: 'person' as const, agency: principal.agency, id: principal.sub, roles: principal.roles }
-    const outcome = await withTransaction(deps.pool, async (client) => {
-      const exchange = await lockExchange(client, request.params.id)
-      if (!exchange || (exchange.requester !== principal.agency && exchange.responder !== principal.agency)) return { denied: exchange }
-      if (exchange.requester !== principal.agency) throw new Problem('forbidden', `only the requesting agency ${exchange.requester} closes exchange ${exchange.id}`)
-      await closeExchange(client, exchange, 'requester', actor, now)
-      return { closed: exchange }
-    })
-    if ('denied' in outcome) {
-      const row = outcome.denied
-      if (row) {
+    // The same answer as for a missing exchange unless the caller may know of it (a responder
+    // does not, while the opening message is held for review).
+    const found = await findExchange(deps.pool, request.params.id)
+    if (!found || !exchangeViewers(found).includes(principal.agency)) {
+      if (found) {
         await recordEvent(deps.pool, {
-          type: 'access.denied', actor, exchangeId: row.id, agencies: [principal.agency, row.requester, row.responder], outcome: 'denied',
+          type: 'access.denied', actor, exchangeId: found.id, agencies: exchangeViewers(found), outcome: 'denied',
           reason: 'not-a-party', details: { resource: 'exchange-close' },
         }, now)
       }
       throw new Problem('not-found', `no exchange ${request.params.id} for ${principal.agency}`)
     }
+    const outcome = await withTransaction(deps.pool, async (client) => {
+      const exchange = await lockExchange(client, request.params.id)
+      if (!exchange) throw new Problem('not-found', `no exchange ${request.params.id} for ${principal.agency}`)
+      if (exchange.requester !== principal.agency) throw new Problem('forbidden', `only the requesting agency ${exchange.requester} closes exchange ${exchange.id}`)
+      await closeExchange(client, exchange, 'requester', actor, now)
+      return { closed: exchange }
+    })
     return { exchangeId: outcome.closed.id, status: outcome.closed.status, closedAt: now.toISOString() }
   })
 }

@@ -48,7 +48,7 @@ export async function messageRoutes(app: FastifyInstance, deps: { intake: Intake
   }, async (request: FastifyRequest, reply) => {
     const body = typeof request.body === 'string' ? request.body.trim() : ''
     request.rejectionRecorded = true // from here on, intake records its own rejections
-    const { replayed, result } = await submitMessage(deps.intake, body, request.channelAgency ? { channelAgency: request.channelAgency } : {})
+    const { replayed, result } = await submitMessage(deps.intake, body, { source: request.ip, ...(request.channelAgency ? { channelAgency: request.channelAgency } : {}) })
     return reply.code(replayed ? 200 : 202).send(result)
   })
 }
@@ -58,8 +58,11 @@ export async function recordEarlyRejection(deps: IntakeDeps, request: FastifyReq
   if (request.method !== 'POST' || request.routeOptions.url !== '/v1/messages' || request.rejectionRecorded) return
   if (problem.code === 'audit-unsealed') return // nothing can be recorded while the log is unsealed; the 503 says why
   request.rejectionRecorded = true
+  // Nothing verified the sender yet unless a client certificate did: count, do not log each (rejections.ts).
+  if (!request.channelAgency && deps.rejections) return deps.rejections.count(request.ip, problem.code)
   await recordEvent(deps.pool, {
-    type: 'message.rejected', actor: { kind: 'agency-system' }, agencies: [], outcome: 'rejected', reason: problem.code,
+    type: 'message.rejected', actor: { kind: 'agency-system', ...(request.channelAgency ? { agency: request.channelAgency } : {}) },
+    agencies: request.channelAgency ? [request.channelAgency] : [], outcome: 'rejected', reason: problem.code,
     ...(typeof request.body === 'string' ? { digest: digestOf(request.body) } : {}),
   }, deps.clock.now())
 }

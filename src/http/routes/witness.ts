@@ -43,34 +43,38 @@ export async function witnessRoutes(
     return reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store').send(body)
   })
 
-  app.post<{ Body: string }>('/v1/witness/cosignatures', {
-    schema: {
-      summary: "A witness's cosigned checkpoint note (text/plain): the checkpoint note with its cosignature line(s) appended",
-      tags,
-      body: { type: 'string', maxLength: 65536 },
-      response: {
-        200: { type: 'object', required: ['treeSize', 'witnesses'], properties: { treeSize: { type: 'integer' }, witnesses: { type: 'array', items: { type: 'string' } } } },
-        ...problems,
+  // Witnesses send signed notes as text/plain: parsed as text here only (everywhere else text/plain is a 415).
+  await app.register(async (notes) => {
+    notes.addContentTypeParser('text/plain', { parseAs: 'string', bodyLimit: 65536 }, (_request, body, done) => done(null, body))
+    notes.post<{ Body: string }>('/v1/witness/cosignatures', {
+      schema: {
+        summary: "A witness's cosigned checkpoint note (text/plain): the checkpoint note with its cosignature line(s) appended",
+        tags,
+        body: { type: 'string', maxLength: 65536 },
+        response: {
+          200: { type: 'object', required: ['treeSize', 'witnesses'], properties: { treeSize: { type: 'integer' }, witnesses: { type: 'array', items: { type: 'string' } } } },
+          ...problems,
+        },
       },
-    },
-  }, async (request) => {
-    if (typeof request.body !== 'string') throw new Problem('bad-request', 'send the cosigned note as text/plain')
-    return await acceptCosignatures(deps, deps.origin, request.body, deps.clock.now())
-  })
+    }, async (request) => {
+      if (typeof request.body !== 'string') throw new Problem('bad-request', 'send the cosigned note as text/plain')
+      return await acceptCosignatures(deps, deps.origin, request.body, deps.clock.now())
+    })
 
-  app.post<{ Body: string }>('/v1/witness/alarms', {
-    schema: {
-      summary: 'A witness reports that the log contradicts a checkpoint it cosigned (text/plain signed note, leix-witness-alarm/v1)',
-      description: 'Recorded as the audit event witness.alarm; readiness fails until that witness cosigns again.',
-      tags,
-      body: { type: 'string', maxLength: 65536 },
-      response: { 202: { type: 'object', properties: { recorded: { type: 'boolean' }, witness: { type: 'string' } } }, ...problems },
-    },
-  }, async (request, reply) => {
-    if (typeof request.body !== 'string') throw new Problem('bad-request', 'send the alarm note as text/plain')
-    const { witness } = await acceptAlarm(deps, request.body, deps.clock.now())
-    request.log.error({ witness }, 'witness alarm: the log contradicts a checkpoint the witness cosigned')
-    return reply.code(202).send({ recorded: true, witness })
+    notes.post<{ Body: string }>('/v1/witness/alarms', {
+      schema: {
+        summary: 'A witness reports that the log contradicts a checkpoint it cosigned (text/plain signed note, leix-witness-alarm/v1)',
+        description: 'Recorded as the audit event witness.alarm; readiness fails until that witness cosigns again.',
+        tags,
+        body: { type: 'string', maxLength: 65536 },
+        response: { 202: { type: 'object', properties: { recorded: { type: 'boolean' }, witness: { type: 'string' } } }, ...problems },
+      },
+    }, async (request, reply) => {
+      if (typeof request.body !== 'string') throw new Problem('bad-request', 'send the alarm note as text/plain')
+      const { witness } = await acceptAlarm(deps, request.body, deps.clock.now())
+      request.log.error({ witness }, 'witness alarm: the log contradicts a checkpoint the witness cosigned')
+      return reply.code(202).send({ recorded: true, witness })
+    })
   })
 
   app.get('/v1/witness/alarms', {
