@@ -8,6 +8,7 @@ import { authenticate } from './http/auth.ts'
 import { bindClientCertificate } from './http/channel.ts'
 import { installErrorHandler } from './http/error-handler.ts'
 import { Problem } from './http/problems.ts'
+import { shutdownHooks } from './http/shutdown.ts'
 import { directoryRoutes } from './http/routes/directory.ts'
 import { exchangeRoutes } from './http/routes/exchanges.ts'
 import { healthRoutes, type ReadinessCheck } from './http/routes/health.ts'
@@ -40,8 +41,11 @@ export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<Fast
     routerOptions: { maxParamLength: 200 },
     requestIdHeader: 'x-request-id',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    // Late requests during shutdown get a problem+json 503 from shutdownHooks, not Fastify's plain one.
+    return503OnClosing: false,
     ...opts.fastify,
   })
+  shutdownHooks(app)
 
   // A compact JWS is text; keep it as the exact string received.
   app.addContentTypeParser('application/jose', { parseAs: 'string', bodyLimit: config.bodyLimitBytes }, (_req, body, done) => done(null, body))

@@ -11,7 +11,9 @@ import { authenticate } from '../http/auth.ts'
 import { Problem } from '../http/problems.ts'
 import { auditRoutes } from '../http/routes/audit.ts'
 import { consultRoutes } from '../http/routes/consult.ts'
+import { OutageLog } from '../outage.ts'
 import type { Runtime } from '../runtime.ts'
+import { isConnectionError } from '../store/db.ts'
 import { erasePastRetention, notifyReviewsDue } from './retention.ts'
 import { sealOnce, sealPending, type SealDeps, type SealResult } from './sealer.ts'
 
@@ -53,6 +55,9 @@ const UNSEALED_CAP = 100_000
 export async function createAuditService(rt: Runtime, opts: AuditServiceOptions): Promise<AuditService> {
   const { config, clock, pool } = rt
   const log = pino({ level: config.logLevel, name: 'leix-audit' })
+  // A PostgreSQL outage is logged once per loop, not once per tick; the loops keep running.
+  const retentionOutage = new OutageLog(log, 'retention', 'postgres')
+  const sealerOutage = new OutageLog(log, 'audit sealer', 'postgres')
   const seal: SealDeps = { pool, clock, key: rt.brokerKey, origin: config.origin }
   const limitMs = config.sealMaxAgeSeconds * 1000
   let state: SealHealth = { closed: false, unsealed: 0, oldestUnsealedAt: null, latestCheckpoint: null, sealer: 'not run' }
@@ -112,17 +117,21 @@ export async function createAuditService(rt: Runtime, opts: AuditServiceOptions)
         if (erased > 0) log.info({ erased }, 'payloads erased past their erase-by date (D7)')
         const reviews = await notifyReviewsDue({ pool, clock, directory: rt.directory })
         if (reviews > 0) log.info({ reviews }, 'senders told that messages reached their review-by date (D7)')
+        retentionOutage.recover()
       } catch (err) {
-        log.error({ err }, 'retention failed')
+        if (isConnectionError(err)) retentionOutage.fail(err)
+        else log.error({ err }, 'retention failed')
       }
     }
     try {
       const r = await sealPending(seal)
       sealer = r.busy ? 'busy' : 'ok'
       if (r.events > 0) log.debug({ events: r.events, treeSize: r.treeSize }, 'audit events sealed')
+      sealerOutage.recover()
     } catch (err) {
       sealer = `error: ${(err as Error).message}`
-      log.error({ err }, 'sealing the audit log failed')
+      if (isConnectionError(err)) sealerOutage.fail(err)
+      else log.error({ err }, 'sealing the audit log failed')
     }
     return await check()
   }

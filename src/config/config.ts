@@ -38,6 +38,7 @@ export interface Config {
   workerConcurrency: number
   deliveryLockMs: number
   deliveryStalledIntervalMs: number
+  startupWaitSeconds: number
 }
 
 /** Root of the installed package (for config/ and schemas/). */
@@ -79,6 +80,7 @@ export const ENV_NAMES: Record<string, keyof Config> = {
   LEIX_WORKER_CONCURRENCY: 'workerConcurrency',
   LEIX_DELIVERY_LOCK_MS: 'deliveryLockMs',
   LEIX_DELIVERY_STALLED_INTERVAL_MS: 'deliveryStalledIntervalMs',
+  LEIX_STARTUP_WAIT: 'startupWaitSeconds',
 }
 
 export class ConfigError extends Error {

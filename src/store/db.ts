@@ -79,11 +79,12 @@ export async function withTransaction<T>(pool: Pool, fn: (client: Client) => Pro
 // 53300 too many connections.
 const CONNECTION_SQLSTATES = /^(08...|57P0[123]|53300)$/
 const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'])
-const CONNECTION_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed|not queryable|Cannot use a pool after calling end/
+// The last two are ioredis's: a command given up while Redis is unreachable.
+const CONNECTION_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable|Cannot use a pool after calling end|Connection is closed|Reached the max retries per request limit|Stream isn't writeable/
 
 /**
- * Whether `err` says PostgreSQL is unreachable (or the connection to it was lost), so the work
- * may succeed later unchanged: intake answers 503 `unavailable`, workers retry.
+ * Whether `err` says PostgreSQL (or Redis) is unreachable or the connection to it was lost, so
+ * the work may succeed later unchanged: intake answers 503 `unavailable`, workers retry.
  */
 export function isConnectionError(err: unknown): boolean {
   if (!err || typeof err !== 'object') return false
