@@ -2,6 +2,7 @@
 // line when it has it back, whatever the number of errors and reconnection attempts in between.
 // Without a listener BullMQ and ioredis print raw traces to the console for every attempt.
 import type { Logger } from 'pino'
+import { isConnectionError } from './store/db.ts'
 
 export type BackingService = 'redis' | 'postgres'
 
@@ -40,11 +41,15 @@ interface Connection {
 
 /**
  * Gives `emitter` (an ioredis connection, a BullMQ queue or worker) an 'error' listener that
- * logs through `log` once per outage, and recovers when `connection` is ready again.
+ * logs connection errors through `log` once per outage, and recovers when `connection` is ready
+ * again. Other errors (a job's keys gone after Redis lost its data, say) are logged as they come.
  */
 export function watchRedis(log: Logger, component: string, emitter: Emitter, connection?: Connection): OutageLog {
   const outage = new OutageLog(log, component, 'redis')
-  emitter.on('error', (err) => outage.fail(err))
+  emitter.on('error', (err) => {
+    if (isConnectionError(err)) outage.fail(err)
+    else log.warn({ component, err }, `${component}: ${err.message}`)
+  })
   ;(connection ?? (emitter as unknown as Connection)).on('ready', () => outage.recover())
   return outage
 }
