@@ -14,6 +14,7 @@ import { installErrorHandler, answerClientError, sendProblem } from './http/erro
 import { controlCharacterPath, ENCODED_CONTROL, hasControlCharacter, isBoundedInstant } from './http/input.ts'
 import { RejectionCounter } from './http/rejections.ts'
 import { Problem } from './http/problems.ts'
+import { shutdownHooks } from './http/shutdown.ts'
 import { directoryRoutes } from './http/routes/directory.ts'
 import { exchangeRoutes } from './http/routes/exchanges.ts'
 import { healthRoutes, type ReadinessCheck } from './http/routes/health.ts'
@@ -75,8 +76,11 @@ export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<Fast
         ajv.addFormat('date-time', isBoundedInstant)
       },
     },
+    // Late requests during shutdown get a problem+json 503 from shutdownHooks, not Fastify's plain one.
+    return503OnClosing: false,
     ...opts.fastify,
   } as FastifyServerOptions)
+  shutdownHooks(app)
   // Bad percent-encoding in the path and the like: Fastify's own errors, answered as problems.
 
   // Bodies are JSON or a JWS; anything else is 415, not a string for the schema to puzzle over.

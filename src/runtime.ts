@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import pino from 'pino'
 import type { Clock } from './config/clock.ts'
 import { systemClock } from './config/clock.ts'
 import type { Config } from './config/config.ts'
@@ -8,6 +9,7 @@ import { loadDirectory } from './directory/load.ts'
 import type { Directory } from './directory/types.ts'
 import { createRedis, DeliveryQueue } from './delivery/queue.ts'
 import { compileMessageValidator, type MessageValidator } from './intake/message.ts'
+import { OutageLog, watchRedis } from './outage.ts'
 import { createPool, type Pool } from './store/db.ts'
 
 /**
@@ -37,10 +39,16 @@ export function createRuntime(config: Config, opts: { clock?: Clock } = {}): Run
     const agency = principal.slice(0, principal.indexOf('/'))
     if (!directory.agencies.has(agency)) throw new ConfigError(`supervisors (LEIX_SUPERVISORS): ${principal}: agency ${agency} is not in the directory`)
   }
+  const log = pino({ level: config.logLevel, name: 'leix' })
   const pool = createPool(config.databaseUrl)
+  // Idle clients that lose their connection: logged once per outage; the next query reconnects.
+  const pgOutage = new OutageLog(log, 'postgres pool', 'postgres')
+  pool.on('error', (err) => pgOutage.fail(err))
+  pool.on('connect', () => pgOutage.recover())
   const redis = createRedis(config.redisUrl)
-  redis.on('error', () => {}) // reported by /health/ready; ioredis reconnects by itself
-  const queue = new DeliveryQueue(redis, config.queuePrefix)
+  // Reported by /health/ready and logged once per outage; ioredis reconnects by itself.
+  watchRedis(log, 'redis connection', redis)
+  const queue = new DeliveryQueue(redis, config.queuePrefix, log)
   let closed = false
   return {
     config,

@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
+import pino, { type Logger } from 'pino'
 import { buildApp, type AppOptions } from './app.ts'
 import type { Config } from './config/config.ts'
 import { createRuntime, type Runtime } from './runtime.ts'
 import { checkNoEviction } from './delivery/queue.ts'
-import { ensureDatabase } from './store/db.ts'
+import { ensureDatabase, isConnectionError, redactUrl } from './store/db.ts'
 import { migrate } from './store/migrations.ts'
 import { startBackground, type Background } from './background.ts'
 
@@ -17,16 +19,55 @@ export interface Started {
   stop(): Promise<void>
 }
 
+/** A backing service stayed unreachable for the whole start-up wait (the CLI exits 2). */
+export class StartupError extends Error {
+  override readonly name = 'StartupError'
+}
+
+interface Backing {
+  service: string
+  /** The configured address, password removed. */
+  address: string
+  /** What an operator should check. */
+  hint: string
+}
+
+/**
+ * Runs `step` until it succeeds, retrying while it fails because `backing` is unreachable, up to
+ * `deadline` (ms since epoch); then throws a StartupError naming the service, its address and
+ * what to check. Any other failure is thrown at once.
+ */
+async function whenReachable<T>(backing: Backing, deadline: number, log: Logger, step: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await step()
+    } catch (err) {
+      if (!isConnectionError(err)) throw err
+      const reason = (err as Error).message || (err as { code?: string }).code || String(err)
+      if (Date.now() >= deadline) {
+        throw new StartupError(`${backing.service} at ${backing.address} is unreachable (${reason}); check ${backing.hint} (waited LEIX_STARTUP_WAIT)`)
+      }
+      if (tries === 1) log.warn({ service: backing.service, address: backing.address, error: reason }, `waiting for ${backing.service}`)
+      await sleep(500)
+    }
+  }
+}
+
 /**
  * Starts a leix process in the configured role: `serve` (gateway and workers), `gateway` or
- * `worker`. Refuses to start on bad configuration, on Redis that may evict, or when migrations fail.
+ * `worker`. Waits up to `startupWaitSeconds` for PostgreSQL and Redis (then throws StartupError);
+ * refuses to start on bad configuration, on Redis that may evict, or when migrations fail.
  */
 export async function start(config: Config, opts: { installSignalHandlers?: boolean } = {}): Promise<Started> {
-  await ensureDatabase(config.databaseUrl)
+  const log = pino({ level: config.logLevel, name: 'leix' })
+  const deadline = Date.now() + config.startupWaitSeconds * 1000
+  const postgres: Backing = { service: 'PostgreSQL', address: redactUrl(config.databaseUrl), hint: 'that PostgreSQL runs and accepts connections there, and DATABASE_URL' }
+  const redis: Backing = { service: 'Redis', address: redactUrl(config.redisUrl), hint: 'that redis-server runs there, and REDIS_URL' }
+  await whenReachable(postgres, deadline, log, () => ensureDatabase(config.databaseUrl))
   const runtime = createRuntime(config)
   try {
-    await migrate(runtime.pool)
-    await runtime.redis.ping()
+    await whenReachable(postgres, deadline, log, () => migrate(runtime.pool))
+    await whenReachable(redis, deadline, log, () => runtime.redis.ping())
     const eviction = await checkNoEviction(runtime.redis)
     if (eviction) throw new Error(`${eviction}: set maxmemory-policy noeviction (DESIGN.md)`)
   } catch (err) {

@@ -11,6 +11,7 @@ import { loadConfig, type Config } from '../src/config/config.ts'
 import { ManualClock, type Clock } from '../src/config/clock.ts'
 import { signingKeyFromJwk, type SigningKey } from '../src/config/keys.ts'
 import { createRuntime, type Runtime } from '../src/runtime.ts'
+import { createRedis } from '../src/delivery/queue.ts'
 import { buildApp, type AppOptions } from '../src/app.ts'
 import { migrate } from '../src/store/migrations.ts'
 import { exampleMessage } from '../src/cli/example.ts'
@@ -54,10 +55,27 @@ export function testConfig(databaseUrl: string, overrides: Partial<Config> = {})
   })
 }
 
-/** Deletes every BullMQ key under a test prefix. */
+/**
+ * Deletes every key under a queue prefix, on a connection of its own: call it after everything
+ * using the prefix is closed, since a queue or worker still open may write keys again (BullMQ
+ * writes a queue's meta key once its connection is ready, which can be after a drop).
+ */
+export async function dropKeys(redisUrl: string, prefix: string): Promise<void> {
+  const redis = createRedis(redisUrl)
+  redis.on('error', () => {})
+  try {
+    const keys = await redis.keys(`${prefix}:*`)
+    if (keys.length) await redis.del(...keys)
+  } catch {
+    // a private redis-server may already be gone
+  } finally {
+    redis.disconnect()
+  }
+}
+
+/** Deletes every BullMQ key under a runtime's test prefix; call it after `rt.close()`. */
 export async function dropQueueKeys(rt: Runtime): Promise<void> {
-  const keys = await rt.redis.keys(`${rt.config.queuePrefix}:*`)
-  if (keys.length) await rt.redis.del(...keys)
+  await dropKeys(rt.config.redisUrl, rt.config.queuePrefix)
 }
 
 export interface TestApp {
@@ -77,8 +95,8 @@ export async function buildTestApp(t: Teardown, o: { config?: Partial<Config>; c
   const app = await buildApp(rt, o.app)
   t.teardown(async () => {
     await app.close()
-    await dropQueueKeys(rt).catch(() => {})
     await rt.close()
+    await dropQueueKeys(rt)
   })
   return { app, rt, clock, config }
 }

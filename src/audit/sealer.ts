@@ -8,7 +8,7 @@
 // `seq IS NULL`, not by `recorded > last`, so an event committed late by a slow transaction with
 // a lower `recorded` value is still sequenced — later, with the next free seq.
 import type { Clock } from '../config/clock.ts'
-import type { Pool } from '../store/db.ts'
+import { withClient, type Pool } from '../store/db.ts'
 import { checkpointBody, signCheckpoint, type CheckpointSigningKey } from './checkpoint.ts'
 import { auditEventValidator, type EventCheck } from './event-schema.ts'
 import { auditEvent, auditInsert, auditRows, type AuditEvent } from './record.ts'
@@ -51,7 +51,8 @@ export type SealResult =
 /** Seals up to one batch of waiting events and signs a checkpoint over the new tree size. */
 export async function sealOnce(deps: SealDeps): Promise<SealResult> {
   const batch = deps.batchSize ?? SEAL_BATCH
-  const client = await deps.pool.connect()
+  // withClient guards the checked-out client: a lost connection fails this round, not the process.
+  return withClient(deps.pool, async (client) => {
   try {
     await client.query('BEGIN')
     const { rows: lock } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [SEAL_LOCK])
@@ -157,9 +158,8 @@ export async function sealOnce(deps: SealDeps): Promise<SealResult> {
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {})
     throw err
-  } finally {
-    client.release()
   }
+  })
 }
 
 /**

@@ -11,10 +11,12 @@ import { authenticate } from '../http/auth.ts'
 import { Problem } from '../http/problems.ts'
 import { auditRoutes } from '../http/routes/audit.ts'
 import { consultRoutes } from '../http/routes/consult.ts'
+import { OutageLog } from '../outage.ts'
 import type { Runtime } from '../runtime.ts'
 import { closeAnsweredExchanges } from '../exchanges/record.ts'
 import { openAlarms, raiseAlarm, type OpenAlarm } from './integrity.ts'
 import { eraseJustifications } from './justification.ts'
+import { isConnectionError } from '../store/db.ts'
 import { erasePastRetention, notifyReviewsDue } from './retention.ts'
 import { LogWalker, type WalkResult } from './self-check.ts'
 import { cosignedNote } from './witness-service.ts'
@@ -67,6 +69,9 @@ const UNSEALED_CAP = 100_000
 export async function createAuditService(rt: Runtime, opts: AuditServiceOptions): Promise<AuditService> {
   const { config, clock, pool } = rt
   const log = pino({ level: config.logLevel, name: 'leix-audit' })
+  // A PostgreSQL outage is logged once per loop, not once per tick; the loops keep running.
+  const retentionOutage = new OutageLog(log, 'retention', 'postgres')
+  const sealerOutage = new OutageLog(log, 'audit sealer', 'postgres')
   const seal: SealDeps = {
     pool, clock, key: rt.brokerKey, origin: config.origin, maxSkewSeconds: config.maxSkewSeconds,
     onRefused: (rowId, why) => log.error({ alarm: 'audit-integrity', rowId, why }, 'AUDIT INTEGRITY ALARM: the sealer refused a waiting event'),
@@ -135,17 +140,21 @@ export async function createAuditService(rt: Runtime, opts: AuditServiceOptions)
         if (justifications > 0) log.info({ justifications }, 'justification texts erased past their retention period (A3)')
         const reviews = await notifyReviewsDue({ pool, clock, directory: rt.directory })
         if (reviews > 0) log.info({ reviews }, 'senders told that messages reached their review-by date (D7)')
+        retentionOutage.recover()
       } catch (err) {
-        log.error({ err }, 'retention failed')
+        if (isConnectionError(err)) retentionOutage.fail(err)
+        else log.error({ err }, 'retention failed')
       }
     }
     try {
       const r = await sealPending(seal)
       sealer = r.halted !== undefined ? `halted: ${r.halted}` : r.busy ? 'busy' : 'ok'
       if (r.events > 0) log.debug({ events: r.events, treeSize: r.treeSize }, 'audit events sealed')
+      sealerOutage.recover()
     } catch (err) {
       sealer = `error: ${(err as Error).message}`
-      log.error({ err }, 'sealing the audit log failed')
+      if (isConnectionError(err)) sealerOutage.fail(err)
+      else log.error({ err }, 'sealing the audit log failed')
     }
     return await check()
   }

@@ -385,7 +385,7 @@ if (isMain) {
       if (code >= 0) process.exitCode = code
     },
     (err: unknown) => {
-      if (err instanceof UsageError || err instanceof ConfigError || err instanceof DirectoryError || (err as Error).name === 'TypeError' && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      if (err instanceof UsageError || err instanceof ConfigError || err instanceof DirectoryError || (err as Error).name === 'StartupError' || (err as Error).name === 'TypeError' && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
         process.stderr.write(`leix: ${(err as Error).message}\n`)
         process.exitCode = EXIT.usage
       } else {

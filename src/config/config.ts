@@ -63,6 +63,7 @@ export interface Config {
   witnesses: string
   /** Witnesses asking within this many seconds of a cosigned checkpoint are offered that one. */
   witnessRoundSeconds: number
+  startupWaitSeconds: number
 }
 
 /** Root of the installed package (for config/ and schemas/). */
@@ -118,6 +119,7 @@ export const ENV_NAMES: Record<string, keyof Config> = {
   LEIX_DELIVERY_STALLED_INTERVAL_MS: 'deliveryStalledIntervalMs',
   LEIX_WITNESSES: 'witnesses',
   LEIX_WITNESS_ROUND_SECONDS: 'witnessRoundSeconds',
+  LEIX_STARTUP_WAIT: 'startupWaitSeconds',
 }
 
 export class ConfigError extends Error {

@@ -40,15 +40,20 @@ export const ATTEMPT_LEASE_MARGIN_MS = 1000
 
 const BROKER: AuditActor = { kind: 'broker' }
 
-async function lockMessageForClaim(client: Client, id: string): Promise<(MessageRow & { open: { attempt: number; started_at: string }[] }) | undefined> {
-  const { rows } = await client.query<MessageRow & { open: { attempt: number; started_at: string }[] }>(
-    `SELECT ${MESSAGE_COLUMNS},
-            COALESCE((SELECT json_agg(json_build_object('attempt', d.attempt, 'started_at', d.started_at) ORDER BY d.attempt)
-                        FROM deliveries d WHERE d.message_id = messages.id AND d.ended_at IS NULL), '[]') AS open
-       FROM messages WHERE id = $1 FOR UPDATE`,
-    [id],
-  )
-  return rows[0]
+/**
+ * Locks the message row, then reads its open attempts in a second statement. Not one statement:
+ * under READ COMMITTED a `SELECT … FOR UPDATE` that waited for the lock re-reads the locked row
+ * but evaluates its subqueries against the snapshot taken before the wait, so two concurrent
+ * claims would both see no open attempt and both POST. The second statement takes a fresh
+ * snapshot after the lock is held, so it sees the attempt the other claim committed.
+ */
+async function lockMessageForClaim(client: Client, id: string): Promise<(MessageRow & { open: { attempt: number; started_at: Date }[] }) | undefined> {
+  const { rows } = await client.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = $1 FOR UPDATE`, [id])
+  const m = rows[0]
+  if (!m) return undefined
+  const { rows: open } = await client.query<{ attempt: number; started_at: Date }>(
+    'SELECT attempt, started_at FROM deliveries WHERE message_id = $1 AND ended_at IS NULL ORDER BY attempt', [id])
+  return { ...m, open }
 }
 
 function common(m: MessageRow): Pick<AuditEventInput, 'actor' | 'exchangeId' | 'messageId' | 'agencies' | 'legalBasis' | 'digest'> {
@@ -141,7 +146,7 @@ async function claim(deps: DeliveryDeps, client: Client, messageId: string): Pro
     return { kind: 'done', outcome: 'inbox', notify: [] }
   }
   for (const a of m.open) {
-    const leaseEnd = new Date(a.started_at).getTime() + deps.config.deliveryTimeoutMs + ATTEMPT_LEASE_MARGIN_MS
+    const leaseEnd = a.started_at.getTime() + deps.config.deliveryTimeoutMs + ATTEMPT_LEASE_MARGIN_MS
     if (leaseEnd > now.getTime()) return { kind: 'later', delayMs: leaseEnd - now.getTime(), reason: 'in-flight', notify: [] }
     await client.query(
       `UPDATE deliveries SET ended_at = $3, outcome = 'interrupted', error = 'the worker stopped before the attempt ended' WHERE message_id = $1 AND attempt = $2`,

@@ -1,5 +1,7 @@
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import { watchRedis } from '../outage.ts'
 
 /** Name of the BullMQ queue that carries delivery jobs. Jobs hold `{messageId}` only (no personal data). */
 export const DELIVERY_QUEUE = 'deliveries'
@@ -45,10 +47,16 @@ export class DeliveryQueue {
   readonly queue: Queue<DeliveryJob>
   readonly notifications: Queue<NotificationJob>
   readonly #redis: Redis
-  constructor(connection: Redis, prefix: string) {
+  /** @param log where Redis outages seen by the queues are logged (once per outage). */
+  constructor(connection: Redis, prefix: string, log?: Logger) {
     this.#redis = connection
     this.queue = new Queue<DeliveryJob>(DELIVERY_QUEUE, { connection, prefix })
     this.notifications = new Queue<NotificationJob>(NOTIFICATION_QUEUE, { connection, prefix })
+    // Without an 'error' listener BullMQ prints every connection error to the console.
+    for (const q of [this.queue, this.notifications]) {
+      if (log) watchRedis(log, `queue ${q.name}`, q, connection)
+      else q.on('error', () => {})
+    }
   }
 
   /**

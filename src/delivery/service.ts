@@ -15,6 +15,8 @@ import { deliverMessage, type DeliveryDeps } from './deliver.ts'
 import { enqueuePushes, pushNotification } from './notifications.ts'
 import { createRedis, DELIVERY_QUEUE, NOTIFICATION_QUEUE, type DeliveryJob, type NotificationJob } from './queue.ts'
 import { Reconciler } from './reconciler.ts'
+import { OutageLog, watchRedis } from '../outage.ts'
+import { isConnectionError } from '../store/db.ts'
 import { createWebhookAgent } from './webhook.ts'
 
 export interface DeliveryServiceOptions {
@@ -26,12 +28,18 @@ export interface DeliveryServiceOptions {
   log?: Logger
 }
 
+/** How long a job waits before it is tried again when PostgreSQL or Redis is unreachable, ms. */
+const CONNECTION_RETRY_MS = 2000
+
 /** Runs `task` now and then every `intervalMs` after the previous run ends; `stop()` waits for a run in progress. */
 class Periodic {
   #timer: NodeJS.Timeout | undefined
   #running: Promise<void> | undefined
   #stopped = false
-  constructor(private readonly task: () => Promise<unknown>, private readonly intervalMs: number, private readonly log: Logger, private readonly name: string) {}
+  readonly #outage: OutageLog
+  constructor(private readonly task: () => Promise<unknown>, private readonly intervalMs: number, private readonly log: Logger, private readonly name: string) {
+    this.#outage = new OutageLog(log, name, 'postgres')
+  }
 
   start(): void {
     this.#tick()
@@ -40,7 +48,11 @@ class Periodic {
   #tick(): void {
     if (this.#stopped) return
     this.#running = this.task()
-      .then(() => undefined, (err: unknown) => this.log.error({ err }, `${this.name} failed; will run again`))
+      .then(() => this.#outage.recover(), (err: unknown) => {
+        // An outage is logged once; the loop keeps running and recovers by itself.
+        if (isConnectionError(err)) this.#outage.fail(err)
+        else this.log.error({ err }, `${this.name} failed; will run again`)
+      })
       .finally(() => {
         this.#running = undefined
         if (!this.#stopped) this.#timer = setTimeout(() => this.#tick(), this.intervalMs)
@@ -67,6 +79,7 @@ export class DeliveryService implements Service {
   readonly routes: (app: FastifyInstance) => Promise<void>
   readonly readiness?: ReadinessCheck
   readonly #log: Logger
+  readonly #pgOutage: OutageLog
   readonly #workers: Worker<any>[] = []
   readonly #periodic: Periodic[] = []
   #connection: Redis | undefined
@@ -76,6 +89,7 @@ export class DeliveryService implements Service {
   constructor(rt: Runtime, opts: DeliveryServiceOptions) {
     const { config } = rt
     this.#log = opts.log ?? pino({ level: config.logLevel, name: 'delivery' })
+    this.#pgOutage = new OutageLog(this.#log, 'delivery workers', 'postgres')
     const push = (ids: string[]) => enqueuePushes(rt.queue, ids, this.#log)
     this.reconciler = new Reconciler({ pool: rt.pool, queue: rt.queue, clock: rt.clock, directory: rt.directory })
     this.watcher = new DeadlineWatcher({ pool: rt.pool, clock: rt.clock, directory: rt.directory, nonDeliverySeconds: config.nonDeliverySeconds, push })
@@ -89,7 +103,7 @@ export class DeliveryService implements Service {
     this.#agent = createWebhookAgent(config)
     // Workers block on Redis, so they need their own connection without a retry limit per request.
     this.#connection = createRedis(config.redisUrl, { forWorker: true })
-    this.#connection.on('error', () => {}) // ioredis reconnects; the readiness check reports it
+    watchRedis(this.#log, 'worker connection', this.#connection) // ioredis reconnects; readiness reports it
     const deps: DeliveryDeps = { pool: rt.pool, directory: rt.directory, clock: rt.clock, brokerKey: rt.brokerKey, agent: this.#agent, config }
     const workerOptions = {
       connection: this.#connection,
@@ -98,17 +112,17 @@ export class DeliveryService implements Service {
       stalledInterval: config.deliveryStalledIntervalMs,
     }
     this.#workers.push(new Worker<DeliveryJob>(DELIVERY_QUEUE, async (job: Job<DeliveryJob>, token?: string) => {
-      const step = await deliverMessage(deps, job.data.messageId)
+      const step = await this.#orLater(job, token, () => deliverMessage(deps, job.data.messageId))
       await push(step.notify)
       if (step.kind === 'later') return this.#later(job, token, step.delayMs)
       return step.outcome
     }, { ...workerOptions, concurrency: config.workerConcurrency }))
     this.#workers.push(new Worker<NotificationJob>(NOTIFICATION_QUEUE, async (job: Job<NotificationJob>, token?: string) => {
-      const delayMs = await pushNotification({ ...deps }, job.data.notificationId)
+      const delayMs = await this.#orLater(job, token, () => pushNotification({ ...deps }, job.data.notificationId))
       if (delayMs !== undefined) await this.#later(job, token, delayMs)
     }, { ...workerOptions, concurrency: Math.max(1, Math.ceil(config.workerConcurrency / 4)) }))
     for (const worker of this.#workers) {
-      worker.on('error', (err) => this.#log.warn({ err }, 'worker error'))
+      watchRedis(this.#log, `worker ${worker.name}`, worker, this.#connection)
       // Unexpected failures only (PostgreSQL down, a bug): the job is removed and the reconciler
       // puts it back from PostgreSQL, which still says the message is due.
       worker.on('failed', (job, err) => this.#log.error({ err, jobId: job?.id }, 'delivery job failed; the reconciler will retry it'))
@@ -123,6 +137,23 @@ export class DeliveryService implements Service {
         new Periodic(() => this.watcher.runOnce(), config.reconcileIntervalMs, this.#log, 'deadline watcher'),
       )
       for (const p of this.#periodic) p.start()
+    }
+  }
+
+  /**
+   * Runs one job step; if PostgreSQL (or Redis) is unreachable, the job waits and is tried again
+   * rather than failing: the step did nothing it cannot redo (a claim that did commit is an open
+   * attempt, closed as interrupted after its lease).
+   */
+  async #orLater<T>(job: Job<any>, token: string | undefined, step: () => Promise<T>): Promise<T> {
+    try {
+      const result = await step()
+      this.#pgOutage.recover()
+      return result
+    } catch (err) {
+      if (!isConnectionError(err)) throw err
+      this.#pgOutage.fail(err)
+      return await this.#later(job, token, CONNECTION_RETRY_MS)
     }
   }
 

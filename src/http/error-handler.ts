@@ -2,6 +2,7 @@ import type { Socket } from 'node:net'
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AuditIntegrityError } from '../audit/integrity.ts'
+import { isConnectionError } from '../store/db.ts'
 import { Problem } from './problems.ts'
 
 /** Fastify's own error codes, mapped onto the catalogue. */
@@ -42,10 +43,15 @@ export function toProblem(err: unknown): Problem {
     return new Problem('audit-integrity', `the audit log failed its integrity check (${err.message}); an alarm was raised and nothing was served`,
       { extra: err.seq !== undefined ? { seq: err.seq } : {} })
   }
+  if (isConnectionError(err)) return new Problem('unavailable', 'a backing service (PostgreSQL or Redis) is unreachable; retry later')
   return fromFastify(err as FastifyError) ?? new Problem('internal', 'an internal error occurred; it has been logged')
 }
 
+/** Seconds a client is asked to wait before retrying a 503 (Retry-After). */
+export const RETRY_AFTER_SECONDS = 5
+
 export function sendProblem(reply: FastifyReply, problem: Problem, request: FastifyRequest): FastifyReply {
+  if (problem.status === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', String(RETRY_AFTER_SECONDS))
   return reply.code(problem.status).type('application/problem+json').send(problem.toJSON(request.url))
 }
 
@@ -53,7 +59,8 @@ export function sendProblem(reply: FastifyReply, problem: Problem, request: Fast
 export function installErrorHandler(app: FastifyInstance, onProblem?: (request: FastifyRequest, problem: Problem) => Promise<void>): void {
   app.setErrorHandler(async (err, request, reply) => {
     const problem = toProblem(err)
-    if (problem.status >= 500 && problem.code === 'internal') request.log.error({ err, request: { method: request.method, url: request.url } }, 'request failed')
+    if (problem.code === 'unavailable') request.log.warn({ error: (err as Error).message, code: (err as { code?: string }).code }, 'backing service unavailable')
+    else if (problem.status >= 500 && problem.code === 'internal') request.log.error({ err, request: { method: request.method, url: request.url } }, 'request failed')
     else request.log.info({ code: problem.code, status: problem.status }, problem.message)
     if (onProblem) await onProblem(request, problem).catch((e: unknown) => request.log.error({ err: e }, 'problem hook failed'))
     if (problem.code === 'rate-limited' && (err as { headers?: Record<string, string> }).headers) reply.headers((err as { headers: Record<string, string> }).headers)

@@ -276,6 +276,9 @@ const LOCK_KEY = 0x1e1c5 // advisory lock id for migrations
 /** Applies pending migrations; returns the ids applied now. Safe to run concurrently. */
 export async function migrate(pool: Pool): Promise<string[]> {
   const client = await pool.connect()
+  // A lost connection fails the query in progress; unguarded it would end the process (withClient).
+  const lost = (): void => {}
+  client.on('error', lost)
   const applied: string[] = []
   try {
     await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY])
@@ -297,6 +300,7 @@ export async function migrate(pool: Pool): Promise<string[]> {
     }
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => {})
+    client.off('error', lost)
     client.release()
   }
   return applied

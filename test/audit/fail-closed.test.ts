@@ -5,7 +5,7 @@ import pg from 'pg'
 import { SEAL_LOCK } from '../../src/audit/sealer.ts'
 import { createAuditService } from '../../src/audit/service.ts'
 import { createRuntime } from '../../src/runtime.ts'
-import { requestMessage, sign, submit, testConfig } from '../helpers.ts'
+import { dropQueueKeys, requestMessage, sign, submit, testConfig } from '../helpers.ts'
 import { auditTestApp, sendRequest } from './fixtures.ts'
 
 const a = await auditTestApp(t, { config: { sealMaxAgeSeconds: 5 } })
@@ -48,7 +48,7 @@ t.test('events unsealed beyond the limit close intake with 503 and a reason; sea
   await t.test('a gateway-only process (no workers) reaches the same verdict', async (t) => {
     const rt2 = createRuntime(testConfig(databaseUrl, { sealMaxAgeSeconds: 5 }), { clock })
     const gateway = await createAuditService(rt2, { workers: false, autoStart: false })
-    t.teardown(async () => { await gateway.stop(); await rt2.close() })
+    t.teardown(async () => { await gateway.stop(); await rt2.close(); await dropQueueKeys(rt2) })
     t.equal(gateway.health().closed, true, 'known at start, before any request')
     t.equal(gateway.gate?.()?.code, 'audit-unsealed')
   })

@@ -36,8 +36,8 @@ export async function auditTestApp(t: Teardown, o: { config?: Partial<Config>; d
   t.teardown(async () => {
     await app.close()
     await audit.stop()
-    await dropQueueKeys(rt).catch(() => {})
     await rt.close()
+    await dropQueueKeys(rt)
   })
   return { app, rt, clock, audit, databaseUrl }
 }

@@ -15,11 +15,11 @@ import { systemClock } from '../../src/config/clock.ts'
 import { createRuntime, type Runtime } from '../../src/runtime.ts'
 import { withTransaction } from '../../src/store/db.ts'
 import { migrate } from '../../src/store/migrations.ts'
-import { createTestDatabase, testConfig } from '../helpers.ts'
+import { createTestDatabase, dropQueueKeys, testConfig } from '../helpers.ts'
 
 const databaseUrl = await createTestDatabase(t)
 const runtimes: Runtime[] = [0, 1].map(() => createRuntime(testConfig(databaseUrl, { origin: 'leix.test' }), { clock: systemClock }))
-t.teardown(async () => { for (const rt of runtimes) await rt.close() })
+t.teardown(async () => { for (const rt of runtimes) { await rt.close(); await dropQueueKeys(rt) } })
 const [rtA, rtB] = runtimes as [Runtime, Runtime]
 await Promise.all(runtimes.map((rt) => migrate(rt.pool))) // concurrent start-up is safe too
 

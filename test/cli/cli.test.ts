@@ -7,7 +7,7 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { createTestDatabase, freePort, REDIS_URL, ROOT } from '../helpers.ts'
+import { createTestDatabase, dropKeys, freePort, REDIS_URL, ROOT } from '../helpers.ts'
 
 const LEIX = new URL('bin/leix.js', ROOT).pathname
 const run = promisify(execFile)
@@ -80,6 +80,7 @@ t.test('the walkthrough', async (t) => {
       server.kill('SIGKILL')
       await once(server, 'exit')
     }
+    await dropKeys(REDIS_URL, env.LEIX_QUEUE_PREFIX)
   })
   let ready = false
   for (let i = 0; i < 100 && !ready; i++) {

@@ -13,8 +13,9 @@ import { createRuntime, type Runtime } from '../../src/runtime.ts'
 import { buildApp } from '../../src/app.ts'
 import { migrate } from '../../src/store/migrations.ts'
 import { startDelivery, type DeliveryService } from '../../src/delivery/service.ts'
-import { createRedis } from '../../src/delivery/queue.ts'
-import { createTestDatabase, freePort, ROOT, testConfig } from '../helpers.ts'
+import { createTestDatabase, dropKeys, freePort, ROOT, testConfig } from '../helpers.ts'
+
+export { dropKeys }
 
 interface Teardown {
   teardown(fn: () => unknown): void
@@ -132,20 +133,6 @@ export async function deliveryApp(t: Teardown, o: { config?: Partial<Config>; cl
     await dropKeys(config.redisUrl, config.queuePrefix)
   })
   return { app, rt, service, clock, config, databaseUrl }
-}
-
-/** Deletes every key under a queue prefix, once everything using it is closed. */
-export async function dropKeys(redisUrl: string, prefix: string): Promise<void> {
-  const redis = createRedis(redisUrl)
-  redis.on('error', () => {})
-  try {
-    const keys = await redis.keys(`${prefix}:*`)
-    if (keys.length) await redis.del(...keys)
-  } catch {
-    // a private redis-server may already be gone
-  } finally {
-    redis.disconnect()
-  }
 }
 
 /** Polls `check` every 25 ms until it returns a truthy value, or fails after `timeoutMs`. */

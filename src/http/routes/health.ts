@@ -14,7 +14,17 @@ export async function healthRoutes(app: FastifyInstance, deps: { pool: Pool; red
   app.get('/health/live', { schema: { tags: ['health'], summary: 'The process is up' } }, async () => ({ status: 'ok' }))
 
   const checks: ReadinessCheck[] = [
-    { name: 'postgres', check: async () => { await deps.pool.query('SELECT 1'); return undefined } },
+    {
+      name: 'postgres',
+      check: async () => {
+        try {
+          await deps.pool.query('SELECT 1')
+          return undefined
+        } catch (err) {
+          return `PostgreSQL is unreachable (${(err as Error).message}); intake answers 503 until it is back`
+        }
+      },
+    },
     { name: 'migrations', check: async () => { const p = await pendingMigrations(deps.pool); return p.length ? `pending: ${p.join(', ')}` : undefined } },
     {
       name: 'redis',

@@ -56,7 +56,8 @@ export async function messageRoutes(app: FastifyInstance, deps: { intake: Intake
 /** Records `message.rejected` for intake failures that happened before intake ran (type, size, rate). */
 export async function recordEarlyRejection(deps: IntakeDeps, request: FastifyRequest, problem: Problem): Promise<void> {
   if (request.method !== 'POST' || request.routeOptions.url !== '/v1/messages' || request.rejectionRecorded) return
-  if (problem.code === 'audit-unsealed') return // nothing can be recorded while the log is unsealed; the 503 says why
+  // Nothing can be recorded while the log is unsealed or PostgreSQL is away; the 503 says why.
+  if (problem.code === 'audit-unsealed' || problem.code === 'unavailable') return
   request.rejectionRecorded = true
   // Nothing verified the sender yet unless a client certificate did: count, do not log each (rejections.ts).
   if (!request.channelAgency && deps.rejections) return deps.rejections.count(request.ip, problem.code)
