@@ -20,7 +20,10 @@ export interface Runtime {
   brokerKey: SigningKey
   tokenKeys: { publicPem: string; privatePem?: string; kid: string }
   validateMessage: MessageValidator
+  /** The app role's pool (DATABASE_URL): everything but sealing. */
   pool: Pool
+  /** The sealer role's pool (LEIX_SEALER_DATABASE_URL): the only connection that seals the audit log. */
+  sealerPool: Pool
   redis: Redis
   queue: DeliveryQueue
   close(): Promise<void>
@@ -32,6 +35,8 @@ export function createRuntime(config: Config, opts: { clock?: Clock } = {}): Run
   const brokerKey = loadBrokerKey(config)
   const tokenKeys = loadTokenKeys(config)
   const pool = createPool(config.databaseUrl)
+  // One sealing transaction at a time per process (and one in the cluster, under its lock).
+  const sealerPool = createPool(config.sealerDatabaseUrl, { max: 2, applicationName: 'leix-sealer' })
   const redis = createRedis(config.redisUrl)
   redis.on('error', () => {}) // reported by /health/ready; ioredis reconnects by itself
   const queue = new DeliveryQueue(redis, config.queuePrefix)
@@ -44,6 +49,7 @@ export function createRuntime(config: Config, opts: { clock?: Clock } = {}): Run
     tokenKeys,
     validateMessage: compileMessageValidator(),
     pool,
+    sealerPool,
     redis,
     queue,
     async close() {
@@ -52,6 +58,7 @@ export function createRuntime(config: Config, opts: { clock?: Clock } = {}): Run
       await queue.close().catch(() => {})
       redis.disconnect()
       await pool.end().catch(() => {})
+      await sealerPool.end().catch(() => {})
     },
   }
 }

@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs'
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, type AppOptions } from './app.ts'
-import type { Config } from './config/config.ts'
+import { ConfigError, type Config } from './config/config.ts'
 import { createRuntime, type Runtime } from './runtime.ts'
 import { checkNoEviction } from './delivery/queue.ts'
-import { ensureDatabase } from './store/db.ts'
-import { migrate } from './store/migrations.ts'
+import { migrateDatabase } from './store/migrations.ts'
+import { checkDatabaseRoles } from './store/roles.ts'
 import { startBackground, type Background } from './background.ts'
 
 export interface Started {
@@ -19,13 +19,17 @@ export interface Started {
 
 /**
  * Starts a leix process in the configured role: `serve` (gateway and workers), `gateway` or
- * `worker`. Refuses to start on bad configuration, on Redis that may evict, or when migrations fail.
+ * `worker`. Refuses to start on bad configuration, on Redis that may evict, when migrations fail
+ * or are pending, or when a database connection's role has more or less than it needs.
  */
 export async function start(config: Config, opts: { installSignalHandlers?: boolean } = {}): Promise<Started> {
-  await ensureDatabase(config.databaseUrl)
+  // Migrations run as the owner role; only when its URL is given (development). In production
+  // `leix migrate` runs apart, so the running process never holds the owner's credentials.
+  if (config.migrateDatabaseUrl) await migrateDatabase(config.migrateDatabaseUrl)
   const runtime = createRuntime(config)
   try {
-    await migrate(runtime.pool)
+    const problems = await checkDatabaseRoles({ app: runtime.pool, sealer: runtime.sealerPool })
+    if (problems.length) throw new ConfigError(`the database is not ready for leix:\n  ${problems.join('\n  ')}`)
     await runtime.redis.ping()
     const eviction = await checkNoEviction(runtime.redis)
     if (eviction) throw new Error(`${eviction}: set maxmemory-policy noeviction (DESIGN.md)`)

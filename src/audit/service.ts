@@ -53,7 +53,8 @@ const UNSEALED_CAP = 100_000
 export async function createAuditService(rt: Runtime, opts: AuditServiceOptions): Promise<AuditService> {
   const { config, clock, pool } = rt
   const log = pino({ level: config.logLevel, name: 'leix-audit' })
-  const seal: SealDeps = { pool, clock, key: rt.brokerKey, origin: config.origin }
+  // Sealing runs as the sealer role, the only one the database lets seal (README "Database roles").
+  const seal: SealDeps = { pool: rt.sealerPool, clock, key: rt.brokerKey, origin: config.origin }
   const limitMs = config.sealMaxAgeSeconds * 1000
   let state: SealHealth = { closed: false, unsealed: 0, oldestUnsealedAt: null, latestCheckpoint: null, sealer: 'not run' }
   let sealer: SealHealth['sealer'] = 'not run'
