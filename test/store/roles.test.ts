@@ -48,10 +48,12 @@ t.test('a database migrated by a superuser is handed to the owner, then migrated
   const dbOwner = await asAdmin(adminServer, async (c) => (await c.query('SELECT pg_get_userbyid(datdba) AS o FROM pg_database WHERE datname = $1', [name])).rows[0].o)
   t.equal(dbOwner, DATABASE_ROLES.owner)
 
-  t.same(await migrateDatabase(databaseUrlAs(appUrl, 'owner')), ['005-least-privilege'], 'the owner applies what is new')
   const app = createPool(appUrl, { max: 1 })
   const sealer = createPool(databaseUrlAs(appUrl, 'sealer'), { max: 1 })
   t.teardown(async () => { await app.end(); await sealer.end() })
+  // What start-up and readiness say until then (the app may not even read leix_migrations yet).
+  await t.rejects(checkDatabaseRoles({ app, sealer }), /^DATABASE_URL: permission denied for table leix_migrations: run `leix migrate` as the owner role/)
+  t.same(await migrateDatabase(databaseUrlAs(appUrl, 'owner')), ['005-least-privilege'], 'the owner applies what is new')
   t.same(await checkDatabaseRoles({ app, sealer }), [], 'the app and the sealer have exactly their grants')
 })
 
