@@ -71,12 +71,9 @@ t.test('the walkthrough', async (t) => {
   const again = await leix(['keys', 'register', '--agency', 'AL-ASP', '--public', 'al.public.json', '--directory', env.LEIX_DIRECTORY])
   t.equal(again.code, 2, 'a kid is registered once')
 
-  // 2. leix itself, on a real port: the roles (idempotent: the test database exists) and the
-  //    migrations as the owner role (default: DATABASE_URL with the user leix_owner), as
-  //    `npm run db:setup` does; then serve runs as the app and sealer roles.
-  const roles = await leix(['db', 'roles'])
-  t.equal(roles.code, 0, `db roles as the local superuser ${roles.stderr}`)
-  t.match(roles.stdout, /roles leix_owner \(owner\), leix_app \(app\), leix_sealer \(sealer\) and database leix_test_\w+ are ready/)
+  // 2. leix itself, on a real port: the migrations as the owner role (default: DATABASE_URL with
+  //    the user leix_owner; the roles exist, see test/store/passwords.test.ts for `leix db roles`),
+  //    then serve runs as the app and sealer roles.
   const migrated = await leix(['migrate'])
   t.equal(migrated.code, 0, migrated.stderr)
   t.match(migrated.stdout, /applied: 001-exchanges-messages-audit, .*005-least-privilege/)
