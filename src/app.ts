@@ -221,7 +221,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<Fast
     await messageRoutes(scope, { intake, bodyLimit: config.bodyLimitBytes, gate: opts.intakeGate ?? (() => undefined) })
     await exchangeRoutes(scope, { pool: rt.pool, clock: rt.clock, authenticate: auth })
     await directoryRoutes(scope, { directory: rt.directory, brokerKey: rt.brokerKey })
-    await healthRoutes(scope, { pool: rt.pool, redis: rt.redis, ...(opts.readiness ? { extra: opts.readiness } : {}) })
+    await healthRoutes(scope, { pool: rt.pool, sealerPool: rt.sealerPool, redis: rt.redis, ...(opts.readiness ? { extra: opts.readiness } : {}) })
     for (const extension of opts.extensions ?? []) await extension(scope)
   })
 

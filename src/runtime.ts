@@ -23,7 +23,10 @@ export interface Runtime {
   brokerKey: SigningKey
   tokenKeys: TokenKeys
   validateMessage: MessageValidator
+  /** The app role's pool (DATABASE_URL): everything but sealing. */
   pool: Pool
+  /** The sealer role's pool (LEIX_SEALER_DATABASE_URL): the only connection that seals the audit log. */
+  sealerPool: Pool
   redis: Redis
   queue: DeliveryQueue
   close(): Promise<void>
@@ -45,6 +48,11 @@ export function createRuntime(config: Config, opts: { clock?: Clock } = {}): Run
   const pgOutage = new OutageLog(log, 'postgres pool', 'postgres')
   pool.on('error', (err) => pgOutage.fail(err))
   pool.on('connect', () => pgOutage.recover())
+  // One sealing transaction at a time per process (and one in the cluster, under its lock).
+  const sealerPool = createPool(config.sealerDatabaseUrl, { max: 2, applicationName: 'leix-sealer' })
+  const sealerOutage = new OutageLog(log, 'postgres sealer pool', 'postgres')
+  sealerPool.on('error', (err) => sealerOutage.fail(err))
+  sealerPool.on('connect', () => sealerOutage.recover())
   const redis = createRedis(config.redisUrl)
   // Reported by /health/ready and logged once per outage; ioredis reconnects by itself.
   watchRedis(log, 'redis connection', redis)
@@ -58,6 +66,7 @@ export function createRuntime(config: Config, opts: { clock?: Clock } = {}): Run
     tokenKeys,
     validateMessage: compileMessageValidator(),
     pool,
+    sealerPool,
     redis,
     queue,
     async close() {
@@ -66,6 +75,7 @@ export function createRuntime(config: Config, opts: { clock?: Clock } = {}): Run
       await queue.close().catch(() => {})
       redis.disconnect()
       await pool.end().catch(() => {})
+      await sealerPool.end().catch(() => {})
     },
   }
 }

@@ -4,11 +4,12 @@ import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import pino, { type Logger } from 'pino'
 import { buildApp, type AppOptions } from './app.ts'
-import type { Config } from './config/config.ts'
+import { ConfigError, type Config } from './config/config.ts'
 import { createRuntime, type Runtime } from './runtime.ts'
 import { checkNoEviction } from './delivery/queue.ts'
-import { ensureDatabase, isConnectionError, redactUrl } from './store/db.ts'
-import { migrate } from './store/migrations.ts'
+import { isConnectionError, redactUrl } from './store/db.ts'
+import { migrateDatabase } from './store/migrations.ts'
+import { checkDatabaseRoles } from './store/roles.ts'
 import { startBackground, type Background } from './background.ts'
 
 export interface Started {
@@ -56,17 +57,22 @@ async function whenReachable<T>(backing: Backing, deadline: number, log: Logger,
 /**
  * Starts a leix process in the configured role: `serve` (gateway and workers), `gateway` or
  * `worker`. Waits up to `startupWaitSeconds` for PostgreSQL and Redis (then throws StartupError);
- * refuses to start on bad configuration, on Redis that may evict, or when migrations fail.
+ * refuses to start on bad configuration, on Redis that may evict, when migrations fail or are
+ * pending, or when a database connection's role has more or less than it needs.
  */
 export async function start(config: Config, opts: { installSignalHandlers?: boolean } = {}): Promise<Started> {
   const log = pino({ level: config.logLevel, name: 'leix' })
   const deadline = Date.now() + config.startupWaitSeconds * 1000
   const postgres: Backing = { service: 'PostgreSQL', address: redactUrl(config.databaseUrl), hint: 'that PostgreSQL runs and accepts connections there, and DATABASE_URL' }
   const redis: Backing = { service: 'Redis', address: redactUrl(config.redisUrl), hint: 'that redis-server runs there, and REDIS_URL' }
-  await whenReachable(postgres, deadline, log, () => ensureDatabase(config.databaseUrl))
+  // Migrations run as the owner role; only when its URL is given (development). In production
+  // `leix migrate` runs apart, so the running process never holds the owner's credentials.
+  const migrateUrl = config.migrateDatabaseUrl
+  if (migrateUrl) await whenReachable(postgres, deadline, log, () => migrateDatabase(migrateUrl))
   const runtime = createRuntime(config)
   try {
-    await whenReachable(postgres, deadline, log, () => migrate(runtime.pool))
+    const problems = await whenReachable(postgres, deadline, log, () => checkDatabaseRoles({ app: runtime.pool, sealer: runtime.sealerPool }))
+    if (problems.length) throw new ConfigError(`the database is not ready for leix:\n  ${problems.join('\n  ')}`)
     await whenReachable(redis, deadline, log, () => runtime.redis.ping())
     const eviction = await checkNoEviction(runtime.redis)
     if (eviction) throw new Error(`${eviction}: set maxmemory-policy noeviction (DESIGN.md)`)

@@ -7,13 +7,14 @@ import { createServer } from 'node:net'
 import pg from 'pg'
 import * as jose from 'jose'
 import type { FastifyInstance } from 'fastify'
-import { loadConfig, type Config } from '../src/config/config.ts'
+import { DATABASE_ROLES, loadConfig, migrationUrl, withUser, type Config } from '../src/config/config.ts'
 import { ManualClock, type Clock } from '../src/config/clock.ts'
 import { signingKeyFromJwk, type SigningKey } from '../src/config/keys.ts'
 import { createRuntime, type Runtime } from '../src/runtime.ts'
 import { createRedis } from '../src/delivery/queue.ts'
 import { buildApp, type AppOptions } from '../src/app.ts'
-import { migrate } from '../src/store/migrations.ts'
+import { migrateDatabase } from '../src/store/migrations.ts'
+import { setUpDatabase } from '../src/store/roles.ts'
 import { exampleMessage } from '../src/cli/example.ts'
 
 export const ROOT = new URL('../', import.meta.url)
@@ -24,12 +25,29 @@ interface Teardown {
   teardown(fn: () => unknown): void
 }
 
-/** Creates an empty database for one test file and drops it afterwards. */
+// The database roles are cluster-wide: created once (idempotent, safe when test files run at once),
+// never dropped. Trust authentication on localhost lets them log in without a password.
+let rolesReady: Promise<void> | undefined
+function ensureTestRoles(): Promise<void> {
+  rolesReady ??= setUpDatabase(ADMIN_URL, {
+    owner: { user: DATABASE_ROLES.owner },
+    app: { user: DATABASE_ROLES.app },
+    sealer: { user: DATABASE_ROLES.sealer },
+  })
+  return rolesReady
+}
+
+/**
+ * Creates an empty database for one test file, owned by the owner role, and drops it afterwards.
+ * Returns the app role's URL: the suite runs leix as the unprivileged roles, like production
+ * (testConfig derives the sealer's and the owner's URLs from it; see `databaseUrlAs`).
+ */
 export async function createTestDatabase(t: Teardown): Promise<string> {
   const name = `leix_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`
+  await ensureTestRoles()
   const admin = new pg.Client({ connectionString: ADMIN_URL })
   await admin.connect()
-  await admin.query(`CREATE DATABASE ${name}`)
+  await admin.query(`CREATE DATABASE ${name} OWNER ${DATABASE_ROLES.owner}`)
   await admin.end()
   t.teardown(async () => {
     const c = new pg.Client({ connectionString: ADMIN_URL })
@@ -39,13 +57,30 @@ export async function createTestDatabase(t: Teardown): Promise<string> {
   })
   const url = new URL(ADMIN_URL)
   url.pathname = `/${name}`
+  return withUser(url.toString(), DATABASE_ROLES.app)
+}
+
+/**
+ * The same test database as another role: `owner` (migrations), `sealer`, or `admin` (the
+ * superuser of LEIX_TEST_ADMIN_URL, for tests that play an insider with full powers).
+ */
+export function databaseUrlAs(databaseUrl: string, role: 'owner' | 'app' | 'sealer' | 'admin'): string {
+  if (role !== 'admin') return withUser(databaseUrl, DATABASE_ROLES[role])
+  const url = new URL(ADMIN_URL)
+  url.pathname = new URL(databaseUrl).pathname
   return url.toString()
+}
+
+/** Applies the migrations to a test database as the owner role (as `leix migrate` does). */
+export async function migrateTestDatabase(config: Pick<Config, 'databaseUrl' | 'migrateDatabaseUrl'>): Promise<string[]> {
+  return await migrateDatabase(migrationUrl(config))
 }
 
 /** Configuration for tests: dev keys, silent logs, a unique queue prefix. */
 export function testConfig(databaseUrl: string, overrides: Partial<Config> = {}): Config {
   return loadConfig({}, {
     databaseUrl,
+    migrateDatabaseUrl: withUser(databaseUrl, DATABASE_ROLES.owner),
     redisUrl: REDIS_URL,
     devKeys: true,
     logLevel: 'silent',
@@ -90,8 +125,8 @@ export async function buildTestApp(t: Teardown, o: { config?: Partial<Config>; c
   const databaseUrl = o.databaseUrl ?? (await createTestDatabase(t))
   const config = testConfig(databaseUrl, o.config)
   const clock = o.clock ?? new ManualClock(new Date())
+  await migrateTestDatabase(config)
   const rt = createRuntime(config, { clock })
-  await migrate(rt.pool)
   const app = await buildApp(rt, o.app)
   t.teardown(async () => {
     await app.close()

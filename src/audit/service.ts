@@ -73,7 +73,8 @@ export async function createAuditService(rt: Runtime, opts: AuditServiceOptions)
   const retentionOutage = new OutageLog(log, 'retention', 'postgres')
   const sealerOutage = new OutageLog(log, 'audit sealer', 'postgres')
   const seal: SealDeps = {
-    pool, clock, key: rt.brokerKey, origin: config.origin, maxSkewSeconds: config.maxSkewSeconds,
+    // Sealing runs as the sealer role, the only one the database lets seal (README "Database roles").
+    pool: rt.sealerPool, clock, key: rt.brokerKey, origin: config.origin, maxSkewSeconds: config.maxSkewSeconds,
     onRefused: (rowId, why) => log.error({ alarm: 'audit-integrity', rowId, why }, 'AUDIT INTEGRITY ALARM: the sealer refused a waiting event'),
   }
   const limitMs = config.sealMaxAgeSeconds * 1000

@@ -2,7 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { randomUUID } from 'node:crypto'
 import * as jose from 'jose'
-import { loadConfig, ConfigError, type Config } from '../config/config.ts'
+import { loadConfig, ConfigError, migrationUrl, withUser, type Config } from '../config/config.ts'
 import { generateKeyPair, publicJwkOf, signingKeyFromJwk, loadTokenKeys, readJwkFile } from '../config/keys.ts'
 import { DirectoryError } from '../directory/load.ts'
 import { verifyReceipt, ReceiptError } from '../intake/receipt.ts'
@@ -24,7 +24,11 @@ Run
   serve                       gateway and workers in one process (default for one machine)
   gateway                     the HTTP gateway only
   worker                      the background workers only
-  migrate                     apply database migrations and exit
+  migrate                     apply database migrations as the owner role and exit
+                              (LEIX_MIGRATE_DATABASE_URL, default DATABASE_URL with user leix_owner)
+  db roles [--admin-url URL] [--print]
+                              create the database roles and the database as an administrator
+                              (LEIX_ADMIN_DATABASE_URL); --print prints the SQL instead
 
 Keys and tokens
   keys generate --agency ID [--kid KID] [--alg EdDSA|ES256] [--out FILE]
@@ -157,17 +161,31 @@ export async function main(argv: string[]): Promise<number> {
     }
 
     case 'migrate': {
-      const { createPool, ensureDatabase } = await import('../store/db.ts')
-      const { migrate } = await import('../store/migrations.ts')
+      const { migrateDatabase } = await import('../store/migrations.ts')
+      const applied = await migrateDatabase(migrationUrl(config()))
+      process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'up to date\n')
+      return EXIT.ok
+    }
+
+    case 'db': {
+      const [sub] = rest
+      if (sub !== 'roles') throw new UsageError('usage: leix db roles [--admin-url URL] [--print]')
+      const { values } = parseArgs({ args: rest.slice(1), options: { 'admin-url': { type: 'string' }, print: { type: 'boolean', default: false } }, strict: true })
+      const { loginOf, setUpDatabase, setupScript } = await import('../store/roles.ts')
       const cfg = config()
-      await ensureDatabase(cfg.databaseUrl)
-      const pool = createPool(cfg.databaseUrl, { max: 1 })
-      try {
-        const applied = await migrate(pool)
-        process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'up to date\n')
-      } finally {
-        await pool.end()
+      const spec = { owner: loginOf(migrationUrl(cfg)), app: loginOf(cfg.databaseUrl), sealer: loginOf(cfg.sealerDatabaseUrl) }
+      const database = decodeURIComponent(new URL(cfg.databaseUrl).pathname.slice(1))
+      if (!database) throw new UsageError('DATABASE_URL names no database')
+      if (values.print) {
+        process.stdout.write(setupScript(spec, database))
+        return EXIT.ok
       }
+      // Default: the superuser `postgres` on DATABASE_URL's server (trust auth on a development machine).
+      const fallback = new URL(withUser(cfg.databaseUrl, 'postgres'))
+      fallback.pathname = '/postgres'
+      const adminUrl = values['admin-url'] ?? process.env.LEIX_ADMIN_DATABASE_URL ?? fallback.toString()
+      await setUpDatabase(adminUrl, spec, database)
+      process.stdout.write(`roles ${spec.owner.user} (owner), ${spec.app.user} (app), ${spec.sealer.user} (sealer) and database ${database} are ready; now run leix migrate\n`)
       return EXIT.ok
     }
 

@@ -7,7 +7,12 @@ import { parseWitnessKeys } from '../audit/witness.ts'
 export interface Config {
   port: number
   host: string
+  /** The app role's connection (gateway, workers): owns nothing, holds only its grants. */
   databaseUrl: string
+  /** The sealer role's connection; defaults to databaseUrl with the user `leix_sealer`. */
+  sealerDatabaseUrl: string
+  /** The owner role's connection for migrations; when set, serve/gateway/worker also migrate at start. */
+  migrateDatabaseUrl?: string
   redisUrl: string
   directoryPath: string
   brokerKeyPath?: string
@@ -74,6 +79,8 @@ export const ENV_NAMES: Record<string, keyof Config> = {
   PORT: 'port',
   HOST: 'host',
   DATABASE_URL: 'databaseUrl',
+  LEIX_SEALER_DATABASE_URL: 'sealerDatabaseUrl',
+  LEIX_MIGRATE_DATABASE_URL: 'migrateDatabaseUrl',
   REDIS_URL: 'redisUrl',
   LEIX_DIRECTORY: 'directoryPath',
   LEIX_BROKER_KEY: 'brokerKeyPath',
@@ -122,6 +129,26 @@ export const ENV_NAMES: Record<string, keyof Config> = {
   LEIX_STARTUP_WAIT: 'startupWaitSeconds',
 }
 
+/**
+ * The database roles leix expects (README "Database roles"): the owner runs migrations and owns
+ * the tables; the app and the sealer own nothing. Role names are fixed because the migrations
+ * grant to them; a login role of another name works as a member of one of them.
+ */
+export const DATABASE_ROLES = { owner: 'leix_owner', app: 'leix_app', sealer: 'leix_sealer' } as const
+
+/** `url` with another user and no password (the derived defaults of the role URLs). */
+export function withUser(url: string, user: string): string {
+  const u = new URL(url)
+  u.username = user
+  u.password = ''
+  return u.toString()
+}
+
+/** Where migrations run: migrateDatabaseUrl, else databaseUrl with the user `leix_owner`. */
+export function migrationUrl(config: Pick<Config, 'databaseUrl' | 'migrateDatabaseUrl'>): string {
+  return config.migrateDatabaseUrl ?? withUser(config.databaseUrl, DATABASE_ROLES.owner)
+}
+
 export class ConfigError extends Error {
   override readonly name = 'ConfigError'
 }
@@ -165,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`)
   }
   const config = raw as unknown as Config
+  config.sealerDatabaseUrl ??= withUser(config.databaseUrl, DATABASE_ROLES.sealer)
   if (Boolean(config.tlsCertPath) !== Boolean(config.tlsKeyPath)) {
     throw new ConfigError('tlsCertPath (LEIX_TLS_CERT) and tlsKeyPath (LEIX_TLS_KEY) must be set together')
   }

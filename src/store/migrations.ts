@@ -1,4 +1,4 @@
-import type { Pool } from './db.ts'
+import { createPool, ensureDatabase, type Pool } from './db.ts'
 
 /**
  * Schema migrations, applied in order, each once, each in its own transaction, under an advisory
@@ -202,6 +202,112 @@ CREATE INDEX messages_review_due ON messages (review_by) WHERE review_notified_a
 `,
   },
   {
+    // Least privilege (README "Database roles"): the owner (who runs this) owns the tables; the
+    // app role and the sealer role own nothing and get only grants; only the sealer seals.
+    id: '005-least-privilege',
+    sql: `
+-- Roles are cluster-wide and creating them needs CREATEROLE, which the owner should not hold: an
+-- administrator creates them (leix db roles). A superuser migrating (development, benchmarks)
+-- creates the missing ones itself; two databases migrating at once may both try, hence the handler.
+DO $roles$
+DECLARE r text;
+BEGIN
+  FOREACH r IN ARRAY ARRAY['leix_app', 'leix_sealer'] LOOP
+    CONTINUE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r);
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = current_user AND (rolsuper OR rolcreaterole)) THEN
+      RAISE EXCEPTION 'leix: the database role % does not exist; an administrator creates the roles first: leix db roles (README "Database roles")', r
+        USING ERRCODE = '42704';
+    END IF;
+    BEGIN
+      EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS', r);
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; -- created concurrently
+    END;
+  END LOOP;
+END
+$roles$;
+
+-- The grants, as one function that migrate() re-runs after every migration, so that a table added
+-- later gets its grants too. It only adds: a migration may grant more explicitly. Convention:
+-- tables named audit_* are the log: the app reads them (and records events, below) and only the
+-- sealer writes them. Any other table the app reads, inserts and updates; it deletes nothing.
+CREATE OR REPLACE FUNCTION leix_apply_grants() RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE t record;
+BEGIN
+  -- Nobody but the owner creates objects (already so on PostgreSQL >= 15; a warning where we
+  -- do not own the schema).
+  REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+  GRANT USAGE ON SCHEMA public TO leix_app, leix_sealer;
+  FOR t IN SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') LOOP
+    IF t.relname LIKE 'audit\\_%' OR t.relname = 'leix_migrations' THEN
+      EXECUTE format('GRANT SELECT ON %I TO leix_app, leix_sealer', t.relname);
+    ELSE
+      EXECUTE format('GRANT SELECT, INSERT, UPDATE ON %I TO leix_app', t.relname);
+    END IF;
+  END LOOP;
+  GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO leix_app;
+  -- Recording an event: the unsealed columns only (the sealer records alarms too).
+  GRANT INSERT (id, type, at, exchange_id, message_id, agencies, actor, event) ON audit_events TO leix_app, leix_sealer;
+  GRANT USAGE ON SEQUENCE audit_events_recorded_seq TO leix_sealer;
+  -- Sealing: give an event its seq, line and leaf hash; add nodes and a checkpoint; advance the state.
+  GRANT UPDATE (seq, line, leaf_hash) ON audit_events TO leix_sealer;
+  GRANT INSERT ON audit_nodes, audit_checkpoints TO leix_sealer;
+  GRANT UPDATE ON audit_state TO leix_sealer;
+END
+$fn$;
+SELECT leix_apply_grants();
+
+-- Only the sealer seals. Grants already keep the app from the sealing columns; the trigger holds
+-- for any role that is not the sealer (the owner included), and keeps the sealer itself from
+-- changing what was recorded while sealing it. Superusers are members of every role: nothing
+-- inside the database holds against one, which is what the Merkle log and its witnesses are for.
+CREATE FUNCTION leix_audit_seal_guard() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    IF (NEW.seq IS NOT NULL OR NEW.line IS NOT NULL OR NEW.leaf_hash IS NOT NULL)
+       AND NOT pg_has_role(current_user, 'leix_sealer', 'MEMBER') THEN
+      RAISE EXCEPTION 'leix: events are recorded unsealed; only the sealer role seals them' USING ERRCODE = '42501';
+    END IF;
+    RETURN NEW;
+  END IF;
+  -- UPDATE: sealed rows never reach here (audit_events_append_only refuses them first).
+  IF OLD.seq IS NULL THEN
+    IF NOT pg_has_role(current_user, 'leix_sealer', 'MEMBER') THEN
+      RAISE EXCEPTION 'leix: only the sealer role seals audit events (% refused)', current_user USING ERRCODE = '42501';
+    END IF;
+    IF NEW.seq IS NULL OR NEW.line IS NULL OR NEW.leaf_hash IS NULL THEN
+      RAISE EXCEPTION 'leix: sealing sets seq, line and leaf_hash together' USING ERRCODE = '42501';
+    END IF;
+    IF (NEW.id, NEW.type, NEW.at, NEW.exchange_id, NEW.message_id, NEW.agencies, NEW.actor, NEW.event, NEW.recorded)
+       IS DISTINCT FROM (OLD.id, OLD.type, OLD.at, OLD.exchange_id, OLD.message_id, OLD.agencies, OLD.actor, OLD.event, OLD.recorded) THEN
+      RAISE EXCEPTION 'leix: sealing may not change the recorded event' USING ERRCODE = '42501';
+    END IF;
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER audit_events_seal_guard BEFORE INSERT OR UPDATE ON audit_events
+  FOR EACH ROW EXECUTE FUNCTION leix_audit_seal_guard();
+
+-- The sealer's running tree: changed by the sealer only, and it only grows.
+CREATE FUNCTION leix_audit_state_guard() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF TG_OP = 'UPDATE' AND pg_has_role(current_user, 'leix_sealer', 'MEMBER') THEN
+    IF NEW.tree_size < OLD.tree_size OR NEW.singleton IS DISTINCT FROM OLD.singleton THEN
+      RAISE EXCEPTION 'leix: the audit tree only grows (% -> %)', OLD.tree_size, NEW.tree_size USING ERRCODE = '42501';
+    END IF;
+    RETURN NEW;
+  END IF;
+  RAISE EXCEPTION 'leix: audit_state is changed by the sealer role only (% by % refused)', TG_OP, current_user USING ERRCODE = '42501';
+END
+$fn$;
+CREATE TRIGGER audit_state_guard BEFORE INSERT OR UPDATE OR DELETE ON audit_state
+  FOR EACH ROW EXECUTE FUNCTION leix_audit_state_guard();
+CREATE TRIGGER audit_state_truncate_refused BEFORE TRUNCATE ON audit_state
+  FOR EACH STATEMENT EXECUTE FUNCTION leix_audit_state_guard();
+`,
+  },
+  {
     id: '020-audit-self-check-justifications',
     sql: `
 -- Integrity alarms of the audit log (self-check, served lines, sealer refusals). While one is
@@ -269,6 +375,53 @@ CREATE TABLE audit_cosignatures (
 CREATE INDEX audit_cosignatures_witness ON audit_cosignatures (witness, tree_size DESC);
 `,
   },
+  {
+    // Grants for the audit tables added after the roles (integrity alarms, witness cosignatures),
+    // and the sealer's right to mark a waiting event refused without sealing it.
+    id: '022-grants-alarms-cosignatures-refusals',
+    sql: `
+-- Integrity alarms are raised by whoever detects the damage (a served line, the self-check in
+-- every role, the sealer) and resolved only after a passing full re-walk.
+GRANT INSERT, UPDATE (resolved_at) ON audit_alarms TO leix_app, leix_sealer;
+-- Witness cosignatures arrive at the gateway; each is verified before it is stored.
+GRANT INSERT, UPDATE (signed_at, line, received_at) ON audit_cosignatures TO leix_app;
+-- The sealer marks an event it refuses (not a valid audit event); it never seals it.
+GRANT UPDATE (refused) ON audit_events TO leix_sealer;
+
+CREATE OR REPLACE FUNCTION leix_audit_seal_guard() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    IF (NEW.seq IS NOT NULL OR NEW.line IS NOT NULL OR NEW.leaf_hash IS NOT NULL OR NEW.refused IS NOT NULL)
+       AND NOT pg_has_role(current_user, 'leix_sealer', 'MEMBER') THEN
+      RAISE EXCEPTION 'leix: events are recorded unsealed; only the sealer role seals them' USING ERRCODE = '42501';
+    END IF;
+    RETURN NEW;
+  END IF;
+  -- UPDATE: sealed rows never reach here (audit_events_append_only refuses them first).
+  IF OLD.seq IS NULL THEN
+    IF NOT pg_has_role(current_user, 'leix_sealer', 'MEMBER') THEN
+      RAISE EXCEPTION 'leix: only the sealer role seals audit events (% refused)', current_user USING ERRCODE = '42501';
+    END IF;
+    IF (NEW.id, NEW.type, NEW.at, NEW.exchange_id, NEW.message_id, NEW.agencies, NEW.actor, NEW.event, NEW.recorded)
+       IS DISTINCT FROM (OLD.id, OLD.type, OLD.at, OLD.exchange_id, OLD.message_id, OLD.agencies, OLD.actor, OLD.event, OLD.recorded) THEN
+      RAISE EXCEPTION 'leix: sealing may not change the recorded event' USING ERRCODE = '42501';
+    END IF;
+    -- Refusing: the mark is set once, and a refused event is never sealed.
+    IF NEW.seq IS NULL AND NEW.line IS NULL AND NEW.leaf_hash IS NULL THEN
+      IF OLD.refused IS NOT NULL OR NEW.refused IS NULL THEN
+        RAISE EXCEPTION 'leix: a waiting event is refused once, with a reason' USING ERRCODE = '42501';
+      END IF;
+      RETURN NEW;
+    END IF;
+    IF NEW.seq IS NULL OR NEW.line IS NULL OR NEW.leaf_hash IS NULL OR OLD.refused IS NOT NULL OR NEW.refused IS NOT NULL THEN
+      RAISE EXCEPTION 'leix: sealing sets seq, line and leaf_hash together, and never on a refused event' USING ERRCODE = '42501';
+    END IF;
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+`,
+  },
 ]
 
 const LOCK_KEY = 0x1e1c5 // advisory lock id for migrations
@@ -290,6 +443,9 @@ export async function migrate(pool: Pool): Promise<string[]> {
       await client.query('BEGIN')
       try {
         await client.query(m.sql)
+        // Grants follow every migration, so a new table is never left without them (005).
+        const { rows: [grants] } = await client.query<{ fn: string | null }>("SELECT to_regprocedure('leix_apply_grants()')::text AS fn")
+        if (grants?.fn) await client.query('SELECT leix_apply_grants()')
         await client.query('INSERT INTO leix_migrations (id) VALUES ($1)', [m.id])
         await client.query('COMMIT')
         applied.push(m.id)
@@ -304,6 +460,38 @@ export async function migrate(pool: Pool): Promise<string[]> {
     client.release()
   }
   return applied
+}
+
+/**
+ * `leix migrate`: connects as the owner role (`migrationUrl(config)`), creates the database if
+ * that role may, applies what is pending and disconnects. Returns the ids applied now.
+ */
+export async function migrateDatabase(ownerUrl: string): Promise<string[]> {
+  await ensureDatabase(ownerUrl).catch((err: Error & { code?: string }) => {
+    // No CREATEDB: fine when the administrator created the database (leix db roles).
+    if (err.code !== '42501') throw err
+  })
+  const pool = createPool(ownerUrl, { max: 1, applicationName: 'leix-migrate' })
+  try {
+    return await migrate(pool)
+  } finally {
+    await pool.end()
+  }
+}
+
+/**
+ * Migrations not yet applied, as the running role sees them; unlike pendingMigrations it throws
+ * when the database cannot be read (down, wrong password, no grants) instead of guessing.
+ */
+export async function unappliedMigrations(db: Pick<Pool, 'query'>): Promise<string[]> {
+  let done: Set<string>
+  try {
+    done = new Set((await db.query<{ id: string }>('SELECT id FROM leix_migrations')).rows.map((r) => r.id))
+  } catch (err) {
+    if ((err as { code?: string }).code !== '42P01') throw err // 42P01: no table yet, nothing applied
+    done = new Set()
+  }
+  return MIGRATIONS.map((m) => m.id).filter((id) => !done.has(id))
 }
 
 /** Migrations not yet applied (for `/health/ready`). */

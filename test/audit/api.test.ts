@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto'
 import { verifyCheckpoint, checkpointRoot } from '../../src/audit/checkpoint.ts'
 import { leafHash, verifyConsistency, verifyInclusion } from '../../src/audit/merkle.ts'
 import { verifyExport } from '../../src/audit/verify-export.ts'
-import { count, tokenFor } from '../helpers.ts'
+import pg from 'pg'
+import { count, databaseUrlAs, tokenFor } from '../helpers.ts'
 import { auditTestApp, b64, brokerJwks, sendRequest } from './fixtures.ts'
 
 const a = await auditTestApp(t, { config: { supervisors: ['EU-EUROPOL/auditor-7'] } })
@@ -255,9 +256,14 @@ t.test('on its review-by date the sender is told once to review the message (D7)
   t.equal(await count(rt, 'SELECT 1 FROM messages WHERE id = $1 AND jws IS NOT NULL', [m.messageId]), 1, 'a review is not an erasure')
 })
 
-t.test('sealed audit rows are append-only in the database too', async (t) => {
-  await t.rejects(rt.pool.query("UPDATE audit_events SET event = '{}' WHERE seq = 0"), /append-only/)
-  await t.rejects(rt.pool.query('DELETE FROM audit_events WHERE seq = 1'), /append-only/)
-  await t.rejects(rt.pool.query('DELETE FROM audit_checkpoints'), /append-only/)
-  await t.rejects(rt.pool.query('UPDATE audit_nodes SET hash = hash'), /append-only/)
+t.test('sealed audit rows are append-only in the database too, even for the owner of the tables', async (t) => {
+  // The app role is refused by its grants (test/store/privileges.test.ts); the owner holds every
+  // privilege on its tables, and the triggers still refuse.
+  const owner = new pg.Client({ connectionString: databaseUrlAs(a.databaseUrl, 'owner') })
+  await owner.connect()
+  t.teardown(() => owner.end())
+  await t.rejects(owner.query("UPDATE audit_events SET event = '{}' WHERE seq = 0"), /append-only/)
+  await t.rejects(owner.query('DELETE FROM audit_events WHERE seq = 1'), /append-only/)
+  await t.rejects(owner.query('DELETE FROM audit_checkpoints'), /append-only/)
+  await t.rejects(owner.query('UPDATE audit_nodes SET hash = hash'), /append-only/)
 })

@@ -18,8 +18,7 @@ import { evidenceCommand } from '../../src/cli/evidence.ts'
 import { runWitnessRound, witnessVkey, type WitnessConfig } from '../../src/cli/witness.ts'
 import { ManualClock } from '../../src/config/clock.ts'
 import { createRuntime } from '../../src/runtime.ts'
-import { migrate } from '../../src/store/migrations.ts'
-import { createTestDatabase, dropQueueKeys, requestMessage, sign, submit, testConfig, tokenFor } from '../helpers.ts'
+import { createTestDatabase, dropQueueKeys, migrateTestDatabase, requestMessage, sign, submit, testConfig, tokenFor } from '../helpers.ts'
 import { brokerJwks } from './fixtures.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'leix-evidence-'))
@@ -30,7 +29,7 @@ const vkeys = identities.map(witnessVkey)
 const databaseUrl = await createTestDatabase(t)
 const clock = new ManualClock(new Date())
 const rt = createRuntime(testConfig(databaseUrl, { origin: 'leix.test', witnesses: vkeys.join(' ') }), { clock })
-await migrate(rt.pool)
+await migrateTestDatabase(rt.config)
 const audit = await createAuditService(rt, { workers: true, autoStart: false })
 const witness = await witnessService(rt)
 const app: FastifyInstance = await buildApp(rt, { readiness: [], intakeGate: audit.gate ?? (() => undefined), extensions: [audit.routes!, witness.routes!] })

@@ -5,7 +5,7 @@ import pg from 'pg'
 import { SEAL_LOCK } from '../../src/audit/sealer.ts'
 import { createAuditService } from '../../src/audit/service.ts'
 import { createRuntime } from '../../src/runtime.ts'
-import { dropQueueKeys, requestMessage, sign, submit, testConfig } from '../helpers.ts'
+import { databaseUrlAs, dropQueueKeys, requestMessage, sign, submit, testConfig } from '../helpers.ts'
 import { auditTestApp, sendRequest } from './fixtures.ts'
 
 const a = await auditTestApp(t, { config: { sealMaxAgeSeconds: 5 } })
@@ -74,7 +74,8 @@ t.test('a quiet period does not close intake: only waiting events age', async (t
 t.test('a failing sealer (not just a busy one) also closes intake, with its error', async (t) => {
   // A checkpoint already stored for the next size: the sealer's insert must fail (never two roots).
   const next = (await audit.runOnce()).latestCheckpoint!.treeSize + 3
-  const forged = new pg.Client({ connectionString: databaseUrl })
+  // As the sealer role: the only one allowed to insert checkpoints.
+  const forged = new pg.Client({ connectionString: databaseUrlAs(databaseUrl, 'sealer') })
   await forged.connect()
   await forged.query("INSERT INTO audit_checkpoints (tree_size, root_hash, jws, created_at) VALUES ($1, '\\x00', 'x.y.z', now())", [next])
   await forged.end()

@@ -7,8 +7,7 @@ import { createAuditService, type AuditService } from '../../src/audit/service.t
 import { ManualClock } from '../../src/config/clock.ts'
 import type { Config } from '../../src/config/config.ts'
 import { createRuntime, type Runtime } from '../../src/runtime.ts'
-import { migrate } from '../../src/store/migrations.ts'
-import { createTestDatabase, dropQueueKeys, requestMessage, sign, submit, testConfig } from '../helpers.ts'
+import { createTestDatabase, dropQueueKeys, migrateTestDatabase, requestMessage, sign, submit, testConfig } from '../helpers.ts'
 
 interface Teardown {
   teardown(fn: () => unknown): void
@@ -26,7 +25,7 @@ export async function auditTestApp(t: Teardown, o: { config?: Partial<Config>; d
   const databaseUrl = o.databaseUrl ?? (await createTestDatabase(t))
   const clock = o.clock ?? new ManualClock(new Date())
   const rt = createRuntime(testConfig(databaseUrl, { origin: 'leix.test', ...o.config }), { clock })
-  await migrate(rt.pool)
+  await migrateTestDatabase(rt.config)
   const audit = await createAuditService(rt, { workers: true, autoStart: false })
   const app = await buildApp(rt, {
     readiness: audit.readiness ? [audit.readiness] : [],

@@ -14,16 +14,15 @@ import { verifyExport } from '../../src/audit/verify-export.ts'
 import { systemClock } from '../../src/config/clock.ts'
 import { createRuntime, type Runtime } from '../../src/runtime.ts'
 import { withTransaction } from '../../src/store/db.ts'
-import { migrate } from '../../src/store/migrations.ts'
-import { createTestDatabase, dropQueueKeys, testConfig } from '../helpers.ts'
+import { createTestDatabase, dropQueueKeys, migrateTestDatabase, testConfig } from '../helpers.ts'
 
 const databaseUrl = await createTestDatabase(t)
 const runtimes: Runtime[] = [0, 1].map(() => createRuntime(testConfig(databaseUrl, { origin: 'leix.test' }), { clock: systemClock }))
 t.teardown(async () => { for (const rt of runtimes) { await rt.close(); await dropQueueKeys(rt) } })
 const [rtA, rtB] = runtimes as [Runtime, Runtime]
-await Promise.all(runtimes.map((rt) => migrate(rt.pool))) // concurrent start-up is safe too
+await Promise.all(runtimes.map((rt) => migrateTestDatabase(rt.config))) // concurrent start-up is safe too
 
-const sealer = (rt: Runtime): SealDeps => ({ pool: rt.pool, clock: rt.clock, key: rt.brokerKey, origin: rt.config.origin, batchSize: 7 })
+const sealer = (rt: Runtime): SealDeps => ({ pool: rt.sealerPool, clock: rt.clock, key: rt.brokerKey, origin: rt.config.origin, batchSize: 7 })
 
 t.test('concurrent writers and two sealers give contiguous seqs and one verifiable root per size', async (t) => {
   const WRITERS = 8

@@ -17,8 +17,7 @@ import { auditCommand } from '../../src/cli/audit.ts'
 import { runWitnessRound, witnessCommand, witnessVkey, type WitnessConfig } from '../../src/cli/witness.ts'
 import { ManualClock } from '../../src/config/clock.ts'
 import { createRuntime } from '../../src/runtime.ts'
-import { migrate } from '../../src/store/migrations.ts'
-import { createTestDatabase, dropQueueKeys, testConfig, tokenFor } from '../helpers.ts'
+import { createTestDatabase, dropQueueKeys, migrateTestDatabase, testConfig, tokenFor } from '../helpers.ts'
 import { brokerJwks, sendRequest, type AuditTestApp } from './fixtures.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'leix-witness-'))
@@ -31,7 +30,7 @@ const stranger = { name: 'stranger.example/leix', privateKey: generateKeyPairSyn
 const databaseUrl = await createTestDatabase(t)
 const clock = new ManualClock(new Date())
 const rt = createRuntime(testConfig(databaseUrl, { origin: 'leix.test', witnesses: vkeys.join(',\n') }), { clock })
-await migrate(rt.pool)
+await migrateTestDatabase(rt.config)
 const audit = await createAuditService(rt, { workers: true, autoStart: false })
 const witness = await witnessService(rt)
 const app = await buildApp(rt, {

@@ -71,7 +71,12 @@ t.test('the walkthrough', async (t) => {
   const again = await leix(['keys', 'register', '--agency', 'AL-ASP', '--public', 'al.public.json', '--directory', env.LEIX_DIRECTORY])
   t.equal(again.code, 2, 'a kid is registered once')
 
-  // 2. leix itself, on a real port.
+  // 2. leix itself, on a real port: the migrations as the owner role (default: DATABASE_URL with
+  //    the user leix_owner; the roles exist, see test/store/passwords.test.ts for `leix db roles`),
+  //    then serve runs as the app and sealer roles.
+  const migrated = await leix(['migrate'])
+  t.equal(migrated.code, 0, migrated.stderr)
+  t.match(migrated.stdout, /applied: 001-exchanges-messages-audit, .*005-least-privilege/)
   const server = spawn(process.execPath, [LEIX, 'serve'], { env, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] })
   let serverErr = ''
   server.stderr.on('data', (d) => { serverErr += d })

@@ -2,7 +2,7 @@ import t from 'tap'
 import { writeFileSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadConfig, ConfigError } from '../../src/config/config.ts'
+import { loadConfig, ConfigError, migrationUrl } from '../../src/config/config.ts'
 import { loadBrokerKey } from '../../src/config/keys.ts'
 import { loadDirectory, DirectoryError } from '../../src/directory/load.ts'
 
@@ -15,9 +15,22 @@ t.test('defaults are sensible for a local run', async (t) => {
   t.equal(loadConfig({ LEIX_DEV_KEYS: 'true' }).directoryPath, 'config/directory.sample.json', 'the sample directory in development mode only')
   const c = loadConfig(PRODUCTION)
   t.equal(c.port, 8080)
-  t.equal(c.databaseUrl, 'postgres://postgres@127.0.0.1:5432/leix')
+  t.equal(c.databaseUrl, 'postgres://leix_app@127.0.0.1:5432/leix', 'the app role, never a superuser')
+  t.equal(c.sealerDatabaseUrl, 'postgres://leix_sealer@127.0.0.1:5432/leix')
+  t.equal(c.migrateDatabaseUrl, undefined, 'serve does not migrate unless asked')
+  t.equal(migrationUrl(c), 'postgres://leix_owner@127.0.0.1:5432/leix')
   t.equal(c.devKeys, false, 'development keys are off unless asked for')
   t.equal(c.bodyLimitBytes, 262144)
+})
+
+t.test('the sealer and owner URLs default to DATABASE_URL with their user and no password', async (t) => {
+  const c = loadConfig({ DATABASE_URL: 'postgres://svc:secret@db.example:6432/broker?sslmode=require' })
+  t.equal(c.sealerDatabaseUrl, 'postgres://leix_sealer@db.example:6432/broker?sslmode=require')
+  t.equal(migrationUrl(c), 'postgres://leix_owner@db.example:6432/broker?sslmode=require')
+  const explicit = loadConfig({ LEIX_SEALER_DATABASE_URL: 'postgres://s:p@h/d', LEIX_MIGRATE_DATABASE_URL: 'postgres://o:p@h/d' })
+  t.equal(explicit.sealerDatabaseUrl, 'postgres://s:p@h/d')
+  t.equal(migrationUrl(explicit), 'postgres://o:p@h/d')
+  t.throws(() => loadConfig({ LEIX_SEALER_DATABASE_URL: 'mysql://x' }), { message: /sealerDatabaseUrl \(LEIX_SEALER_DATABASE_URL\)/ })
 })
 
 t.test('environment values are converted and validated; a bad one names its field and variable', async (t) => {

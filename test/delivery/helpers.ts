@@ -11,9 +11,8 @@ import type { Config } from '../../src/config/config.ts'
 import { ManualClock, type Clock } from '../../src/config/clock.ts'
 import { createRuntime, type Runtime } from '../../src/runtime.ts'
 import { buildApp } from '../../src/app.ts'
-import { migrate } from '../../src/store/migrations.ts'
 import { startDelivery, type DeliveryService } from '../../src/delivery/service.ts'
-import { createTestDatabase, dropKeys, freePort, ROOT, testConfig } from '../helpers.ts'
+import { createTestDatabase, dropKeys, freePort, migrateTestDatabase, ROOT, testConfig } from '../helpers.ts'
 
 export { dropKeys }
 
@@ -123,7 +122,7 @@ export async function deliveryApp(t: Teardown, o: { config?: Partial<Config>; cl
   const config = testConfig(databaseUrl, { ...FAST, ...o.config })
   const clock = o.clock ?? new ManualClock(new Date())
   const rt = createRuntime(config, { clock })
-  await migrate(rt.pool)
+  await migrateTestDatabase(config)
   const service = await startDelivery(rt, { workers: o.workers ?? true, timers: o.timers ?? false })
   const app = await buildApp(rt, { extensions: [service.routes], ...(service.readiness ? { readiness: [service.readiness] } : {}) })
   t.teardown(async () => {

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis'
 import { checkNoEviction } from '../../delivery/queue.ts'
 import { pendingMigrations } from '../../store/migrations.ts'
 import type { Pool } from '../../store/db.ts'
+import { checkDatabaseRoles } from '../../store/roles.ts'
 
 export interface ReadinessCheck {
   name: string
@@ -10,7 +11,7 @@ export interface ReadinessCheck {
 }
 
 /** Liveness (the process answers) and readiness (it can do its work, and if not, why not). */
-export async function healthRoutes(app: FastifyInstance, deps: { pool: Pool; redis: Redis; extra?: ReadinessCheck[] }): Promise<void> {
+export async function healthRoutes(app: FastifyInstance, deps: { pool: Pool; sealerPool: Pool; redis: Redis; extra?: ReadinessCheck[] }): Promise<void> {
   app.get('/health/live', { schema: { tags: ['health'], summary: 'The process is up' } }, async () => ({ status: 'ok' }))
 
   const checks: ReadinessCheck[] = [
@@ -26,6 +27,8 @@ export async function healthRoutes(app: FastifyInstance, deps: { pool: Pool; red
       },
     },
     { name: 'migrations', check: async () => { const p = await pendingMigrations(deps.pool); return p.length ? `pending: ${p.join(', ')}` : undefined } },
+    // Both connections log in, and each role holds what it needs and nothing it must not.
+    { name: 'database-roles', check: async () => { const p = await checkDatabaseRoles({ app: deps.pool, sealer: deps.sealerPool }); return p.length ? p.join('; ') : undefined } },
     {
       name: 'redis',
       check: async () => {
@@ -36,7 +39,7 @@ export async function healthRoutes(app: FastifyInstance, deps: { pool: Pool; red
     ...(deps.extra ?? []),
   ]
 
-  app.get('/health/ready', { schema: { tags: ['health'], summary: 'PostgreSQL, migrations, Redis (noeviction) and the audit seal, each with its reason when not ready' } }, async (_request, reply) => {
+  app.get('/health/ready', { schema: { tags: ['health'], summary: 'PostgreSQL, migrations, database roles, Redis (noeviction) and the audit seal, each with its reason when not ready' } }, async (_request, reply) => {
     const results = await Promise.all(checks.map(async ({ name, check }) => {
       try {
         const problem = await withTimeout(check(), 2000)
