@@ -20,6 +20,10 @@ export function createPool(databaseUrl: string, opts: { max?: number; applicatio
   // An idle client losing its connection must not crash the process; the next query reconnects.
   // (Callers that want to log it add their own listener.)
   pool.on('error', () => {})
+  // Nor may any client at any other moment: pg emits 'error' on a client whose connection drops
+  // whether or not it is checked out, and more than once (the server's 57P01, then the socket's
+  // end), also after pg-pool removed its own listeners. The query in progress fails by itself.
+  pool.on('connect', (client) => { client.on('error', () => {}) })
   return pool
 }
 

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto'
 import pg from 'pg'
 import t from 'tap'
 import { systemClock } from '../../src/config/clock.ts'
+import { createPool, isConnectionError, withClient, withTransaction } from '../../src/store/db.ts'
 import { freePort, kill, spawnLeix, startPostgresCluster, waitRunning, waitUntil, type LeixProcess } from '../../scripts/chaos/services.ts'
 import { createTestDatabase, REDIS_URL, requestMessage, sign } from '../helpers.ts'
 import { dropKeys, startRecipient, writeDirectory } from '../delivery/helpers.ts'
@@ -34,6 +35,42 @@ function nonJsonLines(p: LeixProcess): string[] {
     try { JSON.parse(line); return false } catch { return true }
   })
 }
+
+t.test('a client whose connection is terminated fails its unit of work; nothing is left to crash the process', async (t) => {
+  const databaseUrl = await createTestDatabase(t)
+  const pool = createPool(databaseUrl, { max: 2 })
+  t.teardown(() => pool.end())
+  const admin = new pg.Client({ connectionString: databaseUrl })
+  await admin.connect()
+  t.teardown(() => admin.end())
+  const terminateOthers = () => admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')
+  // Terminated mid-query, inside a checkout and inside a transaction: the work fails with a
+  // connection error (an uncaught 'error' event would end this test process instead).
+  for (const run of [
+    () => withClient(pool, (c) => c.query('SELECT pg_sleep(30)')),
+    () => withTransaction(pool, (c) => c.query('SELECT pg_sleep(30)')),
+  ]) {
+    const work = run()
+    await waitUntil('the query to run', async () => (await admin.query("SELECT 1 FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'")).rowCount)
+    await terminateOthers()
+    const err = await work.then(() => undefined, (e: unknown) => e)
+    t.ok(isConnectionError(err), `failed with a connection error: ${(err as Error).message}`)
+  }
+  // Every client keeps an 'error' listener whatever its state: checked out, idle, or removed
+  // from the pool after an error (pg emits more than one 'error' for one lost connection).
+  const client = await pool.connect()
+  t.ok(client.listenerCount('error') > 0, 'checked out')
+  client.release(new Error('discard'))
+  t.ok(client.listenerCount('error') > 0, 'removed from the pool')
+  t.doesNotThrow(() => client.emit('error', new Error('a late error from a discarded client')))
+  const idle = await pool.connect()
+  idle.release()
+  await terminateOthers()
+  // The idle client may be handed out before its error arrives: that one query fails, the next works.
+  const first = await pool.query('SELECT 1 AS one').then(() => undefined, (e: unknown) => e)
+  t.ok(first === undefined || isConnectionError(first), 'at most one query fails, with a connection error')
+  t.equal((await pool.query('SELECT 1 AS one')).rows[0].one, 1, 'the pool works again')
+})
 
 t.test('connections terminated under load: the process lives on and every accepted message is delivered', async (t) => {
   const databaseUrl = await createTestDatabase(t)
