@@ -18,12 +18,13 @@ import * as jose from 'jose'
 import pg from 'pg'
 import { exampleMessage } from '../../src/cli/example.ts'
 import { systemClock } from '../../src/config/clock.ts'
-import { loadConfig } from '../../src/config/config.ts'
+import { DATABASE_ROLES, loadConfig, withUser } from '../../src/config/config.ts'
 import { loadBrokerKey, signingKeyFromJwk, type SigningKey } from '../../src/config/keys.ts'
 import { exportChunks, planExport } from '../../src/audit/export.ts'
 import { sealPending } from '../../src/audit/sealer.ts'
 import { verifyExport } from '../../src/audit/verify-export.ts'
-import { createPool, ensureDatabase } from '../../src/store/db.ts'
+import { createPool } from '../../src/store/db.ts'
+import { loginOf, setUpDatabase } from '../../src/store/roles.ts'
 import {
   freePort, kill, postgresBin, spawnLeix, startPostgresCluster, startRedisServer, waitRunning, waitUntil,
   type LeixProcess, type PostgresCluster, type RedisServer,
@@ -100,14 +101,19 @@ async function deploy(name: string, o: { cluster: PostgresCluster | undefined; a
   const redis = await startRedisServer({ aof: o.aof })
   const dbName = `leix_chaos_${name.replace(/\W/g, '_')}_${randomUUID().slice(0, 8)}`
   const databaseUrl = o.cluster ? o.cluster.urlFor(dbName) : `postgres://postgres@127.0.0.1:5432/${dbName}`
-  await ensureDatabase(databaseUrl)
+  // The processes run as the unprivileged roles and migrate as the owner, as in production
+  // (README "Database roles"); the scenario itself keeps the superuser URL to inflict its faults.
+  const adminUrl = new URL(databaseUrl)
+  adminUrl.pathname = '/postgres'
+  const roleUrls = { owner: withUser(databaseUrl, DATABASE_ROLES.owner), app: withUser(databaseUrl, DATABASE_ROLES.app), sealer: withUser(databaseUrl, DATABASE_ROLES.sealer) }
+  await setUpDatabase(adminUrl.toString(), { owner: loginOf(roleUrls.owner), app: loginOf(roleUrls.app), sealer: loginOf(roleUrls.sealer) }, dbName)
   const directory = JSON.parse(readFileSync(new URL('config/directory.sample.json', ROOT), 'utf8')) as { agencies: { id: string; delivery: Record<string, unknown> }[] }
   for (const a of directory.agencies) if (a.id === RECIPIENT) a.delivery = { mode: 'push', webhook: o.recipient.url }
   const directoryPath = join(o.dir, `directory-${name}.json`)
   writeFileSync(directoryPath, JSON.stringify(directory))
   const port = await freePort()
   const env: Record<string, string> = {
-    DATABASE_URL: databaseUrl, REDIS_URL: redis.url, LEIX_QUEUE_PREFIX: 'chaos', LEIX_DIRECTORY: directoryPath,
+    DATABASE_URL: roleUrls.app, LEIX_SEALER_DATABASE_URL: roleUrls.sealer, LEIX_MIGRATE_DATABASE_URL: roleUrls.owner, REDIS_URL: redis.url, LEIX_QUEUE_PREFIX: 'chaos', LEIX_DIRECTORY: directoryPath,
     LEIX_DEV_KEYS: 'true', LEIX_ALLOW_LOOPBACK_HTTP: 'true', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn',
     LEIX_RATE_LIMIT: '1000000', LEIX_MAX_AGE_SECONDS: '3600', LEIX_STARTUP_WAIT: '60',
     LEIX_DELIVERY_BACKOFF_MS: '200', LEIX_DELIVERY_TIMEOUT_MS: '2000', LEIX_DELIVERY_MAX_ATTEMPTS: '1000', LEIX_DELIVERY_MAX_ELAPSED: '3600',

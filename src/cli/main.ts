@@ -68,6 +68,19 @@ function config(): Config {
   return loadConfig(process.env)
 }
 
+/**
+ * Configuration for the commands that only touch the database (`migrate`, `db roles`): they use
+ * the three database URLs, so the gateway's trust settings (directory, token audience), required
+ * outside development mode, are not asked for here.
+ */
+function databaseConfig(): Config {
+  const env = process.env
+  return loadConfig(env, {
+    ...(env.LEIX_TOKEN_AUDIENCE ? {} : { tokenAudience: 'not-used-by-database-commands' }),
+    ...(env.LEIX_DIRECTORY ? {} : { directoryPath: 'not-used-by-database-commands' }),
+  })
+}
+
 function baseUrl(v: string | undefined): string {
   return (v ?? process.env.LEIX_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '')
 }
@@ -162,7 +175,7 @@ export async function main(argv: string[]): Promise<number> {
 
     case 'migrate': {
       const { migrateDatabase } = await import('../store/migrations.ts')
-      const applied = await migrateDatabase(migrationUrl(config()))
+      const applied = await migrateDatabase(migrationUrl(databaseConfig()))
       process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'up to date\n')
       return EXIT.ok
     }
@@ -172,7 +185,7 @@ export async function main(argv: string[]): Promise<number> {
       if (sub !== 'roles') throw new UsageError('usage: leix db roles [--admin-url URL] [--print]')
       const { values } = parseArgs({ args: rest.slice(1), options: { 'admin-url': { type: 'string' }, print: { type: 'boolean', default: false } }, strict: true })
       const { loginOf, setUpDatabase, setupScript } = await import('../store/roles.ts')
-      const cfg = config()
+      const cfg = databaseConfig()
       const spec = { owner: loginOf(migrationUrl(cfg)), app: loginOf(cfg.databaseUrl), sealer: loginOf(cfg.sealerDatabaseUrl) }
       const database = decodeURIComponent(new URL(cfg.databaseUrl).pathname.slice(1))
       if (!database) throw new UsageError('DATABASE_URL names no database')
