@@ -221,7 +221,7 @@ export async function createAuditService(rt: Runtime, opts: AuditServiceOptions)
   const auth = authenticate(rt)
   return {
     routes: async (app: FastifyInstance) => {
-      await auditRoutes(app, { pool, clock, authenticate: auth, key: rt.brokerKey, origin: config.origin, notes: (cp) => cosignedNote(pool, rt.brokerKey, cp) })
+      await auditRoutes(app, { pool, sealerPool: rt.sealerPool, clock, authenticate: auth, key: rt.brokerKey, origin: config.origin, notes: (cp) => cosignedNote(pool, rt.brokerKey, cp) })
       await consultRoutes(app, { pool, clock, authenticate: auth, justificationRetentionDays: config.justificationRetentionDays })
     },
     readiness: {

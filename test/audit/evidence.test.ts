@@ -78,11 +78,15 @@ await cosignAll()
 
 const policy = witnessPolicy(vkeys.map(parseVkey), 2)
 const justification = 'Court order 12/2026, evidence for proceedings'
-const evidence = (agency: string, roles = ['officer'], query = '') =>
-  app.inject({ method: 'GET', url: `/v1/exchanges/${exchangeId}/evidence${query}`, headers: { authorization: `Bearer ${tokenFor(app, agency, roles)}` } })
+/** The bundle as `agency` asks for it; bodies need a justification, given in its header only. */
+const evidence = (agency: string, roles = ['officer'], justified?: string) =>
+  app.inject({
+    method: 'GET', url: `/v1/exchanges/${exchangeId}/evidence`,
+    headers: { authorization: `Bearer ${tokenFor(app, agency, roles)}`, ...(justified === undefined ? {} : { 'leix-justification': justified }) },
+  })
 
 t.test('a party gets a bundle that verifies offline against the broker keys and a 2-of-2 witness policy', async (t) => {
-  const res = await evidence('AL-ASP', ['officer'], `?justification=${encodeURIComponent(justification)}`)
+  const res = await evidence('AL-ASP', ['officer'], justification)
   t.equal(res.statusCode, 200)
   const bundle = res.json() as EvidenceBundle
   t.equal(bundle.party, 'AL-ASP')
@@ -111,7 +115,7 @@ t.test('without a justification, or for a role that reads no bodies, the bundle 
     t.ok(bundle.messages.every((m) => m.jws === null && m.jwsOmitted === why), why)
     t.match(await verifyEvidence(bundle, { jwks, policy }), { ok: true, jwsVerified: 0 })
   }
-  t.equal((await evidence('RS-MUP', ['officer'], '?justification=short')).json().code, 'justification-required')
+  t.equal((await evidence('RS-MUP', ['officer'], 'short')).json().code, 'justification-required')
 })
 
 t.test('only the two parties: others get the answer of a missing exchange, and are logged', async (t) => {
@@ -130,7 +134,7 @@ t.test('only the two parties: others get the answer of a missing exchange, and a
 
 t.test('an erased payload leaves its digest and receipt in the bundle', async (t) => {
   await rt.pool.query('UPDATE messages SET jws = NULL, erased_at = $2 WHERE id = $1', [request.id, clock.now()])
-  const bundle = (await evidence('AL-ASP', ['officer'], `?justification=${encodeURIComponent(justification)}`)).json() as EvidenceBundle
+  const bundle = (await evidence('AL-ASP', ['officer'], justification)).json() as EvidenceBundle
   t.match(bundle.messages.find((m) => m.id === request.id), { jws: null, jwsOmitted: 'erased' })
   t.ok(bundle.messages.find((m) => m.id === (response as unknown as { id: string }).id)?.jws)
   t.match(await verifyEvidence(bundle, { jwks, policy }), { ok: true, jwsVerified: 1 })
@@ -138,7 +142,7 @@ t.test('an erased payload leaves its digest and receipt in the bundle', async (t
 
 t.test('every tampering is caught and named', async (t) => {
   await cosignAll()
-  const good = (await evidence('AL-ASP', ['officer'], `?justification=${encodeURIComponent(justification)}`)).json() as EvidenceBundle
+  const good = (await evidence('AL-ASP', ['officer'], justification)).json() as EvidenceBundle
   t.match(await verifyEvidence(good, { jwks, policy }), { ok: true })
   const { rows: first } = await rt.pool.query<{ n: number }>('SELECT min(tree_size)::int AS n FROM audit_checkpoints')
   const older = (await app.inject({ method: 'GET', url: `/v1/audit/checkpoints/${first[0]!.n}`, headers: { authorization: `Bearer ${tokenFor(app, 'AL-ASP')}` } })).json()

@@ -11,15 +11,17 @@ import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { verifyExport } from '../../src/audit/verify-export.ts'
 import { fullSelfCheck } from '../../src/audit/self-check.ts'
-import { count, tokenFor } from '../helpers.ts'
+import pg from 'pg'
+import { count, databaseUrlAs, tokenFor } from '../helpers.ts'
 import { auditTestApp, brokerJwks, sendRequest } from './fixtures.ts'
 
-const a = await auditTestApp(t, { config: { sealMaxAgeSeconds: 5 } })
+const a = await auditTestApp(t, { config: { sealMaxAgeSeconds: 5, supervisors: ['EU-EUROPOL/auditor-7'] } })
 const { app, rt, audit, clock } = a
 const jwks = await brokerJwks(app)
 const al = tokenFor(app, 'AL-ASP')
 const me = tokenFor(app, 'ME-UP')
-const auditor = tokenFor(app, 'EU-EUROPOL', ['auditor'], 'auditor-7')
+// The whole-log reader is the oversight body's supervisor (LEIX_SUPERVISORS): search and export.
+const auditor = tokenFor(app, 'EU-EUROPOL', ['supervisor'], 'auditor-7')
 const get = (url: string, token: string) => app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } })
 
 const first = await sendRequest(a, 'AL-ASP', 'RS-MUP')
@@ -28,8 +30,10 @@ await audit.runOnce()
 t.ok((await audit.selfCheck({ full: true })).ok, 'the intact log passes the self-check')
 
 /** Runs SQL as a superuser around the append-only triggers (what the issue's attacker did). */
+const superuser = new pg.Pool({ connectionString: databaseUrlAs(rt.config.databaseUrl, 'admin'), max: 1 })
+t.teardown(() => superuser.end())
 async function asSuperuser (sql: string, params: unknown[] = []): Promise<void> {
-  const client = await rt.pool.connect()
+  const client = await superuser.connect()
   try {
     await client.query('BEGIN')
     await client.query('SET LOCAL session_replication_role = replica')

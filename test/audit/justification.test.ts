@@ -10,7 +10,8 @@ import { auditTestApp, sendRequest } from './fixtures.ts'
 const a = await auditTestApp(t, { config: { justificationRetentionDays: 30 } })
 const { app, rt, audit, clock } = a
 const rs = tokenFor(app, 'RS-MUP')
-const auditor = tokenFor(app, 'EU-EUROPOL', ['auditor'], 'auditor-7')
+// An auditor of an agency the consultation names (justifications are agency-scoped like every other read).
+const auditor = tokenFor(app, 'AL-ASP', ['auditor'], 'auditor-7')
 const first = await sendRequest(a, 'AL-ASP', 'RS-MUP')
 const read = (headers: Record<string, string>, token = rs) =>
   app.inject({ method: 'GET', url: `/v1/messages/${first.messageId}`, headers: { authorization: `Bearer ${token}`, ...headers } })

@@ -17,7 +17,7 @@ import { auditCommand } from '../../src/cli/audit.ts'
 import { runWitnessRound, witnessCommand, witnessVkey, type WitnessConfig } from '../../src/cli/witness.ts'
 import { ManualClock } from '../../src/config/clock.ts'
 import { createRuntime } from '../../src/runtime.ts'
-import { createTestDatabase, dropQueueKeys, migrateTestDatabase, testConfig, tokenFor } from '../helpers.ts'
+import { createTestDatabase, databaseUrlAs, dropQueueKeys, migrateTestDatabase, testConfig, tokenFor } from '../helpers.ts'
 import { brokerJwks, sendRequest, type AuditTestApp } from './fixtures.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'leix-witness-'))
@@ -29,7 +29,7 @@ const stranger = { name: 'stranger.example/leix', privateKey: generateKeyPairSyn
 
 const databaseUrl = await createTestDatabase(t)
 const clock = new ManualClock(new Date())
-const rt = createRuntime(testConfig(databaseUrl, { origin: 'leix.test', witnesses: vkeys.join(',\n') }), { clock })
+const rt = createRuntime(testConfig(databaseUrl, { origin: 'leix.test', witnesses: vkeys.join(',\n'), supervisors: ['EU-EUROPOL/auditor-1'] }), { clock })
 await migrateTestDatabase(rt.config)
 const audit = await createAuditService(rt, { workers: true, autoStart: false })
 const witness = await witnessService(rt)
@@ -55,8 +55,11 @@ const logVkey = logNoteKey('leix.test', rt.brokerKey.publicJwk)
 const witnessCfg = (i: number): WitnessConfig => ({
   url, identity: identities[i]!, logs: new Map([['leix.test', [logVkey]]]), statePath: join(dir, `state-${i}.json`), now: () => clock.now(),
 })
-const auditor = tokenFor(app, 'EU-EUROPOL', ['auditor'], 'auditor-1')
-const get = (path: string, token = auditor) => app.inject({ method: 'GET', url: path, headers: { authorization: `Bearer ${token}` } })
+// The whole-log reader is the oversight body's supervisor (LEIX_SUPERVISORS): it exports. Its
+// every read is itself an event, so the other reads here are an agency officer's.
+const supervisor = tokenFor(app, 'EU-EUROPOL', ['supervisor'], 'auditor-1')
+const officer = tokenFor(app, 'AL-ASP', ['officer'])
+const get = (path: string, token = officer) => app.inject({ method: 'GET', url: path, headers: { authorization: `Bearer ${token}` } })
 const sealed = async (): Promise<number> => {
   const r = await audit.sealOnce()
   if (r.status !== 'sealed') throw new Error(`expected a seal, got ${r.status}`)
@@ -181,7 +184,7 @@ t.test('the leix witness command: keygen, log-vkey, and a run whose key leix doe
 
 t.test('leix audit verify holds an export to a k-of-n witness policy', async (t) => {
   const exportFile = join(dir, 'export.ndjson')
-  const res = await get('/v1/audit/export')
+  const res = await get('/v1/audit/export', supervisor)
   t.equal(res.statusCode, 200)
   writeFileSync(exportFile, res.body)
   const finalSize = (await get('/v1/audit/checkpoints/latest')).json().treeSize
@@ -212,7 +215,7 @@ t.test('a log rewritten and re-signed with the broker key is caught by a witness
   const witnessedBefore = join(dir, 'witnessed-before.json')
   writeFileSync(witnessedBefore, (await get(`/v1/audit/checkpoints/witnessed?witnesses=3`)).body)
   // The operator, as database superuser, changes one sealed event and rebuilds and re-signs the whole log.
-  const su = new pg.Client({ connectionString: databaseUrl })
+  const su = new pg.Client({ connectionString: databaseUrlAs(databaseUrl, 'admin') })
   await su.connect()
   await su.query('BEGIN')
   await su.query('SET LOCAL session_replication_role = replica')
@@ -245,7 +248,7 @@ t.test('a log rewritten and re-signed with the broker key is caught by a witness
 
   // An auditor who kept the witnessed checkpoint catches the forged export as well.
   const exportFile = join(dir, 'forged.ndjson')
-  writeFileSync(exportFile, (await get(`/v1/audit/export?to=${before.treeSize}`)).body)
+  writeFileSync(exportFile, (await get(`/v1/audit/export?to=${before.treeSize}`, supervisor)).body)
   const keyArgs = vkeys.flatMap((v) => ['--witness-key', v])
   t.equal(await auditCommand(['verify', exportFile, '--jwks', jwksFile, '--quiet']), 0, 'without witnesses the re-signed export verifies')
   t.equal(await auditCommand(['verify', exportFile, '--jwks', jwksFile, '--quiet', ...keyArgs, '--witness-threshold', '2', '--witnessed', witnessedBefore]), 1, 'against the witnessed checkpoint it fails')

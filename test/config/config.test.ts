@@ -24,13 +24,13 @@ t.test('defaults are sensible for a local run', async (t) => {
 })
 
 t.test('the sealer and owner URLs default to DATABASE_URL with their user and no password', async (t) => {
-  const c = loadConfig({ DATABASE_URL: 'postgres://svc:secret@db.example:6432/broker?sslmode=require' })
+  const c = loadConfig({ ...PRODUCTION, DATABASE_URL: 'postgres://svc:secret@db.example:6432/broker?sslmode=require' })
   t.equal(c.sealerDatabaseUrl, 'postgres://leix_sealer@db.example:6432/broker?sslmode=require')
   t.equal(migrationUrl(c), 'postgres://leix_owner@db.example:6432/broker?sslmode=require')
-  const explicit = loadConfig({ LEIX_SEALER_DATABASE_URL: 'postgres://s:p@h/d', LEIX_MIGRATE_DATABASE_URL: 'postgres://o:p@h/d' })
+  const explicit = loadConfig({ ...PRODUCTION, LEIX_SEALER_DATABASE_URL: 'postgres://s:p@h/d', LEIX_MIGRATE_DATABASE_URL: 'postgres://o:p@h/d' })
   t.equal(explicit.sealerDatabaseUrl, 'postgres://s:p@h/d')
   t.equal(migrationUrl(explicit), 'postgres://o:p@h/d')
-  t.throws(() => loadConfig({ LEIX_SEALER_DATABASE_URL: 'mysql://x' }), { message: /sealerDatabaseUrl \(LEIX_SEALER_DATABASE_URL\)/ })
+  t.throws(() => loadConfig({ ...PRODUCTION, LEIX_SEALER_DATABASE_URL: 'mysql://x' }), { message: /sealerDatabaseUrl \(LEIX_SEALER_DATABASE_URL\)/ })
 })
 
 t.test('environment values are converted and validated; a bad one names its field and variable', async (t) => {

@@ -8,7 +8,8 @@ import t from 'tap'
 import { systemClock } from '../../src/config/clock.ts'
 import { createPool, isConnectionError, withClient, withTransaction } from '../../src/store/db.ts'
 import { freePort, kill, spawnLeix, startPostgresCluster, waitRunning, waitUntil, type LeixProcess } from '../../scripts/chaos/services.ts'
-import { createTestDatabase, REDIS_URL, requestMessage, sign } from '../helpers.ts'
+import { createTestDatabase, databaseUrlAs, REDIS_URL, requestMessage, sign } from '../helpers.ts'
+import { setUpDatabase } from '../../src/store/roles.ts'
 import { dropKeys, startRecipient, writeDirectory } from '../delivery/helpers.ts'
 
 const recipient = await startRecipient(t)
@@ -17,7 +18,7 @@ const received = () => new Set(recipient.messages.map((r) => String(r.headers['l
 
 function env(databaseUrl: string, port: number, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    DATABASE_URL: databaseUrl, REDIS_URL, LEIX_QUEUE_PREFIX: prefix, LEIX_DIRECTORY: directoryPath, LEIX_DEV_KEYS: 'true',
+    DATABASE_URL: databaseUrl, LEIX_MIGRATE_DATABASE_URL: databaseUrlAs(databaseUrl, 'owner'), REDIS_URL, LEIX_QUEUE_PREFIX: prefix, LEIX_DIRECTORY: directoryPath, LEIX_DEV_KEYS: 'true',
     LEIX_ALLOW_LOOPBACK_HTTP: 'true', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info',
     LEIX_CHECKPOINT_INTERVAL_MS: '200', LEIX_RECONCILE_INTERVAL_MS: '500', LEIX_DELIVERY_BACKOFF_MS: '50', LEIX_DELIVERY_TIMEOUT_MS: '2000',
     ...extra,
@@ -40,7 +41,7 @@ t.test('a client whose connection is terminated fails its unit of work; nothing 
   const databaseUrl = await createTestDatabase(t)
   const pool = createPool(databaseUrl, { max: 2 })
   t.teardown(() => pool.end())
-  const admin = new pg.Client({ connectionString: databaseUrl })
+  const admin = new pg.Client({ connectionString: databaseUrlAs(databaseUrl, 'admin') })
   await admin.connect()
   t.teardown(() => admin.end())
   const terminateOthers = () => admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')
@@ -50,10 +51,11 @@ t.test('a client whose connection is terminated fails its unit of work; nothing 
     () => withClient(pool, (c) => c.query('SELECT pg_sleep(30)')),
     () => withTransaction(pool, (c) => c.query('SELECT pg_sleep(30)')),
   ]) {
-    const work = run()
+    // The outcome is taken at once: the rejection may come while the termination is still running.
+    const outcome = run().then(() => undefined, (e: unknown) => e)
     await waitUntil('the query to run', async () => (await admin.query("SELECT 1 FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'")).rowCount)
     await terminateOthers()
-    const err = await work.then(() => undefined, (e: unknown) => e)
+    const err = await outcome
     t.ok(isConnectionError(err), `failed with a connection error: ${(err as Error).message}`)
   }
   // Every client keeps an 'error' listener whatever its state: checked out, idle, or removed
@@ -82,7 +84,7 @@ t.test('connections terminated under load: the process lives on and every accept
   t.teardown(() => kill(serve))
   await waitRunning(serve, url)
 
-  const admin = new pg.Client({ connectionString: databaseUrl })
+  const admin = new pg.Client({ connectionString: databaseUrlAs(databaseUrl, 'admin') })
   await admin.connect()
   t.teardown(() => admin.end())
   const database = new URL(databaseUrl).pathname.slice(1)
@@ -114,7 +116,8 @@ t.test('PostgreSQL stopped and started again; processes started while it is down
   const cluster = await startPostgresCluster()
   t.teardown(() => cluster.destroy())
   // A password in the URL (trust authentication ignores it) must never be printed.
-  const databaseUrl = `postgres://postgres:s3cret-pw@127.0.0.1:${cluster.port}/leix_faults`
+  const databaseUrl = `postgres://leix_app:s3cret-pw@127.0.0.1:${cluster.port}/leix_faults`
+  await setUpDatabase(`postgres://postgres@127.0.0.1:${cluster.port}/postgres`, { owner: { user: 'leix_owner' }, app: { user: 'leix_app' }, sealer: { user: 'leix_sealer' } }, 'leix_faults')
   const prefix = `leixtest-${randomUUID().slice(0, 8)}`
   t.teardown(() => dropKeys(REDIS_URL, prefix))
   const port = await freePort()
@@ -139,7 +142,7 @@ t.test('PostgreSQL stopped and started again; processes started while it is down
   const impatient = spawnLeix('worker', env(databaseUrl, 0, prefix, { LEIX_STARTUP_WAIT: '0' }))
   const gaveUp = await impatient.exited
   t.equal(gaveUp.code, 2, 'exit code 2')
-  t.match(impatient.output(), /PostgreSQL at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/leix_faults is unreachable .*check that PostgreSQL runs/)
+  t.match(impatient.output(), /PostgreSQL at postgres:\/\/leix_app:\*\*\*@127\.0\.0\.1:\d+\/leix_faults is unreachable .*check that PostgreSQL runs/)
   t.notMatch(impatient.output(), /s3cret-pw/, 'without the password')
   // ... and with a wait, it waits and starts once PostgreSQL is back.
   const patient = spawnLeix('worker', env(databaseUrl, 0, prefix, { LEIX_STARTUP_WAIT: '60' }))

@@ -7,7 +7,7 @@ import { connect, type Socket } from 'node:net'
 import t from 'tap'
 import { systemClock } from '../../src/config/clock.ts'
 import { freePort, kill, spawnLeix, startRedisServer, waitRunning, waitUntil } from '../../scripts/chaos/services.ts'
-import { createTestDatabase, requestMessage, sign } from '../helpers.ts'
+import { createTestDatabase, databaseUrlAs, requestMessage, sign } from '../helpers.ts'
 import { startRecipient, writeDirectory } from '../delivery/helpers.ts'
 
 const recipient = await startRecipient(t)
@@ -19,7 +19,7 @@ const databaseUrl = await createTestDatabase(t)
 const port = await freePort()
 const url = `http://127.0.0.1:${port}`
 const serve = spawnLeix('serve', {
-  DATABASE_URL: databaseUrl, REDIS_URL: redis.url, LEIX_QUEUE_PREFIX: `leixtest-${randomUUID().slice(0, 8)}`, LEIX_DIRECTORY: directoryPath,
+  DATABASE_URL: databaseUrl, LEIX_MIGRATE_DATABASE_URL: databaseUrlAs(databaseUrl, 'owner'), REDIS_URL: redis.url, LEIX_QUEUE_PREFIX: `leixtest-${randomUUID().slice(0, 8)}`, LEIX_DIRECTORY: directoryPath,
   LEIX_DEV_KEYS: 'true', LEIX_ALLOW_LOOPBACK_HTTP: 'true', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info',
   LEIX_CHECKPOINT_INTERVAL_MS: '200', LEIX_RECONCILE_INTERVAL_MS: '500', LEIX_DELIVERY_BACKOFF_MS: '50',
 })

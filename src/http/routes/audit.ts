@@ -64,6 +64,8 @@ function parseBound(value: string | undefined, name: string): { seq?: number; ti
  */
 export async function auditRoutes(app: FastifyInstance, deps: {
   pool: Pool; clock: Clock; authenticate: Authenticate; key: CheckpointSigningKey; origin: string
+  /** The sealer role's pool: an export may sign the checkpoint at its last event, which only the sealer may store. */
+  sealerPool?: Pool
   /** The checkpoint as a signed note with its cosignatures (witness-service.ts). */
   notes?: (cp: StoredCheckpoint) => Promise<{ note: string; cosignatures: unknown[] }>
 }): Promise<void> {
@@ -350,7 +352,7 @@ export async function auditRoutes(app: FastifyInstance, deps: {
       ...(to.seq !== undefined ? { toSeq: to.seq } : {}), ...(to.time ? { toTime: to.time } : {}),
       asked: { from: request.query.from ?? null, to: request.query.to ?? null },
     }
-    const plan = await planExport(pool, req, { key: deps.key, origin: deps.origin, now: clock.now() })
+    const plan = await planExport(deps.sealerPool ?? pool, req, { key: deps.key, origin: deps.origin, now: clock.now() })
     if ('refused' in plan) {
       if (plan.refused === 'halted') throw new Problem('audit-unsealed', plan.detail)
       throw new Problem('not-found', plan.detail)

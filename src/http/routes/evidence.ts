@@ -17,7 +17,7 @@ import { JUSTIFICATION_MAX, JUSTIFICATION_MIN, justificationMeta, justificationO
  * only for officers and systems who give a justification, each then logged as a consultation.
  */
 export async function evidenceRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; brokerKey: SigningKey; authenticate: Authenticate; defaultWitnesses: number }): Promise<void> {
-  app.get<{ Params: { id: string }; Querystring: { witnesses?: number; justification?: string } }>('/v1/exchanges/:id/evidence', {
+  app.get<{ Params: { id: string }; Querystring: { witnesses?: number } }>('/v1/exchanges/:id/evidence', {
     onRequest: deps.authenticate,
     schema: {
       summary: "An exchange's evidence bundle for the caller's agency: JWSs (or digests), receipts, its audit events with inclusion proofs to a witnessed checkpoint, the broker keys",
@@ -25,14 +25,14 @@ export async function evidenceRoutes(app: FastifyInstance, deps: { pool: Pool; c
         'Verify offline with `leix evidence verify FILE [--jwks broker-jwks.json] [--witness-key K ... --witness-threshold k]`. ' +
         '`witnesses`: the checkpoint must carry at least this many cosignatures (default: 1 when witnesses are configured, else 0). ' +
         `Message bodies (the original JWSs) are included for officers and systems that give a justification (${JUSTIFICATION_MIN}..${JUSTIFICATION_MAX} characters, ` +
-        'Leix-Justification header or `justification` parameter), each logged as message.consulted; otherwise only digests. ' +
+        'in the Leix-Justification header only), each logged as message.consulted; otherwise only digests. ' +
         'Parties only; every bundle is logged as evidence.exported.',
       tags: ['tracking', 'audit'],
       security: [{ bearer: [] }],
       params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
       querystring: {
         type: 'object', additionalProperties: false,
-        properties: { witnesses: { type: 'integer', minimum: 0, maximum: 64 }, justification: { type: 'string', maxLength: 2000 } },
+        properties: { witnesses: { type: 'integer', minimum: 0, maximum: 64 } },
       },
       response: { '4xx': { description: 'problem+json', ...problemSchema }, '5xx': { description: 'problem+json', ...problemSchema } },
     },
