@@ -80,7 +80,7 @@ t.test('connections terminated under load: the process lives on and every accept
   const url = `http://127.0.0.1:${port}`
   const serve = spawnLeix('serve', env(databaseUrl, port, prefix))
   t.teardown(() => kill(serve))
-  await waitRunning(serve, url)
+  await waitRunning(serve, url, 90_000)
 
   const admin = new pg.Client({ connectionString: databaseUrl })
   await admin.connect()
@@ -121,7 +121,7 @@ t.test('PostgreSQL stopped and started again; processes started while it is down
   const url = `http://127.0.0.1:${port}`
   const serve = spawnLeix('serve', env(databaseUrl, port, prefix))
   t.teardown(() => kill(serve))
-  await waitRunning(serve, url)
+  await waitRunning(serve, url, 90_000)
   const first = await post(url)
   t.equal(first.status, 202)
 
@@ -144,11 +144,11 @@ t.test('PostgreSQL stopped and started again; processes started while it is down
   // ... and with a wait, it waits and starts once PostgreSQL is back.
   const patient = spawnLeix('worker', env(databaseUrl, 0, prefix, { LEIX_STARTUP_WAIT: '60' }))
   t.teardown(() => kill(patient))
-  await waitUntil('the worker to say it waits', () => patient.output().includes('waiting for PostgreSQL'))
+  await waitUntil('the worker to say it waits', () => patient.output().includes('waiting for PostgreSQL'), 90_000)
 
   await new Promise((resolve) => setTimeout(resolve, 1500)) // loops tick against the stopped server
   cluster.start()
-  await waitRunning(patient)
+  await waitRunning(patient, undefined, 90_000)
   await waitUntil('intake to accept again', async () => (await post(url)).status === 202, 30_000)
   const later = await post(url)
   t.equal(later.status, 202)
