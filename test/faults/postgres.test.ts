@@ -46,15 +46,17 @@ t.test('a client whose connection is terminated fails its unit of work; nothing 
   const terminateOthers = () => admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')
   // Terminated mid-query, inside a checkout and inside a transaction: the work fails with a
   // connection error (an uncaught 'error' event would end this test process instead).
-  for (const run of [
-    () => withClient(pool, (c) => c.query('SELECT pg_sleep(30)')),
-    () => withTransaction(pool, (c) => c.query('SELECT pg_sleep(30)')),
-  ]) {
-    const work = run()
-    await waitUntil('the query to run', async () => (await admin.query("SELECT 1 FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'")).rowCount)
-    await terminateOthers()
+  for (const run of [withClient, withTransaction]) {
+    let pid: number | undefined
+    const work = run(pool, async (c) => {
+      pid = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid
+      return c.query('SELECT pg_sleep(30)')
+    })
+    await waitUntil('the query to run', async () => pid !== undefined &&
+      (await admin.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND query = 'SELECT pg_sleep(30)' AND state = 'active'", [pid])).rowCount)
+    await admin.query('SELECT pg_terminate_backend($1)', [pid])
     const err = await work.then(() => undefined, (e: unknown) => e)
-    t.ok(isConnectionError(err), `failed with a connection error: ${(err as Error).message}`)
+    t.ok(isConnectionError(err), `${run.name} failed with a connection error: ${(err as Error).message}`)
   }
   // Every client keeps an 'error' listener whatever its state: checked out, idle, or removed
   // from the pool after an error (pg emits more than one 'error' for one lost connection).
