@@ -123,7 +123,7 @@ export async function start(config: Config, opts: { installSignalHandlers?: bool
   }
   if (opts.installSignalHandlers) {
     closeWithGrace({ delay: 30_000 }, async ({ err, signal }) => {
-      if (err) runtime.config.logLevel !== 'silent' && console.error(err)
+      if (err) log.fatal({ err }, 'uncaught error; shutting down')
       else if (signal && app) app.log.info({ signal }, 'shutting down')
       await stop()
     })

@@ -123,7 +123,7 @@ export class DeliveryService implements Service {
     }, { ...workerOptions, concurrency: Math.max(1, Math.ceil(config.workerConcurrency / 4)) }))
     for (const worker of this.#workers) {
       watchRedis(this.#log, `worker ${worker.name}`, worker, this.#connection)
-      // Unexpected failures only (PostgreSQL down, a bug): the job is removed and the reconciler
+      // Unexpected failures only (a bug; outages make the job wait, see #orLater): the job is removed and the reconciler
       // puts it back from PostgreSQL, which still says the message is due.
       worker.on('failed', (job, err) => this.#log.error({ err, jobId: job?.id }, 'delivery job failed; the reconciler will retry it'))
     }

@@ -47,16 +47,18 @@ t.test('a client whose connection is terminated fails its unit of work; nothing 
   const terminateOthers = () => admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')
   // Terminated mid-query, inside a checkout and inside a transaction: the work fails with a
   // connection error (an uncaught 'error' event would end this test process instead).
-  for (const run of [
-    () => withClient(pool, (c) => c.query('SELECT pg_sleep(30)')),
-    () => withTransaction(pool, (c) => c.query('SELECT pg_sleep(30)')),
-  ]) {
+  for (const run of [withClient, withTransaction]) {
+    let pid: number | undefined
     // The outcome is taken at once: the rejection may come while the termination is still running.
-    const outcome = run().then(() => undefined, (e: unknown) => e)
-    await waitUntil('the query to run', async () => (await admin.query("SELECT 1 FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'")).rowCount)
-    await terminateOthers()
+    const outcome = run(pool, async (c) => {
+      pid = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid
+      return c.query('SELECT pg_sleep(30)')
+    }).then(() => undefined, (e: unknown) => e)
+    await waitUntil('the query to run', async () => pid !== undefined &&
+      (await admin.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND query = 'SELECT pg_sleep(30)' AND state = 'active'", [pid])).rowCount)
+    await admin.query('SELECT pg_terminate_backend($1)', [pid])
     const err = await outcome
-    t.ok(isConnectionError(err), `failed with a connection error: ${(err as Error).message}`)
+    t.ok(isConnectionError(err), `${run.name} failed with a connection error: ${(err as Error).message}`)
   }
   // Every client keeps an 'error' listener whatever its state: checked out, idle, or removed
   // from the pool after an error (pg emits more than one 'error' for one lost connection).
@@ -82,7 +84,7 @@ t.test('connections terminated under load: the process lives on and every accept
   const url = `http://127.0.0.1:${port}`
   const serve = spawnLeix('serve', env(databaseUrl, port, prefix))
   t.teardown(() => kill(serve))
-  await waitRunning(serve, url)
+  await waitRunning(serve, url, 90_000)
 
   const admin = new pg.Client({ connectionString: databaseUrlAs(databaseUrl, 'admin') })
   await admin.connect()
@@ -124,7 +126,7 @@ t.test('PostgreSQL stopped and started again; processes started while it is down
   const url = `http://127.0.0.1:${port}`
   const serve = spawnLeix('serve', env(databaseUrl, port, prefix))
   t.teardown(() => kill(serve))
-  await waitRunning(serve, url)
+  await waitRunning(serve, url, 90_000)
   const first = await post(url)
   t.equal(first.status, 202)
 
@@ -147,11 +149,11 @@ t.test('PostgreSQL stopped and started again; processes started while it is down
   // ... and with a wait, it waits and starts once PostgreSQL is back.
   const patient = spawnLeix('worker', env(databaseUrl, 0, prefix, { LEIX_STARTUP_WAIT: '60' }))
   t.teardown(() => kill(patient))
-  await waitUntil('the worker to say it waits', () => patient.output().includes('waiting for PostgreSQL'))
+  await waitUntil('the worker to say it waits', () => patient.output().includes('waiting for PostgreSQL'), 90_000)
 
   await new Promise((resolve) => setTimeout(resolve, 1500)) // loops tick against the stopped server
   cluster.start()
-  await waitRunning(patient)
+  await waitRunning(patient, undefined, 90_000)
   await waitUntil('intake to accept again', async () => (await post(url)).status === 202, 30_000)
   const later = await post(url)
   t.equal(later.status, 202)

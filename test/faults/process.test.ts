@@ -24,7 +24,7 @@ const serve = spawnLeix('serve', {
   LEIX_CHECKPOINT_INTERVAL_MS: '200', LEIX_RECONCILE_INTERVAL_MS: '500', LEIX_DELIVERY_BACKOFF_MS: '50',
 })
 t.teardown(() => kill(serve))
-await waitRunning(serve, url)
+await waitRunning(serve, url, 90_000)
 
 async function signed(): Promise<{ id: string; jws: string }> {
   const message = requestMessage(systemClock)
