@@ -1,5 +1,6 @@
 // Shared test fixtures: a fresh PostgreSQL database per test file, unique BullMQ prefixes, the
 // sample directory with its development keys, and signing helpers. Real services only.
+import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { once } from 'node:events'
@@ -78,7 +79,7 @@ export async function migrateTestDatabase(config: Pick<Config, 'databaseUrl' | '
 
 /** Configuration for tests: dev keys, silent logs, a unique queue prefix. */
 export function testConfig(databaseUrl: string, overrides: Partial<Config> = {}): Config {
-  return loadConfig({}, {
+  const config = loadConfig({}, {
     databaseUrl,
     migrateDatabaseUrl: withUser(databaseUrl, DATABASE_ROLES.owner),
     redisUrl: REDIS_URL,
@@ -88,7 +89,22 @@ export function testConfig(databaseUrl: string, overrides: Partial<Config> = {})
     directoryPath: new URL('config/directory.sample.json', ROOT).pathname,
     ...overrides,
   })
+  queuePrefixesMade.add(JSON.stringify([config.redisUrl, config.queuePrefix]))
+  return config
 }
+
+/**
+ * Every queue prefix this test file configured, dropped when the file's tests have all ended: a
+ * safety net under the per-test clean-up, for runtimes that a test starts itself (`start()`), for
+ * writes that land after a runtime closed (rate-limit and refusal counters), whatever the test.
+ */
+const queuePrefixesMade = new Set<string>()
+t.teardown(async () => {
+  for (const entry of queuePrefixesMade) {
+    const [redisUrl, prefix] = JSON.parse(entry) as [string, string]
+    await dropKeys(redisUrl, prefix)
+  }
+})
 
 /**
  * Deletes every key under a queue prefix, on a connection of its own: call it after everything
