@@ -75,7 +75,7 @@ export async function start(config: Config, opts: { installSignalHandlers?: bool
     if (problems.length) throw new ConfigError(`the database is not ready for leix:\n  ${problems.join('\n  ')}`)
     await whenReachable(redis, deadline, log, () => runtime.redis.ping())
     const eviction = await checkNoEviction(runtime.redis)
-    if (eviction) throw new Error(`${eviction}: set maxmemory-policy noeviction (DESIGN.md)`)
+    if (eviction) throw new Error(`${eviction}: set maxmemory-policy noeviction`)
   } catch (err) {
     await runtime.close()
     throw err

@@ -1,4 +1,4 @@
-// Every error a client can see, and every setting, has a line in README.md (STYLE.md).
+// Every error a client can see, and every setting, has a line in README.md.
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { PROBLEMS } from '../src/http/problems.ts'

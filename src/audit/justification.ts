@@ -1,4 +1,4 @@
-// Justifications and review reasons (DOMAIN.md A1, A3). A person's free text ("checking on …")
+// Justifications and review reasons (rule A1, A3). A person's free text ("checking on …")
 // is personal data and must not enter a log that can never be erased. The sealed event keeps:
 //   - a code from a closed list (JUSTIFICATION_CODES),
 //   - an optional case reference (an identifier, restricted to a safe alphabet),

@@ -44,7 +44,7 @@ export const AUDIT_EVENT_TYPES = [
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number]
 
 /**
- * Why a person read or decided something, as the sealed log keeps it (DOMAIN.md A1, A3): a code
+ * Why a person read or decided something, as the sealed log keeps it (rule A1, A3): a code
  * from a closed list, an optional case reference, and HMAC-SHA-256(salt, text) of the free text,
  * whose text and salt live in the erasable `justifications` table (justification.ts).
  */
@@ -70,7 +70,7 @@ export interface AuditActor {
 
 /**
  * An audit event as recorded (before sequencing adds `seq` and `prev`). Holds identifiers,
- * digests and metadata only, never personal data (DOMAIN.md A3).
+ * digests and metadata only, never personal data (rule A3).
  */
 export interface AuditEventInput {
   type: AuditEventType

@@ -8,7 +8,7 @@ import { decodeCursor, encodeCursor } from '../store/cursor.ts'
 import { withTransaction, type Client, type Pool } from '../store/db.ts'
 
 /**
- * The pull side of delivery (DESIGN.md "Pull"): an agency lists the messages addressed to it that
+ * The pull side of delivery: an agency lists the messages addressed to it that
  * it has not acknowledged yet, and acknowledges each. Push agencies may use it too, as a fallback
  * while their webhook is down; the push worker skips a message acknowledged meanwhile.
  */
@@ -48,7 +48,7 @@ interface InboxRow {
 
 /**
  * A page of the agency's undelivered messages, oldest first. Handing a message out is a
- * disclosure (DOMAIN.md A1): each fetch is a `deliveries` row (outcome `fetched`) and a
+ * disclosure (rule A1): each fetch is a `deliveries` row (outcome `fetched`) and a
  * `delivery.attempted` event; only the acknowledgement makes it delivered.
  * @param limit 1..100 @defaultValue 20
  */

@@ -27,7 +27,7 @@ export function createRedis(url: string, opts: { forWorker?: boolean; lazy?: boo
   })
 }
 
-/** Fails unless Redis evicts nothing: BullMQ would silently lose jobs otherwise (DESIGN.md). */
+/** Fails unless Redis evicts nothing: BullMQ would silently lose jobs otherwise. */
 export async function checkNoEviction(redis: Redis): Promise<string | undefined> {
   const reply = (await redis.config('GET', 'maxmemory-policy')) as string[]
   const policy = reply[1]

@@ -67,7 +67,7 @@ class Periodic {
 }
 
 /**
- * Delivery as a background service (DESIGN.md "worker"): the BullMQ workers that push messages
+ * Delivery as a background service: the BullMQ workers that push messages
  * and notifications, the reconciler and the deadline watcher; and, in every role, the inbox,
  * notification and admin routes. Stopping closes the workers first — BullMQ waits for the jobs
  * in progress, each bounded by `deliveryTimeoutMs` — so nothing is lost: a job not started stays

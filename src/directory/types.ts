@@ -1,10 +1,10 @@
 import type { JWK } from 'jose'
 
-/** Security classifications that may travel through leix, lowest first (DOMAIN.md S3). */
+/** Security classifications that may travel through leix, lowest first (rule S3). */
 export const CLASSIFICATIONS = ['BASIC_PROTECTION', 'EU_RESTRICTED', 'EU_CONFIDENTIAL'] as const
 export type Classification = (typeof CLASSIFICATIONS)[number]
 
-/** How an agency receives messages (DESIGN.md "Delivery to the recipient"). */
+/** How an agency receives messages. */
 export interface DeliverySettings {
   /** `push`: POST to `webhook`; `pull`: the agency polls `GET /v1/inbox`. */
   mode: 'push' | 'pull'
@@ -39,7 +39,7 @@ export interface Agency {
   tlsClientSubjects?: string[]
 }
 
-/** A legal instrument under which information may be exchanged (DOMAIN.md L1). */
+/** A legal instrument under which information may be exchanged (rule L1). */
 export interface LegalInstrument {
   /** Registry id, for example `PCC-SEE`, `EU-2023/977`. */
   id: string

@@ -25,7 +25,7 @@ const BATCH = 200
 export const DEADLINE_RUNS: readonly ExchangeStatus[] = [...AWAITING_ANSWER].filter((s) => s !== 'clarification')
 
 /**
- * Watches deadlines (DOMAIN.md T2, T3, T5):
+ * Watches deadlines (rule T2, T3, T5):
  * - an exchange still awaiting its answer after its deadline is flagged overdue once
  *   (`overdue_at`, `exchange.overdue`) and both agencies are notified. A `delayed` exchange
  *   (the responder sent a T3 delay notice) becomes overdue only once both the deadline and the

@@ -3,7 +3,7 @@ import { decodeCursor, encodeCursor } from '../store/cursor.ts'
 import type { Queryable } from '../store/db.ts'
 import { AWAITING_ANSWER, type ExchangeStatus } from './state.ts'
 
-/** Status tracking read models (DESIGN.md "Tracking"). Metadata only: no message bodies. */
+/** Status tracking read models. Metadata only: no message bodies. */
 
 export interface ExchangeSummary {
   id: string
@@ -166,7 +166,7 @@ export async function exchangeDetail(db: Queryable, row: ExchangeDbRow, agency: 
     list.push({ attempt: d.attempt, startedAt: d.started_at.toISOString(), endedAt: d.ended_at?.toISOString() ?? null, outcome: d.outcome, httpStatus: d.http_status, error: d.error })
     deliveriesOf.set(d.message_id, list)
   }
-  // Consultations are hops too (DOMAIN.md A1): both parties see when, and by which agency, a
+  // Consultations are hops too (rule A1): both parties see when, and by which agency, a
   // message body was read. Denied attempts by others and auditors' own work stay in the audit API.
   // Each party sees the events that name it (a review the sender's DPO rejected is the sender's).
   // What is shown is what is hashed: a sealed event is selected by its canonical line (an

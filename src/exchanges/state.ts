@@ -12,7 +12,7 @@ import { Problem } from '../http/problems.ts'
  *   answered | refused ──close──▶ closed
  *
  * Overdue is not a state: it is a flag (`overdue_at`) on an open exchange, because an overdue
- * exchange can still be answered (DOMAIN.md T2, T3).
+ * exchange can still be answered (rule T2, T3).
  */
 export const EXCHANGE_STATUSES = [
   'held',

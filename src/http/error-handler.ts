@@ -55,7 +55,7 @@ export function sendProblem(reply: FastifyReply, problem: Problem, request: Fast
   return reply.code(problem.status).type('application/problem+json').send(problem.toJSON(request.url))
 }
 
-/** The one error handler (STYLE.md): logs with the request, hides the internals of 5xx. */
+/** The one error handler: logs with the request, hides the internals of 5xx. */
 export function installErrorHandler(app: FastifyInstance, onProblem?: (request: FastifyRequest, problem: Problem) => Promise<void>): void {
   app.setErrorHandler(async (err, request, reply) => {
     const problem = toProblem(err)

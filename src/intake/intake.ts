@@ -40,7 +40,7 @@ export interface SubmitChannel {
   source?: string
 }
 
-/** The answer to a submission (DESIGN.md "Submitting a message"). */
+/** The answer to a submission. */
 export interface SubmitResult {
   exchangeId: string
   messageId: string
@@ -56,7 +56,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 /**
  * The intake pipeline: verify → parse → (idempotency) → validate → check principles → persist
  * (one transaction with its audit events) → enqueue → receipt. A failure at any step throws a
- * Problem after recording `message.rejected` without the payload (DOMAIN.md A2, A3).
+ * Problem after recording `message.rejected` without the payload (rule A2, A3).
  * Returns `replayed: true` when the same bytes were already accepted: the first result, no new effect.
  */
 export async function submitMessage(deps: IntakeDeps, jws: string, channel: SubmitChannel = {}): Promise<{ replayed: boolean; result: SubmitResult }> {

@@ -17,7 +17,7 @@ export const MESSAGE_KINDS = [
 ] as const
 export type MessageKind = (typeof MESSAGE_KINDS)[number]
 
-/** Threat areas of the 2018 London declaration (DOMAIN.md "The principles"). */
+/** Threat areas of the 2018 London declaration. */
 export const CRIME_AREAS = [
   'organised-crime',
   'violent-extremism',

@@ -4,7 +4,7 @@ import type { SigningKey } from '../config/keys.ts'
 
 export const RECEIPT_TYP = 'leix-receipt+json'
 
-/** What a receipt attests (DESIGN.md "Receipts"). */
+/** What a receipt attests. */
 export interface ReceiptBody {
   messageId: string
   exchangeId: string

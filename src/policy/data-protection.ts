@@ -1,4 +1,4 @@
-// Data protection and human rights (DOMAIN.md D1-D7).
+// Data protection and human rights (rule D1-D7).
 // D1 (every person has a category) is enforced by the schema. D3-D5 do not reject: they hold the
 // message for review by a DPO. D6 (onward use) needs the exchange history: the store handles it.
 import type { LegalInstrument } from '../directory/types.ts'

@@ -1,4 +1,4 @@
-// Legal principle (DOMAIN.md L1-L5). Pure functions of the message and the directory.
+// Legal principle (rule L1-L5). Pure functions of the message and the directory.
 import type { Directory } from '../directory/types.ts'
 import type { Message } from '../intake/message.ts'
 import type { Rule, Violation } from './types.ts'

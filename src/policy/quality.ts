@@ -1,4 +1,4 @@
-// High-quality principle (DOMAIN.md Q1-Q3).
+// High-quality principle (rule Q1-Q3).
 // Q2 (facts apart from assessments) is carried by the schema: body.facts and body.assessments are
 // separate strings; whether a sentence is a fact cannot be judged by a machine, so no rule here.
 // Q3 (corrections reach every recipient) needs the log of recipients: the store handles it.

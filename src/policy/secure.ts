@@ -1,4 +1,4 @@
-// Secure principle (DOMAIN.md S1-S3). The signature itself (S1 algorithms, key lookup) is verified
+// Secure principle (rule S1-S3). The signature itself (S1 algorithms, key lookup) is verified
 // by intake before the payload is parsed; what is left here needs the parsed message.
 import { CLASSIFICATIONS, clearanceCovers } from '../directory/types.ts'
 import type { Classification, Directory } from '../directory/types.ts'

@@ -1,4 +1,4 @@
-// Timely principle (DOMAIN.md T1-T4). Replay by id (T4) and delivery timeouts (T5) need state
+// Timely principle (rule T1-T4). Replay by id (T4) and delivery timeouts (T5) need state
 // and are checked by the store and the delivery worker, not here.
 import type { LegalInstrument } from '../directory/types.ts'
 import type { Accessibility, Message } from '../intake/message.ts'
@@ -13,7 +13,7 @@ export type DeadlineProfile = LegalInstrument['deadlineProfile']
 /**
  * T2 deadlines in milliseconds from receipt. Calendar days, so weekends count.
  * 2023/977 Art. 5: 8 hours (urgent, directly accessible), 3 days (urgent, indirectly accessible),
- * 7 days (all other requests). 2006/960 profile as DOMAIN.md gives it: 8 hours / 7 days / 14 days
+ * 7 days (all other requests). 2006/960 profile: 8 hours / 7 days / 14 days
  * in the same three slots.
  */
 export const DEADLINE_PROFILES: Readonly<

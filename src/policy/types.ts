@@ -1,7 +1,7 @@
 import type { Directory } from '../directory/types.ts'
 import type { Message } from '../intake/message.ts'
 
-/** Rule ids of DOMAIN.md; every violation and hold cites one. */
+/** Rule ids of the exchange principles (README "Error codes"); every violation and hold cites one. */
 export type RuleId =
   | 'L1' | 'L2' | 'L3' | 'L4' | 'L5'
   | 'T1' | 'T2' | 'T3' | 'T4' | 'T5'

@@ -1,4 +1,4 @@
-// Fail closed (DESIGN.md): while events wait unsealed longer than sealMaxAgeSeconds, intake
+// Fail closed: while events wait unsealed longer than sealMaxAgeSeconds, intake
 // answers 503 audit-unsealed and /health/ready says why; it recovers by itself.
 import t from 'tap'
 import pg from 'pg'

@@ -58,7 +58,7 @@ function parseBound(value: string | undefined, name: string): { seq?: number; ti
 }
 
 /**
- * The audit log's API (DESIGN.md "Audit log"): checkpoints and proofs for every party, the event
+ * The audit log's API: checkpoints and proofs for every party, the event
  * search and the streamed export for auditors (`auditor`, `dpo`). Auditors' searches and exports
  * are themselves logged (`audit.queried`, `audit.exported`); refused access is `access.denied`.
  */

@@ -61,7 +61,7 @@ export function justificationOf(request: FastifyRequest): string | undefined {
 }
 
 /**
- * Who may read a message body (DOMAIN.md A1, least privilege), always for their own agency only:
+ * Who may read a message body (rule A1, least privilege), always for their own agency only:
  * - officers, systems and the data-protection officer (`dpo`) of the sender agency;
  * - officers, systems and the `dpo` of the recipient agency, unless the message is held for
  *   review or was rejected by it: then it does not exist for them (D4/D5);
@@ -166,7 +166,7 @@ export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; cl
       throw new Problem('not-found', `no message ${request.params.id} readable by ${principal.agency}`)
     }
     if (m.jws === null || m.erased_at !== null) {
-      throw new Problem('payload-erased', `the payload of message ${m.id} was erased${m.erased_at ? ` on ${m.erased_at.toISOString()}` : ''} (retention, DOMAIN.md D7)`)
+      throw new Problem('payload-erased', `the payload of message ${m.id} was erased${m.erased_at ? ` on ${m.erased_at.toISOString()}` : ''} (retention, rule D7)`)
     }
     const message = JSON.parse(Buffer.from(m.jws.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>
     // Logged before the body leaves: a consultation that cannot be logged does not happen.

@@ -11,7 +11,7 @@ import { Problem, problemSchema } from '../problems.ts'
 
 const problems = { '4xx': { description: 'problem+json', ...problemSchema } }
 
-/** Status tracking for liaison officers and agency systems (DESIGN.md "Tracking"). */
+/** Status tracking for liaison officers and agency systems. */
 export async function exchangeRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; authenticate: Authenticate }): Promise<void> {
   app.get<{ Params: { id: string } }>('/v1/exchanges/:id', {
     onRequest: deps.authenticate,

@@ -17,7 +17,7 @@ export function actorOf(p: Principal) {
   return { kind: 'person' as const, agency: p.agency, id: p.sub, roles: p.roles }
 }
 
-/** The pull side of delivery (DESIGN.md "Pull"), for the recipient agency's system. */
+/** The pull side of delivery, for the recipient agency's system. */
 export async function inboxRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   app.get<{ Querystring: { limit?: number; cursor?: string } }>('/v1/inbox', {
     onRequest: deps.authenticate,

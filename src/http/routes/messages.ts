@@ -23,7 +23,7 @@ const submitResult = {
   },
 } as const
 
-/** `POST /v1/messages`: the signed intake (DESIGN.md "Submitting a message"). */
+/** `POST /v1/messages`: the signed intake. */
 export async function messageRoutes(app: FastifyInstance, deps: { intake: IntakeDeps; bodyLimit: number; gate: () => Problem | undefined }): Promise<void> {
   app.post('/v1/messages', {
     bodyLimit: deps.bodyLimit,
