@@ -3,8 +3,6 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { once } from 'node:events'
-import { createServer } from 'node:net'
 import pg from 'pg'
 import * as jose from 'jose'
 import type { FastifyInstance } from 'fastify'
@@ -187,12 +185,5 @@ export async function count(rt: Runtime, sql: string, params: unknown[] = []): P
   return rows[0]?.n ?? 0
 }
 
-/** A TCP port free on the loopback interface right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
+/** A TCP port free on the loopback interface right now (shared with the fault suite). */
+export { freePort } from '../scripts/chaos/services.ts'

@@ -1,6 +1,7 @@
 // Fixtures for delivery tests: a real HTTP recipient on loopback, a per-test directory whose
 // agencies push to it, a runtime with the delivery service, a private redis-server, and
 // `leix worker` child processes. Real Redis, PostgreSQL and HTTP only.
+import { waitUntil } from '../../scripts/chaos/services.ts'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -134,16 +135,8 @@ export async function deliveryApp(t: Teardown, o: { config?: Partial<Config>; cl
   return { app, rt, service, clock, config, databaseUrl }
 }
 
-/** Polls `check` every 25 ms until it returns a truthy value, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 15_000): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value) return value as NonNullable<T>
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
+/** Polls `check` every 25 ms until it returns a truthy value, or fails after `timeoutMs` (the fault suite's helper). */
+export const waitFor = waitUntil
 
 export async function messageStatus(rt: Runtime, id: string): Promise<string | undefined> {
   const { rows } = await rt.pool.query<{ status: string }>('SELECT status FROM messages WHERE id = $1', [id])
