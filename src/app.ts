@@ -13,7 +13,7 @@ import { trustProxyOption } from './config/config.ts'
 import { installErrorHandler, answerClientError, sendProblem } from './http/error-handler.ts'
 import { controlCharacterPath, ENCODED_CONTROL, hasControlCharacter, isBoundedInstant } from './http/input.ts'
 import { RejectionCounter } from './http/rejections.ts'
-import { Problem } from './http/problems.ts'
+import { DomainError } from './errors.ts'
 import { shutdownHooks } from './http/shutdown.ts'
 import { directoryRoutes } from './http/routes/directory.ts'
 import { exchangeRoutes } from './http/routes/exchanges.ts'
@@ -29,7 +29,7 @@ export interface AppOptions {
   /** Extra readiness checks (the audit sealer adds one). */
   readiness?: ReadinessCheck[]
   /** Returns a problem while intake must refuse (fail closed), undefined otherwise. */
-  intakeGate?: () => Problem | undefined
+  intakeGate?: () => DomainError | undefined
   /** Where the logger writes (tests capture it). @defaultValue stdout */
   logStream?: NodeJS.WritableStream
   /** Plugins registered after the core routes (delivery, audit), given the app. */
@@ -67,7 +67,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<Fast
     // Errors the HTTP parser raises before Fastify sees a request (431, malformed requests) are problems too.
     clientErrorHandler: answerClientError,
     frameworkErrors: (err: Error, request: FastifyRequest, reply: FastifyReply) => {
-      sendProblem(reply, new Problem('bad-request', `the request URL cannot be parsed (${(err as { code?: string }).code ?? 'bad URL'})`), request)
+      sendProblem(reply, new DomainError('bad-request', `the request URL cannot be parsed (${(err as { code?: string }).code ?? 'bad URL'})`), request)
     },
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true },
@@ -127,7 +127,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<Fast
       ]).finally(() => clearTimeout(timer))
       if (verdict && !verdict.isAllowed && verdict.isExceeded) {
         reply.header('retry-after', String(verdict.ttlInSeconds))
-        throw new Problem('rate-limited', `more than ${verdict.max} requests a minute; retry in ${verdict.ttlInSeconds} s`)
+        throw new DomainError('rate-limited', `more than ${verdict.max} requests a minute; retry in ${verdict.ttlInSeconds} s`)
       }
     }
   }
@@ -139,11 +139,11 @@ export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<Fast
   })
   // Input hygiene before anything reads it: no control characters in the URL or in headers.
   app.addHook('onRequest', async (request) => {
-    if (request.url.length > 8192) throw new Problem('uri-too-long', 'the request URL is longer than 8192 characters')
-    if (ENCODED_CONTROL.test(request.url) || hasControlCharacter(request.url)) throw new Problem('bad-request', 'the URL contains a control character')
+    if (request.url.length > 8192) throw new DomainError('uri-too-long', 'the request URL is longer than 8192 characters')
+    if (ENCODED_CONTROL.test(request.url) || hasControlCharacter(request.url)) throw new DomainError('bad-request', 'the URL contains a control character')
     for (const [name, value] of Object.entries(request.headers)) {
       for (const v of Array.isArray(value) ? value : [value]) {
-        if (typeof v === 'string' && hasControlCharacter(v.replace(/\t/g, ' '))) throw new Problem('bad-request', `header ${name} contains a control character`)
+        if (typeof v === 'string' && hasControlCharacter(v.replace(/\t/g, ' '))) throw new DomainError('bad-request', `header ${name} contains a control character`)
       }
     }
   })
@@ -158,13 +158,13 @@ export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<Fast
         const type = properties[name]?.type
         if (type !== 'integer' && type !== 'number') continue
         for (const v of Array.isArray(value) ? value : [value]) {
-          if (typeof v === 'string' && !/^(0|[1-9]\d{0,14})$/.test(v)) throw new Problem('bad-request', `${name} must be a non-negative decimal integer of at most 15 digits`)
+          if (typeof v === 'string' && !/^(0|[1-9]\d{0,14})$/.test(v)) throw new DomainError('bad-request', `${name} must be a non-negative decimal integer of at most 15 digits`)
         }
       }
     }
     if (request.body !== null && typeof request.body === 'object') {
       const at = controlCharacterPath(request.body, { lines: true })
-      if (at !== undefined) throw new Problem('bad-request', `the body has a control character at ${at}`)
+      if (at !== undefined) throw new DomainError('bad-request', `the body has a control character at ${at}`)
     }
   })
   // Only where tokens are minted (development, tests): the gateway verifies with src/http/auth.ts.

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import type { Problem } from './http/problems.ts'
+import type { DomainError } from './errors.ts'
 import type { ReadinessCheck } from './http/routes/health.ts'
 import type { Runtime } from './runtime.ts'
 import { startDelivery } from './delivery/service.ts'
@@ -14,14 +14,14 @@ import { witnessService } from './audit/witness-service.ts'
 export interface Background {
   routes: ((app: FastifyInstance) => Promise<void>)[]
   readiness: ReadinessCheck[]
-  intakeGate: () => Problem | undefined
+  intakeGate: () => DomainError | undefined
   stop(): Promise<void>
 }
 
 export interface Service {
   routes?: (app: FastifyInstance) => Promise<void>
   readiness?: ReadinessCheck
-  gate?: () => Problem | undefined
+  gate?: () => DomainError | undefined
   stop(): Promise<void>
 }
 

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
 import type { Service } from '../background.ts'
 import { authenticate } from '../http/auth.ts'
-import { Problem } from '../http/problems.ts'
+import { DomainError } from '../errors.ts'
 import { auditRoutes } from '../http/routes/audit.ts'
 import { consultRoutes } from '../http/routes/consult.ts'
 import { OutageLog } from '../outage.ts'
@@ -237,7 +237,7 @@ export async function createAuditService(rt: Runtime, opts: AuditServiceOptions)
       },
     },
     gate: () => (state.closed
-      ? new Problem('audit-unsealed', `intake is paused: ${state.reason ?? 'the audit log is not sealed'}`, {
+      ? new DomainError('audit-unsealed', `intake is paused: ${state.reason ?? 'the audit log is not sealed'}`, {
           extra: { unsealedEvents: state.unsealed, oldestUnsealedAt: state.oldestUnsealedAt, sealMaxAgeSeconds: config.sealMaxAgeSeconds },
         })
       : undefined),

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Service } from '../background.ts'
 import { authenticate } from '../http/auth.ts'
-import { Problem } from '../http/problems.ts'
+import { DomainError } from '../errors.ts'
 import { evidenceRoutes } from '../http/routes/evidence.ts'
 import { witnessRoutes } from '../http/routes/witness.ts'
 import type { Runtime } from '../runtime.ts'
@@ -99,9 +99,9 @@ export async function witnessTarget(db: Queryable, old: number, roundSeconds: nu
 /** The tlog-witness add-checkpoint body for a witness at `old`, or a problem. */
 export async function addCheckpointBody(deps: WitnessDeps, old: number): Promise<{ body: string; treeSize: number }> {
   const cp = await witnessTarget(deps.db, old, deps.roundSeconds)
-  if (cp === undefined) throw new Problem('not-found', 'no checkpoint has been signed yet')
+  if (cp === undefined) throw new DomainError('not-found', 'no checkpoint has been signed yet')
   if (old > cp.treeSize) {
-    throw new Problem('witness-conflict', `the witness cosigned size ${old}, but the newest checkpoint of this log has size ${cp.treeSize}`, { extra: { treeSize: cp.treeSize } })
+    throw new DomainError('witness-conflict', `the witness cosigned size ${old}, but the newest checkpoint of this log has size ${cp.treeSize}`, { extra: { treeSize: cp.treeSize } })
   }
   const proof = old === 0 ? [] : await withStoredNodes(deps.db, (src) => consistencyProof(src, old, cp.treeSize))
   const note = signCheckpointNote(noteFields(cp), deps.brokerKey.privateKey)
@@ -119,18 +119,18 @@ function brokerNoteKey(deps: WitnessDeps, origin: string): NoteKey {
  */
 export async function acceptCosignatures(deps: WitnessDeps, origin: string, body: string, now: Date): Promise<{ treeSize: number; witnesses: string[] }> {
   const verified = verifyCheckpointNote(body, [brokerNoteKey(deps, origin)])
-  if (!verified.ok) throw new Problem('bad-witness-statement', `not a checkpoint note of this log: ${verified.reason}`)
+  if (!verified.ok) throw new DomainError('bad-witness-statement', `not a checkpoint note of this log: ${verified.reason}`)
   const cp = verified.checkpoint
   const { rows } = await deps.db.query<{ root_hash: Buffer }>('SELECT root_hash FROM audit_checkpoints WHERE tree_size = $1', [cp.treeSize])
   if (!rows[0] || rows[0].root_hash.toString('base64') !== cp.rootHash) {
-    throw new Problem('bad-witness-statement', `this log has no checkpoint of size ${cp.treeSize} with root ${cp.rootHash}`)
+    throw new DomainError('bad-witness-statement', `this log has no checkpoint of size ${cp.treeSize} with root ${cp.rootHash}`)
   }
   const stored: string[] = []
   for (const sig of verified.note.signatures) {
     const key = deps.witnesses.find((k) => k.name === sig.name && k.keyId === sig.keyId)
     if (key === undefined) continue
     const timestamp = verifyCosignature(verified.note.text, sig, key)
-    if (timestamp === undefined) throw new Problem('bad-witness-statement', `the cosignature by ${key.name} does not verify over this checkpoint`)
+    if (timestamp === undefined) throw new DomainError('bad-witness-statement', `the cosignature by ${key.name} does not verify over this checkpoint`)
     await deps.db.query(
       `INSERT INTO audit_cosignatures (tree_size, witness, key_id, signed_at, line, received_at) VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (tree_size, witness, key_id) DO UPDATE SET signed_at = EXCLUDED.signed_at, line = EXCLUDED.line, received_at = EXCLUDED.received_at
@@ -138,7 +138,7 @@ export async function acceptCosignatures(deps: WitnessDeps, origin: string, body
       [cp.treeSize, key.name, key.keyId, new Date(timestamp * 1000), sig.line, now])
     stored.push(key.name)
   }
-  if (stored.length === 0) throw new Problem('unknown-witness', 'the note carries no cosignature by a configured witness (LEIX_WITNESSES)')
+  if (stored.length === 0) throw new DomainError('unknown-witness', 'the note carries no cosignature by a configured witness (LEIX_WITNESSES)')
   return { treeSize: cp.treeSize, witnesses: stored }
 }
 
@@ -182,21 +182,21 @@ export async function acceptAlarm(deps: WitnessDeps, body: string, now: Date): P
   try {
     note = parseNote(body)
   } catch (err) {
-    throw new Problem('bad-witness-statement', (err as Error).message)
+    throw new DomainError('bad-witness-statement', (err as Error).message)
   }
   const alarm = parseAlarmText(note.text)
-  if (alarm === undefined) throw new Problem('bad-witness-statement', `the alarm text is not ${ALARM_HEADER}`)
+  if (alarm === undefined) throw new DomainError('bad-witness-statement', `the alarm text is not ${ALARM_HEADER}`)
   let witness: NoteKey | undefined
   for (const sig of note.signatures) {
     const configured = deps.witnesses.find((k) => k.name === sig.name)
     if (configured === undefined) continue
     const key = noteKey(configured.name, SIG_ED25519, configured.publicKey)
     if (sig.keyId !== key.keyId) continue
-    if (!verifyNoteSignature(note.text, sig, key)) throw new Problem('bad-witness-statement', `the alarm signature by ${key.name} does not verify`)
+    if (!verifyNoteSignature(note.text, sig, key)) throw new DomainError('bad-witness-statement', `the alarm signature by ${key.name} does not verify`)
     witness = configured
     break
   }
-  if (witness === undefined) throw new Problem('unknown-witness', 'the alarm is not signed by a configured witness (LEIX_WITNESSES)')
+  if (witness === undefined) throw new DomainError('unknown-witness', 'the alarm is not signed by a configured witness (LEIX_WITNESSES)')
   await recordEvent(deps.db, {
     type: 'witness.alarm', actor: { kind: 'witness', id: witness.name }, agencies: [], outcome: 'failed', reason: 'inconsistent-checkpoint',
     details: {

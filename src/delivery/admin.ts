@@ -3,7 +3,7 @@ import { recordEvent, type AuditActor } from '../audit/record.ts'
 import type { Directory } from '../directory/types.ts'
 import { messageViewers } from '../exchanges/read.ts'
 import { applyReplyEffects, changeStatus, lockExchange } from '../exchanges/record.ts'
-import { Problem } from '../http/problems.ts'
+import { DomainError } from '../errors.ts'
 import { transferDetails } from '../policy/legal.ts'
 import type { Message } from '../intake/message.ts'
 import { withTransaction, type Pool, type Queryable } from '../store/db.ts'
@@ -29,7 +29,7 @@ async function denying<T>(pool: Pool, actor: AuditActor & { agency: string }, re
       type: 'access.denied', actor, exchangeId: m.exchange_id, messageId: m.id, agencies: messageViewers(m),
       outcome: 'denied', reason: 'not-a-party', details: { resource },
     }, at)
-    throw new Problem('not-found', notFound)
+    throw new DomainError('not-found', notFound)
   }
 }
 
@@ -50,12 +50,12 @@ export async function redeliver(pool: Pool, messageId: string, o: { actor: Audit
   const notFound = `no message ${messageId} for ${o.actor.agency}`
   return denying(pool, o.actor, 'redeliver', o.now, notFound, () => withTransaction(pool, async (client) => {
     const m = await lockMessage(client, messageId)
-    if (!m) throw new Problem('not-found', notFound)
+    if (!m) throw new DomainError('not-found', notFound)
     // A message held for review (or rejected by it) does not exist for its recipient (D4).
     const hidden = m.status === 'held' || m.status === 'rejected'
     if (m.sender !== o.actor.agency && (m.recipient !== o.actor.agency || hidden)) throw new Denied(m)
     if (m.status !== 'undeliverable' && m.status !== 'accepted') {
-      throw new Problem('invalid-message-state', `message ${m.id} is ${m.status}; only an undeliverable or not yet delivered message can be redelivered`, {
+      throw new DomainError('invalid-message-state', `message ${m.id} is ${m.status}; only an undeliverable or not yet delivered message can be redelivered`, {
         extra: { messageStatus: m.status },
       })
     }
@@ -104,11 +104,11 @@ export async function review(
   const notFound = `no message ${messageId} sent by ${o.actor.agency}`
   return denying(pool, o.actor, 'review', o.now, notFound, () => withTransaction(pool, async (client): Promise<ReviewResult> => {
     const m = await lockMessage(client, messageId)
-    if (!m) throw new Problem('not-found', notFound)
+    if (!m) throw new DomainError('not-found', notFound)
     if (m.sender !== o.actor.agency) throw new Denied(m)
-    if (m.status !== 'held') throw new Problem('invalid-message-state', `message ${m.id} is ${m.status}, not held for review`, { extra: { messageStatus: m.status } })
+    if (m.status !== 'held') throw new DomainError('invalid-message-state', `message ${m.id} is ${m.status}, not held for review`, { extra: { messageStatus: m.status } })
     const exchange = await lockExchange(client, m.exchange_id)
-    if (!exchange) throw new Problem('not-found', `the exchange of message ${m.id} is gone`)
+    if (!exchange) throw new DomainError('not-found', `the exchange of message ${m.id} is gone`)
     const opening = exchange.opened_by === m.id
     const holds = [...new Set((m.holds ?? []).map((h) => h.rule))].join(',')
     const common = { actor: o.actor, exchangeId: m.exchange_id, messageId: m.id, legalBasis: m.legal_basis, digest: m.digest }
@@ -131,10 +131,10 @@ export async function review(
       return { messageId: m.id, exchangeId: m.exchange_id, decision: 'reject', status: 'rejected', exchangeStatus: exchange.status }
     }
 
-    if (!m.jws) throw new Problem('invalid-message-state', `the payload of message ${m.id} has been erased; it cannot be released`)
+    if (!m.jws) throw new DomainError('invalid-message-state', `the payload of message ${m.id} has been erased; it cannot be released`)
     const message = { ...(JSON.parse(Buffer.from(m.jws.split('.')[1] ?? '', 'base64url').toString('utf8')) as Message), id: m.id }
     const instrument = directory.instruments.get(m.legal_basis)
-    if (!instrument) throw new Problem('invalid-message-state', `legal instrument ${m.legal_basis} is no longer in the directory`)
+    if (!instrument) throw new DomainError('invalid-message-state', `legal instrument ${m.legal_basis} is no longer in the directory`)
     let deadline = exchange.deadline
     if (opening) {
       const heldMs = o.now.getTime() - m.received_at.getTime()

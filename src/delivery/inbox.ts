@@ -3,7 +3,7 @@ import { messageViewers } from '../exchanges/read.ts'
 import { changeStatus } from '../exchanges/record.ts'
 import { lockOpenedExchange } from './deliver.ts'
 import { canTransition } from '../exchanges/state.ts'
-import { Problem } from '../http/problems.ts'
+import { DomainError } from '../errors.ts'
 import { decodeCursor, encodeCursor } from '../store/cursor.ts'
 import { withTransaction, type Client, type Pool } from '../store/db.ts'
 
@@ -116,7 +116,7 @@ export async function acknowledge(pool: Pool, agency: string, messageId: string,
     const m = rows[0]
     if (m && m.recipient !== agency) return { denied: m }
     if (!m || !['accepted', 'undeliverable', 'delivered', 'acknowledged'].includes(m.status)) {
-      throw new Problem('not-found', `no message ${messageId} in the inbox of ${agency}`)
+      throw new DomainError('not-found', `no message ${messageId} in the inbox of ${agency}`)
     }
     if (m.status === 'acknowledged' && m.acknowledged_at) {
       return { messageId: m.id, exchangeId: m.exchange_id, status: 'acknowledged', deliveredAt: (m.delivered_at ?? m.acknowledged_at).toISOString(), acknowledgedAt: m.acknowledged_at.toISOString() }
@@ -141,7 +141,7 @@ export async function acknowledge(pool: Pool, agency: string, messageId: string,
       outcome: 'denied', reason: 'not-the-recipient', details: { resource: 'inbox-ack' },
     }, o.now)
     // The same answer as for an unknown id: another agency learns nothing.
-    throw new Problem('not-found', `no message ${messageId} in the inbox of ${agency}`)
+    throw new DomainError('not-found', `no message ${messageId} in the inbox of ${agency}`)
   }
   return result
 }

@@ -1,7 +1,7 @@
 import { recordEvent, type AuditActor, type AuditEventInput, type AuditEventType } from '../audit/record.ts'
 import type { Params } from '../store/params.ts'
 import type { LegalInstrument } from '../directory/types.ts'
-import { Problem } from '../http/problems.ts'
+import { DomainError } from '../errors.ts'
 import type { Message } from '../intake/message.ts'
 import { recomputeDeadline } from '../policy/index.ts'
 import { withTransaction, type Client, type Pool } from '../store/db.ts'
@@ -21,7 +21,7 @@ export interface Opening {
 export function openExchange(o: { message: Message; status: 'accepted' | 'held'; deadline: Date | null; receivedAt: Date }): Opening {
   const { message } = o
   if (message.kind !== 'request' && message.kind !== 'spontaneous') {
-    throw new Problem('schema-violation', `a ${message.kind} needs inReplyTo`)
+    throw new DomainError('schema-violation', `a ${message.kind} needs inReplyTo`)
   }
   const id = randomUUID()
   return {
@@ -110,7 +110,7 @@ export async function applyReply(
   const sender = message.from.agency
   // A bystander learns nothing: a message of another pair, or one held from its recipient (D4),
   // answers exactly like an unknown one.
-  const unknown = () => new Problem('unknown-exchange', `inReplyTo ${message.inReplyTo} names no message known to leix`)
+  const unknown = () => new DomainError('unknown-exchange', `inReplyTo ${message.inReplyTo} names no message known to leix`)
   if (!parent) throw unknown()
   const hidden = parent.recipient === sender && (parent.status === 'held' || parent.status === 'rejected')
   if ((parent.sender !== sender && parent.recipient !== sender) || hidden) throw unknown()
@@ -118,17 +118,17 @@ export async function applyReply(
   if (!exchange) throw unknown()
   const parties = [exchange.requester, exchange.responder]
   if (!parties.includes(sender) || !parties.includes(message.to.agency) || sender === message.to.agency) {
-    throw new Problem('not-counterpart', `only ${exchange.requester} and ${exchange.responder} may write in exchange ${exchange.id}, to each other`)
+    throw new DomainError('not-counterpart', `only ${exchange.requester} and ${exchange.responder} may write in exchange ${exchange.id}, to each other`)
   }
   const fromResponder = sender === exchange.responder
   if (['response', 'refusal', 'delay-notice'].includes(message.kind) && !fromResponder) {
-    throw new Problem('not-counterpart', `a ${message.kind} may come only from the requested agency ${exchange.responder}`)
+    throw new DomainError('not-counterpart', `a ${message.kind} may come only from the requested agency ${exchange.responder}`)
   }
   if (message.kind === 'correction' && parent.sender !== sender) {
-    throw new Problem('not-counterpart', `only ${parent.sender}, who sent message ${message.inReplyTo}, may correct it`)
+    throw new DomainError('not-counterpart', `only ${parent.sender}, who sent message ${message.inReplyTo}, may correct it`)
   }
   if (message.accessibility && !fromResponder) {
-    throw new Problem('not-counterpart', `only the requested agency ${exchange.responder} may state accessibility`)
+    throw new DomainError('not-counterpart', `only the requested agency ${exchange.responder} may state accessibility`)
   }
   if (r.held) return { exchangeId: exchange.id, deadline: exchange.deadline }
   const deadline = await applyReplyEffects(client, exchange, message, r.receivedAt, r.instrument, r.actor)

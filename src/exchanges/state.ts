@@ -1,4 +1,4 @@
-import { Problem } from '../http/problems.ts'
+import { DomainError } from '../errors.ts'
 
 /**
  * The exchange state machine, in one place. Every change of `exchanges.status` goes through
@@ -71,7 +71,7 @@ export function canTransition(from: ExchangeStatus, event: ExchangeEvent): boole
 export function transition(from: ExchangeStatus, event: ExchangeEvent): ExchangeStatus {
   const rule = TRANSITIONS[event]
   if (!rule.from.includes(from)) {
-    throw new Problem('invalid-transition', `an exchange that is ${from} cannot take ${event}; allowed from: ${rule.from.join(', ')}`, {
+    throw new DomainError('invalid-transition', `an exchange that is ${from} cannot take ${event}; allowed from: ${rule.from.join(', ')}`, {
       extra: { from, event },
     })
   }

@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import * as jose from 'jose'
 import { recordEvent } from '../audit/record.ts'
 import type { Runtime } from '../runtime.ts'
-import { Problem } from './problems.ts'
+import { DomainError } from '../errors.ts'
 
 export const ROLES = ['system', 'officer', 'auditor', 'dpo', 'admin', 'supervisor'] as const
 export type Role = (typeof ROLES)[number]
@@ -43,9 +43,9 @@ export function authenticate(rt: Pick<Runtime, 'config' | 'directory' | 'tokenKe
   const maxLifetime = config.tokenMaxLifetimeSeconds
   return async function (request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const header = request.headers.authorization
-    if (!header) throw new Problem('unauthorized', 'send Authorization: Bearer <token>')
+    if (!header) throw new DomainError('unauthorized', 'send Authorization: Bearer <token>')
     const match = BEARER.exec(header)
-    if (!match) throw new Problem('unauthorized', 'Authorization must be Bearer <compact JWT>')
+    if (!match) throw new DomainError('unauthorized', 'Authorization must be Bearer <compact JWT>')
     let claims: jose.JWTPayload
     try {
       ;({ payload: claims } = await jose.jwtVerify(match[1] as string, rt.tokenKeys.keySet, {
@@ -58,22 +58,22 @@ export function authenticate(rt: Pick<Runtime, 'config' | 'directory' | 'tokenKe
       }))
     } catch (err) {
       const why = err instanceof jose.errors.JOSEError ? err.code : 'invalid'
-      throw new Problem('unauthorized', `bearer token rejected (${why})`)
+      throw new DomainError('unauthorized', `bearer token rejected (${why})`)
     }
     const { sub, agency, roles, iat, exp } = claims as jose.JWTPayload & { agency?: unknown; roles?: unknown }
     if (typeof exp !== 'number' || typeof iat !== 'number' || exp - iat > maxLifetime) {
-      throw new Problem('unauthorized', `bearer token lives longer than ${maxLifetime} seconds (LEIX_TOKEN_MAX_LIFETIME)`)
+      throw new DomainError('unauthorized', `bearer token lives longer than ${maxLifetime} seconds (LEIX_TOKEN_MAX_LIFETIME)`)
     }
-    if (typeof sub !== 'string' || !/^[A-Za-z0-9._@:-]{1,200}$/.test(sub)) throw new Problem('unauthorized', 'token sub must be 1..200 characters of A-Z a-z 0-9 . _ @ : -')
-    if (typeof agency !== 'string' || !directory.agencies.has(agency)) throw new Problem('unauthorized', 'token agency is not in the directory')
+    if (typeof sub !== 'string' || !/^[A-Za-z0-9._@:-]{1,200}$/.test(sub)) throw new DomainError('unauthorized', 'token sub must be 1..200 characters of A-Z a-z 0-9 . _ @ : -')
+    if (typeof agency !== 'string' || !directory.agencies.has(agency)) throw new DomainError('unauthorized', 'token agency is not in the directory')
     if (!Array.isArray(roles) || roles.length === 0 || roles.length > ROLES.length || !roles.every((r) => (ROLES as readonly string[]).includes(r))) {
-      throw new Problem('unauthorized', `token roles must be a non-empty subset of ${ROLES.join(', ')}`)
+      throw new DomainError('unauthorized', `token roles must be a non-empty subset of ${ROLES.join(', ')}`)
     }
     if (roles.includes('supervisor') && !supervisors.has(`${agency}/${sub}`)) {
-      throw new Problem('unauthorized', 'the role supervisor is granted only to principals listed in LEIX_SUPERVISORS')
+      throw new DomainError('unauthorized', 'the role supervisor is granted only to principals listed in LEIX_SUPERVISORS')
     }
     if (request.channelAgency && request.channelAgency !== agency) {
-      throw new Problem('unauthorized', `the client certificate speaks for ${request.channelAgency}, the token for ${agency} (S4)`)
+      throw new DomainError('unauthorized', `the client certificate speaks for ${request.channelAgency}, the token for ${agency} (S4)`)
     }
     const principal = { sub, agency, roles: [...new Set(roles)] as Role[] }
     request.principal = principal
@@ -94,13 +94,13 @@ async function recordSupervisorRead(rt: Pick<Runtime, 'pool' | 'clock'>, request
 
 /** The principal, which `authenticate` guarantees on authenticated routes. */
 export function principalOf(request: FastifyRequest): Principal {
-  if (!request.principal) throw new Problem('unauthorized', 'not authenticated')
+  if (!request.principal) throw new DomainError('unauthorized', 'not authenticated')
   return request.principal
 }
 
 /** Throws forbidden unless the principal holds one of `roles`. */
 export function requireRole(principal: Principal, ...roles: Role[]): void {
-  if (!principal.roles.some((r) => roles.includes(r))) throw new Problem('forbidden', `requires one of the roles ${roles.join(', ')}`)
+  if (!principal.roles.some((r) => roles.includes(r))) throw new DomainError('forbidden', `requires one of the roles ${roles.join(', ')}`)
 }
 
 /** Whether the principal acts across agencies (a granted supervisor). */

@@ -1,7 +1,7 @@
 import type { TLSSocket } from 'node:tls'
 import type { FastifyRequest } from 'fastify'
 import type { Directory } from '../directory/types.ts'
-import { Problem } from './problems.ts'
+import { DomainError } from '../errors.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -25,14 +25,14 @@ export function bindClientCertificate(directory: Directory, o: { required?: bool
     const socket = request.raw.socket as Partial<TLSSocket>
     const cert = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined
     if (!cert || Object.keys(cert).length === 0) {
-      if (o.required && !request.url.startsWith('/health/')) throw new Problem('unauthorized', 'a client certificate is required (mutual TLS, S4)')
+      if (o.required && !request.url.startsWith('/health/')) throw new DomainError('unauthorized', 'a client certificate is required (mutual TLS, S4)')
       return
     }
-    if (!socket.authorized) throw new Problem('unauthorized', `client certificate rejected: ${String(socket.authorizationError ?? 'not trusted')}`)
-    if (!cert.ext_key_usage?.includes(CLIENT_AUTH)) throw new Problem('unauthorized', 'client certificate rejected: it lacks the clientAuth extended key usage')
+    if (!socket.authorized) throw new DomainError('unauthorized', `client certificate rejected: ${String(socket.authorizationError ?? 'not trusted')}`)
+    if (!cert.ext_key_usage?.includes(CLIENT_AUTH)) throw new DomainError('unauthorized', 'client certificate rejected: it lacks the clientAuth extended key usage')
     const cn = Array.isArray(cert.subject?.CN) ? cert.subject.CN[0] : cert.subject?.CN
     const agency = cn ? directory.certificateOwners?.get(cn) : undefined
-    if (!agency) throw new Problem('unauthorized', `client certificate ${cn ?? '(no CN)'} is not bound to any agency`)
+    if (!agency) throw new DomainError('unauthorized', `client certificate ${cn ?? '(no CN)'} is not bound to any agency`)
     request.channelAgency = agency
   }
 }

@@ -1,8 +1,8 @@
-import type { Violation } from '../policy/types.ts'
+import { DOMAIN_ERROR_CODES, type DomainError, type DomainErrorCode } from '../errors.ts'
 
 /**
- * The catalogue of every problem a client can see. Each has a stable code (the `type` is
- * `urn:leix:problem:<code>`), an HTTP status and a title; README.md lists them all.
+ * The catalogue of every problem a client can see: each DomainError code (src/errors.ts) with its
+ * HTTP status and title; the `type` is `urn:leix:problem:<code>`. README.md lists them all.
  */
 export const PROBLEMS = {
   'unsupported-media-type': { status: 415, title: 'Content-Type must be application/jose' },
@@ -36,38 +36,23 @@ export const PROBLEMS = {
   'unavailable': { status: 503, title: 'A backing service is unavailable' },
   'audit-integrity': { status: 500, title: 'The audit log failed its integrity check; an alarm was raised' },
   'internal': { status: 500, title: 'Internal error' },
-} as const satisfies Record<string, { status: number; title: string }>
+} as const satisfies Record<DomainErrorCode, { status: number; title: string }>
 
-export type ProblemCode = keyof typeof PROBLEMS
-
-/** An RFC 9457 problem, thrown anywhere and rendered by the one error handler. */
-export class Problem extends Error {
-  override readonly name = 'Problem'
-  readonly code: ProblemCode
-  readonly status: number
-  readonly title: string
-  readonly violations?: Violation[]
-  readonly extra?: Record<string, unknown>
-  constructor(code: ProblemCode, detail: string, opts: { violations?: Violation[]; extra?: Record<string, unknown> } = {}) {
-    super(detail)
-    this.code = code
-    this.status = PROBLEMS[code].status
-    this.title = PROBLEMS[code].title
-    if (opts.violations) this.violations = opts.violations
-    if (opts.extra) this.extra = opts.extra
-  }
-
-  toJSON(instance?: string): Record<string, unknown> {
-    return {
-      type: `urn:leix:problem:${this.code}`,
-      title: this.title,
-      status: this.status,
-      detail: this.message,
-      code: this.code,
-      ...(instance ? { instance } : {}),
-      ...(this.violations ? { violations: this.violations } : {}),
-      ...(this.extra ?? {}),
-    }
+/**
+ * The problem+json body of a refusal (RFC 9457): the code's type, title and status from the
+ * catalogue, the error's message as `detail`, its violations and extra fields.
+ */
+export function problemBody(err: DomainError, instance?: string): Record<string, unknown> {
+  const { status, title } = PROBLEMS[err.code]
+  return {
+    type: `urn:leix:problem:${err.code}`,
+    title,
+    status,
+    detail: err.message,
+    code: err.code,
+    ...(instance ? { instance } : {}),
+    ...(err.violations ? { violations: err.violations } : {}),
+    ...(err.extra ?? {}),
   }
 }
 
@@ -81,7 +66,7 @@ export const problemSchema = {
     title: { type: 'string' },
     status: { type: 'integer' },
     detail: { type: 'string' },
-    code: { type: 'string', enum: Object.keys(PROBLEMS) },
+    code: { type: 'string', enum: [...DOMAIN_ERROR_CODES] },
     instance: { type: 'string' },
     violations: {
       type: 'array',

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { sendProblem } from './error-handler.ts'
-import { Problem } from './problems.ts'
+import { DomainError } from '../errors.ts'
 
 /**
  * Graceful shutdown at the HTTP level. Once `app.close()` starts: every answer carries
@@ -19,7 +19,7 @@ export function shutdownHooks(app: FastifyInstance): void {
   app.addHook('onRequest', async (request, reply) => {
     if (!closing) return
     reply.header('connection', 'close')
-    return sendProblem(reply, new Problem('unavailable', 'this instance is shutting down; retry the request'), request)
+    return sendProblem(reply, new DomainError('unavailable', 'this instance is shutting down; retry the request'), request)
   })
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close')

@@ -6,7 +6,7 @@ import type { Directory } from '../directory/types.ts'
 import type { DeliveryQueue } from '../delivery/queue.ts'
 import { auditEvent, auditInsert, auditRows, recordEvent, recordEvents, type AuditActor, type AuditEventInput } from '../audit/record.ts'
 import { Params } from '../store/params.ts'
-import { Problem } from '../http/problems.ts'
+import { DomainError } from '../errors.ts'
 import { checkPrinciples, checkSenderBinding, computeDeadline, type PolicyLimits, type Violation, type Hold } from '../policy/index.ts'
 import { transferDetails } from '../policy/legal.ts'
 import { withTransaction, type Pool } from '../store/db.ts'
@@ -56,7 +56,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 /**
  * The intake pipeline: verify → parse → (idempotency) → validate → check principles → persist
  * (one transaction with its audit events) → enqueue → receipt. A failure at any step throws a
- * Problem after recording `message.rejected` without the payload (rule A2, A3).
+ * DomainError after recording `message.rejected` without the payload (rule A2, A3).
  * Returns `replayed: true` when the same bytes were already accepted: the first result, no new effect.
  */
 export async function submitMessage(deps: IntakeDeps, jws: string, channel: SubmitChannel = {}): Promise<{ replayed: boolean; result: SubmitResult }> {
@@ -66,7 +66,7 @@ export async function submitMessage(deps: IntakeDeps, jws: string, channel: Subm
   try {
     const verified = await verifyMessageJws(jws, deps.directory, facts, deps.keys)
     if (channel.channelAgency && channel.channelAgency !== verified.agency) {
-      throw new Problem('forbidden', `the client certificate speaks for ${channel.channelAgency}, the signature for ${verified.agency}`, {
+      throw new DomainError('forbidden', `the client certificate speaks for ${channel.channelAgency}, the signature for ${verified.agency}`, {
         violations: [{ rule: 'S4', path: '/protected/kid', message: 'signing key and client certificate belong to different agencies' }],
       })
     }
@@ -76,12 +76,12 @@ export async function submitMessage(deps: IntakeDeps, jws: string, channel: Subm
     const { body, ...rest } = payload
     const control = controlCharacterPath(rest) ?? (body === undefined ? undefined : controlCharacterPath(body, { lines: true }, '/body'))
     if (control !== undefined) {
-      throw new Problem('schema-violation', `the message has a control character at ${control}`, { extra: { errors: [{ path: control, message: 'must not contain control characters' }] } })
+      throw new DomainError('schema-violation', `the message has a control character at ${control}`, { extra: { errors: [{ path: control, message: 'must not contain control characters' }] } })
     }
     readableFacts(payload, deps.directory, facts)
     const validation = deps.validateMessage(payload)
     if (!validation.ok) {
-      throw new Problem('schema-violation', `the message does not match schemas/message.schema.json (${validation.errors.length} error${validation.errors.length === 1 ? '' : 's'})`, {
+      throw new DomainError('schema-violation', `the message does not match schemas/message.schema.json (${validation.errors.length} error${validation.errors.length === 1 ? '' : 's'})`, {
         extra: { errors: validation.errors },
       })
     }
@@ -90,7 +90,7 @@ export async function submitMessage(deps: IntakeDeps, jws: string, channel: Subm
     const { violations, holds } = checkPrinciples(message, { directory: deps.directory, now: receivedAt, limits: deps.limits })
     const all = [...binding, ...violations]
     if (all.length > 0) {
-      throw new Problem('principle-violation', `the message breaks ${[...new Set(all.map((v) => v.rule))].join(', ')}`, { violations: all })
+      throw new DomainError('principle-violation', `the message breaks ${[...new Set(all.map((v) => v.rule))].join(', ')}`, { violations: all })
     }
     let result: SubmitResult
     try {
@@ -106,7 +106,7 @@ export async function submitMessage(deps: IntakeDeps, jws: string, channel: Subm
     if (result.status === 'accepted') await enqueueQuietly(deps, message.id)
     return { replayed: false, result }
   } catch (err) {
-    if (!(err instanceof Problem)) throw err
+    if (!(err instanceof DomainError)) throw err
     // A resend of an accepted message answers its first result even if it would fail now (a
     // stale createdAt, a changed directory); the same id with other bytes is a replay (T4).
     // Looked up only on failure: new messages, the common case, cost no extra round trip.
@@ -116,7 +116,7 @@ export async function submitMessage(deps: IntakeDeps, jws: string, channel: Subm
         const previous = await previousResult(deps.pool, facts.messageId, digest)
         if (previous) return { replayed: true, result: previous }
       } catch (replay) {
-        if (!(replay instanceof Problem)) throw replay
+        if (!(replay instanceof DomainError)) throw replay
         problem = replay
       }
     }
@@ -132,9 +132,9 @@ function parsePayload(bytes: Uint8Array): Record<string, unknown> {
     value = sjson.parse(Buffer.from(bytes).toString('utf8'), undefined, { protoAction: 'error', constructorAction: 'error' })
   } catch (err) {
     const forbidden = /prototype/i.test((err as Error).message)
-    throw new Problem('malformed-json', forbidden ? 'the payload contains a forbidden key (__proto__ or constructor.prototype)' : 'the payload is not valid JSON')
+    throw new DomainError('malformed-json', forbidden ? 'the payload contains a forbidden key (__proto__ or constructor.prototype)' : 'the payload is not valid JSON')
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Problem('malformed-json', 'the payload must be a JSON object')
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new DomainError('malformed-json', 'the payload must be a JSON object')
   return value as Record<string, unknown>
 }
 
@@ -148,7 +148,7 @@ async function previousResult(pool: Pool, messageId: string, digest: string): Pr
   const row = rows[0]
   if (!row) return undefined
   if (row.digest !== digest) {
-    throw new Problem('replayed-message-id', `message id ${messageId} was already used for a different message`, {
+    throw new DomainError('replayed-message-id', `message id ${messageId} was already used for a different message`, {
       violations: [{ rule: 'T4', path: '/id', message: 'replayed id with a different payload' }],
     })
   }
@@ -173,7 +173,7 @@ async function persist(deps: IntakeDeps, pool: Pool, a: Accepted): Promise<Submi
   // stay so after release (they carry the hold reason); events from the release on list both.
   const agencies = status === 'held' ? [message.from.agency] : [message.from.agency, message.to.agency]
   const instrument = deps.directory.instruments.get(message.legalBasis.instrument)
-  if (!instrument) throw new Problem('principle-violation', 'unknown legal instrument', { violations: [{ rule: 'L1', path: '/legalBasis/instrument', message: 'not in the registry' }] })
+  if (!instrument) throw new DomainError('principle-violation', 'unknown legal instrument', { violations: [{ rule: 'L1', path: '/legalBasis/instrument', message: 'not in the registry' }] })
 
   const common = { actor, messageId: message.id, agencies, legalBasis: message.legalBasis.instrument, digest: a.digest }
   const messageEvents = (exchangeId: string, deadline: Date | null): AuditEventInput[] => [
@@ -255,7 +255,7 @@ function readableFacts(payload: Record<string, unknown>, directory: IntakeDeps['
   if (typeof officer === 'string' && OFFICER_ID.test(officer)) facts.officer = officer
 }
 
-async function recordRejection(deps: IntakeDeps, problem: Problem, facts: RejectionFacts & { digest: string }, at: Date, channel: SubmitChannel): Promise<void> {
+async function recordRejection(deps: IntakeDeps, problem: DomainError, facts: RejectionFacts & { digest: string }, at: Date, channel: SubmitChannel): Promise<void> {
   const violations: Violation[] = problem.violations ?? []
   // Only a verified signature or client certificate identifies the sender; a claimed kid does not.
   const agency = facts.verified ? facts.agency : channel.channelAgency

@@ -1,7 +1,7 @@
 import { createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto'
 import * as jose from 'jose'
 import type { Directory } from '../directory/types.ts'
-import { Problem } from '../http/problems.ts'
+import { DomainError } from '../errors.ts'
 
 /** Signature algorithms accepted on messages (S1). Nothing else is even parsed. */
 export const MESSAGE_ALGORITHMS = ['EdDSA', 'ES256'] as const
@@ -30,36 +30,36 @@ export interface JwsFacts {
 /**
  * S1: checks the protected header against the allow-list, binds `kid` to a registered agency key
  * and verifies the signature. Header checks come first, so a disallowed algorithm never reaches a
- * key lookup or the payload. Throws a Problem; fills `facts` as it learns.
+ * key lookup or the payload. Throws a DomainError; fills `facts` as it learns.
  */
 export async function verifyMessageJws(jws: string, directory: Directory, facts: JwsFacts = {}, keys: KeyCache = new KeyCache()): Promise<VerifiedJws> {
-  if (!COMPACT_JWS.test(jws)) throw new Problem('malformed-jws', 'expected a compact JWS: three base64url segments separated by dots')
+  if (!COMPACT_JWS.test(jws)) throw new DomainError('malformed-jws', 'expected a compact JWS: three base64url segments separated by dots')
   let header: jose.ProtectedHeaderParameters
   try {
     header = jose.decodeProtectedHeader(jws)
   } catch {
-    throw new Problem('malformed-jws', 'the protected header is not base64url-encoded JSON')
+    throw new DomainError('malformed-jws', 'the protected header is not base64url-encoded JSON')
   }
   const alg = header.alg
   if (typeof alg !== 'string' || !(MESSAGE_ALGORITHMS as readonly string[]).includes(alg)) {
-    throw new Problem('algorithm-not-allowed', `alg ${JSON.stringify(alg ?? null)} is not allowed; use one of ${MESSAGE_ALGORITHMS.join(', ')} (S1)`, {
+    throw new DomainError('algorithm-not-allowed', `alg ${JSON.stringify(alg ?? null)} is not allowed; use one of ${MESSAGE_ALGORITHMS.join(', ')} (S1)`, {
       violations: [{ rule: 'S1', path: '/protected/alg', message: 'algorithm not on the allow-list' }],
     })
   }
-  if (header.typ !== MESSAGE_TYP) throw new Problem('bad-jws-type', `typ must be ${MESSAGE_TYP}, got ${JSON.stringify(header.typ ?? null)}`)
+  if (header.typ !== MESSAGE_TYP) throw new DomainError('bad-jws-type', `typ must be ${MESSAGE_TYP}, got ${JSON.stringify(header.typ ?? null)}`)
   if (header.crit !== undefined || header.jwk !== undefined || header.jku !== undefined || header.x5u !== undefined || header.x5c !== undefined) {
-    throw new Problem('malformed-jws', 'the protected header may not carry crit, jwk, jku, x5u or x5c: keys come from the directory only')
+    throw new DomainError('malformed-jws', 'the protected header may not carry crit, jwk, jku, x5u or x5c: keys come from the directory only')
   }
   const kid = header.kid
-  if (typeof kid !== 'string' || kid.length === 0 || kid.length > 128) throw new Problem('unknown-key', 'the protected header has no kid')
+  if (typeof kid !== 'string' || kid.length === 0 || kid.length > 128) throw new DomainError('unknown-key', 'the protected header has no kid')
   facts.kid = kid
   const agencyId = directory.keyOwners.get(kid)
   const jwk = agencyId ? directory.agencies.get(agencyId)?.jwks.keys.find((k) => k.kid === kid) : undefined
-  if (!agencyId || !jwk) throw new Problem('unknown-key', `kid ${kid} is not registered to any agency`)
+  if (!agencyId || !jwk) throw new DomainError('unknown-key', `kid ${kid} is not registered to any agency`)
   facts.agency = agencyId
   const keyAlg = jwk.kty === 'OKP' && jwk.crv === 'Ed25519' ? 'EdDSA' : jwk.kty === 'EC' && jwk.crv === 'P-256' ? 'ES256' : undefined
   if (keyAlg !== alg || (jwk.alg !== undefined && jwk.alg !== alg)) {
-    throw new Problem('algorithm-not-allowed', `alg ${alg} does not match key ${kid} (${keyAlg ?? 'unsupported key type'}) (S1)`, {
+    throw new DomainError('algorithm-not-allowed', `alg ${alg} does not match key ${kid} (${keyAlg ?? 'unsupported key type'}) (S1)`, {
       violations: [{ rule: 'S1', path: '/protected/alg', message: 'algorithm does not match the registered key' }],
     })
   }
@@ -67,14 +67,14 @@ export async function verifyMessageJws(jws: string, directory: Directory, facts:
   try {
     key = keys.get(jwk)
   } catch {
-    throw new Problem('unknown-key', `key ${kid} in the directory cannot be used`)
+    throw new DomainError('unknown-key', `key ${kid} in the directory cannot be used`)
   }
   // The header has been checked above; what is left of RFC 7515 is the signature over
   // ASCII(header.payload). node:crypto does it synchronously, several times faster than WebCrypto.
   const dot = jws.lastIndexOf('.')
   const signature = Buffer.from(jws.slice(dot + 1), 'base64url')
   const ok = verifySignature(alg === 'EdDSA' ? null : 'sha256', Buffer.from(jws.slice(0, dot), 'ascii'), alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key, signature)
-  if (!ok) throw new Problem('bad-signature', `the signature does not verify with key ${kid} of ${agencyId}`)
+  if (!ok) throw new DomainError('bad-signature', `the signature does not verify with key ${kid} of ${agencyId}`)
   facts.verified = true
   const payloadPart = jws.slice(jws.indexOf('.') + 1, dot)
   return { agency: agencyId, kid, alg, payload: Buffer.from(payloadPart, 'base64url') }

@@ -1,5 +1,5 @@
 import { isBoundedInstant } from '../http/input.ts'
-import { Problem } from '../http/problems.ts'
+import { DomainError } from '../errors.ts'
 
 /**
  * Opaque keyset cursors over (timestamp, uuid): pages stay stable while rows are added. A cursor
@@ -12,7 +12,7 @@ export function encodeCursor(at: Date, id: string): string {
 export function decodeCursor(cursor: string): [at: string, id: string] {
   const [at, id, extra] = Buffer.from(cursor, 'base64url').toString('utf8').split('|')
   if (!at || !id || extra !== undefined || !isBoundedInstant(at) || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) {
-    throw new Problem('bad-request', 'cursor is not one this API gave out')
+    throw new DomainError('bad-request', 'cursor is not one this API gave out')
   }
   return [at, id]
 }

@@ -13,7 +13,8 @@ import type { Clock } from '../../config/clock.ts'
 import type { Pool } from '../../store/db.ts'
 import { isSupervisor, principalOf, type Principal, type Authenticate } from '../auth.ts'
 import { isBoundedInstant } from '../input.ts'
-import { Problem, problemSchema } from '../problems.ts'
+import { DomainError } from '../../errors.ts'
+import { problemSchema } from '../problems.ts'
 
 
 const problems = { '4xx': { description: 'problem+json', ...problemSchema } }
@@ -54,7 +55,7 @@ function parseBound(value: string | undefined, name: string): { seq?: number; ti
   if (isBoundedInstant(value)) {
     return { time: new Date(value).toISOString() }
   }
-  throw new Problem('bad-request', `${name} must be a seq (integer) or an ISO 8601 date-time`)
+  throw new DomainError('bad-request', `${name} must be a seq (integer) or an ISO 8601 date-time`)
 }
 
 /**
@@ -80,7 +81,7 @@ export async function auditRoutes(app: FastifyInstance, deps: {
   const requireAuditor = async (p: Principal, resource: string): Promise<void> => {
     if (isAuditor(p)) return
     await deny(p, 'role', { resource })
-    throw new Problem('forbidden', 'requires the role auditor, dpo or supervisor')
+    throw new DomainError('forbidden', 'requires the role auditor, dpo or supervisor')
   }
 
   /**
@@ -99,12 +100,12 @@ export async function auditRoutes(app: FastifyInstance, deps: {
       }, clock.now())
     }
     // The same answer whether or not it exists: another agency learns nothing.
-    throw new Problem('not-found', `no sealed audit event ${seq} visible to ${p.agency}`)
+    throw new DomainError('not-found', `no sealed audit event ${seq} visible to ${p.agency}`)
   }
 
   const checkpointOrLatest = async (treeSize: number | undefined): Promise<StoredCheckpoint> => {
     const cp = treeSize === undefined ? await latestCheckpoint(pool) : await checkpointAt(pool, treeSize)
-    if (!cp) throw new Problem('not-found', treeSize === undefined ? 'no checkpoint has been signed yet' : `no checkpoint of tree size ${treeSize}`)
+    if (!cp) throw new DomainError('not-found', treeSize === undefined ? 'no checkpoint has been signed yet' : `no checkpoint of tree size ${treeSize}`)
     return cp
   }
 
@@ -190,7 +191,7 @@ export async function auditRoutes(app: FastifyInstance, deps: {
     const { seq, treeSize } = request.query
     const event = await visibleEvent(p, seq, 'inclusion-proof')
     const cp = await checkpointOrLatest(treeSize)
-    if (seq >= cp.treeSize) throw new Problem('bad-request', `seq ${seq} is not in the tree of size ${cp.treeSize}; ask for a later checkpoint`)
+    if (seq >= cp.treeSize) throw new DomainError('bad-request', `seq ${seq} is not in the tree of size ${cp.treeSize}; ask for a later checkpoint`)
     const path = await provenLeaf(event, cp)
     return {
       seq, treeSize: cp.treeSize, leafHash: hashToBase64(event.leafHash), line: event.line,
@@ -224,7 +225,7 @@ export async function auditRoutes(app: FastifyInstance, deps: {
   }, async (request) => {
     const to = await checkpointOrLatest(request.query.to)
     const from = await checkpointOrLatest(request.query.from)
-    if (from.treeSize > to.treeSize) throw new Problem('bad-request', `from (${from.treeSize}) must not exceed to (${to.treeSize})`)
+    if (from.treeSize > to.treeSize) throw new DomainError('bad-request', `from (${from.treeSize}) must not exceed to (${to.treeSize})`)
     const path = await withStoredNodes(pool, (src) => consistencyProof(src, from.treeSize, to.treeSize))
     return { from: from.treeSize, to: to.treeSize, consistencyPath: path.map(hashToBase64), fromCheckpoint: checkpointView(from), toCheckpoint: checkpointView(to) }
   })
@@ -264,7 +265,7 @@ export async function auditRoutes(app: FastifyInstance, deps: {
     try {
       page = await queryEvents(pool, request.query, isSupervisor(p) ? {} : { visibleTo: p.agency })
     } catch (err) {
-      if (err instanceof RangeError) throw new Problem('bad-request', 'cursor is not one leix issued')
+      if (err instanceof RangeError) throw new DomainError('bad-request', 'cursor is not one leix issued')
       throw err
     }
     const filters = Object.fromEntries(Object.entries(request.query).filter(([k, v]) => v !== undefined && k !== 'cursor').map(([k, v]) => [`filter.${k}`, String(v)]))
@@ -314,7 +315,7 @@ export async function auditRoutes(app: FastifyInstance, deps: {
         type: 'access.denied', actor: actorOf(p), agencies: proof.agencies, outcome: 'denied', reason: 'not-a-party', details: { resource: 'justification' },
       }, clock.now())
     }
-    if (!proof || (!isSupervisor(p) && !proof.agencies.includes(p.agency))) throw new Problem('not-found', `no justification ${request.params.id}`)
+    if (!proof || (!isSupervisor(p) && !proof.agencies.includes(p.agency))) throw new DomainError('not-found', `no justification ${request.params.id}`)
     await recordEvent(pool, {
       type: 'audit.queried', actor: actorOf(p), agencies: [p.agency], outcome: 'ok',
       details: { resource: 'justification', justificationId: proof.id, erased: proof.erasedAt !== null },
@@ -343,7 +344,7 @@ export async function auditRoutes(app: FastifyInstance, deps: {
     const p = principalOf(request)
     if (!isSupervisor(p)) {
       await deny(p, 'role', { resource: 'audit-export' })
-      throw new Problem('forbidden', 'the export covers every agency\'s events: it requires the role supervisor (auditors and DPOs search their agency\'s events and prove them with inclusion proofs)')
+      throw new DomainError('forbidden', 'the export covers every agency\'s events: it requires the role supervisor (auditors and DPOs search their agency\'s events and prove them with inclusion proofs)')
     }
     const from = parseBound(request.query.from, 'from')
     const to = parseBound(request.query.to, 'to')
@@ -354,8 +355,8 @@ export async function auditRoutes(app: FastifyInstance, deps: {
     }
     const plan = await planExport(deps.sealerPool ?? pool, req, { key: deps.key, origin: deps.origin, now: clock.now() })
     if ('refused' in plan) {
-      if (plan.refused === 'halted') throw new Problem('audit-unsealed', plan.detail)
-      throw new Problem('not-found', plan.detail)
+      if (plan.refused === 'halted') throw new DomainError('audit-unsealed', plan.detail)
+      throw new DomainError('not-found', plan.detail)
     }
     await recordEvent(pool, {
       type: 'audit.exported', actor: actorOf(p), agencies: [p.agency], outcome: 'ok',

@@ -6,7 +6,8 @@ import type { Clock } from '../../config/clock.ts'
 import { withTransaction, type Pool } from '../../store/db.ts'
 import { isSupervisor, principalOf, type Principal, type Authenticate } from '../auth.ts'
 import { hasControlCharacter } from '../input.ts'
-import { Problem, problemSchema } from '../problems.ts'
+import { DomainError } from '../../errors.ts'
+import { problemSchema } from '../problems.ts'
 
 /** Bounds of a justification, characters (after trimming). */
 export const JUSTIFICATION_MIN = 10
@@ -26,11 +27,11 @@ export function justificationMeta(request: FastifyRequest): { code: Justificatio
   }
   const code = header(JUSTIFICATION_CODE_HEADER) ?? 'other'
   if (!isJustificationCode(code)) {
-    throw new Problem('bad-request', `Leix-Justification-Code must be one of ${JUSTIFICATION_CODES.join(', ')}`)
+    throw new DomainError('bad-request', `Leix-Justification-Code must be one of ${JUSTIFICATION_CODES.join(', ')}`)
   }
   const caseRef = header(CASE_REF_HEADER)
   if (caseRef !== undefined && !CASE_REF_PATTERN.test(caseRef)) {
-    throw new Problem('bad-request', 'Leix-Case-Reference must be an identifier (letters, digits, / . _ : -, at most 64 characters), not text')
+    throw new DomainError('bad-request', 'Leix-Case-Reference must be an identifier (letters, digits, / . _ : -, at most 64 characters), not text')
   }
   return { code, ...(caseRef ? { caseRef } : {}) }
 }
@@ -54,7 +55,7 @@ export function justificationOf(request: FastifyRequest): string | undefined {
     }
   }
   if (raw !== undefined && hasControlCharacter(raw)) {
-    throw new Problem('justification-required', 'the justification must not contain control characters')
+    throw new DomainError('justification-required', 'the justification must not contain control characters')
   }
   const text = raw?.replace(/\s+/g, ' ').trim()
   return text === undefined || text.length === 0 ? undefined : text
@@ -138,7 +139,7 @@ export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; cl
     const principal = principalOf(request)
     const justification = justificationOf(request)
     if (justification === undefined || justification.length < JUSTIFICATION_MIN || justification.length > JUSTIFICATION_MAX) {
-      throw new Problem('justification-required',
+      throw new DomainError('justification-required',
         `state why you read this message in the Leix-Justification header (${JUSTIFICATION_MIN}..${JUSTIFICATION_MAX} characters)`)
     }
     const meta = justificationMeta(request)
@@ -163,10 +164,10 @@ export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; cl
         })
       }
       // The same answer whether or not it exists: a stranger learns nothing.
-      throw new Problem('not-found', `no message ${request.params.id} readable by ${principal.agency}`)
+      throw new DomainError('not-found', `no message ${request.params.id} readable by ${principal.agency}`)
     }
     if (m.jws === null || m.erased_at !== null) {
-      throw new Problem('payload-erased', `the payload of message ${m.id} was erased${m.erased_at ? ` on ${m.erased_at.toISOString()}` : ''} (retention, rule D7)`)
+      throw new DomainError('payload-erased', `the payload of message ${m.id} was erased${m.erased_at ? ` on ${m.erased_at.toISOString()}` : ''} (retention, rule D7)`)
     }
     const message = JSON.parse(Buffer.from(m.jws.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>
     // Logged before the body leaves: a consultation that cannot be logged does not happen.

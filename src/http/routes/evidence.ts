@@ -7,7 +7,8 @@ import type { SigningKey } from '../../config/keys.ts'
 import { findExchange } from '../../exchanges/read.ts'
 import type { Pool } from '../../store/db.ts'
 import { principalOf, type Authenticate } from '../auth.ts'
-import { Problem, problemSchema } from '../problems.ts'
+import { DomainError } from '../../errors.ts'
+import { problemSchema } from '../problems.ts'
 import { JUSTIFICATION_MAX, JUSTIFICATION_MIN, justificationMeta, justificationOf } from './consult.ts'
 
 /**
@@ -48,11 +49,11 @@ export async function evidenceRoutes(app: FastifyInstance, deps: { pool: Pool; c
           outcome: 'denied', reason: 'not-a-party', details: { resource: 'evidence' },
         }], now)
       }
-      throw new Problem('not-found', `no exchange ${request.params.id} for ${p.agency}`)
+      throw new DomainError('not-found', `no exchange ${request.params.id} for ${p.agency}`)
     }
     const justification = justificationOf(request)
     if (justification !== undefined && (justification.length < JUSTIFICATION_MIN || justification.length > JUSTIFICATION_MAX)) {
-      throw new Problem('justification-required', `a justification must have ${JUSTIFICATION_MIN}..${JUSTIFICATION_MAX} characters`)
+      throw new DomainError('justification-required', `a justification must have ${JUSTIFICATION_MIN}..${JUSTIFICATION_MAX} characters`)
     }
     const handles = p.roles.includes('officer') || p.roles.includes('system')
     const bodies = !handles ? 'role' : justification === undefined ? 'justification-required' : 'yes'
@@ -62,10 +63,10 @@ export async function evidenceRoutes(app: FastifyInstance, deps: { pool: Pool; c
         exchangeId: row.id, party: p.agency, bodies, witnesses: request.query.witnesses ?? deps.defaultWitnesses, brokerKey: deps.brokerKey, now,
       })
     } catch (err) {
-      if (err instanceof EvidenceUnavailable) throw new Problem('not-found', err.message)
+      if (err instanceof EvidenceUnavailable) throw new DomainError('not-found', err.message)
       if (err instanceof LeafMismatch) {
         request.log.error({ err }, 'audit line does not match its leaf hash')
-        throw new Problem('internal', 'the audit log failed its integrity check; the bundle is not served')
+        throw new DomainError('internal', 'the audit log failed its integrity check; the bundle is not served')
       }
       throw err
     }

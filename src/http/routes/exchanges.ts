@@ -7,7 +7,8 @@ import { EXCHANGE_STATUSES } from '../../exchanges/state.ts'
 import { CRIME_AREAS } from '../../intake/message.ts'
 import { withTransaction, type Pool } from '../../store/db.ts'
 import { isSupervisor, principalOf, requireRole, type Authenticate } from '../auth.ts'
-import { Problem, problemSchema } from '../problems.ts'
+import { DomainError } from '../../errors.ts'
+import { problemSchema } from '../problems.ts'
 
 const problems = { '4xx': { description: 'problem+json', ...problemSchema } }
 
@@ -38,7 +39,7 @@ export async function exchangeRoutes(app: FastifyInstance, deps: { pool: Pool; c
         }, now)
       }
       // The same answer whether or not it exists: another agency learns nothing.
-      throw new Problem('not-found', `no exchange ${request.params.id} for ${principal.agency}`)
+      throw new DomainError('not-found', `no exchange ${request.params.id} for ${principal.agency}`)
     }
     return exchangeDetail(deps.pool, row, principal.agency, now, { supervisor })
   })
@@ -69,7 +70,7 @@ export async function exchangeRoutes(app: FastifyInstance, deps: { pool: Pool; c
   }, async (request) => {
     const principal = principalOf(request)
     const { agency = principal.agency, ...filters } = request.query
-    if (agency !== principal.agency && !isSupervisor(principal)) throw new Problem('forbidden', 'only a supervisor may list another agency\'s exchanges')
+    if (agency !== principal.agency && !isSupervisor(principal)) throw new DomainError('forbidden', 'only a supervisor may list another agency\'s exchanges')
     return listExchanges(deps.pool, agency, filters, deps.clock.now())
   })
 
@@ -99,12 +100,12 @@ export async function exchangeRoutes(app: FastifyInstance, deps: { pool: Pool; c
           reason: 'not-a-party', details: { resource: 'exchange-close' },
         }, now)
       }
-      throw new Problem('not-found', `no exchange ${request.params.id} for ${principal.agency}`)
+      throw new DomainError('not-found', `no exchange ${request.params.id} for ${principal.agency}`)
     }
     const outcome = await withTransaction(deps.pool, async (client) => {
       const exchange = await lockExchange(client, request.params.id)
-      if (!exchange) throw new Problem('not-found', `no exchange ${request.params.id} for ${principal.agency}`)
-      if (exchange.requester !== principal.agency) throw new Problem('forbidden', `only the requesting agency ${exchange.requester} closes exchange ${exchange.id}`)
+      if (!exchange) throw new DomainError('not-found', `no exchange ${request.params.id} for ${principal.agency}`)
+      if (exchange.requester !== principal.agency) throw new DomainError('forbidden', `only the requesting agency ${exchange.requester} closes exchange ${exchange.id}`)
       await closeExchange(client, exchange, 'requester', actor, now)
       return { closed: exchange }
     })

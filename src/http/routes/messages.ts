@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { recordEvent } from '../../audit/record.ts'
 import { submitMessage, type IntakeDeps } from '../../intake/intake.ts'
 import { digestOf } from '../../intake/receipt.ts'
-import { Problem, problemSchema } from '../problems.ts'
+import { DomainError } from '../../errors.ts'
+import { problemSchema } from '../problems.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -24,7 +25,7 @@ const submitResult = {
 } as const
 
 /** `POST /v1/messages`: the signed intake. */
-export async function messageRoutes(app: FastifyInstance, deps: { intake: IntakeDeps; bodyLimit: number; gate: () => Problem | undefined }): Promise<void> {
+export async function messageRoutes(app: FastifyInstance, deps: { intake: IntakeDeps; bodyLimit: number; gate: () => DomainError | undefined }): Promise<void> {
   app.post('/v1/messages', {
     bodyLimit: deps.bodyLimit,
     schema: {
@@ -41,7 +42,7 @@ export async function messageRoutes(app: FastifyInstance, deps: { intake: Intake
     },
     onRequest: async (request) => {
       const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase()
-      if (type !== 'application/jose') throw new Problem('unsupported-media-type', `Content-Type must be application/jose, got ${type || 'none'}`)
+      if (type !== 'application/jose') throw new DomainError('unsupported-media-type', `Content-Type must be application/jose, got ${type || 'none'}`)
       const unsealed = deps.gate()
       if (unsealed) throw unsealed
     },
@@ -54,7 +55,7 @@ export async function messageRoutes(app: FastifyInstance, deps: { intake: Intake
 }
 
 /** Records `message.rejected` for intake failures that happened before intake ran (type, size, rate). */
-export async function recordEarlyRejection(deps: IntakeDeps, request: FastifyRequest, problem: Problem): Promise<void> {
+export async function recordEarlyRejection(deps: IntakeDeps, request: FastifyRequest, problem: DomainError): Promise<void> {
   if (request.method !== 'POST' || request.routeOptions.url !== '/v1/messages' || request.rejectionRecorded) return
   // Nothing can be recorded while the log is unsealed or PostgreSQL is away; the 503 says why.
   if (problem.code === 'audit-unsealed' || problem.code === 'unavailable') return

@@ -9,7 +9,8 @@ import {
 import type { Clock } from '../../config/clock.ts'
 import type { Pool } from '../../store/db.ts'
 import type { Authenticate } from '../auth.ts'
-import { Problem, problemSchema } from '../problems.ts'
+import { DomainError } from '../../errors.ts'
+import { problemSchema } from '../problems.ts'
 
 const problems = { '4xx': { description: 'problem+json', ...problemSchema } }
 const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const
@@ -57,7 +58,7 @@ export async function witnessRoutes(
         },
       },
     }, async (request) => {
-      if (typeof request.body !== 'string') throw new Problem('bad-request', 'send the cosigned note as text/plain')
+      if (typeof request.body !== 'string') throw new DomainError('bad-request', 'send the cosigned note as text/plain')
       return await acceptCosignatures(deps, deps.origin, request.body, deps.clock.now())
     })
 
@@ -70,7 +71,7 @@ export async function witnessRoutes(
         response: { 202: { type: 'object', properties: { recorded: { type: 'boolean' }, witness: { type: 'string' } } }, ...problems },
       },
     }, async (request, reply) => {
-      if (typeof request.body !== 'string') throw new Problem('bad-request', 'send the alarm note as text/plain')
+      if (typeof request.body !== 'string') throw new DomainError('bad-request', 'send the alarm note as text/plain')
       const { witness } = await acceptAlarm(deps, request.body, deps.clock.now())
       request.log.error({ witness }, 'witness alarm: the log contradicts a checkpoint the witness cosigned')
       return reply.code(202).send({ recorded: true, witness })
@@ -99,7 +100,7 @@ export async function witnessRoutes(
     },
   }, async (request, reply) => {
     const cp = await witnessedCheckpoint(deps.pool, request.query.witnesses ?? 0)
-    if (cp === undefined) throw new Problem('not-found', 'no checkpoint with that many cosignatures')
+    if (cp === undefined) throw new DomainError('not-found', 'no checkpoint with that many cosignatures')
     const { note } = await cosignedNote(deps.pool, deps.brokerKey, cp)
     return reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store').send(note)
   })
@@ -135,14 +136,14 @@ export async function witnessRoutes(
   }, async (request) => {
     const min = request.query.witnesses ?? 1
     const cp = await witnessedCheckpoint(deps.pool, min)
-    if (cp === undefined) throw new Problem('not-found', `no checkpoint has ${min} cosignature(s) yet`)
+    if (cp === undefined) throw new DomainError('not-found', `no checkpoint has ${min} cosignature(s) yet`)
     const { note, cosignatures } = await cosignedNote(deps.pool, deps.brokerKey, cp)
     const { from } = request.query
     let consistency: { from: number; path: string[] } | undefined
     if (from !== undefined) {
-      if (from > cp.treeSize) throw new Problem('bad-request', `from (${from}) exceeds the witnessed tree size ${cp.treeSize}`)
+      if (from > cp.treeSize) throw new DomainError('bad-request', `from (${from}) exceeds the witnessed tree size ${cp.treeSize}`)
       if ((await checkpointAt(deps.pool, from)) === undefined) {
-        throw new Problem('not-found', `no checkpoint of tree size ${from}`)
+        throw new DomainError('not-found', `no checkpoint of tree size ${from}`)
       }
       const path = await withStoredNodes(deps.pool, (src) => consistencyProof(src, from, cp.treeSize))
       consistency = { from, path: path.map(hashToBase64) }
