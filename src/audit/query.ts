@@ -1,5 +1,6 @@
 // The auditor's search over the sealed log: filters on the hashed lines, keyset-paged by seq
 // (stable under concurrent appends: a page never shifts when new events are sealed).
+import { decodeSeqCursor, encodeSeqCursor } from '../store/cursor.ts'
 import type { Queryable } from '../store/db.ts'
 import { checkedEvent, type SealedRow } from './integrity.ts'
 
@@ -27,15 +28,6 @@ export interface EventPage {
   nextCursor: string | null
 }
 
-const encodeCursor = (seq: number): string => Buffer.from(`s${seq}`).toString('base64url')
-
-/** The seq after which the next page starts, or undefined for a cursor leix did not issue. */
-export function decodeCursor(cursor: string): number | undefined {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8')
-  const m = /^s(\d{1,15})$/.exec(text)
-  return m ? Number(m[1]) : undefined
-}
-
 /** Sealed events matching every filter, in seq order. Unsealed events (a few seconds old) are not listed. */
 export async function queryEvents(db: Queryable, f: EventFilters, scope: { visibleTo?: string } = {}): Promise<EventPage> {
   // Every filter reads the hashed line (expression indexes, migration 020), never the column
@@ -57,9 +49,7 @@ export async function queryEvents(db: Queryable, f: EventFilters, scope: { visib
   // An event is visible to the agencies its line lists (a supervisor sees all).
   if (scope.visibleTo !== undefined) add(`${L} -> 'agencies' @> ?::jsonb`, JSON.stringify([scope.visibleTo]))
   if (f.cursor !== undefined) {
-    const after = decodeCursor(f.cursor)
-    if (after === undefined) throw new RangeError('cursor')
-    add('seq > ?', after)
+    add('seq > ?', decodeSeqCursor(f.cursor))
   }
   const limit = Math.min(Math.max(f.limit ?? 100, 1), 1000)
   // Every hit is re-hashed against its stored leaf before it is served (AuditIntegrityError otherwise).
@@ -71,6 +61,6 @@ export async function queryEvents(db: Queryable, f: EventFilters, scope: { visib
   const last = page[page.length - 1]
   return {
     items: page.map((r) => checkedEvent(r)),
-    nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null,
+    nextCursor: rows.length > limit && last ? encodeSeqCursor(last.seq) : null,
   }
 }

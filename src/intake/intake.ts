@@ -14,8 +14,8 @@ import { applyReply, openExchange } from '../exchanges/record.ts'
 import type { Message, MessageValidator } from './message.ts'
 import { digestOf, signReceipt } from './receipt.ts'
 import { KeyCache, verifyMessageJws, type JwsFacts } from './verify.ts'
-import { controlCharacterPath } from '../http/input.ts'
-import type { RejectionCounter } from '../http/rejections.ts'
+import { controlCharacterPath } from '../store/input.ts'
+import type { RejectionCounter } from './rejections.ts'
 
 /** What intake needs; the app builds one and shares it. */
 export interface IntakeDeps {
@@ -30,7 +30,7 @@ export interface IntakeDeps {
   log: FastifyBaseLogger
   /** Imported agency keys. @defaultValue a fresh cache */
   keys?: KeyCache
-  /** Counts refusals of unidentified senders instead of logging each (src/http/rejections.ts). */
+  /** Counts refusals of unidentified senders instead of logging each (src/intake/rejections.ts). */
   rejections?: RejectionCounter
 }
 

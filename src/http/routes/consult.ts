@@ -5,7 +5,7 @@ import { messageViewers } from '../../exchanges/read.ts'
 import type { Clock } from '../../config/clock.ts'
 import { withTransaction, type Pool } from '../../store/db.ts'
 import { isSupervisor, principalOf, type Principal, type Authenticate } from '../auth.ts'
-import { hasControlCharacter } from '../input.ts'
+import { hasControlCharacter } from '../../store/input.ts'
 import { DomainError } from '../../errors.ts'
 import { problemSchema } from '../problems.ts'
 

@@ -1,4 +1,4 @@
-// Input hygiene shared by every route: no control characters, bounded instants. What passes here
+// Input hygiene shared by the routes, intake and cursors: no control characters, bounded instants. What passes here
 // can reach PostgreSQL (text columns refuse NUL; timestamptz refuses years PostgreSQL cannot hold).
 
 /** C0 controls and DEL; `lines` allows tab, line feed and carriage return (free text). */
