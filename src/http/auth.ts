@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import * as jose from 'jose'
-import { recordEvent } from '../audit/record.ts'
+import { recordEvent, type AuditActor } from '../audit/record.ts'
 import type { Runtime } from '../runtime.ts'
 import { DomainError } from '../errors.ts'
 
@@ -88,7 +88,7 @@ async function recordSupervisorRead(rt: Pick<Runtime, 'pool' | 'clock'>, request
   for (const [k, v] of Object.entries((request.params ?? {}) as Record<string, unknown>)) details[`param.${k}`] = String(v).slice(0, 200)
   for (const [k, v] of Object.entries((request.query ?? {}) as Record<string, unknown>)) details[`query.${k}`] = String(v).slice(0, 200)
   await recordEvent(rt.pool, {
-    type: 'supervisor.read', actor: { kind: 'person', agency: p.agency, id: p.sub, roles: p.roles }, agencies: [p.agency], outcome: 'ok', details,
+    type: 'supervisor.read', actor: actorOf(p), agencies: [p.agency], outcome: 'ok', details,
   }, rt.clock.now())
 }
 
@@ -96,6 +96,11 @@ async function recordSupervisorRead(rt: Pick<Runtime, 'pool' | 'clock'>, request
 export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal) throw new DomainError('unauthorized', 'not authenticated')
   return request.principal
+}
+
+/** The principal as the audit log names who acted: a person, by agency, token subject and roles. */
+export function actorOf(p: Principal): AuditActor & { kind: 'person'; agency: string; id: string } {
+  return { kind: 'person', agency: p.agency, id: p.sub, roles: p.roles }
 }
 
 /** Throws forbidden unless the principal holds one of `roles`. */

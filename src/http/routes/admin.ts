@@ -3,9 +3,9 @@ import type { Directory } from '../../directory/types.ts'
 import { listHeld, redeliver, review } from '../../delivery/admin.ts'
 import { CASE_REF_PATTERN, JUSTIFICATION_CODES, type JustificationCode } from '../../audit/justification.ts'
 import type { DeliveryQueue } from '../../delivery/queue.ts'
-import { principalOf, requireRole } from '../auth.ts'
+import { actorOf, principalOf, requireRole } from '../auth.ts'
 import { problemSchema } from '../problems.ts'
-import { actorOf, type RouteDeps } from './inbox.ts'
+import type { RouteDeps } from './inbox.ts'
 
 const problems = { '4xx': { description: 'problem+json', ...problemSchema } }
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } } as const

@@ -6,12 +6,12 @@ import { AuditIntegrityError, checkedEvent, raiseAlarm } from '../../audit/integ
 import { proveJustification } from '../../audit/justification.ts'
 import { consistencyProof, hashToBase64, inclusionProof, verifyInclusion } from '../../audit/merkle.ts'
 import { queryEvents, type EventFilters } from '../../audit/query.ts'
-import { recordEvent, type AuditActor } from '../../audit/record.ts'
+import { recordEvent } from '../../audit/record.ts'
 import { checkpointAt, latestCheckpoint, sealedEvent, withStoredNodes, type SealedEventRow, type StoredCheckpoint } from '../../audit/store.ts'
 import type { CheckpointSigningKey } from '../../audit/checkpoint.ts'
 import type { Clock } from '../../config/clock.ts'
 import type { Pool } from '../../store/db.ts'
-import { isSupervisor, principalOf, type Principal, type Authenticate } from '../auth.ts'
+import { actorOf, isSupervisor, principalOf, type Principal, type Authenticate } from '../auth.ts'
 import { isBoundedInstant } from '../../store/input.ts'
 import { DomainError } from '../../errors.ts'
 import { problemSchema } from '../problems.ts'
@@ -37,10 +37,6 @@ const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } 
 /** Auditors and data-protection officers search their own agency's events; supervisors the whole log. */
 export function isAuditor(p: Principal): boolean {
   return p.roles.includes('auditor') || p.roles.includes('dpo') || isSupervisor(p)
-}
-
-function actorOf(p: Principal): AuditActor {
-  return { kind: 'person', agency: p.agency, id: p.sub, roles: p.roles }
 }
 
 function checkpointView(cp: StoredCheckpoint): Record<string, unknown> {

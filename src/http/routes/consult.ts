@@ -4,7 +4,7 @@ import { recordEvent } from '../../audit/record.ts'
 import { messageViewers } from '../../exchanges/read.ts'
 import type { Clock } from '../../config/clock.ts'
 import { withTransaction, type Pool } from '../../store/db.ts'
-import { isSupervisor, principalOf, type Principal, type Authenticate } from '../auth.ts'
+import { actorOf, isSupervisor, principalOf, type Principal, type Authenticate } from '../auth.ts'
 import { hasControlCharacter } from '../../store/input.ts'
 import { DomainError } from '../../errors.ts'
 import { problemSchema } from '../problems.ts'
@@ -150,7 +150,7 @@ export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; cl
       [request.params.id],
     )
     const m = rows[0]
-    const actor = { kind: 'person' as const, agency: principal.agency, id: principal.sub, roles: principal.roles }
+    const actor = actorOf(principal)
     const refusal = m ? consultationRefusal(principal, m) : 'unknown'
     if (!m || refusal !== undefined) {
       if (m) {

@@ -6,7 +6,7 @@ import type { Clock } from '../../config/clock.ts'
 import type { SigningKey } from '../../config/keys.ts'
 import { findExchange } from '../../exchanges/read.ts'
 import type { Pool } from '../../store/db.ts'
-import { principalOf, type Authenticate } from '../auth.ts'
+import { actorOf, principalOf, type Authenticate } from '../auth.ts'
 import { DomainError } from '../../errors.ts'
 import { problemSchema } from '../problems.ts'
 import { JUSTIFICATION_MAX, JUSTIFICATION_MIN, justificationMeta, justificationOf } from './consult.ts'
@@ -40,7 +40,7 @@ export async function evidenceRoutes(app: FastifyInstance, deps: { pool: Pool; c
   }, async (request, reply) => {
     const p = principalOf(request)
     const now = deps.clock.now()
-    const actor = { kind: 'person' as const, agency: p.agency, id: p.sub, roles: p.roles }
+    const actor = actorOf(p)
     const row = await findExchange(deps.pool, request.params.id)
     if (!row || (row.requester !== p.agency && row.responder !== p.agency)) {
       if (row) {

@@ -6,7 +6,7 @@ import { closeExchange, lockExchange } from '../../exchanges/record.ts'
 import { EXCHANGE_STATUSES } from '../../exchanges/state.ts'
 import { CRIME_AREAS } from '../../intake/message.ts'
 import { withTransaction, type Pool } from '../../store/db.ts'
-import { isSupervisor, principalOf, requireRole, type Authenticate } from '../auth.ts'
+import { actorOf, isSupervisor, principalOf, requireRole, type Authenticate } from '../auth.ts'
 import { DomainError } from '../../errors.ts'
 import { problemSchema } from '../problems.ts'
 
@@ -33,7 +33,7 @@ export async function exchangeRoutes(app: FastifyInstance, deps: { pool: Pool; c
         // Listed for those who may see the exchange, not for the caller: its own audit view must
         // not tell it that the id exists (no oracle).
         await recordEvent(deps.pool, {
-          type: 'access.denied', actor: { kind: 'person', agency: principal.agency, id: principal.sub, roles: principal.roles },
+          type: 'access.denied', actor: actorOf(principal),
           exchangeId: row.id, agencies: exchangeViewers(row), outcome: 'denied', reason: 'not-a-party',
           details: { resource: 'exchange' },
         }, now)
@@ -89,7 +89,7 @@ export async function exchangeRoutes(app: FastifyInstance, deps: { pool: Pool; c
     const principal = principalOf(request)
     requireRole(principal, 'officer', 'system')
     const now = deps.clock.now()
-    const actor = { kind: 'person' as const, agency: principal.agency, id: principal.sub, roles: principal.roles }
+    const actor = actorOf(principal)
     // The same answer as for a missing exchange unless the caller may know of it (a responder
     // does not, while the opening message is held for review).
     const found = await findExchange(deps.pool, request.params.id)

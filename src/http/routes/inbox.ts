@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Clock } from '../../config/clock.ts'
 import { acknowledge, listInbox } from '../../delivery/inbox.ts'
 import type { Pool } from '../../store/db.ts'
-import { principalOf, requireRole, type Principal, type Authenticate } from '../auth.ts'
+import { actorOf, principalOf, requireRole, type Authenticate } from '../auth.ts'
 import { problemSchema } from '../problems.ts'
 
 const problems = { '4xx': { description: 'problem+json', ...problemSchema } }
@@ -11,10 +11,6 @@ export interface RouteDeps {
   pool: Pool
   clock: Clock
   authenticate: Authenticate
-}
-
-export function actorOf(p: Principal) {
-  return { kind: 'person' as const, agency: p.agency, id: p.sub, roles: p.roles }
 }
 
 /** The pull side of delivery, for the recipient agency's system. */
