@@ -6,6 +6,7 @@ import { applyReplyEffects, changeStatus, lockExchange } from '../exchanges/reco
 import { DomainError } from '../errors.ts'
 import { transferDetails } from '../policy/legal.ts'
 import type { Message } from '../intake/message.ts'
+import { jwsPayload } from '../intake/jws.ts'
 import { withTransaction, type Pool, type Queryable } from '../store/db.ts'
 import { lockMessage, type MessageRow } from './message-row.ts'
 
@@ -132,7 +133,7 @@ export async function review(
     }
 
     if (!m.jws) throw new DomainError('invalid-message-state', `the payload of message ${m.id} has been erased; it cannot be released`)
-    const message = { ...(JSON.parse(Buffer.from(m.jws.split('.')[1] ?? '', 'base64url').toString('utf8')) as Message), id: m.id }
+    const message = { ...(jwsPayload(m.jws) as Message), id: m.id }
     const instrument = directory.instruments.get(m.legal_basis)
     if (!instrument) throw new DomainError('invalid-message-state', `legal instrument ${m.legal_basis} is no longer in the directory`)
     let deadline = exchange.deadline

@@ -12,6 +12,7 @@ import { transferDetails } from '../policy/legal.ts'
 import { withTransaction, type Pool } from '../store/db.ts'
 import { applyReply, openExchange } from '../exchanges/record.ts'
 import type { Message, MessageValidator } from './message.ts'
+import { jwsPayload } from './jws.ts'
 import { digestOf, signReceipt } from './receipt.ts'
 import { KeyCache, verifyMessageJws, type JwsFacts } from './verify.ts'
 import { controlCharacterPath } from '../store/input.ts'
@@ -152,7 +153,7 @@ async function previousResult(pool: Pool, messageId: string, digest: string): Pr
       violations: [{ rule: 'T4', path: '/id', message: 'replayed id with a different payload' }],
     })
   }
-  const receiptStatus = JSON.parse(Buffer.from(row.receipt.split('.')[1] ?? '', 'base64url').toString('utf8')).status as SubmitResult['status']
+  const receiptStatus = (jwsPayload(row.receipt) as { status: SubmitResult['status'] }).status
   return { exchangeId: row.exchange_id, messageId, status: receiptStatus, deadline: row.deadline?.toISOString() ?? null, receipt: row.receipt }
 }
 

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { CASE_REF_PATTERN, JUSTIFICATION_CODES, isJustificationCode, storeJustification, type JustificationInput } from '../../audit/justification.ts'
 import { recordEvent } from '../../audit/record.ts'
 import { messageViewers } from '../../exchanges/read.ts'
+import { jwsPayload } from '../../intake/jws.ts'
 import type { Clock } from '../../config/clock.ts'
 import { withTransaction, type Pool } from '../../store/db.ts'
 import { actorOf, isSupervisor, principalOf, type Principal, type Authenticate } from '../auth.ts'
@@ -169,7 +170,7 @@ export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; cl
     if (m.jws === null || m.erased_at !== null) {
       throw new DomainError('payload-erased', `the payload of message ${m.id} was erased${m.erased_at ? ` on ${m.erased_at.toISOString()}` : ''} (retention, rule D7)`)
     }
-    const message = JSON.parse(Buffer.from(m.jws.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>
+    const message = jwsPayload(m.jws) as Record<string, unknown>
     // Logged before the body leaves: a consultation that cannot be logged does not happen.
     const event = await withTransaction(deps.pool, async (client) => {
       const sealed = await storeJustification(client, { ...meta, text: justification }, now, deps.justificationRetentionDays)
