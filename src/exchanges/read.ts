@@ -126,7 +126,10 @@ export function messageViewers(m: { sender: string; recipient: string; status: s
 /** SQL: the exchange's opening message is visible to its responder (not held, not rejected by review). */
 const OPENING_VISIBLE = `NOT EXISTS (SELECT 1 FROM messages om WHERE om.id = exchanges.opened_by AND om.status IN ('held', 'rejected'))`
 
-/** The exchange if it exists, with `visibleToResponder`: false while its opening message is held (or was rejected). */
+/**
+ * The exchange if it exists, whoever asks: no access check here (callers decide with
+ * `exchangeViewers`). `visible_to_responder` is false while its opening message is held (or was rejected).
+ */
 export async function findExchange(db: Queryable, id: string): Promise<(ExchangeDbRow & { visible_to_responder: boolean }) | undefined> {
   const { rows } = await db.query<ExchangeDbRow & { visible_to_responder: boolean }>(
     `SELECT exchanges.*, ${OPENING_VISIBLE} AS visible_to_responder FROM exchanges WHERE id = $1`, [id])
@@ -141,7 +144,8 @@ export function exchangeViewers(row: { requester: string; responder: string; vis
 /**
  * The exchange as `agency` sees it: the recipient does not see messages held for review or
  * rejected by it, and each party sees only the events that list it. `supervisor` sees every
- * message and event.
+ * message and event. Whether `agency` may see the exchange at all is the caller's check
+ * (`exchangeViewers`); this function does not make it.
  */
 export async function exchangeDetail(db: Queryable, row: ExchangeDbRow, agency: string, now: Date, o: { supervisor?: boolean } = {}): Promise<ExchangeSummary & { messages: MessageMeta[]; timeline: TimelineEntry[] }> {
   const messages = await db.query<{

@@ -1,8 +1,10 @@
 import { DomainError } from '../errors.ts'
 
 /**
- * The exchange state machine, in one place. Every change of `exchanges.status` goes through
- * `transition()`, which refuses anything not listed here.
+ * The exchange state machine, in one place: `transition()` refuses any change not listed here.
+ * Changes go through it via `changeStatus()` (exchanges/record.ts), with one exception: a push
+ * delivery (delivery/deliver.ts) sets `delivered` in its own statement, guarded by
+ * `TRANSITIONS.delivered.from` in SQL rather than by `transition()`.
  *
  *   held ──release──▶ accepted ──delivered──▶ delivered ──acknowledged──▶ acknowledged
  *     └──reject──▶ closed      │   ▲                 │                          │
@@ -67,7 +69,7 @@ export function canTransition(from: ExchangeStatus, event: ExchangeEvent): boole
   return TRANSITIONS[event].from.includes(from)
 }
 
-/** The next state, or a 409 invalid-transition problem naming both. */
+/** The next state, or an invalid-transition DomainError naming both. */
 export function transition(from: ExchangeStatus, event: ExchangeEvent): ExchangeStatus {
   const rule = TRANSITIONS[event]
   if (!rule.from.includes(from)) {

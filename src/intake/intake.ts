@@ -24,7 +24,7 @@ export interface IntakeDeps {
   directory: Directory
   brokerKey: SigningKey
   clock: Clock
-  /** Absent only when Redis is down at start; the reconciler enqueues later. */
+  /** The delivery queue; the app always passes one. If Redis is down, enqueueing fails quietly and the reconciler enqueues later. */
   queue: DeliveryQueue | undefined
   validateMessage: MessageValidator
   limits: PolicyLimits
