@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { buildApp } from '../../src/app.ts'
 import { createRuntime } from '../../src/runtime.ts'
+import { start } from '../../src/server.ts'
 import { createPool, type Pool } from '../../src/store/db.ts'
 import { loadMigrations, migrate, MIGRATIONS, MIGRATIONS_DIR, unappliedMigrations, type Migration } from '../../src/store/migrations.ts'
 import { createTestDatabase, databaseUrlAs, dropQueueKeys, freePort, testConfig } from '../helpers.ts'
@@ -78,12 +79,16 @@ t.test('two migrators at once apply each migration exactly once', async (t) => {
 })
 
 t.test('a database that applied a migration this leix does not know is refused, naming it', async (t) => {
-  const { owner, app } = await database(t)
+  const { owner, app, url } = await database(t)
   await migrate(owner)
   await owner.query("INSERT INTO leix_migrations (id, checksum) VALUES ('023-from-a-newer-leix', repeat('0', 64)), ('030-also-newer', NULL)")
   const refusal = { code: 'unknown-migrations', message: /does not know: 023-from-a-newer-leix, 030-also-newer; it was migrated by a newer leix/ }
   await t.rejects(migrate(owner), refusal, 'migrate refuses')
-  await t.rejects(unappliedMigrations(app), refusal, 'and so does start-up, as the app role')
+  await t.rejects(unappliedMigrations(app), refusal, 'and so does the app role')
+  const config = testConfig(url)
+  delete config.migrateDatabaseUrl
+  await t.rejects(start(config), { message: /does not know: 023-from-a-newer-leix, 030-also-newer/ }, 'leix refuses to start')
+  await t.rejects(start(testConfig(url)), refusal, 'also when it migrates at start')
 })
 
 t.test('an applied migration whose checksum differs from the file is refused, naming it', async (t) => {
