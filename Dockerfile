@@ -13,6 +13,8 @@ ENV NODE_ENV=production LEIX_DIST=1 HOST=0.0.0.0 PORT=8080
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# tsc copies no .sql: the compiled build reads the migrations from src/store/migrations (src/store/migrations.ts).
+COPY --from=build /app/src/store/migrations ./src/store/migrations
 COPY package.json ./
 COPY bin ./bin
 COPY schemas ./schemas
