@@ -1,28 +1,18 @@
 // RFC 8785 (JSON Canonicalization Scheme): the one byte form of an audit event, so that a leaf
 // hash computed by the server and by an offline verifier can only agree on identical content.
 import canonicalize from 'canonicalize'
+import { VerificationError } from '../errors.ts'
 
-export type CanonicalErrorCode = 'not-serialisable'
-
-export class CanonicalError extends Error {
-  readonly code: CanonicalErrorCode
-  constructor (code: CanonicalErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'CanonicalError'
-    this.code = code
-  }
-}
-
-/** RFC 8785 text of `value`. Throws CanonicalError for values JSON cannot carry (NaN, lone surrogates, undefined, cycles). */
+/** RFC 8785 text of `value`. Throws VerificationError for values JSON cannot carry (NaN, lone surrogates, undefined, cycles). */
 export function canonicalString (value: unknown): string {
   let text: string | undefined
   try {
     text = canonicalize(value)
   } catch (err) {
-    throw new CanonicalError('not-serialisable', `value cannot be canonicalised: ${(err as Error).message}`, { cause: err })
+    throw new VerificationError('not-serialisable', `value cannot be canonicalised: ${(err as Error).message}`, { cause: err })
   }
   // canonicalize() answers undefined for top-level undefined/functions/symbols: not JSON at all.
-  if (typeof text !== 'string') throw new CanonicalError('not-serialisable', 'value has no JSON form')
+  if (typeof text !== 'string') throw new VerificationError('not-serialisable', 'value has no JSON form')
   return text
 }
 
