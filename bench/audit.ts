@@ -11,12 +11,18 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { buildApp } from '../src/app.ts'
 import { checkpointBody, parseCheckpointUnverified, signCheckpoint } from '../src/audit/checkpoint.ts'
-import { MerkleAccumulator, hashToBase64, inclusionProof, verifyInclusion, type NodeSource } from '../src/audit/merkle.ts'
+import { MerkleAccumulator } from '../src/audit/merkle/compact.ts'
+import { hashToBase64 } from '../src/audit/merkle/hash.ts'
+import { inclusionProof, type NodeSource } from '../src/audit/merkle/proof.ts'
+import { verifyInclusion } from '../src/audit/merkle/verify.ts'
 import { createAuditService } from '../src/audit/service.ts'
-import { withStoredNodes } from '../src/audit/store.ts'
+import { storedInclusionProof } from '../src/audit/store.ts'
 import { LogWalker } from '../src/audit/self-check.ts'
 import { signStatement } from '../src/audit/statement.ts'
-import { checkpointLine, sealEvent, statementLine, verifyExport } from '../src/audit/verify-export.ts'
+import { checkpointLine, statementLine } from '../src/audit/export/format.ts'
+import { verifyExport } from '../src/audit/export/verify.ts'
+import { sealEvent } from '../src/audit/seal.ts'
+import { exportFileLines } from '../src/cli/export-file.ts'
 import { loadConfig } from '../src/config/config.ts'
 import { createRuntime } from '../src/runtime.ts'
 import { createPool } from '../src/store/db.ts'
@@ -151,7 +157,7 @@ export async function benchAudit(opts: { events?: number; checkpointEvery?: numb
       await inFlight
     }
     // Checkpoints are signed as the tree grows, so the control lines are written here with the
-    // format's own writers (verify-export.ts), where exportLines would put them: an interim one
+    // format's own writers (export/format.ts), where exportLines would put them: an interim one
     // right after the event completing its size, then the covering checkpoint and the end line.
     const sink = createWriteStream(file)
     const write = async (text: string): Promise<void> => {
@@ -179,7 +185,7 @@ export async function benchAudit(opts: { events?: number; checkpointEvery?: numb
 
     // 2. Offline verification, as `leix audit verify` runs it.
     const jwks = { keys: [rt.brokerKey.publicJwk] }
-    const [result, verifyMs] = await timed(() => verifyExport(file, jwks))
+    const [result, verifyMs] = await timed(() => verifyExport(exportFileLines(file), jwks))
     if (!result.ok) throw new Error(`the generated export does not verify: ${JSON.stringify(result)}`)
     out['verify (s)'] = Math.round(verifyMs / 100) / 10
     out['verify (events/s)'] = Math.round(n / (verifyMs / 1000))
@@ -213,7 +219,7 @@ export async function benchAudit(opts: { events?: number; checkpointEvery?: numb
     const seqs = Array.from({ length: samples }, (_, i) => Math.floor(((i * 7919) % samples) / samples * n))
     const direct: number[] = []
     for (const seq of seqs) {
-      const [path, ms] = await timed(() => withStoredNodes(pool, (src) => inclusionProof(src, seq, n)))
+      const [path, ms] = await timed(() => storedInclusionProof(pool, seq, n))
       direct.push(ms)
       if (seq === seqs[0]) {
         const leaf = (await pool.query<{ leaf_hash: Buffer }>('SELECT leaf_hash FROM audit_events WHERE seq = $1', [seq])).rows[0]?.leaf_hash as Buffer
@@ -224,7 +230,7 @@ export async function benchAudit(opts: { events?: number; checkpointEvery?: numb
     out['inclusion proof, one query (ms p50)'] = percentile(direct, 50)
     out['inclusion proof, one query (ms p99)'] = percentile(direct, 99)
 
-    // The same proofs with one query per node, for comparison (why withStoredNodes batches).
+    // The same proofs with one query per node, for comparison (why storedProofs batches).
     const perNode: NodeSource = async (level, index) => {
       const { rows } = level === 0
         ? await pool.query<{ hash: Buffer }>('SELECT leaf_hash AS hash FROM audit_events WHERE seq = $1', [index])

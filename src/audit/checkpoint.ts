@@ -3,7 +3,8 @@
 import type { KeyObject } from 'node:crypto'
 import { CompactSign, compactVerify, createLocalJWKSet, decodeProtectedHeader, errors, type CryptoKey, type JWK } from 'jose'
 import { canonicalBytes, isCanonical } from './canonical.ts'
-import { EMPTY_ROOT, hashToBase64, parseHashBase64 } from './merkle.ts'
+import { EMPTY_ROOT, hashToBase64, parseHashBase64 } from './merkle/hash.ts'
+import { VerificationError } from '../errors.ts'
 
 export const CHECKPOINT_TYP = 'leix-checkpoint+json'
 export const CHECKPOINT_ALG = 'EdDSA'
@@ -23,18 +24,6 @@ export interface VerifiedCheckpoint extends Checkpoint {
   kid: string
 }
 
-export type CheckpointErrorCode =
-  | 'malformed' | 'bad-algorithm' | 'bad-header' | 'unknown-key' | 'bad-signature' | 'bad-payload' | 'bad-jwks'
-
-export class CheckpointError extends Error {
-  readonly code: CheckpointErrorCode
-  constructor (code: CheckpointErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'CheckpointError'
-    this.code = code
-  }
-}
-
 export interface CheckpointSigningKey {
   privateKey: CryptoKey | KeyObject
   kid: string
@@ -44,9 +33,9 @@ const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/
 const PAYLOAD_KEYS = ['origin', 'rootHash', 'timestamp', 'treeSize']
 const HEADER_KEYS = ['alg', 'kid', 'typ']
 
-/** Throws CheckpointError('bad-payload') unless `value` is exactly a Checkpoint. */
+/** Throws VerificationError('bad-payload') unless `value` is exactly a Checkpoint. */
 export function assertCheckpoint (value: unknown): asserts value is Checkpoint {
-  const fail = (why: string): never => { throw new CheckpointError('bad-payload', `checkpoint payload: ${why}`) }
+  const fail = (why: string): never => { throw new VerificationError('bad-payload', `checkpoint payload: ${why}`) }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('not an object')
   const body = value as Record<string, unknown>
   const keys = Object.keys(body).sort()
@@ -71,7 +60,7 @@ export function checkpointBody (origin: string, treeSize: number, root: Uint8Arr
 
 export async function signCheckpoint (body: Checkpoint, key: CheckpointSigningKey): Promise<string> {
   assertCheckpoint(body)
-  if (typeof key.kid !== 'string' || key.kid.length === 0) throw new CheckpointError('bad-header', 'kid must be a non-empty string')
+  if (typeof key.kid !== 'string' || key.kid.length === 0) throw new VerificationError('bad-header', 'kid must be a non-empty string')
   const payload = { origin: body.origin, treeSize: body.treeSize, rootHash: body.rootHash, timestamp: body.timestamp }
   // Canonical payload bytes: one checkpoint has one encoding, and verifiers can insist on it.
   return await new CompactSign(canonicalBytes(payload))
@@ -80,10 +69,10 @@ export async function signCheckpoint (body: Checkpoint, key: CheckpointSigningKe
 }
 
 function splitCompact (jws: string): [string, string, string] {
-  if (typeof jws !== 'string') throw new CheckpointError('malformed', 'checkpoint is not a string')
+  if (typeof jws !== 'string') throw new VerificationError('malformed', 'checkpoint is not a string')
   const parts = jws.split('.')
   if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]+$/.test(p))) {
-    throw new CheckpointError('malformed', 'checkpoint is not a compact JWS')
+    throw new VerificationError('malformed', 'checkpoint is not a compact JWS')
   }
   return parts as [string, string, string]
 }
@@ -93,15 +82,15 @@ function checkHeader (jws: string): { kid: string } {
   try {
     header = decodeProtectedHeader(jws) as Record<string, unknown>
   } catch (err) {
-    throw new CheckpointError('malformed', 'checkpoint header is not decodable', { cause: err })
+    throw new VerificationError('malformed', 'checkpoint header is not decodable', { cause: err })
   }
   // Checked before any key lookup: a checkpoint claiming another algorithm is refused outright.
-  if (header.alg !== CHECKPOINT_ALG) throw new CheckpointError('bad-algorithm', `checkpoint alg must be ${CHECKPOINT_ALG}, got ${String(header.alg)}`)
-  if (header.typ !== CHECKPOINT_TYP) throw new CheckpointError('bad-header', `checkpoint typ must be ${CHECKPOINT_TYP}`)
-  if (typeof header.kid !== 'string' || header.kid.length === 0) throw new CheckpointError('bad-header', 'checkpoint kid missing')
+  if (header.alg !== CHECKPOINT_ALG) throw new VerificationError('bad-algorithm', `checkpoint alg must be ${CHECKPOINT_ALG}, got ${String(header.alg)}`)
+  if (header.typ !== CHECKPOINT_TYP) throw new VerificationError('bad-header', `checkpoint typ must be ${CHECKPOINT_TYP}`)
+  if (typeof header.kid !== 'string' || header.kid.length === 0) throw new VerificationError('bad-header', 'checkpoint kid missing')
   const extra = Object.keys(header).filter((k) => !HEADER_KEYS.includes(k))
   // No crit, b64, jku, jwk...: parameters that would change how the signature is read.
-  if (extra.length > 0) throw new CheckpointError('bad-header', `unexpected header parameters: ${extra.join(', ')}`)
+  if (extra.length > 0) throw new VerificationError('bad-header', `unexpected header parameters: ${extra.join(', ')}`)
   return { kid: header.kid }
 }
 
@@ -110,9 +99,9 @@ function parsePayload (bytes: Uint8Array): Checkpoint {
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
   } catch (err) {
-    throw new CheckpointError('bad-payload', 'checkpoint payload is not UTF-8', { cause: err })
+    throw new VerificationError('bad-payload', 'checkpoint payload is not UTF-8', { cause: err })
   }
-  if (!isCanonical(text)) throw new CheckpointError('bad-payload', 'checkpoint payload is not canonical JSON (RFC 8785)')
+  if (!isCanonical(text)) throw new VerificationError('bad-payload', 'checkpoint payload is not canonical JSON (RFC 8785)')
   const value: unknown = JSON.parse(text)
   assertCheckpoint(value)
   return value
@@ -127,7 +116,7 @@ export function checkpointVerifier (jwks: { keys: JWK[] }): (jws: string) => Pro
   try {
     keySet = createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0])
   } catch (err) {
-    throw new CheckpointError('bad-jwks', 'key set is not a JWKS', { cause: err })
+    throw new VerificationError('bad-jwks', 'key set is not a JWKS', { cause: err })
   }
   return async (jws: string): Promise<VerifiedCheckpoint> => {
     splitCompact(jws)
@@ -137,15 +126,15 @@ export function checkpointVerifier (jwks: { keys: JWK[] }): (jws: string) => Pro
       ({ payload } = await compactVerify(jws, keySet, { algorithms: [CHECKPOINT_ALG] }))
     } catch (err) {
       if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) {
-        throw new CheckpointError('unknown-key', `no single Ed25519 key "${kid}" in the key set`, { cause: err })
+        throw new VerificationError('unknown-key', `no single Ed25519 key "${kid}" in the key set`, { cause: err })
       }
       if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) {
-        throw new CheckpointError('bad-algorithm', 'checkpoint algorithm not allowed', { cause: err })
+        throw new VerificationError('bad-algorithm', 'checkpoint algorithm not allowed', { cause: err })
       }
       if (err instanceof errors.JWSSignatureVerificationFailed) {
-        throw new CheckpointError('bad-signature', `checkpoint signature does not verify with key "${kid}"`, { cause: err })
+        throw new VerificationError('bad-signature', `checkpoint signature does not verify with key "${kid}"`, { cause: err })
       }
-      throw new CheckpointError('malformed', `checkpoint cannot be verified: ${(err as Error).message}`, { cause: err })
+      throw new VerificationError('malformed', `checkpoint cannot be verified: ${(err as Error).message}`, { cause: err })
     }
     return { ...parsePayload(payload), kid }
   }
@@ -165,6 +154,6 @@ export function parseCheckpointUnverified (jws: string): { header: { alg: string
 /** The root of a (verified) checkpoint as bytes. */
 export function checkpointRoot (cp: Checkpoint): Buffer {
   const root = parseHashBase64(cp.rootHash)
-  if (root === undefined) throw new CheckpointError('bad-payload', 'rootHash is not a base64 SHA-256 hash')
+  if (root === undefined) throw new VerificationError('bad-payload', 'rootHash is not a base64 SHA-256 hash')
   return root
 }

@@ -2,8 +2,9 @@
 import type { SigningKey } from '../config/keys.ts'
 import type { Queryable } from '../store/db.ts'
 import { parseCheckpointUnverified } from './checkpoint.ts'
-import { hashToBase64, inclusionProof, leafHash } from './merkle.ts'
-import { withStoredNodes } from './store.ts'
+import { hashToBase64, leafHash } from './merkle/hash.ts'
+import { inclusionLayout } from './merkle/proof.ts'
+import { storedProofs } from './store.ts'
 import { EVIDENCE_FORMAT, type EvidenceBundle, type EvidenceMessage } from './evidence.ts'
 import { cosignedNote, witnessedCheckpoint } from './witness-service.ts'
 
@@ -58,7 +59,7 @@ export async function buildEvidence(db: Queryable, req: EvidenceRequest): Promis
     // What leaves is what was hashed: re-hash every line against its stored leaf.
     if (!leafHash(Buffer.from(e.line, 'utf8')).equals(e.leaf_hash)) throw new LeafMismatch(`audit event seq ${e.seq}: its line no longer matches its leaf hash`)
   }
-  const paths = await withStoredNodes(db, async (src) => await Promise.all(events.map((e) => inclusionProof(src, Number(e.seq), cp.treeSize))))
+  const paths = await storedProofs(db, events.map((e) => inclusionLayout(Number(e.seq), cp.treeSize)))
   return {
     format: EVIDENCE_FORMAT,
     exchangeId: req.exchangeId,

@@ -6,7 +6,7 @@
 // error log line.
 import { randomUUID } from 'node:crypto'
 import type { Queryable } from '../store/db.ts'
-import { leafHash } from './merkle.ts'
+import { leafHash } from './merkle/hash.ts'
 import { recordEvent } from './record.ts'
 
 export class AuditIntegrityError extends Error {

@@ -5,7 +5,8 @@
 // Only Ed25519 is used: signature type 0x01 for the log's own note signature, 0x04 for cosignatures.
 import { createHash, createPublicKey, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto'
 import type { JWK } from 'jose'
-import { EMPTY_ROOT, parseHashBase64 } from './merkle.ts'
+import { EMPTY_ROOT, parseHashBase64 } from './merkle/hash.ts'
+import { VerificationError } from '../errors.ts'
 
 /** Signature type bytes of c2sp.org/signed-note. */
 export const SIG_ED25519 = 0x01
@@ -14,17 +15,6 @@ export const SIG_COSIGNATURE_V1 = 0x04
 /** Upper bounds a verifier applies (the spec asks to accept at least 16 signatures). */
 export const MAX_NOTE_BYTES = 64 * 1024
 export const MAX_SIGNATURES = 64
-
-export type NoteErrorCode = 'malformed-note' | 'bad-key' | 'bad-checkpoint-note'
-
-export class NoteError extends Error {
-  readonly code: NoteErrorCode
-  constructor (code: NoteErrorCode, message: string) {
-    super(message)
-    this.name = 'NoteError'
-    this.code = code
-  }
-}
 
 /** A verifier key (c2sp.org/signed-note "vkey"): name, key id, signature type and public key. */
 export interface NoteKey {
@@ -67,8 +57,8 @@ export function noteKeyId (name: string, type: number, publicKey: Uint8Array): n
 
 /** A verifier key from a name and a raw Ed25519 public key. */
 export function noteKey (name: string, type: NoteKey['type'], publicKey: Uint8Array): NoteKey {
-  if (!isKeyName(name)) throw new NoteError('bad-key', `key name "${name}" must be non-empty without spaces or "+"`)
-  if (publicKey.byteLength !== 32) throw new NoteError('bad-key', 'an Ed25519 public key is 32 bytes')
+  if (!isKeyName(name)) throw new VerificationError('bad-key', `key name "${name}" must be non-empty without spaces or "+"`)
+  if (publicKey.byteLength !== 32) throw new VerificationError('bad-key', 'an Ed25519 public key is 32 bytes')
   const pk = Buffer.from(publicKey)
   return { name, keyId: noteKeyId(name, type, pk), type, publicKey: pk }
 }
@@ -78,29 +68,29 @@ export function formatVkey (key: NoteKey): string {
   return `${key.name}+${key.keyId.toString(16).padStart(8, '0')}+${Buffer.concat([Buffer.from([key.type]), key.publicKey]).toString('base64')}`
 }
 
-/** Parses and checks a vkey (the key id must match the name and key). Throws NoteError('bad-key'). */
+/** Parses and checks a vkey (the key id must match the name and key). Throws VerificationError('bad-key'). */
 export function parseVkey (vkey: string): NoteKey {
   // The base64 key material may itself hold "+": split at the first two only.
   const m = /^([^+]*)\+([^+]*)\+(.*)$/s.exec(vkey.trim())
-  if (!m) throw new NoteError('bad-key', 'a vkey is name+hexid+base64key')
+  if (!m) throw new VerificationError('bad-key', 'a vkey is name+hexid+base64key')
   const [, name, hex, b64] = m as unknown as [string, string, string, string]
-  if (!/^[0-9a-f]{8}$/.test(hex)) throw new NoteError('bad-key', 'the vkey key id must be 8 lowercase hex digits')
-  if (!B64.test(b64)) throw new NoteError('bad-key', 'the vkey key material is not base64')
+  if (!/^[0-9a-f]{8}$/.test(hex)) throw new VerificationError('bad-key', 'the vkey key id must be 8 lowercase hex digits')
+  if (!B64.test(b64)) throw new VerificationError('bad-key', 'the vkey key material is not base64')
   const raw = Buffer.from(b64, 'base64')
-  if (raw.length !== 33) throw new NoteError('bad-key', 'the vkey key material must be a type byte and a 32-byte Ed25519 key')
+  if (raw.length !== 33) throw new VerificationError('bad-key', 'the vkey key material must be a type byte and a 32-byte Ed25519 key')
   const type = raw[0]
-  if (type !== SIG_ED25519 && type !== SIG_COSIGNATURE_V1) throw new NoteError('bad-key', `signature type 0x${(type ?? 0).toString(16)} is not supported (0x01 or 0x04)`)
+  if (type !== SIG_ED25519 && type !== SIG_COSIGNATURE_V1) throw new VerificationError('bad-key', `signature type 0x${(type ?? 0).toString(16)} is not supported (0x01 or 0x04)`)
   const key = noteKey(name, type, raw.subarray(1))
-  if (key.keyId !== Number.parseInt(hex, 16)) throw new NoteError('bad-key', `the vkey key id ${hex} does not match its name and key`)
+  if (key.keyId !== Number.parseInt(hex, 16)) throw new VerificationError('bad-key', `the vkey key id ${hex} does not match its name and key`)
   return key
 }
 
 /** The raw 32-byte public key of an Ed25519 KeyObject or JWK. */
 export function rawEd25519 (key: KeyObject | JWK): Buffer {
   const jwk: JWK = isKeyObject(key) ? ((key.type === 'public' ? key : createPublicKey(key)).export({ format: 'jwk' }) as JWK) : key
-  if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string') throw new NoteError('bad-key', 'not an Ed25519 key')
+  if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string') throw new VerificationError('bad-key', 'not an Ed25519 key')
   const raw = Buffer.from(jwk.x, 'base64url')
-  if (raw.length !== 32) throw new NoteError('bad-key', 'not an Ed25519 key')
+  if (raw.length !== 32) throw new VerificationError('bad-key', 'not an Ed25519 key')
   return raw
 }
 
@@ -112,9 +102,9 @@ function publicKeyObject (raw: Buffer): KeyObject {
   return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' })
 }
 
-/** Splits a signed note into text and signature lines. Throws NoteError('malformed-note'). */
+/** Splits a signed note into text and signature lines. Throws VerificationError('malformed-note'). */
 export function parseNote (note: string): Note {
-  const fail = (why: string): never => { throw new NoteError('malformed-note', `signed note: ${why}`) }
+  const fail = (why: string): never => { throw new VerificationError('malformed-note', `signed note: ${why}`) }
   if (typeof note !== 'string') fail('not a string')
   if (Buffer.byteLength(note, 'utf8') > MAX_NOTE_BYTES) fail(`larger than ${MAX_NOTE_BYTES} bytes`)
   // eslint-disable-next-line no-control-regex
@@ -175,15 +165,15 @@ export interface CheckpointNote {
 
 /** The note text of a checkpoint: origin, size, root, each on its own line. */
 export function checkpointNoteText (cp: CheckpointNote): string {
-  if (!isKeyName(cp.origin)) throw new NoteError('bad-checkpoint-note', 'the origin must be non-empty, without spaces or "+"')
-  if (!Number.isSafeInteger(cp.treeSize) || cp.treeSize < 0) throw new NoteError('bad-checkpoint-note', 'tree size must be a non-negative integer')
-  if (parseHashBase64(cp.rootHash) === undefined) throw new NoteError('bad-checkpoint-note', 'root hash must be the base64 of 32 bytes')
+  if (!isKeyName(cp.origin)) throw new VerificationError('bad-checkpoint-note', 'the origin must be non-empty, without spaces or "+"')
+  if (!Number.isSafeInteger(cp.treeSize) || cp.treeSize < 0) throw new VerificationError('bad-checkpoint-note', 'tree size must be a non-negative integer')
+  if (parseHashBase64(cp.rootHash) === undefined) throw new VerificationError('bad-checkpoint-note', 'root hash must be the base64 of 32 bytes')
   return `${cp.origin}\n${cp.treeSize}\n${cp.rootHash}\n`
 }
 
 /** Reads a checkpoint note text (extension lines are refused: leix never writes any). */
 export function parseCheckpointText (text: string): CheckpointNote {
-  const fail = (why: string): never => { throw new NoteError('bad-checkpoint-note', `checkpoint note: ${why}`) }
+  const fail = (why: string): never => { throw new VerificationError('bad-checkpoint-note', `checkpoint note: ${why}`) }
   const lines = text.split('\n')
   if (lines.length !== 4 || lines[3] !== '') fail('must be exactly origin, tree size and root hash lines')
   const [origin, size, root] = lines as [string, string, string]
@@ -248,7 +238,7 @@ export function cosignedMessage (checkpointText: string, timestamp: number): Buf
 
 /** A witness's cosignature line over a checkpoint note text at `timestamp` (POSIX seconds). */
 export function cosign (checkpointText: string, name: string, privateKey: KeyObject, timestamp: number): string {
-  if (!Number.isSafeInteger(timestamp) || timestamp <= 0) throw new NoteError('bad-checkpoint-note', 'a cosignature needs a positive POSIX timestamp')
+  if (!Number.isSafeInteger(timestamp) || timestamp <= 0) throw new VerificationError('bad-checkpoint-note', 'a cosignature needs a positive POSIX timestamp')
   const pub = rawEd25519(createPublicKey(privateKey))
   const signature = cryptoSign(null, cosignedMessage(checkpointText, timestamp), privateKey)
   const body = Buffer.alloc(8 + 64)

@@ -13,8 +13,8 @@ import { checkpointBody, signCheckpoint, type CheckpointSigningKey } from './che
 import { auditEventValidator, type EventCheck } from './event-schema.ts'
 import { auditEvent, auditInsert, auditRows, type AuditEvent } from './record.ts'
 import { columnMismatch } from './integrity.ts'
-import { MerkleAccumulator, type AccumulatorState } from './merkle.ts'
-import { sealEvent } from './verify-export.ts'
+import { MerkleAccumulator, type AccumulatorState } from './merkle/compact.ts'
+import { sealEvent } from './seal.ts'
 
 /** Advisory lock id of the sealer (migrations use 0x1e1c5). */
 export const SEAL_LOCK = 0x1e1c5a

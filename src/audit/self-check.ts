@@ -9,9 +9,11 @@
 // raises an alarm (integrity.ts): readiness fails naming the seq, and the sealer stops signing.
 import type { JWK } from 'jose'
 import type { Queryable } from '../store/db.ts'
-import { CheckpointError, checkpointRoot, checkpointVerifier, type VerifiedCheckpoint } from './checkpoint.ts'
+import { VerificationError } from '../errors.ts'
+import { checkpointRoot, checkpointVerifier, type VerifiedCheckpoint } from './checkpoint.ts'
 import { AuditIntegrityError, checkedEvent, type SealedRow } from './integrity.ts'
-import { MerkleAccumulator, hashToBase64 } from './merkle.ts'
+import { MerkleAccumulator } from './merkle/compact.ts'
+import { hashToBase64 } from './merkle/hash.ts'
 import { recordEvents } from './record.ts'
 
 /** Rows read per query. @defaultValue 5000 */
@@ -126,7 +128,7 @@ export class LogWalker {
     try {
       verified = await this.#verify(cp.jws)
     } catch (err) {
-      if (!(err instanceof CheckpointError)) throw err
+      if (!(err instanceof VerificationError)) throw err
       throw new AuditIntegrityError(`checkpoint of size ${size} refused (${err.code}): ${err.message}`, size - 1)
     }
     const root = this.#acc.root()

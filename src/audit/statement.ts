@@ -4,7 +4,8 @@
 import type { KeyObject } from 'node:crypto'
 import { CompactSign, compactVerify, createLocalJWKSet, decodeProtectedHeader, errors, type CryptoKey, type JWK } from 'jose'
 import { canonicalBytes, isCanonical } from './canonical.ts'
-import { parseHashBase64 } from './merkle.ts'
+import { parseHashBase64 } from './merkle/hash.ts'
+import { VerificationError } from '../errors.ts'
 
 export const STATEMENT_TYP = 'leix-export+json'
 export const STATEMENT_ALG = 'EdDSA'
@@ -30,25 +31,14 @@ export interface ExportStatement {
   timestamp: string
 }
 
-export type StatementErrorCode = 'malformed' | 'bad-header' | 'unknown-key' | 'bad-signature' | 'bad-payload' | 'bad-jwks'
-
-export class StatementError extends Error {
-  readonly code: StatementErrorCode
-  constructor (code: StatementErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'StatementError'
-    this.code = code
-  }
-}
-
 const KEYS = ['events', 'firstSeq', 'from', 'lastSeq', 'origin', 'rootHash', 'timestamp', 'to', 'treeSize']
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/
 const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
 const bound = (v: unknown): boolean => v === null || (typeof v === 'string' && v.length > 0 && v.length <= 64)
 
-/** Throws StatementError('bad-payload') unless `value` is exactly a consistent ExportStatement. */
+/** Throws VerificationError('bad-payload') unless `value` is exactly a consistent ExportStatement. */
 export function assertStatement (value: unknown): asserts value is ExportStatement {
-  const fail = (why: string): never => { throw new StatementError('bad-payload', `export statement: ${why}`) }
+  const fail = (why: string): never => { throw new VerificationError('bad-payload', `export statement: ${why}`) }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('not an object')
   const s = value as Record<string, unknown>
   if (Object.keys(s).sort().join() !== KEYS.join()) fail(`members must be exactly ${KEYS.join(', ')}`)
@@ -75,37 +65,37 @@ export function statementVerifier (jwks: { keys: JWK[] }): (jws: string) => Prom
   try {
     keySet = createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0])
   } catch (err) {
-    throw new StatementError('bad-jwks', 'key set is not a JWKS', { cause: err })
+    throw new VerificationError('bad-jwks', 'key set is not a JWKS', { cause: err })
   }
   return async (jws: string) => {
-    if (typeof jws !== 'string' || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(jws)) throw new StatementError('malformed', 'statement is not a compact JWS')
+    if (typeof jws !== 'string' || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(jws)) throw new VerificationError('malformed', 'statement is not a compact JWS')
     let header: Record<string, unknown>
     try {
       header = decodeProtectedHeader(jws) as Record<string, unknown>
     } catch (err) {
-      throw new StatementError('malformed', 'statement header is not decodable', { cause: err })
+      throw new VerificationError('malformed', 'statement header is not decodable', { cause: err })
     }
     // A checkpoint (or any other broker JWS) cannot stand in for a statement: its own typ.
     if (header.alg !== STATEMENT_ALG || header.typ !== STATEMENT_TYP || typeof header.kid !== 'string' ||
         Object.keys(header).some((k) => !['alg', 'kid', 'typ'].includes(k))) {
-      throw new StatementError('bad-header', `statement header must be exactly {alg: ${STATEMENT_ALG}, kid, typ: ${STATEMENT_TYP}}`)
+      throw new VerificationError('bad-header', `statement header must be exactly {alg: ${STATEMENT_ALG}, kid, typ: ${STATEMENT_TYP}}`)
     }
     let payload: Uint8Array
     try {
       ({ payload } = await compactVerify(jws, keySet, { algorithms: [STATEMENT_ALG] }))
     } catch (err) {
       if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) {
-        throw new StatementError('unknown-key', `no single key "${header.kid}" in the key set`, { cause: err })
+        throw new VerificationError('unknown-key', `no single key "${header.kid}" in the key set`, { cause: err })
       }
-      throw new StatementError('bad-signature', `statement signature does not verify with key "${header.kid}"`, { cause: err })
+      throw new VerificationError('bad-signature', `statement signature does not verify with key "${header.kid}"`, { cause: err })
     }
     let text: string
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(payload)
     } catch (err) {
-      throw new StatementError('bad-payload', 'statement payload is not UTF-8', { cause: err })
+      throw new VerificationError('bad-payload', 'statement payload is not UTF-8', { cause: err })
     }
-    if (!isCanonical(text)) throw new StatementError('bad-payload', 'statement payload is not canonical JSON (RFC 8785)')
+    if (!isCanonical(text)) throw new VerificationError('bad-payload', 'statement payload is not canonical JSON (RFC 8785)')
     const value: unknown = JSON.parse(text)
     assertStatement(value)
     return { ...value, kid: header.kid }

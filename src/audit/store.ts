@@ -2,9 +2,12 @@
 //
 // Storage layout (migration 001/003): a leaf hash lives once, in audit_events.leaf_hash (by seq);
 // audit_nodes holds the perfect subtrees of level >= 1 as the sealer completes them. A proof then
-// needs O(log n) primary-key lookups, fetched in ONE round trip (see `withStoredNodes`).
+// needs O(log n) primary-key lookups, fetched in ONE round trip (see `storedProofs`).
 import type { Queryable } from '../store/db.ts'
-import { MerkleError, type NodeSource } from './merkle.ts'
+import {
+  NodeHashes, consistencyLayout, inclusionLayout, perfectNodesOf, rangeLayout, rangeNodes, rehash,
+  type NodeRef, type ProofNode, type RangeNode,
+} from './merkle/proof.ts'
 
 export interface StoredCheckpoint {
   treeSize: number
@@ -56,10 +59,8 @@ export async function sealedEvent(db: Queryable, seq: number): Promise<SealedEve
   return row ? { seq: row.seq, line: row.line, leafHash: row.leaf_hash, agencies: row.agencies, exchangeId: row.exchange_id, messageId: row.message_id } : undefined
 }
 
-const nodeKey = (level: number, index: number): string => `${level}:${index}`
-
 /** Fetches the given perfect nodes (level 0 from audit_events) in one query. */
-export async function fetchNodes(db: Queryable, refs: Iterable<{ level: number; index: number }>): Promise<Map<string, Buffer>> {
+export async function fetchNodes(db: Queryable, refs: Iterable<NodeRef>): Promise<NodeHashes> {
   const levels: number[] = []
   const indexes: number[] = []
   const leaves: number[] = []
@@ -67,6 +68,8 @@ export async function fetchNodes(db: Queryable, refs: Iterable<{ level: number; 
     if (level === 0) leaves.push(index)
     else { levels.push(level); indexes.push(index) }
   }
+  const hashes = new NodeHashes()
+  if (levels.length + leaves.length === 0) return hashes
   const { rows } = await db.query<{ level: number; idx: number; hash: Buffer }>(
     `SELECT n.level, n.idx, n.hash
        FROM unnest($1::smallint[], $2::bigint[]) AS w(level, idx)
@@ -75,27 +78,32 @@ export async function fetchNodes(db: Queryable, refs: Iterable<{ level: number; 
      SELECT 0::smallint, seq, leaf_hash FROM audit_events WHERE seq = ANY($3::bigint[]) AND leaf_hash IS NOT NULL`,
     [levels, indexes, leaves],
   )
-  return new Map(rows.map((r) => [nodeKey(r.level, Number(r.idx)), r.hash]))
+  for (const r of rows) hashes.set(r.level, Number(r.idx), r.hash)
+  return hashes
 }
 
-const PLACEHOLDER = Buffer.alloc(32)
-
 /**
- * Runs a proof computation (inclusionProof, consistencyProof, rangeProof from merkle.ts) over the
- * stored nodes in one database round trip: a first pass with placeholder hashes learns which nodes
- * it reads (the shape of a proof depends on sizes only, never on hashes), one query fetches them,
- * the second pass computes. Throws MerkleError('bad-node') if the store lacks a node.
+ * The hashes of several proofs over the stored nodes, in one database round trip: the layouts
+ * (from sizes alone, merkle/proof.ts) name every node they read. Throws
+ * VerificationError('bad-node') if the store lacks a node.
  */
-export async function withStoredNodes<T>(db: Queryable, compute: (src: NodeSource) => Promise<T>): Promise<T> {
-  const wanted = new Map<string, { level: number; index: number }>()
-  await compute(async (level, index) => {
-    wanted.set(nodeKey(level, index), { level, index })
-    return PLACEHOLDER
-  })
-  const found = wanted.size > 0 ? await fetchNodes(db, wanted.values()) : new Map<string, Buffer>()
-  return await compute(async (level, index) => {
-    const hash = found.get(nodeKey(level, index))
-    if (hash === undefined) throw new MerkleError('bad-node', `the store lacks node (${level}, ${index})`)
-    return hash
-  })
+export async function storedProofs(db: Queryable, layouts: ReadonlyArray<readonly ProofNode[]>): Promise<Buffer[][]> {
+  const hashes = await fetchNodes(db, perfectNodesOf(...layouts))
+  return layouts.map((layout) => rehash(layout, hashes))
+}
+
+/** RFC 9162 inclusion proof of leaf `index` in the tree of `treeSize`, from the stored nodes. */
+export async function storedInclusionProof(db: Queryable, index: number, treeSize: number): Promise<Buffer[]> {
+  return (await storedProofs(db, [inclusionLayout(index, treeSize)]))[0] as Buffer[]
+}
+
+/** RFC 9162 consistency proof from size `m` to size `n`, from the stored nodes. */
+export async function storedConsistencyProof(db: Queryable, m: number, n: number): Promise<Buffer[]> {
+  return (await storedProofs(db, [consistencyLayout(m, n)]))[0] as Buffer[]
+}
+
+/** Range proof nodes for leaves [start, end) of the tree of `treeSize`, from the stored nodes. */
+export async function storedRangeProof(db: Queryable, start: number, end: number, treeSize: number): Promise<RangeNode[]> {
+  const layout = rangeLayout(start, end, treeSize)
+  return rangeNodes(layout, (await storedProofs(db, [layout]))[0] as Buffer[])
 }

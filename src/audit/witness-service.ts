@@ -11,13 +11,12 @@ import type { Runtime } from '../runtime.ts'
 import type { SigningKey } from '../config/keys.ts'
 import type { Queryable } from '../store/db.ts'
 import { parseCheckpointUnverified } from './checkpoint.ts'
-import { consistencyProof } from './merkle.ts'
 import {
   SIG_ED25519, formatNote, logNoteKey, noteKey, parseNote, signCheckpointNote, verifyCheckpointNote, verifyCosignature,
   verifyNoteSignature, type CheckpointNote, type NoteKey,
 } from './note.ts'
 import { recordEvent } from './record.ts'
-import { latestCheckpoint, withStoredNodes, type StoredCheckpoint } from './store.ts'
+import { latestCheckpoint, storedConsistencyProof, type StoredCheckpoint } from './store.ts'
 import { formatAddCheckpoint, parseWitnessKeys } from './witness.ts'
 
 export interface Cosignature {
@@ -103,7 +102,7 @@ export async function addCheckpointBody(deps: WitnessDeps, old: number): Promise
   if (old > cp.treeSize) {
     throw new DomainError('witness-conflict', `the witness cosigned size ${old}, but the newest checkpoint of this log has size ${cp.treeSize}`, { extra: { treeSize: cp.treeSize } })
   }
-  const proof = old === 0 ? [] : await withStoredNodes(deps.db, (src) => consistencyProof(src, old, cp.treeSize))
+  const proof = old === 0 ? [] : await storedConsistencyProof(deps.db, old, cp.treeSize)
   const note = signCheckpointNote(noteFields(cp), deps.brokerKey.privateKey)
   return { body: formatAddCheckpoint({ oldSize: old, proof, note }), treeSize: cp.treeSize }
 }

@@ -5,7 +5,8 @@
 // that rewrites history and re-signs it cannot collect the witness's cosignature again: the old
 // root the witness kept contradicts the new tree. Pure functions; the loop is in cli/witness.ts.
 import type { KeyObject } from 'node:crypto'
-import { hashToBase64, parseHashBase64, verifyConsistency } from './merkle.ts'
+import { hashToBase64, parseHashBase64 } from './merkle/hash.ts'
+import { verifyConsistency } from './merkle/verify.ts'
 import {
   SIG_COSIGNATURE_V1, cosign, parseNote, parseVkey, verifyCheckpointNote, verifyCosignature,
   type CheckpointNote, type NoteKey,

@@ -4,7 +4,8 @@ import { accessSync, constants, createWriteStream, readFileSync, statSync } from
 import { once } from 'node:events'
 import { parseArgs } from 'node:util'
 import type { JWK } from 'jose'
-import { verifyExport, type VerifyResult } from '../audit/verify-export.ts'
+import { verifyExport, type VerifyResult } from '../audit/export/verify.ts'
+import { exportFileLines } from './export-file.ts'
 import { logNoteKeysFromJwks } from '../audit/note.ts'
 import { verifyWitnessed } from '../audit/witness.ts'
 import { WITNESS_OPTIONS, WitnessArgError, readWitnessedFile, witnessPolicyFromArgs } from './witness-policy.ts'
@@ -104,7 +105,7 @@ async function verify(args: string[]): Promise<number> {
   const started = performance.now()
   let result: VerifyResult
   try {
-    result = await verifyExport(file, jwks, {
+    result = await verifyExport(exportFileLines(file), jwks, {
       ...(previous ? { previous } : {}),
       progressEvery: 100_000,
       onProgress: (done) => {

@@ -5,7 +5,8 @@ import * as jose from 'jose'
 import { loadConfig, ConfigError, migrationUrl, withUser, type Config } from '../config/config.ts'
 import { generateKeyPair, publicJwkOf, signingKeyFromJwk, loadTokenKeys, readJwkFile } from '../config/keys.ts'
 import { DirectoryError } from '../directory/load.ts'
-import { verifyReceipt, ReceiptError } from '../intake/receipt.ts'
+import { verifyReceipt } from '../intake/receipt.ts'
+import { VerificationError } from '../errors.ts'
 import { MESSAGE_TYP } from '../intake/verify.ts'
 import { exampleMessage } from './example.ts'
 
@@ -358,7 +359,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`receipt valid: ${JSON.stringify(body)}${jws ? ' (covers the given JWS)' : ''}\n`)
         return EXIT.ok
       } catch (err) {
-        if (err instanceof ReceiptError) {
+        if (err instanceof VerificationError) {
           process.stderr.write(`receipt INVALID (${err.code}): ${err.message}\n`)
           return EXIT.failed
         }

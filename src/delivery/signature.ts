@@ -1,6 +1,7 @@
 import * as jose from 'jose'
 import type { SigningKey } from '../config/keys.ts'
 import { digestOf, signCompact } from '../intake/receipt.ts'
+import { VerificationError } from '../errors.ts'
 
 /** `typ` of the broker's signature over a push delivery (header `Leix-Delivery-Signature`). */
 export const DELIVERY_TYP = 'leix-delivery+json'
@@ -29,16 +30,6 @@ export function signDelivery(body: DeliveryAttestation, key: SigningKey): string
   return signCompact({ alg: 'EdDSA', kid: key.kid, typ: DELIVERY_TYP }, body, key)
 }
 
-export class DeliverySignatureError extends Error {
-  override readonly name = 'DeliverySignatureError'
-  constructor(
-    readonly code: 'bad-signature' | 'bad-type' | 'bad-payload' | 'digest-mismatch' | 'wrong-recipient',
-    message: string,
-  ) {
-    super(message)
-  }
-}
-
 /**
  * Verifies a `Leix-Delivery-Signature` as a recipient would: the broker's signature, the type,
  * and, when given, that it covers exactly `body` and is addressed to `recipient`.
@@ -51,11 +42,11 @@ export async function verifyDelivery(
   const payload = await verifyBrokerJws(signature, jwks, DELIVERY_TYP)
   const a = payload as Partial<DeliveryAttestation>
   for (const field of ['messageId', 'exchangeId', 'sender', 'recipient', 'kind', 'digest', 'sentAt'] as const) {
-    if (typeof a[field] !== 'string') throw new DeliverySignatureError('bad-payload', `delivery signature lacks ${field}`)
+    if (typeof a[field] !== 'string') throw new VerificationError('bad-payload', `delivery signature lacks ${field}`)
   }
-  if (typeof a.attempt !== 'number') throw new DeliverySignatureError('bad-payload', 'delivery signature lacks attempt')
-  if (expect.body !== undefined && digestOf(expect.body) !== a.digest) throw new DeliverySignatureError('digest-mismatch', 'the body is not what the broker signed')
-  if (expect.recipient !== undefined && a.recipient !== expect.recipient) throw new DeliverySignatureError('wrong-recipient', `addressed to ${a.recipient}`)
+  if (typeof a.attempt !== 'number') throw new VerificationError('bad-payload', 'delivery signature lacks attempt')
+  if (expect.body !== undefined && digestOf(expect.body) !== a.digest) throw new VerificationError('digest-mismatch', 'the body is not what the broker signed')
+  if (expect.recipient !== undefined && a.recipient !== expect.recipient) throw new VerificationError('wrong-recipient', `addressed to ${a.recipient}`)
   return a as DeliveryAttestation
 }
 
@@ -80,7 +71,7 @@ export async function verifyNotification(jws: string, jwks: jose.JSONWebKeySet):
   const payload = await verifyBrokerJws(jws, jwks, NOTIFICATION_TYP)
   const n = payload as Partial<NotificationBody>
   if (typeof n.id !== 'string' || typeof n.type !== 'string' || typeof n.agency !== 'string') {
-    throw new DeliverySignatureError('bad-payload', 'notification lacks id, type or agency')
+    throw new VerificationError('bad-payload', 'notification lacks id, type or agency')
   }
   return n as NotificationBody
 }
@@ -90,14 +81,14 @@ async function verifyBrokerJws(jws: string, jwks: jose.JSONWebKeySet, typ: strin
   try {
     result = await jose.compactVerify(jws, jose.createLocalJWKSet(jwks), { algorithms: ['EdDSA'] })
   } catch (err) {
-    throw new DeliverySignatureError('bad-signature', `broker signature does not verify: ${(err as Error).message}`)
+    throw new VerificationError('bad-signature', `broker signature does not verify: ${(err as Error).message}`)
   }
-  if (result.protectedHeader.typ !== typ) throw new DeliverySignatureError('bad-type', `typ must be ${typ}`)
+  if (result.protectedHeader.typ !== typ) throw new VerificationError('bad-type', `typ must be ${typ}`)
   try {
     const value = JSON.parse(new TextDecoder().decode(result.payload)) as unknown
     if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not an object')
     return value as Record<string, unknown>
   } catch {
-    throw new DeliverySignatureError('bad-payload', 'payload is not a JSON object')
+    throw new VerificationError('bad-payload', 'payload is not a JSON object')
   }
 }

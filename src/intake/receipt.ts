@@ -1,6 +1,7 @@
 import { createHash, sign } from 'node:crypto'
 import * as jose from 'jose'
 import type { SigningKey } from '../config/keys.ts'
+import { VerificationError } from '../errors.ts'
 
 export const RECEIPT_TYP = 'leix-receipt+json'
 
@@ -32,16 +33,6 @@ export function signCompact(header: { alg: 'EdDSA'; kid: string; typ: string }, 
   return `${input}.${sign(null, Buffer.from(input, 'ascii'), key.privateKey).toString('base64url')}`
 }
 
-export class ReceiptError extends Error {
-  override readonly name = 'ReceiptError'
-  constructor(
-    readonly code: 'bad-signature' | 'bad-payload' | 'digest-mismatch' | 'bad-type',
-    message: string,
-  ) {
-    super(message)
-  }
-}
-
 /**
  * Verifies a receipt against the broker's JWKS; with `jws`, also that it covers exactly those bytes.
  */
@@ -50,18 +41,18 @@ export async function verifyReceipt(receipt: string, jwks: jose.JSONWebKeySet, j
   try {
     result = await jose.compactVerify(receipt, jose.createLocalJWKSet(jwks), { algorithms: ['EdDSA'] })
   } catch (err) {
-    throw new ReceiptError('bad-signature', `receipt signature does not verify: ${(err as Error).message}`)
+    throw new VerificationError('bad-signature', `receipt signature does not verify: ${(err as Error).message}`)
   }
-  if (result.protectedHeader.typ !== RECEIPT_TYP) throw new ReceiptError('bad-type', `receipt typ must be ${RECEIPT_TYP}`)
+  if (result.protectedHeader.typ !== RECEIPT_TYP) throw new VerificationError('bad-type', `receipt typ must be ${RECEIPT_TYP}`)
   let body: ReceiptBody
   try {
     body = JSON.parse(new TextDecoder().decode(result.payload)) as ReceiptBody
   } catch {
-    throw new ReceiptError('bad-payload', 'receipt payload is not JSON')
+    throw new VerificationError('bad-payload', 'receipt payload is not JSON')
   }
   for (const field of ['messageId', 'exchangeId', 'digest', 'receivedAt', 'status'] as const) {
-    if (typeof body[field] !== 'string') throw new ReceiptError('bad-payload', `receipt payload lacks ${field}`)
+    if (typeof body[field] !== 'string') throw new VerificationError('bad-payload', `receipt payload lacks ${field}`)
   }
-  if (jws !== undefined && digestOf(jws) !== body.digest) throw new ReceiptError('digest-mismatch', 'receipt digest does not match the message bytes')
+  if (jws !== undefined && digestOf(jws) !== body.digest) throw new VerificationError('digest-mismatch', 'receipt digest does not match the message bytes')
   return body
 }

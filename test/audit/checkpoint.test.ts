@@ -2,9 +2,10 @@ import t from 'tap'
 import { CompactSign, exportJWK, generateKeyPair } from 'jose'
 import { canonicalBytes, canonicalString, isCanonical } from '../../src/audit/canonical.ts'
 import {
-  CHECKPOINT_TYP, CheckpointError, checkpointBody, checkpointRoot, parseCheckpointUnverified, signCheckpoint, verifyCheckpoint
+  CHECKPOINT_TYP, checkpointBody, checkpointRoot, parseCheckpointUnverified, signCheckpoint, verifyCheckpoint
 } from '../../src/audit/checkpoint.ts'
-import { EMPTY_ROOT, hashToBase64 } from '../../src/audit/merkle.ts'
+import { EMPTY_ROOT, hashToBase64 } from '../../src/audit/merkle/hash.ts'
+import { VerificationError } from '../../src/errors.ts'
 
 const { publicKey, privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' })
 const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] }
@@ -66,7 +67,7 @@ t.test('refusals', async (t) => {
   await expect('e30.e30.', 'malformed', 'empty signature')
   const empty = checkpointBody('o', 0, EMPTY_ROOT, new Date(0))
   t.same(await verifyCheckpoint(await signCheckpoint(empty, { privateKey, kid: 'k1' }), jwks), { ...empty, kid: 'k1' })
-  await t.rejects(signCheckpoint({ ...body, treeSize: -3 }, { privateKey, kid: 'k1' }), CheckpointError)
+  await t.rejects(signCheckpoint({ ...body, treeSize: -3 }, { privateKey, kid: 'k1' }), VerificationError)
   t.throws(() => checkpointBody('o', 1, Buffer.alloc(31), new Date()), { code: 'bad-payload' })
   t.throws(() => parseCheckpointUnverified('x'), { code: 'malformed' })
 })

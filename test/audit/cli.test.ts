@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as jose from 'jose'
 import { parseCheckpointUnverified, signCheckpoint } from '../../src/audit/checkpoint.ts'
-import { checkpointLine } from '../../src/audit/verify-export.ts'
+import { checkpointLine } from '../../src/audit/export/format.ts'
 import { tokenFor } from '../helpers.ts'
 import { auditTestApp, brokerJwks, sendRequest } from './fixtures.ts'
 

@@ -9,7 +9,7 @@
 //   - the sealer refuses a made-up event written straight into the table.
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
-import { verifyExport } from '../../src/audit/verify-export.ts'
+import { verifyExport } from '../../src/audit/export/verify.ts'
 import { fullSelfCheck } from '../../src/audit/self-check.ts'
 import pg from 'pg'
 import { count, databaseUrlAs, tokenFor } from '../helpers.ts'

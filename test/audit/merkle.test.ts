@@ -1,11 +1,13 @@
 import t from 'tap'
 import { createHash } from 'node:crypto'
+import { VerificationError } from '../../src/errors.ts'
+import { CompactRange, MerkleAccumulator, decompose, type PerfectNode } from '../../src/audit/merkle/compact.ts'
+import { EMPTY_ROOT, EMPTY_ROOT_HEX, hashToBase64, leafHash, nodeHash, parseHashBase64 } from '../../src/audit/merkle/hash.ts'
 import {
-  CompactRange, EMPTY_ROOT, EMPTY_ROOT_HEX, MerkleAccumulator, MerkleError, consistencyProof, decompose,
-  hashToBase64, inclusionProof, leafHash, nodeHash, parseHashBase64, rangeProof, rangeProofLayout,
-  rootFromLeafHashes, rootFromRange, subtreeHash, verifyConsistency, verifyInclusion,
-  type NodeSource, type PerfectNode
-} from '../../src/audit/merkle.ts'
+  NodeHashes, consistencyLayout, consistencyProof, inclusionLayout, inclusionProof, perfectNodesOf, rangeLayout, rangeProof,
+  rangeProofLayout, rehash, subtreeHash, type NodeSource, type ProofNode
+} from '../../src/audit/merkle/proof.ts'
+import { rootFromLeafHashes, rootFromRange, verifyConsistency, verifyInclusion } from '../../src/audit/merkle/verify.ts'
 
 // ---- Independent brute force, straight from the RFC 9162 recursive definitions ----------------
 const sha = (...parts: Uint8Array[]): Buffer => {
@@ -225,7 +227,7 @@ t.test('subtreeHash: aligned ranges in O(log n) lookups, any range correct', asy
   for (const [lo, hi] of [[3, 7], [5, 6], [1, 40], [17, 33], [32, 40]] as Array<[number, number]>) {
     t.ok((await subtreeHash(s2.src, lo, hi)).equals(bMTH(small.slice(lo, hi))), `[${lo}, ${hi})`)
   }
-  await t.rejects(subtreeHash(src, 5, 5), MerkleError)
+  await t.rejects(subtreeHash(src, 5, 5), VerificationError)
   await t.rejects(inclusionProof(src, n, n), { code: 'bad-range' })
   await t.rejects(consistencyProof(src, 3, 2), { code: 'bad-range' })
   await t.rejects(subtreeHash(async () => Buffer.alloc(3), 0, 1), { code: 'bad-node' })
@@ -305,4 +307,50 @@ t.test('range proofs: every [start, end) of every size 1..33', async (t) => {
   t.throws(() => rootFromRange(leaves.slice(5, 8), 5, 9, 20, nodes), { code: 'bad-proof' })
   t.throws(() => rangeProofLayout(5, 5, 20), { code: 'bad-range' })
   t.throws(() => rangeProofLayout(5, 21, 20), { code: 'bad-range' })
+})
+
+// ---- Proof layouts: which stored nodes a proof reads, from sizes alone ------------------------
+t.test('proof layouts from sizes: ranges, nodes and rehash against a brute-force tree', async (t) => {
+  const leaves = syntheticLeaves(1100)
+  /** Every perfect node a tree of `size` has, hashed by brute force; nothing else. */
+  const treeNodes = (size: number): NodeHashes => {
+    const hashes = new NodeHashes()
+    for (let level = 0; 2 ** level <= size; level++) {
+      for (let index = 0; (index + 1) * 2 ** level <= size; index++) {
+        hashes.set(level, index, bMTH(leaves.slice(index * 2 ** level, (index + 1) * 2 ** level)))
+      }
+    }
+    return hashes
+  }
+  const bits = (n: number): number => Math.ceil(Math.log2(Math.max(n, 2)))
+  const check = (t: Assert, layout: ProofNode[], size: number, expected: Buffer[], what: string): void => {
+    const nodes = perfectNodesOf(layout)
+    t.ok(nodes.every(({ level, index }) => (index + 1) * 2 ** level <= size), `${what}: only nodes a tree of ${size} has`)
+    t.ok(nodes.length <= 2 * bits(size), `${what}: ${nodes.length} nodes, O(log n)`)
+    for (const p of layout) {
+      // The perfect nodes of one proof hash tile its range exactly, left to right.
+      let at = p.lo
+      for (const { level, index } of p.nodes) { if (index * 2 ** level !== at) break; at += 2 ** level }
+      t.equal(at, p.hi, `${what}: nodes tile [${p.lo}, ${p.hi})`)
+    }
+    t.same(hexes(rehash(layout, treeNodes(size))), hexes(expected), what)
+  }
+  type Assert = Pick<typeof t, 'ok' | 'equal' | 'same'>
+  const inclusionCases: Array<[number, number]> = [[0, 1], [0, 2], [1, 2], [2, 3], [0, 7], [6, 7], [5, 8], [4, 5], [1, 5], [31, 32], [32, 33], [0, 33], [100, 129], [1000, 1025], [1023, 1100], [1099, 1100]]
+  for (const [index, size] of inclusionCases) {
+    check(t, inclusionLayout(index, size), size, bPATH(index, leaves.slice(0, size)), `inclusion (${index}, ${size})`)
+  }
+  const consistencyCases: Array<[number, number]> = [[1, 1], [1, 2], [1, 8], [3, 7], [4, 7], [6, 8], [2, 5], [7, 8], [8, 9], [15, 17], [16, 33], [33, 64], [100, 1100], [512, 1025], [1024, 1100], [1099, 1100]]
+  for (const [m, n] of consistencyCases) {
+    check(t, consistencyLayout(m, n), n, bPROOF(m, leaves.slice(0, n)), `consistency (${m}, ${n})`)
+  }
+  for (const [start, end, size] of [[0, 1, 2], [1, 2, 2], [3, 9, 9], [5, 6, 13], [100, 700, 1100], [0, 1024, 1100]] as const) {
+    const layout = rangeLayout(start, end, size)
+    t.same(layout.map(({ lo, hi }) => [lo, hi]), rangeProofLayout(start, end, size).map(({ lo, hi }) => [lo, hi]), `range [${start}, ${end}) of ${size}: the verifier's layout`)
+    check(t, layout, size, layout.map(({ lo, hi }) => bMTH(leaves.slice(lo, hi))), `range [${start}, ${end}) of ${size}`)
+  }
+  // A node the store does not have is named, not guessed.
+  t.throws(() => rehash(inclusionLayout(0, 8), new NodeHashes()), { code: 'bad-node', message: /lacks node/ })
+  t.throws(() => inclusionLayout(8, 8), { code: 'bad-range' })
+  t.throws(() => consistencyLayout(9, 8), { code: 'bad-range' })
 })

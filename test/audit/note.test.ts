@@ -3,7 +3,9 @@
 // as tables over every way a statement can be wrong.
 import t from 'tap'
 import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto'
-import { consistencyProof, hashToBase64, rootFromLeafHashes, leafHash, type NodeSource } from '../../src/audit/merkle.ts'
+import { hashToBase64, leafHash } from '../../src/audit/merkle/hash.ts'
+import { consistencyProof, type NodeSource } from '../../src/audit/merkle/proof.ts'
+import { rootFromLeafHashes } from '../../src/audit/merkle/verify.ts'
 import {
   SIG_COSIGNATURE_V1, SIG_ED25519, checkpointNoteText, cosign, formatNote, formatVkey, noteKey, noteKeyId, parseNote, parseVkey, rawEd25519,
   signCheckpointNote, verifyCheckpointNote, verifyCosignature, verifyNoteSignature, type NoteKey,

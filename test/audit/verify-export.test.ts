@@ -5,11 +5,15 @@ import { join } from 'node:path'
 import { exportJWK, generateKeyPair, type JWK } from 'jose'
 import { canonicalString } from '../../src/audit/canonical.ts'
 import { checkpointBody, signCheckpoint, type CheckpointSigningKey } from '../../src/audit/checkpoint.ts'
-import { MerkleAccumulator, hashToBase64, rangeProof, type NodeSource } from '../../src/audit/merkle.ts'
-import {
-  ExportError, checkpointLine, exportLines, sealEvent, sealEvents, statementLine, verifyExport,
-  type SealedEvent, type VerifyResult
-} from '../../src/audit/verify-export.ts'
+import { VerificationError } from '../../src/errors.ts'
+import { MerkleAccumulator } from '../../src/audit/merkle/compact.ts'
+import { hashToBase64 } from '../../src/audit/merkle/hash.ts'
+import { rangeProof, type NodeSource } from '../../src/audit/merkle/proof.ts'
+import { checkpointLine, statementLine } from '../../src/audit/export/format.ts'
+import { verifyExport, type VerifyResult } from '../../src/audit/export/verify.ts'
+import { exportLines } from '../../src/audit/export/write.ts'
+import { sealEvent, sealEvents, type SealedEvent } from '../../src/audit/seal.ts'
+import { exportFileLines } from '../../src/cli/export-file.ts'
 import { signStatement, type ExportStatement } from '../../src/audit/statement.ts'
 
 const ORIGIN = 'https://leix.test/audit'
@@ -111,7 +115,7 @@ t.test('sealing', async (t) => {
   t.equal(JSON.parse(b.line).prev, hashToBase64(a.leafHash))
   const more = sealEvents([{ type: 'z' }], { seq: 1, leafHash: b.leafHash })
   t.equal((more[0] as SealedEvent).seq, 2)
-  t.throws(() => sealEvent({ seq: 3 }, 0, null), ExportError)
+  t.throws(() => sealEvent({ seq: 3 }, 0, null), VerificationError)
   t.throws(() => sealEvent({ prev: 'x' }, 0, null), { code: 'bad-event' })
   t.throws(() => sealEvent({ leix: 'end' }, 0, null), { code: 'bad-event' })
   t.throws(() => sealEvent({ a: 1 }, 1, null), { code: 'bad-event' })
@@ -135,16 +139,16 @@ t.test('a full export verifies, from lines and from a file', async (t) => {
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const file = join(dir, 'export.ndjson')
   await writeFile(file, lines.join('\n') + '\n')
-  t.match(await verifyExport(file, jwks), { ok: true, events: 50, checkpoints: 5 })
+  t.match(await verifyExport(exportFileLines(file), jwks), { ok: true, events: 50, checkpoints: 5 })
   await writeFile(file, lines.join('\n')) // no final newline: still the same lines
-  t.match(await verifyExport(file, jwks), { ok: true })
+  t.match(await verifyExport(exportFileLines(file), jwks), { ok: true })
   await writeFile(file, lines.join('\r\n') + '\r\n')
-  failed(t, await verifyExport(file, jwks), 'not-canonical', 0, 1)
+  failed(t, await verifyExport(exportFileLines(file), jwks), 'not-canonical', 0, 1)
   const bad = Buffer.from(lines.join('\n') + '\n')
   const line7 = Buffer.byteLength(lines.slice(0, lineOf(lines, 7) - 1).join('\n')) + 1
   bad[bad.indexOf('"outcome":"ok"', line7) + 12] = 0xff // invalid UTF-8 inside event 7
   await writeFile(file, bad)
-  failed(t, await verifyExport(file, jwks), 'not-canonical', 7, lineOf(lines, 7))
+  failed(t, await verifyExport(exportFileLines(file), jwks), 'not-canonical', 7, lineOf(lines, 7))
 
   // Only the covering checkpoint: still fine.
   const minimal = await collect(exportLines({ events: log.sealed.map((e) => e.line), start: 0, end: 50, covering: log.checkpoints[50] as string, statement: fullStatement }))

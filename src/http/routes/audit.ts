@@ -1,13 +1,14 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { parseCheckpointUnverified } from '../../audit/checkpoint.ts'
-import { exportChunks, planExport, type ExportRequest } from '../../audit/export.ts'
+import { exportChunks, planExport, type ExportRequest } from '../../audit/export/plan.ts'
 import { AuditIntegrityError, checkedEvent, raiseAlarm } from '../../audit/integrity.ts'
 import { proveJustification } from '../../audit/justification.ts'
-import { consistencyProof, hashToBase64, inclusionProof, verifyInclusion } from '../../audit/merkle.ts'
+import { hashToBase64 } from '../../audit/merkle/hash.ts'
+import { verifyInclusion } from '../../audit/merkle/verify.ts'
 import { queryEvents, type EventFilters } from '../../audit/query.ts'
 import { recordEvent } from '../../audit/record.ts'
-import { checkpointAt, latestCheckpoint, sealedEvent, withStoredNodes, type SealedEventRow, type StoredCheckpoint } from '../../audit/store.ts'
+import { checkpointAt, latestCheckpoint, sealedEvent, storedConsistencyProof, storedInclusionProof, type SealedEventRow, type StoredCheckpoint } from '../../audit/store.ts'
 import type { CheckpointSigningKey } from '../../audit/checkpoint.ts'
 import type { Clock } from '../../config/clock.ts'
 import type { Pool } from '../../store/db.ts'
@@ -107,7 +108,7 @@ export async function auditRoutes(app: FastifyInstance, deps: {
 
   /** The audit path of a (re-hashed) event in a checkpoint's tree, checked against its signed root. */
   const provenLeaf = async (event: SealedEventRow, cp: StoredCheckpoint): Promise<Buffer[]> => {
-    const path = await withStoredNodes(pool, (src) => inclusionProof(src, event.seq, cp.treeSize))
+    const path = await storedInclusionProof(pool, event.seq, cp.treeSize)
     if (!verifyInclusion(event.leafHash, event.seq, cp.treeSize, path, Buffer.from(cp.rootHash, 'base64'))) {
       throw new AuditIntegrityError(`the stored leaf of seq ${event.seq} is not in the signed tree of size ${cp.treeSize}`, event.seq)
     }
@@ -222,7 +223,7 @@ export async function auditRoutes(app: FastifyInstance, deps: {
     const to = await checkpointOrLatest(request.query.to)
     const from = await checkpointOrLatest(request.query.from)
     if (from.treeSize > to.treeSize) throw new DomainError('bad-request', `from (${from.treeSize}) must not exceed to (${to.treeSize})`)
-    const path = await withStoredNodes(pool, (src) => consistencyProof(src, from.treeSize, to.treeSize))
+    const path = await storedConsistencyProof(pool, from.treeSize, to.treeSize)
     return { from: from.treeSize, to: to.treeSize, consistencyPath: path.map(hashToBase64), fromCheckpoint: checkpointView(from), toCheckpoint: checkpointView(to) }
   })
 

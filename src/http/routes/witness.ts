@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import { parseCheckpointUnverified } from '../../audit/checkpoint.ts'
-import { consistencyProof, hashToBase64 } from '../../audit/merkle.ts'
+import { hashToBase64 } from '../../audit/merkle/hash.ts'
 import { formatVkey, logNoteKey } from '../../audit/note.ts'
-import { checkpointAt, withStoredNodes } from '../../audit/store.ts'
+import { checkpointAt, storedConsistencyProof } from '../../audit/store.ts'
 import {
   acceptAlarm, acceptCosignatures, addCheckpointBody, cosignedNote, listAlarms, witnessedCheckpoint, type WitnessDeps,
 } from '../../audit/witness-service.ts'
@@ -145,7 +145,7 @@ export async function witnessRoutes(
       if ((await checkpointAt(deps.pool, from)) === undefined) {
         throw new DomainError('not-found', `no checkpoint of tree size ${from}`)
       }
-      const path = await withStoredNodes(deps.pool, (src) => consistencyProof(src, from, cp.treeSize))
+      const path = await storedConsistencyProof(deps.pool, from, cp.treeSize)
       consistency = { from, path: path.map(hashToBase64) }
     }
     return { ...parseCheckpointUnverified(cp.jws).payload, jws: cp.jws, note, cosignatures, ...(consistency ? { consistency } : {}) }

@@ -1,12 +1,14 @@
-// Streaming exports of the sealed log in the format of verify-export.ts: events read in keyset
+// Streaming exports of the sealed log in the format of format.ts: events read in keyset
 // batches straight from PostgreSQL, never the whole range in memory.
-import type { Queryable } from '../store/db.ts'
-import { checkpointBody, signCheckpoint, type CheckpointSigningKey } from './checkpoint.ts'
-import { AuditIntegrityError, checkedEvent } from './integrity.ts'
-import { consistencyProof, hashToBase64, rangeProof, subtreeHash, verifyConsistency, type RangeNode } from './merkle.ts'
-import { signStatement, type ExportStatement } from './statement.ts'
-import { checkpointAt, latestCheckpoint, withStoredNodes, type StoredCheckpoint } from './store.ts'
-import { exportLines } from './verify-export.ts'
+import type { Queryable } from '../../store/db.ts'
+import { checkpointBody, signCheckpoint, type CheckpointSigningKey } from '../checkpoint.ts'
+import { AuditIntegrityError, checkedEvent } from '../integrity.ts'
+import { hashToBase64 } from '../merkle/hash.ts'
+import { consistencyLayout, subtreeLayout, type RangeNode } from '../merkle/proof.ts'
+import { verifyConsistency } from '../merkle/verify.ts'
+import { signStatement, type ExportStatement } from '../statement.ts'
+import { checkpointAt, latestCheckpoint, storedProofs, storedRangeProof, type StoredCheckpoint } from '../store.ts'
+import { exportLines } from './write.ts'
 
 /** Event lines read per query while streaming. @defaultValue 2000 */
 export const EXPORT_BATCH = 2000
@@ -90,7 +92,7 @@ export async function planExport(db: Queryable, req: ExportRequest, signer: Expo
   const planned: ExportPlanned = {
     start, end, covering, interim: interim.map((r) => r.jws), statementBody, statement: await signStatement(statementBody, signer.key),
   }
-  if (start > 0) planned.rangeNodes = await withStoredNodes(db, (src) => rangeProof(src, start, end, end))
+  if (start > 0) planned.rangeNodes = await storedRangeProof(db, start, end, end)
   return planned
 }
 
@@ -105,11 +107,9 @@ async function checkpointAtEnd(db: Queryable, size: number, latest: StoredCheckp
   if (existing) return existing
   const { rows: alarms } = await db.query<{ reason: string }>('SELECT reason FROM audit_alarms WHERE resolved_at IS NULL LIMIT 1')
   if (alarms[0]) return { refused: 'halted', detail: `checkpoint signing is stopped by an integrity alarm: ${alarms[0].reason}` }
-  const { root, proof, latestRoot } = await withStoredNodes(db, async (src) => ({
-    root: await subtreeHash(src, 0, size),
-    proof: await consistencyProof(src, size, latest.treeSize),
-    latestRoot: Buffer.from(latest.rootHash, 'base64'),
-  }))
+  const [rootOnly, proof] = await storedProofs(db, [subtreeLayout(0, size), consistencyLayout(size, latest.treeSize)]) as [Buffer[], Buffer[]]
+  const root = rootOnly[0] as Buffer
+  const latestRoot = Buffer.from(latest.rootHash, 'base64')
   if (!verifyConsistency(size, latest.treeSize, root, latestRoot, proof)) {
     throw new AuditIntegrityError(`the stored tree nodes for size ${size} are not consistent with the signed checkpoint of size ${latest.treeSize}`, size - 1)
   }

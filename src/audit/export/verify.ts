@@ -1,35 +1,16 @@
-// The audit export format (one place, so the server's writer and the offline verifier agree) and
-// the offline verifier: no database, no network, O(log n) memory for any export size.
-//
-// Export = NDJSON, UTF-8, lines separated by "\n", every line RFC 8785 canonical JSON:
-//   [{"end":b,"leix":"range","nodes":[{"hash":"<b64>","hi":..,"lo":..},...],"start":a,"treeSize":N}]
-//       first line, only when the export does not start at seq 0 or ends before N (rangeProof output)
-//   event lines, seq a..b-1 in order; each event carries seq and prev (base64 leaf hash of seq-1, null at 0)
-//   {"jws":"<compact JWS>","leix":"checkpoint"}  interim: straight after the event seq = treeSize - 1
-//   {"jws":"<compact JWS>","leix":"checkpoint"}  covering (the last one): treeSize N >= b
-//   {"jws":"<compact JWS>","leix":"statement"}   last line: the broker-signed statement of the
-//       requested range and of what the export holds (statement.ts), covered by a checkpoint at
-//       its last event (N = b). Without it, or when it disagrees with the lines, the export is
-//       refused: a cut export cannot be passed off as complete.
-// Checkpoints sit right after the event that completes their size, and the range proof comes
-// first, so the verifier can check every root as the stream passes it instead of keeping leaves.
-import { createReadStream } from 'node:fs'
+// Verifying an export (the auditor's side; format.ts describes the lines): no database, no
+// network, no files (the CLI reads them, src/cli/export-file.ts), O(log n) memory for any size.
 import type { JWK } from 'jose'
-import { CanonicalError, canonicalString, isCanonical } from './canonical.ts'
-import { CheckpointError, checkpointRoot, checkpointVerifier, parseCheckpointUnverified, type VerifiedCheckpoint } from './checkpoint.ts'
-import { StatementError, statementVerifier, type ExportStatement } from './statement.ts'
-import { MerkleAccumulator, MerkleError, hashToBase64, leafHash, parseHashBase64, rangeProofLayout, rootFromRange, type RangeNode } from './merkle.ts'
-
-export type ExportErrorCode = 'bad-event' | 'bad-export'
-
-export class ExportError extends Error {
-  readonly code: ExportErrorCode
-  constructor (code: ExportErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'ExportError'
-    this.code = code
-  }
-}
+import { VerificationError } from '../../errors.ts'
+import { isUtf8 } from 'node:buffer'
+import { isCanonicalParsed } from '../canonical.ts'
+import { checkpointRoot, checkpointVerifier, type VerifiedCheckpoint } from '../checkpoint.ts'
+import { statementVerifier, type ExportStatement } from '../statement.ts'
+import { MerkleAccumulator } from '../merkle/compact.ts'
+import { hashToBase64, leafHash, parseHashBase64 } from '../merkle/hash.ts'
+import { rangeProofLayout, type RangeNode } from '../merkle/proof.ts'
+import { isCount } from '../merkle/sizes.ts'
+import { rootFromRange } from '../merkle/verify.ts'
 
 type JsonObject = Record<string, unknown>
 
@@ -37,121 +18,8 @@ function isObject (v: unknown): v is JsonObject {
   return v !== null && typeof v === 'object' && !Array.isArray(v)
 }
 
-function isCount (n: unknown): n is number {
-  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
-}
-
 function hasOwn (o: JsonObject, key: string): boolean {
   return Object.prototype.hasOwnProperty.call(o, key)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Sealing events (the sequencer's side)
-
-export interface SealedEvent {
-  seq: number
-  /** The canonical line as stored and exported (no trailing newline). */
-  line: string
-  /** leafHash(UTF-8 of line): the Merkle leaf, and the next event's prev. */
-  leafHash: Buffer
-}
-
-/** Gives `event` its seq and prev and returns its canonical line and leaf hash. */
-export function sealEvent (event: JsonObject, seq: number, prevLeafHash: Uint8Array | null): SealedEvent {
-  if (!isObject(event)) throw new ExportError('bad-event', 'an audit event must be a JSON object')
-  for (const reserved of ['seq', 'prev', 'leix']) {
-    // seq/prev are assigned here; "leix" marks export control lines and must never start an event.
-    if (hasOwn(event, reserved)) throw new ExportError('bad-event', `an audit event must not carry "${reserved}" before sealing`)
-  }
-  if (!isCount(seq)) throw new ExportError('bad-event', `seq ${String(seq)} is not a non-negative integer`)
-  if ((seq === 0) !== (prevLeafHash === null)) throw new ExportError('bad-event', 'prev is null exactly for seq 0')
-  if (prevLeafHash !== null && prevLeafHash.byteLength !== 32) throw new ExportError('bad-event', 'prev leaf hash must be 32 bytes')
-  let line: string
-  try {
-    line = canonicalString({ ...event, seq, prev: prevLeafHash === null ? null : hashToBase64(prevLeafHash) })
-  } catch (err) {
-    throw new ExportError('bad-event', `audit event is not JSON-serialisable: ${(err as CanonicalError).message}`, { cause: err })
-  }
-  return { seq, line, leafHash: leafHash(Buffer.from(line, 'utf8')) }
-}
-
-/** Seals consecutive events, continuing after `after` (the last sealed event) or from seq 0. */
-export function sealEvents (events: Iterable<JsonObject>, after?: { seq: number, leafHash: Uint8Array }): SealedEvent[] {
-  const out: SealedEvent[] = []
-  let seq = after === undefined ? 0 : after.seq + 1
-  let prev: Uint8Array | null = after === undefined ? null : after.leafHash
-  for (const event of events) {
-    const sealed = sealEvent(event, seq, prev)
-    out.push(sealed)
-    prev = sealed.leafHash
-    seq++
-  }
-  return out
-}
-
-// ---------------------------------------------------------------------------------------------
-// Writing exports (the server's side)
-
-export function checkpointLine (jws: string): string {
-  return canonicalString({ leix: 'checkpoint', jws })
-}
-
-export function rangeLine (start: number, end: number, treeSize: number, nodes: readonly RangeNode[]): string {
-  return canonicalString({
-    leix: 'range', start, end, treeSize,
-    nodes: nodes.map((n) => ({ lo: n.lo, hi: n.hi, hash: hashToBase64(n.hash) }))
-  })
-}
-
-/** The last line of an export: the broker-signed statement (statement.ts). */
-export function statementLine (jws: string): string {
-  return canonicalString({ leix: 'statement', jws })
-}
-
-export interface ExportPlan {
-  /** Canonical event lines for seq start..end-1, in order (e.g. streamed from the database). */
-  events: AsyncIterable<string> | Iterable<string>
-  start: number
-  end: number
-  /** The covering checkpoint: treeSize >= end. */
-  covering: string
-  /** Checkpoints with start < treeSize < covering's, increasing; each goes after event treeSize - 1. */
-  interim?: readonly string[]
-  /** rangeProof(src, start, end, covering treeSize): required unless start = 0 and end = covering treeSize. */
-  rangeNodes?: readonly RangeNode[]
-  /** The signed statement (statement.ts) of this export: the last line. */
-  statement: string
-}
-
-/** Yields the export's lines (without "\n") in the order verifyExport expects. */
-export async function * exportLines (plan: ExportPlan): AsyncGenerator<string> {
-  const sizeOf = (jws: string): number => parseCheckpointUnverified(jws).payload.treeSize
-  const { start, end } = plan
-  const treeSize = sizeOf(plan.covering)
-  if (!isCount(start) || !isCount(end) || start >= end || end > treeSize) {
-    throw new ExportError('bad-export', `cannot export [${String(start)}, ${String(end)}) under a checkpoint of size ${treeSize}`)
-  }
-  const interim = (plan.interim ?? []).map((jws) => ({ jws, size: sizeOf(jws) }))
-  interim.forEach(({ size }, i) => {
-    if (size <= start || size >= treeSize || size > end || (i > 0 && size <= (interim[i - 1] as { size: number }).size)) {
-      throw new ExportError('bad-export', `interim checkpoint of size ${size} does not fit the export`)
-    }
-  })
-  if (start > 0 || end < treeSize) {
-    if (plan.rangeNodes === undefined) throw new ExportError('bad-export', 'a partial export needs rangeNodes')
-    yield rangeLine(start, end, treeSize, plan.rangeNodes)
-  }
-  let seq = start
-  let next = 0
-  for await (const line of plan.events) {
-    if (seq >= end) throw new ExportError('bad-export', `more event lines than [${start}, ${end})`)
-    yield line
-    seq++
-    while (interim[next]?.size === seq) yield checkpointLine((interim[next++] as { jws: string }).jws)
-  }
-  if (seq !== end) throw new ExportError('bad-export', `expected ${end - start} event lines, got ${seq - start}`)
-  yield checkpointLine(plan.covering)
-  yield statementLine(plan.statement)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -190,21 +58,6 @@ export interface VerifyOptions {
   onProgress?: (eventsDone: number) => void
   /** Events between onProgress calls (default 10 000). */
   progressEvery?: number
-}
-
-/** Lines of a file, split on "\n" as bytes (so a bad UTF-8 sequence is pinned to its line). */
-async function * fileLines (path: string): AsyncGenerator<Uint8Array> {
-  let rest: Buffer = Buffer.alloc(0)
-  for await (const chunk of createReadStream(path)) {
-    let data: Buffer = rest.length > 0 ? Buffer.concat([rest, chunk as Buffer]) : chunk as Buffer
-    let at: number
-    while ((at = data.indexOf(0x0a)) !== -1) {
-      yield data.subarray(0, at)
-      data = data.subarray(at + 1)
-    }
-    rest = Buffer.from(data)
-  }
-  if (rest.length > 0) yield rest
 }
 
 const fail = (code: VerifyCode, line: number, reason: string, seq?: number, seqEnd?: number): Failure => {
@@ -259,7 +112,11 @@ class ExportVerifier {
     this.#progressEvery = isCount(opts.progressEvery) && opts.progressEvery > 0 ? opts.progressEvery : 10_000
   }
 
-  async line (raw: string | Uint8Array): Promise<Failure | undefined> {
+  /**
+   * Checks one line. Synchronous for event lines (nearly all of them), so that a million events
+   * do not cost a million promises; a promise for control lines, whose signatures verify async.
+   */
+  line (raw: string | Uint8Array): Failure | undefined | Promise<Failure | undefined> {
     const n = ++this.#lineNo
     let text: string
     let bytes: Uint8Array
@@ -268,11 +125,10 @@ class ExportVerifier {
       bytes = Buffer.from(raw, 'utf8')
     } else {
       bytes = raw
-      try {
-        text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(raw)
-      } catch {
+      if (!isUtf8(raw)) {
         return this.#gapDecision(undefined) ?? fail('not-canonical', n, `line ${n} is not valid UTF-8`, this.#seqHint())
       }
+      text = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8')
     }
     let value: unknown
     try {
@@ -283,12 +139,15 @@ class ExportVerifier {
     const gap = this.#gapDecision(value)
     if (gap !== undefined) return gap
     if (this.#ended) return fail('bad-format', n, `line ${n} follows the statement line`)
-    if (!isCanonical(text)) {
+    // The leaf is the hash of these exact bytes, so this check adds nothing to tamper-evidence
+    // (any changed byte changes the root) but names a re-serialised line as such, and refuses a
+    // line in any other byte form than the one RFC 8785 defines.
+    if (!isCanonicalParsed(text, value)) {
       const seq = isObject(value) && isCount(value.seq) ? value.seq : this.#seqHint()
       return fail('not-canonical', n, `line ${n} is not RFC 8785 canonical JSON (altered or re-serialised)`, seq)
     }
     if (!isObject(value)) return fail('bad-event', n, `line ${n} is not a JSON object`, this.#seqHint())
-    if (hasOwn(value, 'leix')) return await this.#control(value, n)
+    if (hasOwn(value, 'leix')) return this.#control(value, n)
     return this.#event(value, bytes, n)
   }
 
@@ -371,7 +230,7 @@ class ExportVerifier {
     try {
       layout = rangeProofLayout(start, end, treeSize)
     } catch (err) {
-      return fail('bad-format', n, `range line: ${(err as MerkleError).message}`)
+      return fail('bad-format', n, `range line: ${(err as Error).message}`)
     }
     if (start === 0 && end === treeSize) return fail('bad-format', n, 'range line present for a complete export')
     const parsed: RangeNode[] = []
@@ -401,7 +260,7 @@ class ExportVerifier {
     try {
       cp = await this.#verify(c.jws)
     } catch (err) {
-      if (!(err instanceof CheckpointError)) throw err
+      if (!(err instanceof VerificationError)) throw err
       return fail('bad-checkpoint', n, `checkpoint on line ${n} refused (${err.code}): ${err.message}`)
     }
     const last = this.#lastCheckpoint
@@ -420,7 +279,7 @@ class ExportVerifier {
       try {
         root = rootFromRange(acc.toCompactRange(), 0, next, size, header.right)
       } catch (err) {
-        if (!(err instanceof MerkleError)) throw err
+        if (!(err instanceof VerificationError)) throw err
         return fail('bad-proof', n, `range proof: ${err.message}`)
       }
       this.#closed = true
@@ -450,7 +309,7 @@ class ExportVerifier {
     try {
       st = await this.#verifyStatement(c.jws)
     } catch (err) {
-      if (!(err instanceof StatementError)) throw err
+      if (!(err instanceof VerificationError)) throw err
       return fail('bad-statement', n, `statement on line ${n} refused (${err.code}): ${err.message}`)
     }
     if (this.#events === 0) return fail('empty', n, 'the export holds no events')
@@ -521,11 +380,12 @@ class ExportVerifier {
 }
 
 /**
- * Verifies an export (a file path, or its lines without "\n") against the broker's JWKS and
- * names the first bad event. Throws only for unusable arguments (a malformed JWKS) or I/O errors.
+ * Verifies an export (its lines without "\n", as text or as UTF-8 bytes) against the broker's
+ * JWKS and names the first bad event. Throws only for unusable arguments (a malformed JWKS) or
+ * errors of the line source (I/O).
  */
 export async function verifyExport (
-  input: string | AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
+  input: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
   jwks: { keys: JWK[] },
   opts: VerifyOptions = {}
 ): Promise<VerifyResult> {
@@ -536,14 +396,14 @@ export async function verifyExport (
     try {
       previous = await verify(opts.previous)
     } catch (err) {
-      if (!(err instanceof CheckpointError)) throw err
+      if (!(err instanceof VerificationError)) throw err
       return fail('bad-previous', 0, `previous checkpoint refused (${err.code}): ${err.message}`)
     }
   }
   const verifier = new ExportVerifier(verify, verifyStatement, previous, opts)
-  const lines = typeof input === 'string' ? fileLines(input) : input
-  for await (const line of lines) {
-    const failure = await verifier.line(line)
+  for await (const line of input) {
+    let failure = verifier.line(line)
+    if (failure instanceof Promise) failure = await failure
     if (failure !== undefined) return failure
   }
   return verifier.finish()

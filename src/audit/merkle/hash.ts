@@ -1,0 +1,46 @@
+// RFC 9162 §2.1 hashing for the audit log (SHA-256, domain-separated leaves and nodes) and the
+// base64 wire form of hashes in checkpoints, proofs and exports.
+import { createHash } from 'node:crypto'
+import { VerificationError } from '../../errors.ts'
+
+export const HASH_BYTES = 32
+
+/** SHA-256 of the empty string: the RFC 9162 root of the empty tree. Shared: never write into it. */
+export const EMPTY_ROOT: Buffer = createHash('sha256').digest()
+export const EMPTY_ROOT_HEX = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
+
+export function leafHash (canonicalEventBytes: Uint8Array): Buffer {
+  return createHash('sha256').update(Uint8Array.of(0x00)).update(canonicalEventBytes).digest()
+}
+
+export function nodeHash (left: Uint8Array, right: Uint8Array): Buffer {
+  return createHash('sha256').update(Uint8Array.of(0x01)).update(left).update(right).digest()
+}
+
+export function emptyRoot (): Buffer {
+  return Buffer.from(EMPTY_ROOT)
+}
+
+/** Standard base64 (the wire form of hashes in checkpoints, proofs and exports). */
+export function hashToBase64 (hash: Uint8Array): string {
+  return Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString('base64')
+}
+
+/** Strict inverse of hashToBase64: exactly 44 characters of canonical base64 for 32 bytes, else undefined. */
+export function parseHashBase64 (value: unknown): Buffer | undefined {
+  if (typeof value !== 'string' || value.length !== 44 || !/^[A-Za-z0-9+/]{43}=$/.test(value)) return undefined
+  const bytes = Buffer.from(value, 'base64')
+  // Node's decoder is lenient; the round trip rejects non-zero padding bits (two spellings of one hash).
+  if (bytes.length !== HASH_BYTES || bytes.toString('base64') !== value) return undefined
+  return bytes
+}
+
+export function isHash (h: unknown): h is Uint8Array {
+  return h instanceof Uint8Array && h.byteLength === HASH_BYTES
+}
+
+/** A copy of `hash`; throws VerificationError('bad-node') unless it is a 32-byte hash. */
+export function checkHash (hash: Uint8Array, what: string): Buffer {
+  if (!isHash(hash)) throw new VerificationError('bad-node', `${what} is not a ${HASH_BYTES}-byte hash`)
+  return Buffer.from(hash)
+}
