@@ -10,7 +10,8 @@ import { claimAnsweredBefore, insertExchange, lockExchange, updateExchange, type
 import { changeStatus, type ExchangeEvent } from './state.ts'
 import { randomUUID } from 'node:crypto'
 
-export { lockExchange, type ExchangeRow } from './exchanges-repository.ts'
+// Routes lock an exchange before closing it.
+export { lockExchange } from './exchanges-repository.ts'
 
 /** What opening an exchange stores: the exchange row and its `exchange.opened` event. */
 export interface Opening {
