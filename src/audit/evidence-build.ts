@@ -1,5 +1,6 @@
 // Assembling an evidence bundle (evidence.ts) from the database, for one party of one exchange.
 import type { SigningKey } from '../config/keys.ts'
+import { messagesForEvidence } from '../delivery/messages-repository.ts'
 import type { Queryable } from '../store/db.ts'
 import { parseCheckpointUnverified } from './checkpoint.ts'
 import { hashToBase64, leafHash } from './merkle/hash.ts'
@@ -37,8 +38,7 @@ export async function buildEvidence(db: Queryable, req: EvidenceRequest): Promis
   const { payload } = parseCheckpointUnverified(cp.jws)
   const { note } = await cosignedNote(db, req.brokerKey, cp)
 
-  const { rows: msgs } = await db.query<{ id: string; kind: string; sender: string; recipient: string; status: string; digest: string; jws: string | null; receipt: string; erased_at: Date | null }>(
-    'SELECT id, kind, sender, recipient, status, digest, jws, receipt, erased_at FROM messages WHERE exchange_id = $1 ORDER BY received_at, id', [req.exchangeId])
+  const msgs = await messagesForEvidence(db, req.exchangeId)
   const messages: EvidenceMessage[] = []
   for (const m of msgs) {
     if (m.recipient === req.party && m.sender !== req.party && NOT_FOR_RECIPIENT.has(m.status)) continue

@@ -64,3 +64,15 @@ export async function queryEvents(db: Queryable, f: EventFilters, scope: { visib
     nextCursor: rows.length > limit && last ? encodeSeqCursor(last.seq) : null,
   }
 }
+
+/**
+ * The events of one exchange for its timeline: sealed ones by their hashed line (expression
+ * index, migration 020; re-hash them before use), and those the sealer has not reached yet.
+ */
+export async function exchangeEvents(db: Queryable, exchangeId: string): Promise<{ sealed: (SealedRow & { seq: number })[]; waiting: { event: Record<string, unknown> }[] }> {
+  const sealed = await db.query<SealedRow & { seq: number }>(
+    `SELECT seq, line, leaf_hash FROM audit_events WHERE line IS NOT NULL AND (line::jsonb) ->> 'exchangeId' = $1 ORDER BY seq`, [exchangeId])
+  const waiting = await db.query<{ event: Record<string, unknown> }>(
+    'SELECT event FROM audit_events WHERE seq IS NULL AND refused IS NULL AND exchange_id = $1 ORDER BY recorded', [exchangeId])
+  return { sealed: sealed.rows, waiting: waiting.rows }
+}

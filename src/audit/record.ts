@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Queryable } from '../store/db.ts'
+import type { SqlPart } from '../store/statement.ts'
 
 /** Every kind of hop the log records (the closed list the sealer accepts, see event-schema.ts). */
 export const AUDIT_EVENT_TYPES = [
@@ -119,9 +120,18 @@ export function auditEvent(input: AuditEventInput, at: Date): AuditEvent {
 /** The SQL and parameter that insert `events` in one statement (usable inside a larger CTE). */
 export function auditInsert(events: AuditEvent[], param: number): string {
   void events
+  return insertFromRows(`$${param}`)
+}
+
+/** `auditInsert` as a part of a larger statement: the events travel as one JSON parameter. */
+export function insertEvents(events: AuditEvent[]): SqlPart {
+  return (p) => insertFromRows(p.add(auditRows(events)))
+}
+
+function insertFromRows(placeholder: string): string {
   return `INSERT INTO audit_events (id, type, at, exchange_id, message_id, agencies, actor, event)
     SELECT id, type, at, "exchangeId", "messageId", agencies, actor, event
-      FROM jsonb_to_recordset($${param}::jsonb) AS r(id uuid, type text, at timestamptz, "exchangeId" uuid, "messageId" uuid, agencies text[], actor text, event jsonb)`
+      FROM jsonb_to_recordset(${placeholder}::jsonb) AS r(id uuid, type text, at timestamptz, "exchangeId" uuid, "messageId" uuid, agencies text[], actor text, event jsonb)`
 }
 
 /** One JSON parameter for `auditInsert`. */

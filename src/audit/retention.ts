@@ -6,46 +6,31 @@ import { recordEvents } from './record.ts'
 import type { Clock } from '../config/clock.ts'
 import type { Directory } from '../directory/types.ts'
 import { createNotifications } from '../delivery/notifications.ts'
+import { messageEventBase } from '../delivery/message-row.ts'
+import { claimRetentionDue, markRetentionDone, type RetentionDueRow, type RetentionStep } from '../delivery/messages-repository.ts'
 import { withTransaction, type Client, type Pool } from '../store/db.ts'
 
 /** Messages handled per transaction. @defaultValue 200 */
 export const RETENTION_BATCH = 200
 
-interface DueMessage {
-  id: string
-  exchange_id: string
-  sender: string
-  status: string
-  recipient: string
-  legal_basis: string
-  digest: string
-  /** The erase-by or review-by date that fell due. */
-  due: Date
-}
-
 /**
- * Claims messages whose `dateColumn` has passed (and that `pendingWhere` still selects), a batch per
- * transaction with SKIP LOCKED so several processes can run it, sets `markColumn` to now and lets
+ * Claims messages whose `step` date has passed and which `step` has not handled yet, a batch per
+ * transaction with SKIP LOCKED so several processes can run it, marks them handled and lets
  * `record` write the events of the batch in the same transaction. Returns how many it handled.
  */
 async function drainDue(
   deps: { pool: Pool; clock: Clock; batchSize?: number },
-  q: { dateColumn: 'erase_by' | 'review_by'; pendingWhere: string; mark: string },
-  record: (client: Client, rows: DueMessage[], now: Date) => Promise<void>,
+  step: RetentionStep,
+  record: (client: Client, rows: RetentionDueRow[], now: Date) => Promise<void>,
 ): Promise<number> {
   const batch = deps.batchSize ?? RETENTION_BATCH
   let total = 0
   for (;;) {
     const now = deps.clock.now()
     const handled = await withTransaction(deps.pool, async (client) => {
-      const { rows } = await client.query<DueMessage>(
-        `SELECT id, exchange_id, sender, recipient, status, legal_basis, digest, ${q.dateColumn} AS due FROM messages
-          WHERE ${q.pendingWhere} AND ${q.dateColumn} <= $1
-          ORDER BY ${q.dateColumn} LIMIT $2 FOR UPDATE SKIP LOCKED`,
-        [now, batch],
-      )
+      const rows = await claimRetentionDue(client, step, now, batch)
       if (rows.length === 0) return 0
-      await client.query(`UPDATE messages SET ${q.mark}, updated_at = $2 WHERE id = ANY($1::uuid[])`, [rows.map((r) => r.id), now])
+      await markRetentionDone(client, step, rows.map((r) => r.id), now)
       await record(client, rows, now)
       return rows.length
     })
@@ -60,10 +45,9 @@ async function drainDue(
  * `review_by` dates are a review, not an erasure: see `notifyReviewsDue`.
  */
 export async function erasePastRetention(deps: { pool: Pool; clock: Clock; batchSize?: number }): Promise<number> {
-  return drainDue(deps, { dateColumn: 'erase_by', pendingWhere: 'erased_at IS NULL', mark: 'jws = NULL, erased_at = $2' }, async (client, rows, now) => {
+  return drainDue(deps, 'erase', async (client, rows, now) => {
     await recordEvents(client, rows.map((m) => ({
-      type: 'payload.erased', actor: { kind: 'broker' }, exchangeId: m.exchange_id, messageId: m.id,
-      agencies: messageViewers(m), legalBasis: m.legal_basis, digest: m.digest, outcome: 'ok', reason: 'D7-erase-by',
+      ...messageEventBase(m, { kind: 'broker' }, messageViewers(m)), type: 'payload.erased', outcome: 'ok', reason: 'D7-erase-by',
       details: { eraseBy: m.due.toISOString() },
     })), now)
   })
@@ -76,11 +60,9 @@ export async function erasePastRetention(deps: { pool: Pool; clock: Clock; batch
  * reconciler's next pass. Returns how many it notified.
  */
 export async function notifyReviewsDue(deps: { pool: Pool; clock: Clock; directory: Directory; batchSize?: number }): Promise<number> {
-  const pendingWhere = 'review_notified_at IS NULL AND erased_at IS NULL'
-  return drainDue(deps, { dateColumn: 'review_by', pendingWhere, mark: 'review_notified_at = $2' }, async (client, rows, now) => {
+  return drainDue(deps, 'review', async (client, rows, now) => {
     await recordEvents(client, rows.map((m) => ({
-      type: 'retention.review-due', actor: { kind: 'broker' }, exchangeId: m.exchange_id, messageId: m.id,
-      agencies: messageViewers(m), legalBasis: m.legal_basis, digest: m.digest, outcome: 'pending', reason: 'D7-review-by',
+      ...messageEventBase(m, { kind: 'broker' }, messageViewers(m)), type: 'retention.review-due', outcome: 'pending', reason: 'D7-review-by',
       details: { reviewBy: m.due.toISOString() },
     })), now)
     for (const m of rows) {

@@ -2,13 +2,16 @@ import { storeJustification, type JustificationInput } from '../audit/justificat
 import { recordEvent, type AuditActor } from '../audit/record.ts'
 import type { Directory } from '../directory/types.ts'
 import { messageViewers } from '../exchanges/read.ts'
-import { applyReplyEffects, changeStatus, lockExchange } from '../exchanges/record.ts'
+import { lockExchange } from '../exchanges/exchanges-repository.ts'
+import { applyReplyEffects } from '../exchanges/record.ts'
+import { changeStatus } from '../exchanges/state.ts'
 import { DomainError } from '../errors.ts'
 import { transferDetails } from '../policy/legal.ts'
 import type { Message } from '../intake/message.ts'
 import { jwsPayload } from '../intake/jws.ts'
 import { withTransaction, type Pool, type Queryable } from '../store/db.ts'
-import { lockMessage, type MessageRow } from './message-row.ts'
+import { messageEventBase } from './message-row.ts'
+import { heldBy, lockMessage, markRejected, restartDelivery, type MessageRow } from './messages-repository.ts'
 
 /** Decisions on single messages by a person: an admin's redelivery, a DPO's review of a held message. */
 
@@ -60,14 +63,10 @@ export async function redeliver(pool: Pool, messageId: string, o: { actor: Audit
         extra: { messageStatus: m.status },
       })
     }
-    await client.query(
-      `UPDATE messages SET status = 'accepted', budget_attempts = 0, delivery_budget_from = $2, next_attempt_at = $2, updated_at = $2 WHERE id = $1`,
-      [m.id, o.now],
-    )
+    await restartDelivery(client, m.id, o.now)
     const justification = o.justification ? await storeJustification(client, o.justification, o.now, o.justificationRetentionDays) : undefined
     await recordEvent(client, {
-      type: 'delivery.redelivery-requested', actor: o.actor, exchangeId: m.exchange_id, messageId: m.id, agencies: [m.sender, m.recipient],
-      legalBasis: m.legal_basis, digest: m.digest, outcome: 'ok', ...(justification ? { justification } : {}),
+      ...messageEventBase(m, o.actor), type: 'delivery.redelivery-requested', outcome: 'ok', ...(justification ? { justification } : {}),
       details: { previousStatus: m.status, attemptsSoFar: m.attempts },
     }, o.now)
     const exchange = await lockExchange(client, m.exchange_id)
@@ -112,12 +111,13 @@ export async function review(
     if (!exchange) throw new DomainError('not-found', `the exchange of message ${m.id} is gone`)
     const opening = exchange.opened_by === m.id
     const holds = [...new Set((m.holds ?? []).map((h) => h.rule))].join(',')
-    const common = { actor: o.actor, exchangeId: m.exchange_id, messageId: m.id, legalBasis: m.legal_basis, digest: m.digest }
+    // Every event of a review names its agencies itself: the recipient may not learn of it (D4).
+    const common = messageEventBase(m, o.actor, [m.sender])
     // The reason as written goes to the erasable store; the sealed event keeps its code and hash (A3).
     const justification = await storeJustification(client, o.justification, o.now, o.justificationRetentionDays)
 
     if (o.decision === 'reject') {
-      await client.query(`UPDATE messages SET status = 'rejected', next_attempt_at = NULL, updated_at = $2 WHERE id = $1`, [m.id, o.now])
+      await markRejected(client, m.id, o.now)
       if (opening) {
         await changeStatus(client, exchange, 'reject', o.now)
         // The sender's side only: the recipient never learns of a message rejected in review (D4).
@@ -144,10 +144,7 @@ export async function review(
     } else {
       deadline = await applyReplyEffects(client, exchange, message, o.now, instrument, o.actor)
     }
-    await client.query(
-      `UPDATE messages SET status = 'accepted', accepted_at = $2, budget_attempts = 0, delivery_budget_from = $2, next_attempt_at = $2, updated_at = $2 WHERE id = $1`,
-      [m.id, o.now],
-    )
+    await restartDelivery(client, m.id, o.now, { released: true })
     await recordEvent(client, {
       // The sender's record: the recipient never learns that, or why, the message was held (D4).
       ...common, type: 'review.decided', agencies: [m.sender], outcome: 'ok', reason: holds || 'review', justification,
@@ -176,11 +173,7 @@ export interface HeldMessage {
 
 /** Messages the agency sent that wait for its DPO's review, oldest first. */
 export async function listHeld(db: Queryable, agency: string, limit = 100): Promise<HeldMessage[]> {
-  const { rows } = await db.query<{ id: string; exchange_id: string; kind: string; recipient: string; officer: string; received_at: Date; holds: HeldMessage['holds'] | null }>(
-    `SELECT id, exchange_id, kind, recipient, officer, received_at, holds FROM messages
-      WHERE sender = $1 AND status = 'held' ORDER BY received_at, id LIMIT ${Math.min(Math.max(limit, 1), 500)}`,
-    [agency],
-  )
+  const rows = await heldBy(db, agency, Math.min(Math.max(limit, 1), 500))
   return rows.map((r) => ({
     messageId: r.id, exchangeId: r.exchange_id, kind: r.kind, to: r.recipient, officer: r.officer,
     receivedAt: r.received_at.toISOString(), holds: r.holds ?? [],

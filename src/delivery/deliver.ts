@@ -1,15 +1,20 @@
 import type { Dispatcher } from 'undici'
-import { auditEvent, auditInsert, auditRows, recordEvent, type AuditActor, type AuditEventInput } from '../audit/record.ts'
+import { auditEvent, insertEvents, recordEvent, type AuditActor } from '../audit/record.ts'
 import type { Clock } from '../config/clock.ts'
 import type { Config } from '../config/config.ts'
 import type { SigningKey } from '../config/keys.ts'
 import type { Directory } from '../directory/types.ts'
-import { changeStatus, type ExchangeRow } from '../exchanges/record.ts'
-import { canTransition, TRANSITIONS } from '../exchanges/state.ts'
+import { lockOpenedExchange } from '../exchanges/exchanges-repository.ts'
+import { canTransition, changeStatus, transitionPart } from '../exchanges/state.ts'
 import { withTransaction, type Client, type Pool } from '../store/db.ts'
+import { withParts } from '../store/statement.ts'
 import { budgetFor, nextAttemptAt } from './budget.ts'
 import { createNotifications } from './notifications.ts'
-import { MESSAGE_COLUMNS, lockMessage, type MessageRow } from './message-row.ts'
+import { messageEventBase } from './message-row.ts'
+import {
+  attemptDelivered, attemptFailed, countAttempt, interruptAttempt, lockMessage, markDelivered, markUndeliverable, openAttempts, scheduleNextAttempt, startAttempt,
+  type MessageRow,
+} from './messages-repository.ts'
 import { signDelivery } from './signature.ts'
 import { postWebhook, type WebhookOutcome } from './webhook.ts'
 
@@ -48,17 +53,12 @@ const BROKER: AuditActor = { kind: 'broker' }
  * snapshot after the lock is held, so it sees the attempt the other claim committed.
  */
 async function lockMessageForClaim(client: Client, id: string): Promise<(MessageRow & { open: { attempt: number; started_at: Date }[] }) | undefined> {
-  const { rows } = await client.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = $1 FOR UPDATE`, [id])
-  const m = rows[0]
+  const m = await lockMessage(client, id)
   if (!m) return undefined
-  const { rows: open } = await client.query<{ attempt: number; started_at: Date }>(
-    'SELECT attempt, started_at FROM deliveries WHERE message_id = $1 AND ended_at IS NULL ORDER BY attempt', [id])
-  return { ...m, open }
+  return { ...m, open: await openAttempts(client, id) }
 }
 
-function common(m: MessageRow): Pick<AuditEventInput, 'actor' | 'exchangeId' | 'messageId' | 'agencies' | 'legalBasis' | 'digest'> {
-  return { actor: BROKER, exchangeId: m.exchange_id, messageId: m.id, agencies: [m.sender, m.recipient], legalBasis: m.legal_basis, digest: m.digest }
-}
+const common = (m: MessageRow) => messageEventBase(m, BROKER)
 
 interface Claim {
   message: MessageRow
@@ -111,24 +111,14 @@ async function recordDelivered(deps: DeliveryDeps, c: Claim, outcome: WebhookOut
   const m = c.message
   const details = { attempt: c.attempt, mode: 'push', httpStatus: outcome.httpStatus ?? null, durationMs: outcome.durationMs }
   const events = [auditEvent({ ...common(m), type: 'delivery.succeeded', outcome: 'ok', recipients: [m.recipient], details }, now)]
-  await deps.pool.query(
-    `WITH prev AS (SELECT id, status FROM messages WHERE id = $1 FOR UPDATE),
-          message AS (
-            UPDATE messages SET
-              status = CASE WHEN prev.status IN ('accepted', 'undeliverable') THEN 'delivered' ELSE messages.status END,
-              next_attempt_at = CASE WHEN prev.status IN ('accepted', 'undeliverable') THEN NULL ELSE messages.next_attempt_at END,
-              delivered_at = COALESCE(messages.delivered_at, $3), updated_at = $3
-            FROM prev WHERE messages.id = prev.id RETURNING prev.status AS was),
-          attempt AS (
-            UPDATE deliveries SET ended_at = $3, outcome = 'delivered', http_status = $4, error = NULL
-             WHERE message_id = $1 AND attempt = $2 AND ended_at IS NULL),
-          exchange AS (
-            UPDATE exchanges SET status = 'delivered', updated_at = $3 FROM message
-             WHERE exchanges.id = $5 AND exchanges.opened_by = $1 AND message.was IN ('accepted', 'undeliverable')
-               AND exchanges.status = ANY ($6::text[]))
-     ${auditInsert(events, 7)}`,
-    [m.id, c.attempt, now, outcome.httpStatus ?? null, m.exchange_id, TRANSITIONS.delivered.from, auditRows(events)],
-  )
+  const message = markDelivered(m.id, now)
+  const commit = withParts([
+    ['prev', message.lock],
+    ['message', message.delivered('prev')],
+    ['attempt', attemptDelivered(m.id, c.attempt, now, outcome.httpStatus ?? null)],
+    ['exchange', transitionPart('delivered', { exchangeId: m.exchange_id, messageId: m.id, at: now, guard: { cte: 'message', column: 'was', in: ['accepted', 'undeliverable'] } })],
+  ], insertEvents(events))
+  await deps.pool.query(commit.text, commit.values)
   return { kind: 'done', outcome: 'delivered', notify: [] }
 }
 
@@ -140,7 +130,7 @@ async function claim(deps: DeliveryDeps, client: Client, messageId: string): Pro
   const agency = deps.directory.agencies.get(m.recipient)
   if (agency?.delivery.mode === 'pull') {
     if (m.next_attempt_at !== null) {
-      await client.query('UPDATE messages SET next_attempt_at = NULL, updated_at = $2 WHERE id = $1', [m.id, now])
+      await scheduleNextAttempt(client, m.id, null, now)
       await recordEvent(client, { ...common(m), type: 'delivery.queued', outcome: 'ok', details: { mode: 'pull' } }, now)
     }
     return { kind: 'done', outcome: 'inbox', notify: [] }
@@ -148,21 +138,14 @@ async function claim(deps: DeliveryDeps, client: Client, messageId: string): Pro
   for (const a of m.open) {
     const leaseEnd = a.started_at.getTime() + deps.config.deliveryTimeoutMs + ATTEMPT_LEASE_MARGIN_MS
     if (leaseEnd > now.getTime()) return { kind: 'later', delayMs: leaseEnd - now.getTime(), reason: 'in-flight', notify: [] }
-    await client.query(
-      `UPDATE deliveries SET ended_at = $3, outcome = 'interrupted', error = 'the worker stopped before the attempt ended' WHERE message_id = $1 AND attempt = $2`,
-      [m.id, a.attempt, now],
-    )
+    await interruptAttempt(client, m.id, a.attempt, now)
     await recordEvent(client, { ...common(m), type: 'delivery.failed', outcome: 'failed', reason: 'interrupted', details: { attempt: a.attempt, mode: 'push' } }, now)
   }
   const attempt = m.attempts + 1
   // The attempt row, the counters and its event in one statement: this is the hot path.
   const events = [auditEvent({ ...common(m), type: 'delivery.attempted', outcome: 'pending', recipients: [m.recipient], details: { attempt, mode: 'push' } }, now)]
-  await client.query(
-    `WITH attempt AS (INSERT INTO deliveries (message_id, attempt, started_at) VALUES ($1, $2, $3)),
-          counters AS (UPDATE messages SET attempts = $2, budget_attempts = budget_attempts + 1, updated_at = $3 WHERE id = $1)
-     ${auditInsert(events, 4)}`,
-    [m.id, attempt, now, auditRows(events)],
-  )
+  const started = withParts([['attempt', startAttempt(m.id, attempt, now)], ['counters', countAttempt(m.id, attempt, now)]], insertEvents(events))
+  await client.query(started.text, started.values)
   const result: Claim = { message: m, attempt, startedAt: now }
   if (!agency) result.preflight = `agency ${m.recipient} is no longer in the directory`
   else if (!m.jws) result.preflight = 'the payload was erased before delivery'
@@ -175,10 +158,7 @@ async function recordOutcome(deps: DeliveryDeps, client: Client, c: Claim, outco
   const now = deps.clock.now()
   const m = await lockMessage(client, c.message.id)
   if (!m) return { kind: 'done', outcome: 'not-due', notify: [] }
-  await client.query(
-    `UPDATE deliveries SET ended_at = $3, outcome = 'failed', http_status = $4, error = $5 WHERE message_id = $1 AND attempt = $2 AND ended_at IS NULL`,
-    [m.id, c.attempt, now, outcome.httpStatus ?? null, outcome.error ?? null],
-  )
+  await attemptFailed(client, m.id, c.attempt, now, outcome.httpStatus ?? null, outcome.error ?? null)
   const base = common(m)
   const details = { attempt: c.attempt, mode: 'push', httpStatus: outcome.httpStatus ?? null, durationMs: outcome.durationMs }
   await recordEvent(client, {
@@ -191,10 +171,10 @@ async function recordOutcome(deps: DeliveryDeps, client: Client, c: Claim, outco
     ? null
     : nextAttemptAt(budget, { attemptsInBudget: m.budget_attempts, budgetFrom: m.delivery_budget_from ?? m.received_at, now })
   if (next) {
-    await client.query('UPDATE messages SET next_attempt_at = $2, updated_at = $3 WHERE id = $1', [m.id, next, now])
+    await scheduleNextAttempt(client, m.id, next, now)
     return { kind: 'later', delayMs: Math.max(0, next.getTime() - now.getTime()), reason: 'retry', notify: [] }
   }
-  await client.query(`UPDATE messages SET status = 'undeliverable', next_attempt_at = NULL, updated_at = $2 WHERE id = $1`, [m.id, now])
+  await markUndeliverable(client, m.id, now)
   const reason = outcome.permanent ? `permanent failure (${outcome.error ?? 'refused'})` : 'delivery budget spent'
   await recordEvent(client, {
     ...base, type: 'delivery.undeliverable', outcome: 'failed', reason: outcome.permanent ? 'permanent' : 'budget-spent',
@@ -216,13 +196,4 @@ async function moveOpenedExchange(client: Client, m: MessageRow, event: 'undeliv
   const exchange = await lockOpenedExchange(client, m.exchange_id, m.id)
   if (!exchange || !canTransition(exchange.status, event)) return
   await changeStatus(client, exchange, event, at)
-}
-
-/**
- * Locks the exchange only if `messageId` opened it: a reply's delivery leaves the exchange row
- * alone, so it never holds up intake or the deadline watcher on that row.
- */
-export async function lockOpenedExchange(client: Client, exchangeId: string, messageId: string): Promise<ExchangeRow | undefined> {
-  const { rows } = await client.query<ExchangeRow>('SELECT * FROM exchanges WHERE id = $1 AND opened_by = $2 FOR UPDATE', [exchangeId, messageId])
-  return rows[0]
 }

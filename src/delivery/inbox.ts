@@ -1,11 +1,12 @@
 import { recordEvent, type AuditActor } from '../audit/record.ts'
 import { messageViewers } from '../exchanges/read.ts'
-import { changeStatus } from '../exchanges/record.ts'
-import { lockOpenedExchange } from './deliver.ts'
-import { canTransition } from '../exchanges/state.ts'
+import { lockOpenedExchange } from '../exchanges/exchanges-repository.ts'
+import { canTransition, changeStatus } from '../exchanges/state.ts'
 import { DomainError } from '../errors.ts'
 import { decodeCursor, encodeCursor } from '../store/cursor.ts'
 import { withTransaction, type Client, type Pool } from '../store/db.ts'
+import { messageEventBase } from './message-row.ts'
+import { lockForAcknowledgement, lockInboxPage, markAcknowledged, recordFetch, type InboxRow } from './messages-repository.ts'
 
 /**
  * The pull side of delivery: an agency lists the messages addressed to it that
@@ -31,21 +32,6 @@ export interface InboxItem {
   attempt: number
 }
 
-interface InboxRow {
-  id: string
-  exchange_id: string
-  kind: string
-  sender: string
-  recipient: string
-  in_reply_to: string | null
-  received_at: Date
-  status: string
-  digest: string
-  jws: string | null
-  attempts: number
-  legal_basis: string
-}
-
 /**
  * A page of the agency's undelivered messages, oldest first. Handing a message out is a
  * disclosure (rule A1): each fetch is a `deliveries` row (outcome `fetched`) and a
@@ -54,31 +40,15 @@ interface InboxRow {
  */
 export async function listInbox(pool: Pool, agency: string, o: { limit?: number; cursor?: string; actor: AuditActor; now: Date }): Promise<{ items: InboxItem[]; nextCursor: string | null }> {
   const limit = Math.min(Math.max(o.limit ?? 20, 1), 100)
-  const params: unknown[] = [agency]
-  let after = ''
-  if (o.cursor) {
-    const [at, id] = decodeCursor(o.cursor)
-    params.push(at, id)
-    after = 'AND (received_at, id) > ($2::timestamptz, $3::uuid)'
-  }
+  const after = o.cursor ? decodeCursor(o.cursor) : undefined
   return withTransaction(pool, async (client) => {
-    const { rows } = await client.query<InboxRow>(
-      `SELECT id, exchange_id, kind, sender, recipient, in_reply_to, received_at, status, digest, jws, attempts, legal_basis
-         FROM messages WHERE recipient = $1 AND status IN ('accepted', 'undeliverable') ${after}
-        ORDER BY received_at, id LIMIT ${limit + 1} FOR UPDATE`,
-      params,
-    )
+    const rows = await lockInboxPage(client, agency, limit + 1, after)
     const page = rows.slice(0, limit)
     for (const m of page) {
       m.attempts += 1
-      await client.query(
-        `INSERT INTO deliveries (message_id, attempt, started_at, ended_at, outcome) VALUES ($1, $2, $3, $3, 'fetched')`,
-        [m.id, m.attempts, o.now],
-      )
-      await client.query('UPDATE messages SET attempts = $2, updated_at = $3 WHERE id = $1', [m.id, m.attempts, o.now])
+      await recordFetch(client, m.id, m.attempts, o.now)
       await recordEvent(client, {
-        type: 'delivery.attempted', actor: o.actor, exchangeId: m.exchange_id, messageId: m.id, agencies: [m.sender, m.recipient],
-        recipients: [m.recipient], legalBasis: m.legal_basis, digest: m.digest, outcome: 'ok', details: { attempt: m.attempts, mode: 'pull' },
+        ...messageEventBase(m, o.actor), type: 'delivery.attempted', recipients: [m.recipient], outcome: 'ok', details: { attempt: m.attempts, mode: 'pull' },
       }, o.now)
     }
     const last = page[page.length - 1]
@@ -108,12 +78,7 @@ export interface AckResult {
  */
 export async function acknowledge(pool: Pool, agency: string, messageId: string, o: { actor: AuditActor; now: Date }): Promise<AckResult> {
   const result = await withTransaction(pool, async (client): Promise<AckResult | { denied: InboxRow }> => {
-    const { rows } = await client.query<InboxRow & { delivered_at: Date | null; acknowledged_at: Date | null }>(
-      `SELECT id, exchange_id, kind, sender, recipient, status, digest, legal_basis, delivered_at, acknowledged_at
-         FROM messages WHERE id = $1 FOR UPDATE`,
-      [messageId],
-    )
-    const m = rows[0]
+    const m = await lockForAcknowledgement(client, messageId)
     if (m && m.recipient !== agency) return { denied: m }
     if (!m || !['accepted', 'undeliverable', 'delivered', 'acknowledged'].includes(m.status)) {
       throw new DomainError('not-found', `no message ${messageId} in the inbox of ${agency}`)
@@ -121,12 +86,9 @@ export async function acknowledge(pool: Pool, agency: string, messageId: string,
     if (m.status === 'acknowledged' && m.acknowledged_at) {
       return { messageId: m.id, exchangeId: m.exchange_id, status: 'acknowledged', deliveredAt: (m.delivered_at ?? m.acknowledged_at).toISOString(), acknowledgedAt: m.acknowledged_at.toISOString() }
     }
-    const common = { actor: o.actor, exchangeId: m.exchange_id, messageId: m.id, agencies: [m.sender, m.recipient], legalBasis: m.legal_basis, digest: m.digest }
+    const common = messageEventBase(m, o.actor)
     const firstDelivery = m.delivered_at === null
-    await client.query(
-      `UPDATE messages SET status = 'acknowledged', delivered_at = COALESCE(delivered_at, $2), acknowledged_at = $2, next_attempt_at = NULL, updated_at = $2 WHERE id = $1`,
-      [m.id, o.now],
-    )
+    await markAcknowledged(client, m.id, o.now)
     if (firstDelivery) await recordEvent(client, { ...common, type: 'delivery.succeeded', outcome: 'ok', recipients: [m.recipient], details: { mode: 'pull' } }, o.now)
     await recordEvent(client, { ...common, type: 'message.acknowledged', outcome: 'ok', details: { kind: m.kind } }, o.now)
     await followOpening(client, m.id, m.exchange_id, firstDelivery, o.now)

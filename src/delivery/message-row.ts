@@ -1,30 +1,17 @@
-import type { Client } from '../store/db.ts'
+import type { AuditActor, AuditEventInput } from '../audit/record.ts'
 
-/** A message row as delivery, redelivery and review read it (metadata and the JWS, never parsed here). */
-export interface MessageRow {
-  id: string
-  exchange_id: string
-  kind: string
-  sender: string
-  recipient: string
-  status: string
-  digest: string
-  jws: string | null
-  legal_basis: string
-  attempts: number
-  budget_attempts: number
-  next_attempt_at: Date | null
-  delivery_budget_from: Date | null
-  received_at: Date
-  delivered_at: Date | null
-  holds: { rule: string; path: string; message: string }[] | null
-}
+/** What every audit event about one message names, as its row holds it. */
+export type MessageEventBase = Pick<AuditEventInput, 'actor' | 'exchangeId' | 'messageId' | 'agencies' | 'legalBasis' | 'digest'>
 
-export const MESSAGE_COLUMNS = `id, exchange_id, kind, sender, recipient, status, digest, jws, legal_basis, attempts, budget_attempts, next_attempt_at,
-            delivery_budget_from, received_at, delivered_at, holds`
-
-/** Locks a message row for a state change in the caller's transaction. */
-export async function lockMessage(client: Client, id: string): Promise<MessageRow | undefined> {
-  const { rows } = await client.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = $1 FOR UPDATE`, [id])
-  return rows[0]
+/**
+ * The base of an audit event about a message: its exchange, id, legal basis and digest, and the
+ * agencies it concerns — sender and recipient unless given (review decisions and retention name
+ * fewer, see `messageViewers`).
+ */
+export function messageEventBase(
+  m: { id: string; exchange_id: string; sender: string; recipient: string; legal_basis: string; digest: string },
+  actor: AuditActor,
+  agencies: string[] = [m.sender, m.recipient],
+): MessageEventBase {
+  return { actor, exchangeId: m.exchange_id, messageId: m.id, agencies, legalBasis: m.legal_basis, digest: m.digest }
 }

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto'
 import type { Directory } from '../directory/types.ts'
 import { withTransaction, type Queryable } from '../store/db.ts'
 import { budgetFor, nextAttemptAt } from './budget.ts'
+import { findNotification, insertNotification, lockNotification, markPushed, markPushFailed, notificationsAfter, type NotificationRow } from './notifications-repository.ts'
 import type { DeliveryDeps } from './deliver.ts'
 import type { DeliveryQueue } from './queue.ts'
 import { signNotification, type NotificationBody } from './signature.ts'
@@ -34,11 +35,7 @@ export async function createNotifications(db: Queryable, directory: Directory, n
   for (const agency of new Set(n.agencies)) {
     const id = randomUUID()
     const push = directory.agencies.get(agency)?.delivery.mode === 'push'
-    await db.query(
-      `INSERT INTO notifications (id, agency, type, exchange_id, message_id, created_at, details, push_status, push_budget_from, next_push_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`,
-      [id, agency, n.type, n.exchangeId ?? null, n.messageId ?? null, at, n.details, push ? 'pending' : null, push ? at : null],
-    )
+    await insertNotification(db, { id, agency, type: n.type, exchangeId: n.exchangeId ?? null, messageId: n.messageId ?? null, at, details: n.details, push })
     if (push) toPush.push(id)
   }
   return toPush
@@ -49,21 +46,6 @@ export async function enqueuePushes(queue: DeliveryQueue, ids: string[], log: { 
   for (const id of ids) {
     await queue.enqueueNotification(id).catch((err: unknown) => log.warn({ err, notificationId: id }, 'notification enqueue failed; the reconciler will retry'))
   }
-}
-
-interface NotificationRow {
-  seq: number
-  id: string
-  agency: string
-  type: string
-  exchange_id: string | null
-  message_id: string | null
-  created_at: Date
-  details: Record<string, unknown>
-  push_status: 'pending' | 'delivered' | 'failed' | null
-  push_attempts: number
-  push_budget_from: Date | null
-  pushed_at: Date | null
 }
 
 function bodyOf(row: NotificationRow): NotificationBody {
@@ -82,8 +64,7 @@ export type PushDeps = DeliveryDeps
  * agency, or the agency's delivery budget is spent: it stays listed for the agency to fetch).
  */
 export async function pushNotification(deps: PushDeps, id: string): Promise<number | undefined> {
-  const { rows } = await deps.pool.query<NotificationRow>('SELECT * FROM notifications WHERE id = $1', [id])
-  const row = rows[0]
+  const row = await findNotification(deps.pool, id)
   if (!row || row.push_status !== 'pending') return undefined
   const agency = deps.directory.agencies.get(row.agency)
   const webhook = agency?.delivery.mode === 'push' ? agency.delivery.webhook : undefined
@@ -97,20 +78,17 @@ export async function pushNotification(deps: PushDeps, id: string): Promise<numb
     : { ok: false, permanent: true, error: 'the agency no longer receives by push' }
   const now = deps.clock.now()
   return withTransaction(deps.pool, async (client) => {
-    const current = (await client.query<NotificationRow>('SELECT * FROM notifications WHERE id = $1 FOR UPDATE', [id])).rows[0]
+    const current = await lockNotification(client, id)
     if (!current || current.push_status !== 'pending') return undefined
     const attempts = current.push_attempts + 1
     if (outcome.ok) {
-      await client.query(`UPDATE notifications SET push_status = 'delivered', push_attempts = $2, pushed_at = $3, next_push_at = NULL, push_error = NULL WHERE id = $1`, [id, attempts, now])
+      await markPushed(client, id, attempts, now)
       return undefined
     }
     const next = outcome.permanent
       ? null
       : nextAttemptAt(budgetFor(deps.config, agency), { attemptsInBudget: attempts, budgetFrom: current.push_budget_from ?? current.created_at, now })
-    await client.query(
-      `UPDATE notifications SET push_status = $2, push_attempts = $3, next_push_at = $4, push_error = $5 WHERE id = $1`,
-      [id, next ? 'pending' : 'failed', attempts, next, outcome.error ?? null],
-    )
+    await markPushFailed(client, id, attempts, next, outcome.error ?? null)
     // Every hop has an event: a push that failed (and whether leix gives up on it) is recorded.
     await recordEvent(client, {
       type: 'notification.push-failed', actor: { kind: 'broker' }, agencies: [current.agency],
@@ -137,10 +115,7 @@ export interface NotificationView extends NotificationBody {
  */
 export async function listNotifications(db: Queryable, agency: string, o: { after?: number; limit?: number }): Promise<{ items: NotificationView[]; nextCursor: number | null }> {
   const limit = Math.min(Math.max(o.limit ?? 50, 1), 200)
-  const { rows } = await db.query<NotificationRow>(
-    `SELECT * FROM notifications WHERE agency = $1 AND seq > $2 ORDER BY seq LIMIT ${limit}`,
-    [agency, o.after ?? 0],
-  )
+  const rows = await notificationsAfter(db, agency, o.after ?? 0, limit)
   const items = rows.map((r) => ({
     seq: r.seq,
     ...bodyOf(r),

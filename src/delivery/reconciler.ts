@@ -1,6 +1,8 @@
 import type { Clock } from '../config/clock.ts'
 import type { Directory } from '../directory/types.ts'
 import type { Queryable } from '../store/db.ts'
+import * as messages from './messages-repository.ts'
+import * as notifications from './notifications-repository.ts'
 import type { DeliveryQueue } from './queue.ts'
 
 export interface ReconcilerDeps {
@@ -31,21 +33,17 @@ export class Reconciler {
   /** One pass. Returns how many jobs it put back. */
   async runOnce(): Promise<{ messages: number; notifications: number }> {
     await this.#adoptPushAgencies()
-    const messages = await this.#pass(
-      `SELECT id, next_attempt_at AS due FROM messages
-        WHERE status = 'accepted' AND next_attempt_at IS NOT NULL AND (next_attempt_at, id) > ($1, $2)
-        ORDER BY next_attempt_at, id LIMIT ${BATCH}`,
+    const pushed = await this.#pass(
+      (after) => messages.duePushesAfter(this.#deps.pool, after, BATCH),
       (ids) => this.#deps.queue.heldDeliveries(ids),
       (id, delay) => this.#deps.queue.enqueue(id, delay),
     )
-    const notifications = await this.#pass(
-      `SELECT id, next_push_at AS due FROM notifications
-        WHERE push_status = 'pending' AND next_push_at IS NOT NULL AND (next_push_at, id) > ($1, $2)
-        ORDER BY next_push_at, id LIMIT ${BATCH}`,
+    const notified = await this.#pass(
+      (after) => notifications.duePushesAfter(this.#deps.pool, after, BATCH),
       (ids) => this.#deps.queue.heldNotifications(ids),
       (id, delay) => this.#deps.queue.enqueueNotification(id, delay),
     )
-    return { messages, notifications }
+    return { messages: pushed, notifications: notified }
   }
 
   /**
@@ -59,18 +57,14 @@ export class Reconciler {
     const push = [...directory.agencies.values()].filter((a) => a.delivery.mode === 'push').map((a) => a.id)
     if (push.length === 0) return
     const now = this.#deps.clock.now()
-    await this.#deps.pool.query(
-      `UPDATE messages SET next_attempt_at = $2, updated_at = $2
-        WHERE status = 'accepted' AND next_attempt_at IS NULL AND recipient = ANY ($1::text[])`,
-      [push, now],
-    )
+    await messages.scheduleInboxForPush(this.#deps.pool, push, now)
   }
 
-  async #pass(sql: string, held: (ids: string[]) => Promise<Set<string>>, enqueue: (id: string, delayMs: number) => Promise<void>): Promise<number> {
+  async #pass(due: (after: [Date, string]) => Promise<{ id: string; due: Date }[]>, held: (ids: string[]) => Promise<Set<string>>, enqueue: (id: string, delayMs: number) => Promise<void>): Promise<number> {
     let after: [Date, string] = [new Date(0), '00000000-0000-0000-0000-000000000000']
     let restored = 0
     for (;;) {
-      const { rows } = await this.#deps.pool.query<{ id: string; due: Date }>(sql, after)
+      const rows = await due(after)
       if (rows.length === 0) break
       const present = await held(rows.map((r) => r.id))
       const now = this.#deps.clock.now().getTime()

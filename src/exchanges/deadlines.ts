@@ -2,7 +2,10 @@ import { recordEvent } from '../audit/record.ts'
 import type { Clock } from '../config/clock.ts'
 import type { Directory } from '../directory/types.ts'
 import { createNotifications } from '../delivery/notifications.ts'
+import { messageEventBase } from '../delivery/message-row.ts'
+import { claimUndelivered, markNonDelivery } from '../delivery/messages-repository.ts'
 import { withTransaction, type Pool } from '../store/db.ts'
+import { claimOverdue, markOverdue } from './exchanges-repository.ts'
 import { AWAITING_ANSWER, type ExchangeStatus } from './state.ts'
 
 export interface DeadlineWatcherDeps {
@@ -62,16 +65,10 @@ export class DeadlineWatcher {
   async #overdueBatch(): Promise<string[]> {
     const now = this.#deps.clock.now()
     const { ids, push } = await withTransaction(this.#deps.pool, async (client) => {
-      const { rows } = await client.query<{ id: string; requester: string; responder: string; status: ExchangeStatus; deadline: Date; delayed_until: Date | null; legal_basis: string; opened_by: string }>(
-        `SELECT id, requester, responder, status, deadline, delayed_until, legal_basis, opened_by FROM exchanges
-          WHERE overdue_at IS NULL AND answered_at IS NULL AND deadline <= $1 AND status = ANY ($2::text[])
-            AND (status <> 'delayed' OR delayed_until IS NULL OR delayed_until <= $1)
-          ORDER BY deadline LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
-        [now, DEADLINE_RUNS],
-      )
+      const rows = await claimOverdue(client, now, DEADLINE_RUNS, BATCH)
       const push: string[] = []
       for (const e of rows) {
-        await client.query('UPDATE exchanges SET overdue_at = $2, updated_at = $2 WHERE id = $1', [e.id, now])
+        await markOverdue(client, e.id, now)
         const details = {
           deadline: e.deadline.toISOString(), status: e.status, delayedUntil: e.delayed_until?.toISOString() ?? null,
           overdueSeconds: Math.round((now.getTime() - e.deadline.getTime()) / 1000),
@@ -94,22 +91,12 @@ export class DeadlineWatcher {
     const now = this.#deps.clock.now()
     const limit = new Date(now.getTime() - this.#deps.nonDeliverySeconds * 1000)
     const { ids, push } = await withTransaction(this.#deps.pool, async (client) => {
-      const { rows } = await client.query<{ id: string; exchange_id: string; sender: string; recipient: string; kind: string; status: string; attempts: number; legal_basis: string; digest: string; since: Date }>(
-        `SELECT id, exchange_id, sender, recipient, kind, status, attempts, legal_basis, digest, COALESCE(accepted_at, received_at) AS since
-           FROM messages
-          WHERE non_delivery_at IS NULL AND status IN ('accepted', 'undeliverable') AND received_at <= $1
-            AND COALESCE(accepted_at, received_at) <= $1
-          ORDER BY received_at LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
-        [limit],
-      )
+      const rows = await claimUndelivered(client, limit, BATCH)
       const push: string[] = []
       for (const m of rows) {
-        await client.query('UPDATE messages SET non_delivery_at = $2, updated_at = $2 WHERE id = $1', [m.id, now])
+        await markNonDelivery(client, m.id, now)
         const details = { kind: m.kind, status: m.status, attempts: m.attempts, acceptedAt: m.since.toISOString(), limitSeconds: this.#deps.nonDeliverySeconds }
-        await recordEvent(client, {
-          type: 'message.non-delivery', actor: { kind: 'broker' }, exchangeId: m.exchange_id, messageId: m.id,
-          agencies: [m.sender, m.recipient], legalBasis: m.legal_basis, digest: m.digest, outcome: 'failed', reason: 'T5', details,
-        }, now)
+        await recordEvent(client, { ...messageEventBase(m, { kind: 'broker' }), type: 'message.non-delivery', outcome: 'failed', reason: 'T5', details }, now)
         push.push(...await createNotifications(client, this.#deps.directory, {
           type: 'message.non-delivery', agencies: [m.sender, m.recipient], exchangeId: m.exchange_id, messageId: m.id, details,
         }, now))

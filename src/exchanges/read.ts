@@ -1,7 +1,12 @@
 import { checkedEvent, type SealedRow } from '../audit/integrity.ts'
-import { decodeCursor, encodeCursor } from '../store/cursor.ts'
+import { exchangeEvents } from '../audit/query.ts'
+import { attemptsOfExchange, messagesOfExchange } from '../delivery/messages-repository.ts'
+import { encodeCursor } from '../store/cursor.ts'
 import type { Queryable } from '../store/db.ts'
+import { pageExchanges, type ExchangeDbRow } from './exchanges-repository.ts'
 import { AWAITING_ANSWER, type ExchangeStatus } from './state.ts'
+
+export { findExchange } from './exchanges-repository.ts'
 
 /** Status tracking read models. Metadata only: no message bodies. */
 
@@ -71,25 +76,6 @@ export interface DeliveryAttempt {
   error: string | null
 }
 
-interface ExchangeDbRow {
-  id: string
-  requester: string
-  responder: string
-  kind: 'request' | 'spontaneous'
-  case_ref: string
-  crime_areas: string[]
-  legal_basis: string
-  urgency: 'urgent' | 'normal'
-  classification: string
-  status: ExchangeStatus
-  opened_at: Date
-  deadline: Date | null
-  deadline_basis: string | null
-  answered_at: Date | null
-  overdue_at: Date | null
-  updated_at: Date
-}
-
 function summarise(row: ExchangeDbRow, agency: string, now: Date): ExchangeSummary {
   const open = AWAITING_ANSWER.has(row.status)
   const timeLeft = row.deadline && open ? Math.round((row.deadline.getTime() - now.getTime()) / 1000) : null
@@ -123,19 +109,6 @@ export function messageViewers(m: { sender: string; recipient: string; status: s
   return (HIDDEN_FROM_RECIPIENT as readonly string[]).includes(m.status) ? [m.sender] : [m.sender, m.recipient]
 }
 
-/** SQL: the exchange's opening message is visible to its responder (not held, not rejected by review). */
-const OPENING_VISIBLE = `NOT EXISTS (SELECT 1 FROM messages om WHERE om.id = exchanges.opened_by AND om.status IN ('held', 'rejected'))`
-
-/**
- * The exchange if it exists, whoever asks: no access check here (callers decide with
- * `exchangeViewers`). `visible_to_responder` is false while its opening message is held (or was rejected).
- */
-export async function findExchange(db: Queryable, id: string): Promise<(ExchangeDbRow & { visible_to_responder: boolean }) | undefined> {
-  const { rows } = await db.query<ExchangeDbRow & { visible_to_responder: boolean }>(
-    `SELECT exchanges.*, ${OPENING_VISIBLE} AS visible_to_responder FROM exchanges WHERE id = $1`, [id])
-  return rows[0]
-}
-
 /** The agencies entitled to see an exchange: its requester, and its responder once the opening message is released. */
 export function exchangeViewers(row: { requester: string; responder: string; visible_to_responder: boolean }): string[] {
   return row.visible_to_responder ? [row.requester, row.responder] : [row.requester]
@@ -148,24 +121,10 @@ export function exchangeViewers(row: { requester: string; responder: string; vis
  * (`exchangeViewers`); this function does not make it.
  */
 export async function exchangeDetail(db: Queryable, row: ExchangeDbRow, agency: string, now: Date, o: { supervisor?: boolean } = {}): Promise<ExchangeSummary & { messages: MessageMeta[]; timeline: TimelineEntry[] }> {
-  const messages = await db.query<{
-    id: string; kind: string; sender: string; recipient: string; officer: string; in_reply_to: string | null; created_at: Date; received_at: Date
-    status: string; classification: string; handling_code: string; digest: string; attempts: number; delivered_at: Date | null; acknowledged_at: Date | null; erased_at: Date | null
-    non_delivery_at: Date | null
-  }>(
-    `SELECT id, kind, sender, recipient, officer, in_reply_to, created_at, received_at, status, classification, handling_code, digest,
-            attempts, delivered_at, acknowledged_at, erased_at, non_delivery_at
-       FROM messages WHERE exchange_id = $1 AND ($3 OR NOT (recipient = $2 AND status IN ('held', 'rejected'))) ORDER BY received_at, id`,
-    [row.id, agency, o.supervisor === true],
-  )
-  const attempts = await db.query<{ message_id: string; attempt: number; started_at: Date; ended_at: Date | null; outcome: string | null; http_status: number | null; error: string | null }>(
-    `SELECT d.message_id, d.attempt, d.started_at, d.ended_at, d.outcome, d.http_status, d.error
-       FROM deliveries d JOIN messages m ON m.id = d.message_id
-      WHERE m.exchange_id = $1 AND ($3 OR NOT (m.recipient = $2 AND m.status IN ('held', 'rejected'))) ORDER BY d.message_id, d.attempt`,
-    [row.id, agency, o.supervisor === true],
-  )
+  const messages = await messagesOfExchange(db, row.id, agency, o.supervisor === true)
+  const attempts = await attemptsOfExchange(db, row.id, agency, o.supervisor === true)
   const deliveriesOf = new Map<string, DeliveryAttempt[]>()
-  for (const d of attempts.rows) {
+  for (const d of attempts) {
     const list = deliveriesOf.get(d.message_id) ?? []
     list.push({ attempt: d.attempt, startedAt: d.started_at.toISOString(), endedAt: d.ended_at?.toISOString() ?? null, outcome: d.outcome, httpStatus: d.http_status, error: d.error })
     deliveriesOf.set(d.message_id, list)
@@ -177,13 +136,10 @@ export async function exchangeDetail(db: Queryable, row: ExchangeDbRow, agency: 
   // expression index, migration 020) and its entry built from that line, re-hashed against its
   // leaf first (an integrity error otherwise); only events not yet sealed (seconds old) come
   // from the copy the sealer will hash. Who sees an entry is decided on the line's agencies.
-  const sealed = await db.query<{ seq: number; line: string; leaf_hash: Buffer }>(
-    `SELECT seq, line, leaf_hash FROM audit_events WHERE line IS NOT NULL AND (line::jsonb) ->> 'exchangeId' = $1 ORDER BY seq`, [row.id])
-  const waiting = await db.query<{ event: Record<string, unknown> }>(
-    'SELECT event FROM audit_events WHERE seq IS NULL AND refused IS NULL AND exchange_id = $1 ORDER BY recorded', [row.id])
+  const { sealed, waiting } = await exchangeEvents(db, row.id)
   const events = [
-    ...sealed.rows.map((e) => ({ seq: e.seq as number | null, ev: checkedEvent(e as SealedRow) })),
-    ...waiting.rows.map((e) => ({ seq: null as number | null, ev: e.event })),
+    ...sealed.map((e) => ({ seq: e.seq as number | null, ev: checkedEvent(e as SealedRow) })),
+    ...waiting.map((e) => ({ seq: null as number | null, ev: e.event })),
   ].sort((x, y) => Date.parse(String(x.ev.at)) - Date.parse(String(y.ev.at))) // stable: seq order, then waiting ones
   const hidden = new Set(['access.denied', 'audit.queried', 'audit.exported', 'audit.alarm', 'supervisor.read', 'intake.rejected-aggregate'])
   const timeline: TimelineEntry[] = []
@@ -204,7 +160,7 @@ export async function exchangeDetail(db: Queryable, row: ExchangeDbRow, agency: 
   }
   return {
     ...summarise(row, agency, now),
-    messages: messages.rows.map((m) => ({
+    messages: messages.map((m) => ({
       id: m.id, kind: m.kind, from: m.sender, to: m.recipient, officer: m.officer, inReplyTo: m.in_reply_to,
       createdAt: m.created_at.toISOString(), receivedAt: m.received_at.toISOString(), status: m.status,
       classification: m.classification, handlingCode: m.handling_code, digest: m.digest, attempts: m.attempts,
@@ -232,37 +188,11 @@ export interface ExchangeFilters {
 
 /** The agency's exchanges, newest first, keyset-paged. */
 export async function listExchanges(db: Queryable, agency: string, f: ExchangeFilters, now: Date): Promise<{ items: ExchangeSummary[]; nextCursor: string | null }> {
-  const where: string[] = []
-  const params: unknown[] = [agency]
-  const add = (sql: string, value: unknown) => {
-    params.push(value)
-    where.push(sql.replace('?', `$${params.length}`))
-  }
-  if (f.direction === 'outgoing') where.push('requester = $1')
-  else if (f.direction === 'incoming') where.push('responder = $1')
-  else where.push(`(requester = $1 OR responder = $1)`)
-  // An exchange opened by a held message does not exist for its responder (D4).
-  where.push(`(requester = $1 OR ${OPENING_VISIBLE})`)
-  if (f.status) add('status = ?', f.status)
-  if (f.crimeArea) add('? = ANY (crime_areas)', f.crimeArea)
-  if (f.from) add('opened_at >= ?::timestamptz', f.from)
-  if (f.to) add('opened_at < ?::timestamptz', f.to)
-  if (f.overdue !== undefined) {
-    params.push(now)
-    const n = `$${params.length}`
-    const overdue = `(overdue_at IS NOT NULL OR (deadline < ${n} AND status IN (${[...AWAITING_ANSWER].map((s) => `'${s}'`).join(',')})))`
-    where.push(f.overdue ? overdue : `NOT ${overdue}`)
-  }
-  if (f.cursor) {
-    const [at, id] = decodeCursor(f.cursor)
-    params.push(at, id)
-    where.push(`(opened_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`)
-  }
   const limit = Math.min(Math.max(f.limit ?? 50, 1), 200)
-  const { rows } = await db.query<ExchangeDbRow>(
-    `SELECT * FROM exchanges WHERE ${where.join(' AND ')} ORDER BY opened_at DESC, id DESC LIMIT ${limit + 1}`,
-    params,
-  )
+  const rows = await pageExchanges(db, agency, {
+    direction: f.direction, status: f.status, crimeArea: f.crimeArea, from: f.from, to: f.to, cursor: f.cursor,
+    overdue: f.overdue === undefined ? undefined : { overdue: f.overdue, now, awaiting: [...AWAITING_ANSWER] },
+  }, limit + 1)
   const page = rows.slice(0, limit)
   const last = page[page.length - 1]
   const nextCursor = rows.length > limit && last ? encodeCursor(last.opened_at, last.id) : null

@@ -1,19 +1,24 @@
 import { recordEvent, type AuditActor, type AuditEventInput, type AuditEventType } from '../audit/record.ts'
-import type { Params } from '../store/params.ts'
 import type { LegalInstrument } from '../directory/types.ts'
 import { DomainError } from '../errors.ts'
 import type { Message } from '../intake/message.ts'
 import { recomputeDeadline } from '../policy/index.ts'
+import { findReplyParent } from '../delivery/messages-repository.ts'
 import { withTransaction, type Client, type Pool } from '../store/db.ts'
-import { transition, type ExchangeEvent, type ExchangeStatus } from './state.ts'
+import type { SqlPart } from '../store/statement.ts'
+import { claimAnsweredBefore, insertExchange, lockExchange, updateExchange, type ExchangeChange, type ExchangeRow } from './exchanges-repository.ts'
+import { changeStatus, type ExchangeEvent } from './state.ts'
 import { randomUUID } from 'node:crypto'
+
+// Routes lock an exchange before closing it.
+export { lockExchange } from './exchanges-repository.ts'
 
 /** What opening an exchange stores: the exchange row and its `exchange.opened` event. */
 export interface Opening {
   exchangeId: string
   deadline: Date | null
-  /** INSERT for the exchange row, with placeholders from `p`. */
-  sql(p: Params): string
+  /** The INSERT of the exchange row, for the caller's statement. */
+  insert: SqlPart
   event: AuditEventInput
 }
 
@@ -27,62 +32,18 @@ export function openExchange(o: { message: Message; status: 'accepted' | 'held';
   return {
     exchangeId: id,
     deadline: o.deadline,
-    sql: (p) => `INSERT INTO exchanges (id, requester, responder, opened_by, kind, case_ref, crime_areas, legal_basis, urgency, classification,
-       status, opened_at, deadline, deadline_basis, updated_at) VALUES ${p.row([
-      id, message.from.agency, message.to.agency, message.id, message.kind, message.caseRef, message.crimeAreas,
-      message.legalBasis.instrument, message.urgency.level, message.handling.classification, o.status, o.receivedAt,
-      o.deadline, o.deadline ? (message.urgency.level === 'urgent' ? 'urgent-direct' : 'normal') : null, o.receivedAt,
-    ])}`,
+    insert: insertExchange({
+      id, requester: message.from.agency, responder: message.to.agency, openedBy: message.id, kind: message.kind, caseRef: message.caseRef,
+      crimeAreas: message.crimeAreas, legalBasis: message.legalBasis.instrument, urgency: message.urgency.level,
+      classification: message.handling.classification, status: o.status, openedAt: o.receivedAt, deadline: o.deadline,
+      deadlineBasis: o.deadline ? (message.urgency.level === 'urgent' ? 'urgent-direct' : 'normal') : null,
+    }),
     event: {
       type: 'exchange.opened', actor: { kind: 'agency-system', agency: message.from.agency, id: message.from.officer },
       exchangeId: id, messageId: message.id, agencies: [message.from.agency, message.to.agency], legalBasis: message.legalBasis.instrument,
       purpose: message.crimeAreas, outcome: 'ok', details: { kind: message.kind, urgency: message.urgency.level, deadline: o.deadline?.toISOString() ?? null },
     },
   }
-}
-
-export interface ExchangeRow {
-  id: string
-  requester: string
-  responder: string
-  opened_by: string
-  kind: 'request' | 'spontaneous'
-  urgency: 'urgent' | 'normal'
-  status: ExchangeStatus
-  opened_at: Date
-  deadline: Date | null
-  paused_at: Date | null
-  legal_basis: string
-  /** What the requested party stated (T2), if anything. */
-  accessibility: 'direct' | 'indirect' | null
-}
-
-/** Locks and returns an exchange row for a state change. */
-export async function lockExchange(client: Client, id: string): Promise<ExchangeRow | undefined> {
-  const { rows } = await client.query<ExchangeRow>('SELECT * FROM exchanges WHERE id = $1 FOR UPDATE', [id])
-  return rows[0]
-}
-
-/**
- * Moves an exchange through the state machine and records the audit event in the same
- * transaction. Throws invalid-transition when the state machine forbids it.
- */
-export async function changeStatus(
-  client: Client,
-  exchange: ExchangeRow,
-  event: ExchangeEvent,
-  at: Date,
-  extra: { set?: Record<string, unknown> } = {},
-): Promise<ExchangeStatus> {
-  const to = transition(exchange.status, event)
-  const set = { status: to, updated_at: at, ...(extra.set ?? {}) }
-  const columns = Object.keys(set)
-  await client.query(
-    `UPDATE exchanges SET ${columns.map((c, i) => `${c} = $${i + 2}`).join(', ')} WHERE id = $1`,
-    [exchange.id, ...Object.values(set)],
-  )
-  exchange.status = to
-  return to
 }
 
 const REPLY_EVENTS: Partial<Record<Message['kind'], AuditEventType>> = {
@@ -102,11 +63,7 @@ export async function applyReply(
   r: { message: Message; held: boolean; receivedAt: Date; instrument: LegalInstrument; actor: AuditActor },
 ): Promise<{ exchangeId: string; deadline: Date | null }> {
   const { message } = r
-  const { rows } = await client.query<{ exchange_id: string; sender: string; recipient: string; status: string }>(
-    'SELECT exchange_id, sender, recipient, status FROM messages WHERE id = $1',
-    [message.inReplyTo],
-  )
-  const parent = rows[0]
+  const parent = message.inReplyTo === undefined ? undefined : await findReplyParent(client, message.inReplyTo)
   const sender = message.from.agency
   // A bystander learns nothing: a message of another pair, or one held from its recipient (D4),
   // answers exactly like an unknown one.
@@ -145,7 +102,7 @@ export async function applyReplyEffects(
   actor: AuditActor,
 ): Promise<Date | null> {
   let deadline = exchange.deadline
-  const set: Record<string, unknown> = {}
+  const set: ExchangeChange = {}
   const common = { actor, exchangeId: exchange.id, messageId: message.id, agencies: [exchange.requester, exchange.responder], legalBasis: exchange.legal_basis }
   if (message.accessibility && exchange.kind === 'request' && deadline) {
     // Keep the time the deadline already moved by (review holds, clarification pauses): it is
@@ -185,10 +142,7 @@ export async function applyReplyEffects(
     default: break
   }
   if (event) await changeStatus(client, exchange, event, at, { set })
-  else if (Object.keys(set).length > 0) {
-    const columns = Object.keys(set)
-    await client.query(`UPDATE exchanges SET ${columns.map((c, i) => `${c} = $${i + 2}`).join(', ')}, updated_at = $${columns.length + 2} WHERE id = $1`, [exchange.id, ...Object.values(set), at])
-  }
+  else if (Object.keys(set).length > 0) await updateExchange(client, exchange.id, set, at)
   // Both directions of a clarification are hops: the responder's question and the requester's answer.
   const type: AuditEventType | undefined = message.kind === 'clarification'
     ? (event === 'clarification-requested' ? 'exchange.clarification-requested' : event === 'clarification-given' ? 'exchange.clarification-given' : undefined)
@@ -234,9 +188,7 @@ export async function closeAnsweredExchanges(pool: Pool, now: Date, afterSeconds
   let total = 0
   for (;;) {
     const closed = await withTransaction(pool, async (client) => {
-      const { rows } = await client.query<ExchangeRow>(
-        `SELECT * FROM exchanges WHERE status IN ('answered', 'refused') AND answered_at <= $1
-          ORDER BY answered_at LIMIT $2 FOR UPDATE SKIP LOCKED`, [before, batch])
+      const rows = await claimAnsweredBefore(client, before, batch)
       for (const exchange of rows) await closeExchange(client, exchange, 'auto', { kind: 'broker' }, now, { afterSeconds })
       return rows.length
     })

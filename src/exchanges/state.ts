@@ -1,10 +1,12 @@
 import { DomainError } from '../errors.ts'
+import type { Client } from '../store/db.ts'
+import type { SqlPart } from '../store/statement.ts'
+import { statusChange, updateExchange, type ExchangeChange, type ExchangeRow } from './exchanges-repository.ts'
 
 /**
- * The exchange state machine, in one place: `transition()` refuses any change not listed here.
- * Changes go through it via `changeStatus()` (exchanges/record.ts), with one exception: a push
- * delivery (delivery/deliver.ts) sets `delivered` in its own statement, guarded by
- * `TRANSITIONS.delivered.from` in SQL rather than by `transition()`.
+ * The exchange state machine, in one place. Every change of `exchanges.status` goes through
+ * `transition()`, which refuses anything not listed here: `changeStatus` in a transaction, or
+ * `transitionPart` inside a one-statement change (the exchanges repository writes no status itself).
  *
  *   held ──release──▶ accepted ──delivered──▶ delivered ──acknowledged──▶ acknowledged
  *     └──reject──▶ closed      │   ▲                 │                          │
@@ -78,4 +80,34 @@ export function transition(from: ExchangeStatus, event: ExchangeEvent): Exchange
     })
   }
   return rule.to
+}
+
+/**
+ * Moves an exchange through the state machine and writes the new status (with `extra.set`) in the
+ * caller's transaction. Throws invalid-transition when the state machine forbids it.
+ */
+export async function changeStatus(
+  client: Client,
+  exchange: ExchangeRow,
+  event: ExchangeEvent,
+  at: Date,
+  extra: { set?: ExchangeChange } = {},
+): Promise<ExchangeStatus> {
+  const to = transition(exchange.status, event)
+  await updateExchange(client, exchange.id, { status: to, ...(extra.set ?? {}) }, at)
+  exchange.status = to
+  return to
+}
+
+/**
+ * `event` for the exchange `messageId` opened, as a part of a larger statement: applied only where
+ * the state machine allows it (the exchange may have moved on), and only if the row of
+ * `guard.cte` has `guard.column` in `guard.in`. Nothing happens otherwise; nothing is refused.
+ */
+export function transitionPart(
+  event: ExchangeEvent,
+  c: { exchangeId: string; messageId: string; at: Date; guard: { cte: string; column: string; in: readonly string[] } },
+): SqlPart {
+  const rule = TRANSITIONS[event]
+  return statusChange({ id: c.exchangeId, openedBy: c.messageId, to: rule.to, from: rule.from, at: c.at, guard: c.guard })
 }

@@ -4,8 +4,10 @@ import type { Clock } from '../config/clock.ts'
 import type { SigningKey } from '../config/keys.ts'
 import type { Directory } from '../directory/types.ts'
 import type { DeliveryQueue } from '../delivery/queue.ts'
-import { auditEvent, auditInsert, auditRows, recordEvent, recordEvents, type AuditActor, type AuditEventInput } from '../audit/record.ts'
-import { Params } from '../store/params.ts'
+import { auditEvent, insertEvents, recordEvent, recordEvents, type AuditActor, type AuditEventInput } from '../audit/record.ts'
+import { findStoredResult, insertMessage, type NewMessage } from '../delivery/messages-repository.ts'
+import { deadlineOf } from '../exchanges/exchanges-repository.ts'
+import { statement, withParts } from '../store/statement.ts'
 import { DomainError } from '../errors.ts'
 import { checkPrinciples, checkSenderBinding, computeDeadline, type PolicyLimits, type Violation, type Hold } from '../policy/index.ts'
 import { transferDetails } from '../policy/legal.ts'
@@ -141,12 +143,7 @@ function parsePayload(bytes: Uint8Array): Record<string, unknown> {
 
 /** For a resend of an accepted id: the first result; for a different message under that id: 409 (T4). */
 async function previousResult(pool: Pool, messageId: string, digest: string): Promise<SubmitResult | undefined> {
-  const { rows } = await pool.query<{ digest: string; exchange_id: string; receipt: string; status: string; deadline: Date | null }>(
-    `SELECT m.digest, m.exchange_id, m.receipt, m.status, e.deadline
-       FROM messages m JOIN exchanges e ON e.id = m.exchange_id WHERE m.id = $1`,
-    [messageId],
-  )
-  const row = rows[0]
+  const row = await findStoredResult(pool, messageId)
   if (!row) return undefined
   if (row.digest !== digest) {
     throw new DomainError('replayed-message-id', `message id ${messageId} was already used for a different message`, {
@@ -154,7 +151,8 @@ async function previousResult(pool: Pool, messageId: string, digest: string): Pr
     })
   }
   const receiptStatus = (jwsPayload(row.receipt) as { status: SubmitResult['status'] }).status
-  return { exchangeId: row.exchange_id, messageId, status: receiptStatus, deadline: row.deadline?.toISOString() ?? null, receipt: row.receipt }
+  const deadline = await deadlineOf(pool, row.exchange_id)
+  return { exchangeId: row.exchange_id, messageId, status: receiptStatus, deadline: deadline?.toISOString() ?? null, receipt: row.receipt }
 }
 
 interface Accepted {
@@ -192,15 +190,13 @@ async function persist(deps: IntakeDeps, pool: Pool, a: Accepted): Promise<Submi
           },
         },
   ]
-  const messageInsert = (p: Params, exchangeId: string, receipt: string) => `INSERT INTO messages (id, exchange_id, kind, sender, recipient, officer, in_reply_to, kid, digest, jws,
-       created_at, received_at, status, classification, handling_code, legal_basis, erase_by, review_by, holds, receipt, next_attempt_at,
-       delivery_budget_from, updated_at)
-     VALUES ${p.row([
-       message.id, exchangeId, message.kind, message.from.agency, message.to.agency, message.from.officer, message.inReplyTo ?? null,
-       a.kid, a.digest, a.jws, message.createdAt, receivedAt, status, message.handling.classification, message.handling.code,
-       message.legalBasis.instrument, message.retention.eraseBy ?? null, message.retention.reviewBy ?? null,
-       a.holds.length > 0 ? JSON.stringify(a.holds) : null, receipt, status === 'accepted' ? receivedAt : null, receivedAt, receivedAt,
-     ])}`
+  const stored = (exchangeId: string, receipt: string): NewMessage => ({
+    id: message.id, exchangeId, kind: message.kind, sender: message.from.agency, recipient: message.to.agency, officer: message.from.officer,
+    inReplyTo: message.inReplyTo ?? null, kid: a.kid, digest: a.digest, jws: a.jws, createdAt: message.createdAt, receivedAt, status,
+    classification: message.handling.classification, handlingCode: message.handling.code, legalBasis: message.legalBasis.instrument,
+    eraseBy: message.retention.eraseBy ?? null, reviewBy: message.retention.reviewBy ?? null,
+    holds: a.holds.length > 0 ? JSON.stringify(a.holds) : null, receipt, nextAttemptAt: status === 'accepted' ? receivedAt : null,
+  })
   const sign = (exchangeId: string) =>
     signReceipt({ messageId: message.id, exchangeId, digest: a.digest, receivedAt: receivedAt.toISOString(), status }, deps.brokerKey)
 
@@ -210,9 +206,8 @@ async function persist(deps: IntakeDeps, pool: Pool, a: Accepted): Promise<Submi
     const opening = openExchange({ message, status, deadline: computeDeadline(message, receivedAt, instrument), receivedAt })
     const receipt = await sign(opening.exchangeId)
     const events = [{ ...opening.event, agencies }, ...messageEvents(opening.exchangeId, opening.deadline)].map((e) => auditEvent(e, receivedAt))
-    const p = new Params()
-    const sql = `WITH exchange AS (${opening.sql(p)}), message AS (${messageInsert(p, opening.exchangeId, receipt)}) ${auditInsert(events, p.values.length + 1)}`
-    await pool.query(sql, [...p.values, auditRows(events)])
+    const commit = withParts([['exchange', opening.insert], ['message', insertMessage(stored(opening.exchangeId, receipt))]], insertEvents(events))
+    await pool.query(commit.text, commit.values)
     return { exchangeId: opening.exchangeId, messageId: message.id, status, deadline: opening.deadline?.toISOString() ?? null, receipt }
   }
 
@@ -220,8 +215,8 @@ async function persist(deps: IntakeDeps, pool: Pool, a: Accepted): Promise<Submi
   return withTransaction(pool, async (client) => {
     const reply = await applyReply(client, { message, held: status === 'held', receivedAt, instrument, actor })
     const receipt = await sign(reply.exchangeId)
-    const p = new Params()
-    await client.query(messageInsert(p, reply.exchangeId, receipt), p.values)
+    const insert = statement(insertMessage(stored(reply.exchangeId, receipt)))
+    await client.query(insert.text, insert.values)
     await recordEvents(client, messageEvents(reply.exchangeId, reply.deadline), receivedAt)
     return { exchangeId: reply.exchangeId, messageId: message.id, status, deadline: reply.deadline?.toISOString() ?? null, receipt }
   })

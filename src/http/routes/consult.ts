@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { CASE_REF_PATTERN, JUSTIFICATION_CODES, isJustificationCode, storeJustification, type JustificationInput } from '../../audit/justification.ts'
 import { recordEvent } from '../../audit/record.ts'
+import { findForConsultation } from '../../delivery/messages-repository.ts'
+import { crimeAreasOf } from '../../exchanges/exchanges-repository.ts'
 import { messageViewers } from '../../exchanges/read.ts'
 import { jwsPayload } from '../../intake/jws.ts'
 import type { Clock } from '../../config/clock.ts'
@@ -79,20 +81,6 @@ export function consultationRefusal(p: Principal, m: { sender: string; recipient
 }
 
 
-interface MessageRow {
-  id: string
-  exchange_id: string
-  sender: string
-  recipient: string
-  status: string
-  jws: string | null
-  erased_at: Date | null
-  received_at: Date
-  legal_basis: string
-  digest: string
-  crime_areas: string[]
-}
-
 /** `GET /v1/messages/{id}`: reading a message body is a consultation, justified and logged. */
 export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; authenticate: Authenticate; justificationRetentionDays?: number }): Promise<void> {
   app.get<{ Params: { id: string } }>('/v1/messages/:id', {
@@ -145,12 +133,7 @@ export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; cl
     }
     const meta = justificationMeta(request)
     const now = deps.clock.now()
-    const { rows } = await deps.pool.query<MessageRow>(
-      `SELECT m.id, m.exchange_id, m.sender, m.recipient, m.status, m.jws, m.erased_at, m.received_at, m.legal_basis, m.digest, e.crime_areas
-         FROM messages m JOIN exchanges e ON e.id = m.exchange_id WHERE m.id = $1`,
-      [request.params.id],
-    )
-    const m = rows[0]
+    const m = await findForConsultation(deps.pool, request.params.id)
     const actor = actorOf(principal)
     const refusal = m ? consultationRefusal(principal, m) : 'unknown'
     if (!m || refusal !== undefined) {
@@ -171,13 +154,14 @@ export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; cl
       throw new DomainError('payload-erased', `the payload of message ${m.id} was erased${m.erased_at ? ` on ${m.erased_at.toISOString()}` : ''} (retention, rule D7)`)
     }
     const message = jwsPayload(m.jws) as Record<string, unknown>
+    const purpose = await crimeAreasOf(deps.pool, m.exchange_id)
     // Logged before the body leaves: a consultation that cannot be logged does not happen.
     const event = await withTransaction(deps.pool, async (client) => {
       const sealed = await storeJustification(client, { ...meta, text: justification }, now, deps.justificationRetentionDays)
       return await recordEvent(client, {
         type: 'message.consulted', actor, exchangeId: m.exchange_id, messageId: m.id,
         agencies: [...new Set([...messageViewers(m), principal.agency])],
-        recipients: [principal.agency], legalBasis: m.legal_basis, purpose: m.crime_areas, justification: sealed, digest: m.digest,
+        recipients: [principal.agency], legalBasis: m.legal_basis, purpose, justification: sealed, digest: m.digest,
         outcome: 'ok', details: { status: m.status, via: 'GET /v1/messages/{id}' },
       }, now)
     })
