@@ -4,7 +4,7 @@ import { recordEvent } from '../../audit/record.ts'
 import { messageViewers } from '../../exchanges/read.ts'
 import type { Clock } from '../../config/clock.ts'
 import { withTransaction, type Pool } from '../../store/db.ts'
-import { isSupervisor, principalOf, type Principal, type Authenticate } from '../auth.ts'
+import { isSupervisor, principalOf, type Principal } from '../auth.ts'
 import { hasControlCharacter } from '../input.ts'
 import { Problem, problemSchema } from '../problems.ts'
 
@@ -92,9 +92,8 @@ interface MessageRow {
 }
 
 /** `GET /v1/messages/{id}`: reading a message body is a consultation, justified and logged. */
-export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; authenticate: Authenticate; justificationRetentionDays?: number }): Promise<void> {
+export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; justificationRetentionDays?: number }): Promise<void> {
   app.get<{ Params: { id: string } }>('/v1/messages/:id', {
-    onRequest: deps.authenticate,
     schema: {
       summary: 'Read a message body (a consultation: requires a justification, and is logged)',
       description:
