@@ -19,14 +19,14 @@ const cosignatureSchema = {
   properties: { witness: { type: 'string' }, keyId: { type: 'string' }, signedAt: { type: 'string', format: 'date-time' }, line: { type: 'string' } },
 } as const
 
+export type WitnessRouteDeps = WitnessDeps & { pool: Pool; clock: Clock; origin: string }
+
 /**
  * Witnessing (c2sp.org/tlog-witness, pulled by the witness): the add-checkpoint body for a witness's
  * last cosigned size, the cosigned notes witnesses send back, their alarms, and checkpoints as
  * signed notes. These routes carry hashes and signatures only, so witnesses need no token: a
  * cosignature or an alarm is authenticated by its signature with a configured witness key.
  */
-export type WitnessRouteDeps = WitnessDeps & { pool: Pool; clock: Clock; origin: string }
-
 export async function witnessRoutes(app: FastifyInstance, deps: WitnessRouteDeps): Promise<void> {
   app.get<{ Querystring: { old: number } }>('/v1/witness/add-checkpoint', {
     schema: {
@@ -109,7 +109,6 @@ export async function witnessRoutes(app: FastifyInstance, deps: WitnessRouteDeps
       response: text,
     },
   }, async (_request, reply) => reply.type('text/plain; charset=utf-8').send(`${formatVkey(logNoteKey(deps.origin, deps.brokerKey.publicJwk))}\n`))
-
 }
 
 /** The witnessed checkpoint for an auditor's verification (authenticated, unlike the witnesses' routes). */
