@@ -15,7 +15,7 @@ import { MerkleAccumulator } from '../src/audit/merkle/compact.ts'
 import { hashToBase64 } from '../src/audit/merkle/hash.ts'
 import { inclusionProof, type NodeSource } from '../src/audit/merkle/proof.ts'
 import { verifyInclusion } from '../src/audit/merkle/verify.ts'
-import { createAuditService } from '../src/audit/service.ts'
+import { startServices } from '../src/background.ts'
 import { storedInclusionProof } from '../src/audit/store.ts'
 import { LogWalker } from '../src/audit/self-check.ts'
 import { signStatement } from '../src/audit/statement.ts'
@@ -243,8 +243,8 @@ export async function benchAudit(opts: { events?: number; checkpointEvery?: numb
     out['inclusion proof, query per node (ms p50)'] = percentile(naive, 50)
 
     // 4. Over HTTP: GET /v1/audit/proofs/inclusion on a real listener (the event's agency's token).
-    const audit = await createAuditService(rt, { workers: false, autoStart: false })
-    const app = await buildApp(rt, { extensions: audit.routes ? [audit.routes] : [] })
+    const services = await startServices(rt, { workers: false, timers: false })
+    const app = await buildApp(rt, services)
     try {
       const address = await app.listen({ port: 0, host: '127.0.0.1' })
       // An agency proves its own events (roles are agency-scoped): the token of the event's sender.
@@ -267,7 +267,7 @@ export async function benchAudit(opts: { events?: number; checkpointEvery?: numb
       out['inclusion proof over HTTP (ms p99)'] = percentile(http, 99)
     } finally {
       await app.close()
-      await audit.stop()
+      await services.stop()
     }
     out.root = hashToBase64(root)
   } finally {

@@ -7,6 +7,7 @@ import { Queue } from 'bullmq'
 import { loadConfig } from '../src/config/config.ts'
 import { createRuntime } from '../src/runtime.ts'
 import { buildApp } from '../src/app.ts'
+import { startServices } from '../src/background.ts'
 import { migrate } from '../src/store/migrations.ts'
 import { createRedis } from '../src/delivery/queue.ts'
 
@@ -21,10 +22,11 @@ await migrate(rt.pool)
 let close: () => Promise<void>
 let port: number
 if (mode === 'leix') {
-  const app = await buildApp(rt)
+  const services = await startServices(rt, { workers: false, timers: false })
+  const app = await buildApp(rt, services)
   await app.listen({ port: 0, host: '127.0.0.1' })
   port = (app.server.address() as { port: number }).port
-  close = async () => { await app.close(); await rt.close() }
+  close = async () => { await app.close(); await services.stop(); await rt.close() }
 } else {
   await rt.pool.query('CREATE TABLE IF NOT EXISTS naive_messages (id uuid PRIMARY KEY, jws text NOT NULL, received_at timestamptz NOT NULL)')
   const jwks = jose.createLocalJWKSet({ keys: [...rt.directory.agencies.values()].flatMap((a) => a.jwks.keys) })

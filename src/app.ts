@@ -5,6 +5,7 @@ import fastifyHelmet from '@fastify/helmet'
 import fastifyJwt from '@fastify/jwt'
 import fastifyRateLimit from '@fastify/rate-limit'
 import fastifySwagger from '@fastify/swagger'
+import type { Services } from './background.ts'
 import type { Runtime } from './runtime.ts'
 import { authenticate } from './http/auth.ts'
 import { bindClientCertificate } from './http/channel.ts'
@@ -15,10 +16,19 @@ import { controlCharacterPath, ENCODED_CONTROL, hasControlCharacter, isBoundedIn
 import { RejectionCounter } from './intake/rejections.ts'
 import { DomainError } from './errors.ts'
 import { shutdownHooks } from './http/shutdown.ts'
+import { adminRoutes } from './http/routes/admin.ts'
+import { auditRoutes } from './http/routes/audit.ts'
+import { consultRoutes } from './http/routes/consult.ts'
 import { directoryRoutes } from './http/routes/directory.ts'
+import { evidenceRoutes } from './http/routes/evidence.ts'
 import { exchangeRoutes } from './http/routes/exchanges.ts'
-import { healthRoutes, type ReadinessCheck } from './http/routes/health.ts'
-import { messageRoutes, recordEarlyRejection } from './http/routes/messages.ts'
+import { healthRoutes } from './http/routes/health.ts'
+import { inboxRoutes } from './http/routes/inbox.ts'
+import { messageRoutes } from './http/routes/messages.ts'
+import { notificationRoutes } from './http/routes/notifications.ts'
+import { witnessedCheckpointRoutes, witnessRoutes } from './http/routes/witness.ts'
+import { cosignedNote } from './audit/witness-service.ts'
+import { every, type Periodic } from './periodic.ts'
 import type { IntakeDeps } from './intake/intake.ts'
 import { loadMessageSchema } from './intake/message.ts'
 import { KeyCache } from './intake/verify.ts'
@@ -26,21 +36,19 @@ import { KeyCache } from './intake/verify.ts'
 export interface AppOptions {
   /** Fastify options (logger, https, timeouts). */
   fastify?: FastifyServerOptions
-  /** Extra readiness checks (the audit sealer adds one). */
-  readiness?: ReadinessCheck[]
-  /** Returns a problem while intake must refuse (fail closed), undefined otherwise. */
-  intakeGate?: () => DomainError | undefined
   /** Where the logger writes (tests capture it). @defaultValue stdout */
   logStream?: NodeJS.WritableStream
-  /** Plugins registered after the core routes (delivery, audit), given the app. */
-  extensions?: ((app: FastifyInstance) => Promise<void>)[]
 }
 
+/** What the routes take from the background services (background.ts). */
+export type AppServices = Pick<Services, 'witness' | 'readiness' | 'intakeGate'>
+
 /**
- * Builds the Fastify app from the runtime: plugins, the one error handler, routes. The server
- * and the tests call this; tests use `app.inject()` on it.
+ * Builds the Fastify app from the runtime and the started services: plugins, the one error
+ * handler, and every route group (at the end). The server and the tests call this; tests use
+ * `app.inject()` on it.
  */
-export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<FastifyInstance> {
+export async function buildApp(rt: Runtime, services: AppServices, opts: AppOptions = {}): Promise<FastifyInstance> {
   const { config } = rt
   const app = Fastify({
     logger: {
@@ -189,23 +197,19 @@ export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<Fast
   }
   app.decorate('leixRejections', intake.rejections)
   // Counts of refused unidentified requests become events once their window has ended.
-  let flushTimer: NodeJS.Timeout | undefined
+  let flushing: Periodic | undefined
   app.addHook('onReady', async () => {
-    flushTimer = setInterval(() => void intake.rejections?.flush().catch((err: unknown) => app.log.warn({ err }, 'could not record refusal counts')), 15_000)
-    flushTimer.unref()
+    flushing = every(15_000, async () => await intake.rejections?.flush(), { onError: (err) => app.log.warn({ err }, 'could not record refusal counts') })
   })
   app.addHook('onClose', async () => {
-    if (flushTimer) clearInterval(flushTimer)
+    await flushing?.stop()
   })
   installErrorHandler(app, async (request, problem) => {
-    if (problem.code === 'audit-integrity') {
-      const seq = problem.extra?.seq
-      await raiseAlarm(rt.pool, request.log, rt.clock.now(), {
-        seq: typeof seq === 'number' ? seq : undefined, source: `${request.method} ${request.routeOptions.url ?? request.url}`, reason: problem.message,
-      })
-      return
-    }
-    await recordEarlyRejection(intake, request, problem)
+    if (problem.code !== 'audit-integrity') return
+    const seq = problem.extra?.seq
+    await raiseAlarm(rt.pool, request.log, rt.clock.now(), {
+      seq: typeof seq === 'number' ? seq : undefined, source: `${request.method} ${request.routeOptions.url ?? request.url}`, reason: problem.message,
+    })
   })
   app.addHook('onRequest', bindClientCertificate(rt.directory, { required: config.tlsClientCert === 'required' }))
   app.addHook('onRequest', async (request, reply) => {
@@ -215,16 +219,28 @@ export async function buildApp(rt: Runtime, opts: AppOptions = {}): Promise<Fast
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
-  const auth = authenticate(rt)
 
-  await app.register(async (scope) => {
-    await messageRoutes(scope, { intake, bodyLimit: config.bodyLimitBytes, gate: opts.intakeGate ?? (() => undefined) })
-    await exchangeRoutes(scope, { pool: rt.pool, clock: rt.clock, authenticate: auth })
-    await directoryRoutes(scope, { directory: rt.directory, brokerKey: rt.brokerKey })
-    await healthRoutes(scope, { pool: rt.pool, sealerPool: rt.sealerPool, redis: rt.redis, ...(opts.readiness ? { extra: opts.readiness } : {}) })
-    for (const extension of opts.extensions ?? []) await extension(scope)
+  // The whole API. Public: signed by the sender (messages, witness statements) or for anyone.
+  const { pool, clock, directory, brokerKey } = rt
+  const witnessing = { ...services.witness.deps, pool, clock, origin: config.origin }
+  await app.register(messageRoutes, { intake, bodyLimit: config.bodyLimitBytes, gate: services.intakeGate })
+  await app.register(healthRoutes, { pool, sealerPool: rt.sealerPool, redis: rt.redis, extra: services.readiness })
+  await app.register(directoryRoutes, { directory, brokerKey })
+  await app.register(witnessRoutes, witnessing)
+  // Everything else needs a bearer token, checked once for the whole group.
+  await app.register(async (authenticated) => {
+    authenticated.addHook('onRequest', authenticate(rt))
+    await authenticated.register(exchangeRoutes, { pool, clock })
+    await authenticated.register(consultRoutes, { pool, clock, justificationRetentionDays: config.justificationRetentionDays })
+    await authenticated.register(inboxRoutes, { pool, clock })
+    await authenticated.register(notificationRoutes, { pool, clock })
+    await authenticated.register(adminRoutes, { pool, clock, directory, queue: rt.queue, log: app.log })
+    await authenticated.register(auditRoutes, {
+      pool, sealerPool: rt.sealerPool, clock, key: brokerKey, origin: config.origin, notes: (cp) => cosignedNote(pool, brokerKey, cp),
+    })
+    await authenticated.register(witnessedCheckpointRoutes, witnessing)
+    await authenticated.register(evidenceRoutes, { pool, clock, brokerKey, defaultWitnesses: services.witness.deps.witnesses.length > 0 ? 1 : 0 })
   })
-
   app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger())
   return app
 }

@@ -10,12 +10,12 @@ import { checkNoEviction } from './delivery/queue.ts'
 import { isConnectionError, redactUrl } from './store/db.ts'
 import { migrateDatabase } from './store/migrations.ts'
 import { checkDatabaseRoles } from './store/roles.ts'
-import { startBackground, type Background } from './background.ts'
+import { startServices, type Services } from './background.ts'
 
 export interface Started {
   runtime: Runtime
   app: FastifyInstance | undefined
-  background: Background
+  services: Services
   /** Stops taking work, lets running work finish, closes everything. Idempotent. */
   stop(): Promise<void>
 }
@@ -58,7 +58,9 @@ async function whenReachable<T>(backing: Backing, deadline: number, log: Logger,
  * Starts a leix process in the configured role: `serve` (gateway and workers), `gateway` or
  * `worker`. Waits up to `startupWaitSeconds` for PostgreSQL and Redis (then throws StartupError);
  * refuses to start on bad configuration, on Redis that may evict, when migrations fail or are
- * pending, or when a database connection's role has more or less than it needs.
+ * pending, or when a database connection's role has more or less than it needs. All or nothing:
+ * when any part fails to start (the port is taken, say), what has started is stopped before the
+ * error is thrown, so the process can exit at once.
  */
 export async function start(config: Config, opts: { installSignalHandlers?: boolean } = {}): Promise<Started> {
   const log = pino({ level: config.logLevel, name: 'leix' })
@@ -70,56 +72,32 @@ export async function start(config: Config, opts: { installSignalHandlers?: bool
   const migrateUrl = config.migrateDatabaseUrl
   if (migrateUrl) await whenReachable(postgres, deadline, log, () => migrateDatabase(migrateUrl))
   const runtime = createRuntime(config)
+  let services: Services | undefined
+  let app: FastifyInstance | undefined
+  let stopping: Promise<void> | undefined
+  const stop = () => {
+    stopping ??= (async () => {
+      // Gateway first: no new messages; then workers finish or release their jobs.
+      if (app) await app.close()
+      await services?.stop()
+      await runtime.close()
+    })()
+    return stopping
+  }
   try {
     const problems = await whenReachable(postgres, deadline, log, () => checkDatabaseRoles({ app: runtime.pool, sealer: runtime.sealerPool }))
     if (problems.length) throw new ConfigError(`the database is not ready for leix:\n  ${problems.join('\n  ')}`)
     await whenReachable(redis, deadline, log, () => runtime.redis.ping())
     const eviction = await checkNoEviction(runtime.redis)
     if (eviction) throw new Error(`${eviction}: set maxmemory-policy noeviction`)
-  } catch (err) {
-    await runtime.close()
-    throw err
-  }
-  const withGateway = config.role !== 'worker'
-  const withWorkers = config.role !== 'gateway'
-  const background = await startBackground(runtime, { workers: withWorkers })
-  let app: FastifyInstance | undefined
-  if (withGateway) {
-    const appOpts: AppOptions = {
-      fastify: {
-        ...(config.tlsCertPath && config.tlsKeyPath
-          ? {
-              https: {
-                cert: readFileSync(config.tlsCertPath),
-                key: readFileSync(config.tlsKeyPath),
-                // Verified in the app (src/http/channel.ts), which answers a refused certificate as a problem.
-                ...(config.tlsClientCaPath ? { ca: readFileSync(config.tlsClientCaPath), requestCert: true, rejectUnauthorized: false } : {}),
-                ...(config.tlsCrlPath ? { crl: readFileSync(config.tlsCrlPath) } : {}),
-                minVersion: 'TLSv1.2',
-              },
-            }
-          : {}),
-        connectionTimeout: 30_000,
-        keepAliveTimeout: 72_000,
-        requestTimeout: 60_000,
-        forceCloseConnections: 'idle',
-      } as AppOptions['fastify'],
-      readiness: background.readiness,
-      intakeGate: background.intakeGate,
-      extensions: background.routes,
+    services = await startServices(runtime, { workers: config.role !== 'gateway' })
+    if (config.role !== 'worker') {
+      app = await buildApp(runtime, services, { fastify: serverOptions(config) })
+      await app.listen({ port: config.port, host: config.host })
     }
-    app = await buildApp(runtime, appOpts)
-    await app.listen({ port: config.port, host: config.host })
-  }
-  let stopping: Promise<void> | undefined
-  const stop = () => {
-    stopping ??= (async () => {
-      // Gateway first: no new messages; then workers finish or release their jobs.
-      if (app) await app.close()
-      await background.stop()
-      await runtime.close()
-    })()
-    return stopping
+  } catch (err) {
+    await stop()
+    throw err
   }
   if (opts.installSignalHandlers) {
     closeWithGrace({ delay: 30_000 }, async ({ err, signal }) => {
@@ -128,5 +106,27 @@ export async function start(config: Config, opts: { installSignalHandlers?: bool
       await stop()
     })
   }
-  return { runtime, app, background, stop }
+  return { runtime, app, services, stop }
+}
+
+/** The listener's options: TLS (and client certificates) when configured, timeouts, shutdown. */
+export function serverOptions(config: Pick<Config, 'tlsCertPath' | 'tlsKeyPath' | 'tlsClientCaPath' | 'tlsCrlPath'>): AppOptions['fastify'] {
+  return {
+    ...(config.tlsCertPath && config.tlsKeyPath
+      ? {
+          https: {
+            cert: readFileSync(config.tlsCertPath),
+            key: readFileSync(config.tlsKeyPath),
+            // Verified in the app (src/http/channel.ts), which answers a refused certificate as a problem.
+            ...(config.tlsClientCaPath ? { ca: readFileSync(config.tlsClientCaPath), requestCert: true, rejectUnauthorized: false } : {}),
+            ...(config.tlsCrlPath ? { crl: readFileSync(config.tlsCrlPath) } : {}),
+            minVersion: 'TLSv1.2',
+          },
+        }
+      : {}),
+    connectionTimeout: 30_000,
+    keepAliveTimeout: 72_000,
+    requestTimeout: 60_000,
+    forceCloseConnections: 'idle',
+  } as AppOptions['fastify']
 }

@@ -12,6 +12,7 @@ import { signingKeyFromJwk, type SigningKey } from '../src/config/keys.ts'
 import { createRuntime, type Runtime } from '../src/runtime.ts'
 import { createRedis } from '../src/delivery/queue.ts'
 import { buildApp, type AppOptions } from '../src/app.ts'
+import { startServices, type ServiceOptions, type Services } from '../src/background.ts'
 import { migrateDatabase } from '../src/store/migrations.ts'
 import { setUpDatabase } from '../src/store/roles.ts'
 import { exampleMessage } from '../src/cli/example.ts'
@@ -20,7 +21,8 @@ export const ROOT = new URL('../', import.meta.url)
 const ADMIN_URL = process.env.LEIX_TEST_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 export const REDIS_URL = process.env.LEIX_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 
-interface Teardown {
+/** What a test (or `t` itself) offers to clean up after it: the one teardown type of the suite. */
+export interface Teardown {
   teardown(fn: () => unknown): void
 }
 
@@ -127,27 +129,48 @@ export async function dropQueueKeys(rt: Runtime): Promise<void> {
   await dropKeys(rt.config.redisUrl, rt.config.queuePrefix)
 }
 
-export interface TestApp {
+export interface TestApp<C extends Clock = ManualClock> {
   app: FastifyInstance
   rt: Runtime
-  clock: ManualClock
+  services: Services
+  clock: C
   config: Config
+  databaseUrl: string
 }
 
-/** A migrated runtime and app on a fresh database, torn down after the test. */
-export async function buildTestApp(t: Teardown, o: { config?: Partial<Config>; clock?: ManualClock; app?: AppOptions; databaseUrl?: string } = {}): Promise<TestApp> {
+export interface TestAppOptions<C extends Clock = ManualClock> extends Partial<ServiceOptions> {
+  config?: Partial<Config>
+  /** @defaultValue a ManualClock at the current time */
+  clock?: C
+  app?: AppOptions
+  /** An existing test database (for two apps on one database). @defaultValue a fresh one */
+  databaseUrl?: string
+}
+
+/**
+ * A migrated runtime, its services and the app, wired as src/server.ts wires them (startServices,
+ * then buildApp), on a fresh database; torn down after the test. Unlike the server, by default no
+ * workers run (`workers`) and no loop runs on its interval (`timers`): tests drive each round.
+ */
+export async function buildTestApp<C extends Clock = ManualClock>(t: Teardown, o: TestAppOptions<C> = {}): Promise<TestApp<C>> {
   const databaseUrl = o.databaseUrl ?? (await createTestDatabase(t))
   const config = testConfig(databaseUrl, o.config)
-  const clock = o.clock ?? new ManualClock(new Date())
+  const clock = o.clock ?? (new ManualClock(new Date()) as unknown as C)
   await migrateTestDatabase(config)
   const rt = createRuntime(config, { clock })
-  const app = await buildApp(rt, o.app)
+  let services: Services | undefined
+  let app: FastifyInstance | undefined
   t.teardown(async () => {
-    await app.close()
+    await app?.close()
+    await services?.stop()
     await rt.close()
     await dropQueueKeys(rt)
   })
-  return { app, rt, clock, config }
+  services = await startServices(rt, {
+    workers: o.workers ?? false, timers: o.timers ?? false, ...(o.deliveryWorkers !== undefined ? { deliveryWorkers: o.deliveryWorkers } : {}),
+  })
+  app = await buildApp(rt, services, o.app)
+  return { app, rt, services, clock, config, databaseUrl }
 }
 
 /** The committed development key of a sample agency. */

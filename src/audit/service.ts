@@ -1,17 +1,15 @@
-// The audit log's background service: the sealer loop, retention, the fail-closed gate on intake,
-// a readiness check, and the audit and consultation routes.
+// The audit log's background service: the sealer loop, retention, the fail-closed gate on intake
+// and a readiness check (the audit and consultation routes are registered by app.ts).
 //
 // It runs in every process (gateway, worker or both): sealing is safe anywhere thanks to the
 // sealer lock (sealer.ts), and every gateway needs a current verdict for its gate. Retention
 // runs only where workers run.
-import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
 import type { Service } from '../background.ts'
-import { authenticate } from '../http/auth.ts'
+import type { ReadinessCheck } from '../http/routes/health.ts'
 import { DomainError } from '../errors.ts'
-import { auditRoutes } from '../http/routes/audit.ts'
-import { consultRoutes } from '../http/routes/consult.ts'
 import { OutageLog } from '../outage.ts'
+import { every, type Periodic } from '../periodic.ts'
 import type { Runtime } from '../runtime.ts'
 import { closeAnsweredExchanges } from '../exchanges/record.ts'
 import { openAlarms, raiseAlarm, type OpenAlarm } from './integrity.ts'
@@ -19,7 +17,6 @@ import { eraseJustifications } from './justification.ts'
 import { isConnectionError } from '../store/db.ts'
 import { erasePastRetention, notifyReviewsDue } from './retention.ts'
 import { LogWalker, type WalkResult } from './self-check.ts'
-import { cosignedNote } from './witness-service.ts'
 import { sealOnce, sealPending, type SealDeps, type SealResult } from './sealer.ts'
 
 /** What the gate knows about the seal, refreshed by every tick (never by a request). */
@@ -48,6 +45,9 @@ export interface AuditServiceOptions {
 }
 
 export interface AuditService extends Service {
+  readiness: ReadinessCheck
+  /** A problem while intake must refuse messages (the seal is overdue: fail closed), undefined otherwise. */
+  gate(): DomainError | undefined
   /** One round: seal what waits, erase what is due (workers), refresh the gate. */
   runOnce(): Promise<SealHealth>
   /** One seal transaction (tests). */
@@ -160,21 +160,6 @@ export async function createAuditService(rt: Runtime, opts: AuditServiceOptions)
     return await check()
   }
 
-  // The loop: one round at a time (no overlap), every checkpointIntervalMs.
-  let timer: NodeJS.Timeout | undefined
-  let running: Promise<unknown> | undefined
-  let stopped = false
-  const schedule = (): void => {
-    if (stopped) return
-    timer = setTimeout(() => {
-      running = runOnce().finally(() => {
-        running = undefined
-        schedule()
-      })
-    }, config.checkpointIntervalMs)
-    timer.unref()
-  }
-
   // The self-check: one walker kept between rounds (incremental), a fresh one for a full walk.
   const jwks = { keys: [rt.brokerKey.publicJwk] }
   let walker = new LogWalker({ jwks, origin: config.origin })
@@ -193,37 +178,25 @@ export async function createAuditService(rt: Runtime, opts: AuditServiceOptions)
     await check()
     return result
   }
-  let checkTimer: NodeJS.Timeout | undefined
-  let checking: Promise<unknown> | undefined
-  const scheduleCheck = (): void => {
-    if (stopped) return
-    checkTimer = setTimeout(() => {
-      const now = performance.now()
-      const full = now - lastFull >= config.fullCheckIntervalSeconds * 1000 && (config.fullCheckIntervalSeconds > 0 || lastFull === -Infinity)
-      if (full) lastFull = now
-      checking = selfCheck({ full })
-        .catch((err: unknown) => log.warn({ err }, 'the audit self-check could not run (will retry)'))
-        .finally(() => {
-          checking = undefined
-          scheduleCheck()
-        })
-    }, config.selfCheckIntervalMs)
-    checkTimer.unref()
+  const selfCheckRound = async (): Promise<void> => {
+    const now = performance.now()
+    const full = now - lastFull >= config.fullCheckIntervalSeconds * 1000 && (config.fullCheckIntervalSeconds > 0 || lastFull === -Infinity)
+    if (full) lastFull = now
+    await selfCheck({ full })
   }
 
   // Know the state before the gateway opens; the first seal follows on the first tick.
   await check()
+  const loops: Periodic[] = []
   if (opts.autoStart !== false) {
-    schedule()
-    if (opts.selfCheck ?? opts.workers) scheduleCheck()
+    // runOnce handles its own failures (logged once per outage, reflected in the verdict).
+    loops.push(every(config.checkpointIntervalMs, runOnce, { onError: (err) => log.error({ err }, 'the audit round failed') }))
+    if (opts.selfCheck ?? opts.workers) {
+      loops.push(every(config.selfCheckIntervalMs, selfCheckRound, { onError: (err) => log.warn({ err }, 'the audit self-check could not run (will retry)') }))
+    }
   }
 
-  const auth = authenticate(rt)
   return {
-    routes: async (app: FastifyInstance) => {
-      await auditRoutes(app, { pool, sealerPool: rt.sealerPool, clock, authenticate: auth, key: rt.brokerKey, origin: config.origin, notes: (cp) => cosignedNote(pool, rt.brokerKey, cp) })
-      await consultRoutes(app, { pool, clock, authenticate: auth, justificationRetentionDays: config.justificationRetentionDays })
-    },
     readiness: {
       name: 'audit-seal',
       check: async () => {
@@ -247,18 +220,10 @@ export async function createAuditService(rt: Runtime, opts: AuditServiceOptions)
     health: () => state,
     selfCheck,
     async stop() {
-      stopped = true
-      if (timer) clearTimeout(timer)
-      if (checkTimer) clearTimeout(checkTimer)
-      await running?.catch(() => {})
-      await checking?.catch(() => {})
+      await Promise.all(loops.map((loop) => loop.stop()))
       // Best effort: seal what the stopped services recorded last, so it is not left for the next start.
       await sealPending(seal, 5).catch(() => {})
     },
   }
 }
 
-/** The SERVICES factory (src/background.ts). */
-export async function auditService(rt: Runtime, opts: { workers: boolean }): Promise<Service> {
-  return await createAuditService(rt, { workers: opts.workers })
-}

@@ -1,12 +1,9 @@
 // The broker's side of witnessing: checkpoints as C2SP signed notes, the tlog-witness add-checkpoint
 // body handed to witnesses, their cosignatures (table audit_cosignatures) and their alarms (audit
 // events `witness.alarm`, which also fail readiness until an operator has dealt with them).
-import type { FastifyInstance } from 'fastify'
 import type { Service } from '../background.ts'
-import { authenticate } from '../http/auth.ts'
 import { DomainError } from '../errors.ts'
-import { evidenceRoutes } from '../http/routes/evidence.ts'
-import { witnessRoutes } from '../http/routes/witness.ts'
+import type { ReadinessCheck } from '../http/routes/health.ts'
 import type { Runtime } from '../runtime.ts'
 import type { SigningKey } from '../config/keys.ts'
 import type { Queryable } from '../store/db.ts'
@@ -227,17 +224,19 @@ export async function activeAlarm(db: Queryable): Promise<AlarmView | undefined>
   return r ? { at: r.at.toISOString(), witness: r.actor, details: r.event.details ?? {} } : undefined
 }
 
-/** The SERVICES factory (src/background.ts): witness routes and the witness readiness check. */
-export async function witnessService(rt: Runtime): Promise<Service> {
+export interface WitnessService extends Service {
+  /** What the witness and evidence routes work with: the configured witnesses and the broker key. */
+  deps: WitnessDeps
+  readiness: ReadinessCheck
+}
+
+/** Witnessing beside the log: the configured witnesses, and a readiness check failing on an active alarm. */
+export async function witnessService(rt: Runtime): Promise<WitnessService> {
   const deps: WitnessDeps = {
     db: rt.pool, brokerKey: rt.brokerKey, witnesses: parseWitnessKeys(rt.config.witnesses), roundSeconds: rt.config.witnessRoundSeconds,
   }
-  const auth = authenticate(rt)
   return {
-    routes: async (app: FastifyInstance) => {
-      await witnessRoutes(app, { ...deps, pool: rt.pool, clock: rt.clock, origin: rt.config.origin, authenticate: auth })
-      await evidenceRoutes(app, { pool: rt.pool, clock: rt.clock, brokerKey: rt.brokerKey, authenticate: auth, defaultWitnesses: deps.witnesses.length > 0 ? 1 : 0 })
-    },
+    deps,
     readiness: {
       name: 'witness',
       check: async () => {

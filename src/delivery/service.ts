@@ -1,21 +1,17 @@
 import { DelayedError, Worker, type Job } from 'bullmq'
-import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import pino, { type Logger } from 'pino'
 import type { Agent } from 'undici'
 import type { Service } from '../background.ts'
 import { DeadlineWatcher } from '../exchanges/deadlines.ts'
-import { authenticate } from '../http/auth.ts'
 import type { ReadinessCheck } from '../http/routes/health.ts'
-import { adminRoutes } from '../http/routes/admin.ts'
-import { inboxRoutes } from '../http/routes/inbox.ts'
-import { notificationRoutes } from '../http/routes/notifications.ts'
 import type { Runtime } from '../runtime.ts'
 import { deliverMessage, type DeliveryDeps } from './deliver.ts'
 import { enqueuePushes, pushNotification } from './notifications.ts'
 import { createRedis, DELIVERY_QUEUE, NOTIFICATION_QUEUE, type DeliveryJob, type NotificationJob } from './queue.ts'
 import { Reconciler } from './reconciler.ts'
 import { OutageLog, watchRedis } from '../outage.ts'
+import { every, type Periodic } from '../periodic.ts'
 import { isConnectionError } from '../store/db.ts'
 import { createWebhookAgent } from './webhook.ts'
 
@@ -31,52 +27,16 @@ export interface DeliveryServiceOptions {
 /** How long a job waits before it is tried again when PostgreSQL or Redis is unreachable, ms. */
 const CONNECTION_RETRY_MS = 2000
 
-/** Runs `task` now and then every `intervalMs` after the previous run ends; `stop()` waits for a run in progress. */
-class Periodic {
-  #timer: NodeJS.Timeout | undefined
-  #running: Promise<void> | undefined
-  #stopped = false
-  readonly #outage: OutageLog
-  constructor(private readonly task: () => Promise<unknown>, private readonly intervalMs: number, private readonly log: Logger, private readonly name: string) {
-    this.#outage = new OutageLog(log, name, 'postgres')
-  }
-
-  start(): void {
-    this.#tick()
-  }
-
-  #tick(): void {
-    if (this.#stopped) return
-    this.#running = this.task()
-      .then(() => this.#outage.recover(), (err: unknown) => {
-        // An outage is logged once; the loop keeps running and recovers by itself.
-        if (isConnectionError(err)) this.#outage.fail(err)
-        else this.log.error({ err }, `${this.name} failed; will run again`)
-      })
-      .finally(() => {
-        this.#running = undefined
-        if (!this.#stopped) this.#timer = setTimeout(() => this.#tick(), this.intervalMs)
-      })
-  }
-
-  async stop(): Promise<void> {
-    this.#stopped = true
-    if (this.#timer) clearTimeout(this.#timer)
-    await this.#running
-  }
-}
-
 /**
- * Delivery as a background service: the BullMQ workers that push messages
- * and notifications, the reconciler and the deadline watcher; and, in every role, the inbox,
- * notification and admin routes. Stopping closes the workers first — BullMQ waits for the jobs
+ * Delivery as a background service: the BullMQ workers that push messages and notifications, the
+ * reconciler and the deadline watcher (the inbox, notification and admin routes are registered by
+ * app.ts on the runtime's queue). Stopping closes the workers first — BullMQ waits for the jobs
  * in progress, each bounded by `deliveryTimeoutMs` — so nothing is lost: a job not started stays
  * in Redis, and PostgreSQL still says what is due if Redis loses it.
  */
 export class DeliveryService implements Service {
   readonly reconciler: Reconciler
   readonly watcher: DeadlineWatcher
-  readonly routes: (app: FastifyInstance) => Promise<void>
   readonly readiness?: ReadinessCheck
   readonly #log: Logger
   readonly #pgOutage: OutageLog
@@ -93,12 +53,6 @@ export class DeliveryService implements Service {
     const push = (ids: string[]) => enqueuePushes(rt.queue, ids, this.#log)
     this.reconciler = new Reconciler({ pool: rt.pool, queue: rt.queue, clock: rt.clock, directory: rt.directory })
     this.watcher = new DeadlineWatcher({ pool: rt.pool, clock: rt.clock, directory: rt.directory, nonDeliverySeconds: config.nonDeliverySeconds, push })
-    const routeDeps = { pool: rt.pool, clock: rt.clock, directory: rt.directory, queue: rt.queue, log: this.#log, authenticate: authenticate(rt) }
-    this.routes = async (app) => {
-      await inboxRoutes(app, routeDeps)
-      await notificationRoutes(app, routeDeps)
-      await adminRoutes(app, routeDeps)
-    }
     if (!opts.workers) return
     this.#agent = createWebhookAgent(config)
     // Workers block on Redis, so they need their own connection without a retry limit per request.
@@ -133,11 +87,22 @@ export class DeliveryService implements Service {
     }
     if (opts.timers ?? true) {
       this.#periodic.push(
-        new Periodic(() => this.reconciler.runOnce(), config.reconcileIntervalMs, this.#log, 'reconciler'),
-        new Periodic(() => this.watcher.runOnce(), config.reconcileIntervalMs, this.#log, 'deadline watcher'),
+        this.#loop('reconciler', () => this.reconciler.runOnce(), config.reconcileIntervalMs),
+        this.#loop('deadline watcher', () => this.watcher.runOnce(), config.reconcileIntervalMs),
       )
-      for (const p of this.#periodic) p.start()
     }
+  }
+
+  /** Runs `task` now and then every `intervalMs`; an outage is logged once, and the loop recovers by itself. */
+  #loop(name: string, task: () => Promise<unknown>, intervalMs: number): Periodic {
+    const outage = new OutageLog(this.#log, name, 'postgres')
+    return every(intervalMs, () => task().then(() => outage.recover()), {
+      immediately: true,
+      onError: (err) => {
+        if (isConnectionError(err)) outage.fail(err)
+        else this.#log.error({ err }, `${name} failed; will run again`)
+      },
+    })
   }
 
   /**
@@ -181,9 +146,14 @@ export class DeliveryService implements Service {
   }
 }
 
-/** The SERVICES factory (src/background.ts). */
+/** Starts delivery (src/background.ts); all or nothing: if the workers cannot start, they are stopped. */
 export async function startDelivery(rt: Runtime, opts: DeliveryServiceOptions): Promise<DeliveryService> {
   const service = new DeliveryService(rt, opts)
-  await service.ready()
+  try {
+    await service.ready()
+  } catch (err) {
+    await service.stop() // all or nothing: no worker left running
+    throw err
+  }
   return service
 }

@@ -25,7 +25,7 @@ declare module 'fastify' {
   }
 }
 
-/** The onRequest hook that `authenticate` builds, as routes take it. */
+/** The onRequest hook that `authenticate` builds; app.ts adds it once to the scope of the authenticated routes. */
 export type Authenticate = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{1,8192}\.[A-Za-z0-9_-]{1,1024})$/

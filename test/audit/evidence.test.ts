@@ -7,18 +7,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../../src/app.ts'
 import { verifyEvidence, type EvidenceBundle } from '../../src/audit/evidence.ts'
 import { canonicalString } from '../../src/audit/canonical.ts'
 import { cosign, formatNote, logNoteKey, parseNote, parseVkey, signCheckpointNote } from '../../src/audit/note.ts'
-import { createAuditService } from '../../src/audit/service.ts'
 import { witnessPolicy } from '../../src/audit/witness.ts'
-import { witnessService } from '../../src/audit/witness-service.ts'
 import { evidenceCommand } from '../../src/cli/evidence.ts'
 import { runWitnessRound, witnessVkey, type WitnessConfig } from '../../src/cli/witness.ts'
 import { ManualClock } from '../../src/config/clock.ts'
-import { createRuntime } from '../../src/runtime.ts'
-import { createTestDatabase, dropQueueKeys, migrateTestDatabase, requestMessage, sign, submit, testConfig, tokenFor } from '../helpers.ts'
+import { buildTestApp, requestMessage, sign, submit, tokenFor } from '../helpers.ts'
 import { brokerJwks } from './fixtures.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'leix-evidence-'))
@@ -26,19 +22,10 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 const identities = [1, 2].map((i) => ({ name: `w${i}.example/leix`, privateKey: generateKeyPairSync('ed25519').privateKey }))
 const vkeys = identities.map(witnessVkey)
 
-const databaseUrl = await createTestDatabase(t)
-const clock = new ManualClock(new Date())
-const rt = createRuntime(testConfig(databaseUrl, { origin: 'leix.test', witnesses: vkeys.join(' ') }), { clock })
-await migrateTestDatabase(rt.config)
-const audit = await createAuditService(rt, { workers: true, autoStart: false })
-const witness = await witnessService(rt)
-const app: FastifyInstance = await buildApp(rt, { readiness: [], intakeGate: audit.gate ?? (() => undefined), extensions: [audit.routes!, witness.routes!] })
-t.teardown(async () => {
-  await app.close()
-  await audit.stop()
-  await dropQueueKeys(rt).catch(() => {})
-  await rt.close()
-})
+const built = await buildTestApp(t, { clock: new ManualClock(new Date()), config: { origin: 'leix.test', witnesses: vkeys.join(' ') }, workers: true, deliveryWorkers: false })
+const { rt, clock } = built
+const app: FastifyInstance = built.app
+const audit = built.services.audit
 const jwks = await brokerJwks(app)
 const jwksFile = join(dir, 'jwks.json')
 writeFileSync(jwksFile, JSON.stringify(jwks))

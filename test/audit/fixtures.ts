@@ -1,17 +1,13 @@
-// Fixtures for the audit integration tests: an app with the audit service wired in as the server
-// wires it (routes, gate, readiness), its loop stopped so that tests drive each round.
+// Fixtures for the audit integration tests: the test app (wired as the server wires it) with the
+// audit log's retention and self-check on, its loop stopped so that tests drive each round, and no
+// delivery workers, so that no delivery event interleaves with the events a test counts.
 import type { FastifyInstance } from 'fastify'
 import type { JWK } from 'jose'
-import { buildApp } from '../../src/app.ts'
-import { createAuditService, type AuditService } from '../../src/audit/service.ts'
-import { ManualClock } from '../../src/config/clock.ts'
+import type { AuditService } from '../../src/audit/service.ts'
+import type { ManualClock } from '../../src/config/clock.ts'
 import type { Config } from '../../src/config/config.ts'
-import { createRuntime, type Runtime } from '../../src/runtime.ts'
-import { createTestDatabase, dropQueueKeys, migrateTestDatabase, requestMessage, sign, submit, testConfig } from '../helpers.ts'
-
-interface Teardown {
-  teardown(fn: () => unknown): void
-}
+import type { Runtime } from '../../src/runtime.ts'
+import { buildTestApp, requestMessage, sign, submit, type Teardown } from '../helpers.ts'
 
 export interface AuditTestApp {
   app: FastifyInstance
@@ -22,23 +18,10 @@ export interface AuditTestApp {
 }
 
 export async function auditTestApp(t: Teardown, o: { config?: Partial<Config>; databaseUrl?: string; clock?: ManualClock } = {}): Promise<AuditTestApp> {
-  const databaseUrl = o.databaseUrl ?? (await createTestDatabase(t))
-  const clock = o.clock ?? new ManualClock(new Date())
-  const rt = createRuntime(testConfig(databaseUrl, { origin: 'leix.test', ...o.config }), { clock })
-  await migrateTestDatabase(rt.config)
-  const audit = await createAuditService(rt, { workers: true, autoStart: false })
-  const app = await buildApp(rt, {
-    readiness: audit.readiness ? [audit.readiness] : [],
-    intakeGate: audit.gate ?? (() => undefined),
-    extensions: audit.routes ? [audit.routes] : [],
+  const { app, rt, clock, services, databaseUrl } = await buildTestApp(t, {
+    ...o, config: { origin: 'leix.test', ...o.config }, workers: true, deliveryWorkers: false,
   })
-  t.teardown(async () => {
-    await app.close()
-    await audit.stop()
-    await rt.close()
-    await dropQueueKeys(rt)
-  })
-  return { app, rt, clock, audit, databaseUrl }
+  return { app, rt, clock, audit: services.audit, databaseUrl }
 }
 
 /** Submits a valid request from `from` to `to`; returns the intake answer. */

@@ -8,16 +8,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
-import { buildApp } from '../../src/app.ts'
-import { createAuditService } from '../../src/audit/service.ts'
 import { formatNote, logNoteKey, parseNote, parseVkey, cosign, signNoteText, formatVkey } from '../../src/audit/note.ts'
 import { checkWitnessPolicy, witnessPolicy } from '../../src/audit/witness.ts'
-import { alarmText, witnessService } from '../../src/audit/witness-service.ts'
+import { alarmText } from '../../src/audit/witness-service.ts'
 import { auditCommand } from '../../src/cli/audit.ts'
 import { runWitnessRound, witnessCommand, witnessVkey, type WitnessConfig } from '../../src/cli/witness.ts'
 import { ManualClock } from '../../src/config/clock.ts'
-import { createRuntime } from '../../src/runtime.ts'
-import { createTestDatabase, databaseUrlAs, dropQueueKeys, migrateTestDatabase, testConfig, tokenFor } from '../helpers.ts'
+import { buildTestApp, databaseUrlAs, tokenFor } from '../helpers.ts'
 import { brokerJwks, sendRequest, type AuditTestApp } from './fixtures.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'leix-witness-'))
@@ -27,25 +24,14 @@ const identities = [1, 2, 3].map((i) => ({ name: `witness${i}.example/leix`, pri
 const vkeys = identities.map(witnessVkey)
 const stranger = { name: 'stranger.example/leix', privateKey: generateKeyPairSync('ed25519').privateKey }
 
-const databaseUrl = await createTestDatabase(t)
-const clock = new ManualClock(new Date())
-const rt = createRuntime(testConfig(databaseUrl, { origin: 'leix.test', witnesses: vkeys.join(',\n'), supervisors: ['EU-EUROPOL/auditor-1'] }), { clock })
-await migrateTestDatabase(rt.config)
-const audit = await createAuditService(rt, { workers: true, autoStart: false })
-const witness = await witnessService(rt)
-const app = await buildApp(rt, {
-  readiness: [audit.readiness!, witness.readiness!],
-  intakeGate: audit.gate ?? (() => undefined),
-  extensions: [audit.routes!, witness.routes!],
+const { app, rt, clock, services, databaseUrl } = await buildTestApp(t, {
+  clock: new ManualClock(new Date()),
+  config: { origin: 'leix.test', witnesses: vkeys.join(',\n'), supervisors: ['EU-EUROPOL/auditor-1'] },
+  workers: true, deliveryWorkers: false,
 })
+const audit = services.audit
 await app.listen({ host: '127.0.0.1', port: 0 })
 const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
-t.teardown(async () => {
-  await app.close()
-  await audit.stop()
-  await dropQueueKeys(rt).catch(() => {})
-  await rt.close()
-})
 const a: AuditTestApp = { app, rt, clock, audit, databaseUrl }
 const jwks = await brokerJwks(app)
 const jwksFile = join(dir, 'broker-jwks.json')

@@ -9,17 +9,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config } from '../../src/config/config.ts'
-import { ManualClock, type Clock } from '../../src/config/clock.ts'
-import { createRuntime, type Runtime } from '../../src/runtime.ts'
-import { buildApp } from '../../src/app.ts'
-import { startDelivery, type DeliveryService } from '../../src/delivery/service.ts'
-import { createTestDatabase, dropKeys, freePort, migrateTestDatabase, ROOT, testConfig } from '../helpers.ts'
+import type { Clock } from '../../src/config/clock.ts'
+import type { Runtime } from '../../src/runtime.ts'
+import type { DeliveryService } from '../../src/delivery/service.ts'
+import { buildTestApp, dropKeys, freePort, ROOT, type Teardown, type TestApp } from '../helpers.ts'
 
 export { dropKeys }
-
-interface Teardown {
-  teardown(fn: () => unknown): void
-}
 
 export const LEIX = new URL('bin/leix.js', ROOT).pathname
 
@@ -96,13 +91,9 @@ export function writeDirectory(t: Teardown, push: Record<string, { webhook: stri
   return path
 }
 
-export interface DeliveryTestApp {
-  app: FastifyInstance
-  rt: Runtime
+export interface DeliveryTestApp extends TestApp<Clock> {
+  /** The delivery service (services.delivery). */
   service: DeliveryService
-  clock: Clock
-  config: Config
-  databaseUrl: string
 }
 
 /** Settings that keep delivery tests fast: small backoffs and timeouts, loopback webhooks. */
@@ -115,24 +106,15 @@ export const FAST: Partial<Config> = {
 }
 
 /**
- * A migrated runtime with the delivery service (workers on, timers off unless asked: tests drive
- * the reconciler and the watcher with `runOnce()`), and the app with its routes.
+ * The test app (buildTestApp) with delivery's settings made fast and its workers on (the audit
+ * log's retention and self-check stay off); timers off unless asked: tests drive the reconciler
+ * and the watcher with `runOnce()`.
  */
 export async function deliveryApp(t: Teardown, o: { config?: Partial<Config>; clock?: Clock; workers?: boolean; timers?: boolean; databaseUrl?: string } = {}): Promise<DeliveryTestApp> {
-  const databaseUrl = o.databaseUrl ?? (await createTestDatabase(t))
-  const config = testConfig(databaseUrl, { ...FAST, ...o.config })
-  const clock = o.clock ?? new ManualClock(new Date())
-  const rt = createRuntime(config, { clock })
-  await migrateTestDatabase(config)
-  const service = await startDelivery(rt, { workers: o.workers ?? true, timers: o.timers ?? false })
-  const app = await buildApp(rt, { extensions: [service.routes], ...(service.readiness ? { readiness: [service.readiness] } : {}) })
-  t.teardown(async () => {
-    await app.close()
-    await service.stop()
-    await rt.close()
-    await dropKeys(config.redisUrl, config.queuePrefix)
+  const built = await buildTestApp<Clock>(t, {
+    ...o, config: { ...FAST, ...o.config }, workers: false, deliveryWorkers: o.workers ?? true, timers: o.timers ?? false,
   })
-  return { app, rt, service, clock, config, databaseUrl }
+  return { ...built, service: built.services.delivery }
 }
 
 /** Polls `check` every 25 ms until it returns a truthy value, or fails after `timeoutMs` (the fault suite's helper). */

@@ -2,7 +2,7 @@
 // agency whose webhook is down. Real Redis, PostgreSQL and HTTP.
 import t from 'tap'
 import { ManualClock } from '../../src/config/clock.ts'
-import { startBackground } from '../../src/background.ts'
+import { startServices } from '../../src/background.ts'
 import { buildApp } from '../../src/app.ts'
 import { count, requestMessage, sign, submit, tokenFor } from '../helpers.ts'
 import { deliveryApp, messageStatus, startRecipient, waitFor, writeDirectory } from './helpers.ts'
@@ -111,9 +111,9 @@ t.test('T5: a message neither pushed nor fetched and acknowledged in time gets a
 })
 
 t.test('`leix gateway` (no workers) still serves the inbox, notifications and admin routes', async (t) => {
-  const background = await startBackground(rt, { workers: false })
-  const gateway = await buildApp(rt, { extensions: background.routes, readiness: background.readiness, intakeGate: background.intakeGate })
-  t.teardown(async () => { await gateway.close(); await background.stop() })
+  const services = await startServices(rt, { workers: false })
+  const gateway = await buildApp(rt, services)
+  t.teardown(async () => { await gateway.close(); await services.stop() })
   const res = await gateway.inject({ url: '/v1/inbox', headers: { authorization: `Bearer ${gateway.jwt.sign({ sub: 'rs-system', agency: 'RS-MUP', roles: ['system'] })}` } })
   t.equal(res.statusCode, 200, res.body)
   const notes = await gateway.inject({ url: '/v1/notifications', headers: { authorization: `Bearer ${gateway.jwt.sign({ sub: 'x', agency: 'RS-MUP', roles: ['officer'] })}` } })

@@ -1,20 +1,18 @@
-// A gateway started the way `leix gateway` starts (server.ts: every route, the audit sealer loop,
-// no delivery workers, so nothing is pushed anywhere), on a fresh database, with a supervisor.
+// A gateway as `leix gateway` runs (the test app with the server's listener options: every route,
+// the audit sealer loop on its interval, no delivery workers, so nothing is pushed anywhere),
+// listening on loopback, on a fresh database, with a supervisor.
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
-import { ManualClock } from '../../src/config/clock.ts'
+import { ManualClock, systemClock, type Clock } from '../../src/config/clock.ts'
 import type { Config } from '../../src/config/config.ts'
-import { start, type Started } from '../../src/server.ts'
-import { createTestDatabase, dropQueueKeys, requestMessage, sign, submit, testConfig } from '../helpers.ts'
-
-interface Teardown {
-  teardown(fn: () => unknown): void
-}
+import type { Runtime } from '../../src/runtime.ts'
+import { serverOptions } from '../../src/server.ts'
+import { buildTestApp, requestMessage, sign, submit, type Teardown } from '../helpers.ts'
 
 export const SUPERVISOR = { agency: 'EU-EUROPOL', sub: 'supervisor-1' }
 
 export interface Gateway {
   app: FastifyInstance
-  started: Started
+  rt: Runtime
   clock: ManualClock
   /** A bearer token minted by the dev issuer key. */
   token(agency: string, roles: string[], sub?: string): string
@@ -27,19 +25,18 @@ export interface Gateway {
 }
 
 export async function startGateway(t: Teardown, config: Partial<Config> = {}): Promise<Gateway> {
-  const databaseUrl = await createTestDatabase(t)
-  const started = await start(testConfig(databaseUrl, {
-    role: 'gateway', port: 0, checkpointIntervalMs: 50, supervisors: [`${SUPERVISOR.agency}/${SUPERVISOR.sub}`], ...config,
-  }))
-  t.teardown(async () => {
-    await started.stop()
-    await dropQueueKeys(started.runtime).catch(() => {})
+  const { app, rt } = await buildTestApp<Clock>(t, {
+    clock: systemClock,
+    config: { role: 'gateway', port: 0, checkpointIntervalMs: 50, supervisors: [`${SUPERVISOR.agency}/${SUPERVISOR.sub}`], ...config },
+    app: { fastify: serverOptions({}) },
+    workers: false,
+    timers: true,
   })
-  const app = started.app as FastifyInstance
+  await app.listen({ host: '127.0.0.1', port: 0 })
   const clock = new ManualClock(new Date())
   const token = (agency: string, roles: string[], sub = `${agency.toLowerCase()}-${roles.join('-')}`) => app.jwt.sign({ sub, agency, roles })
   return {
-    app, started, clock, token,
+    app, rt, clock, token,
     get: (url, bearer, headers = {}) => app.inject({ method: 'GET', url, headers: { ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...headers } }),
     inject: (o) => app.inject(o),
     async send(from, to, patch = {}) {
@@ -49,9 +46,9 @@ export async function startGateway(t: Teardown, config: Partial<Config> = {}): P
     },
     async sealed() {
       for (let i = 0; i < 400; i++) {
-        const { rows } = await started.runtime.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_events WHERE seq IS NULL')
+        const { rows } = await rt.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_events WHERE seq IS NULL')
         if (rows[0]?.n === 0) {
-          const cp = await started.runtime.pool.query<{ n: number }>(
+          const cp = await rt.pool.query<{ n: number }>(
             'SELECT (SELECT count(*)::int FROM audit_events) - coalesce((SELECT max(tree_size) FROM audit_checkpoints), 0) AS n')
           if (cp.rows[0]?.n === 0) return
         }

@@ -44,7 +44,7 @@ t.test('hostile values for every parameter of every route: 4xx problem+json, nev
   const toOwn = await g.send('RS-MUP', 'AL-ASP')
   const held = await g.send('AL-ASP', 'ME-UP', { dataSubjects: [{ ref: 'SUBJ-M1', category: 'victim', minor: true }] })
   await g.sealed()
-  const { rows } = await g.started.runtime.pool.query<{ seq: string }>('SELECT max(seq) AS seq FROM audit_events')
+  const { rows } = await g.rt.pool.query<{ seq: string }>('SELECT max(seq) AS seq FROM audit_events')
   const seq = Number(rows[0]?.seq)
   const treeSize = (await g.get('/v1/audit/checkpoints/latest', g.token('AL-ASP', ['officer']))).json().treeSize as number
   // Every role at once, so that each route gets past authorisation to its input handling.
@@ -110,7 +110,7 @@ t.test('hostile values for every parameter of every route: 4xx problem+json, nev
     }
   }
   t.ok(probes > 500, `${probes} hostile requests, none answered 5xx or without a problem`)
-  t.equal(Number((await g.started.runtime.pool.query<{ n: string }>("SELECT count(*) AS n FROM messages WHERE status = 'rejected'")).rows[0]?.n), 0,
+  t.equal(Number((await g.rt.pool.query<{ n: string }>("SELECT count(*) AS n FROM messages WHERE status = 'rejected'")).rows[0]?.n), 0,
     'the walk decided nothing: every hostile review was refused')
 
   // The message itself: control characters in its fields are a 422 and a recorded rejection.
@@ -119,7 +119,7 @@ t.test('hostile values for every parameter of every route: 4xx problem+json, nev
     const res = await submit(g.app, await sign(m))
     t.equal(res.statusCode, 422, `${field} with NUL: ${res.body.slice(0, 200)}`)
     t.equal(res.json().code, 'schema-violation')
-    const { rows: rejected } = await g.started.runtime.pool.query("SELECT 1 FROM audit_events WHERE type = 'message.rejected' AND message_id = $1", [m.id])
+    const { rows: rejected } = await g.rt.pool.query("SELECT 1 FROM audit_events WHERE type = 'message.rejected' AND message_id = $1", [m.id])
     t.equal(rejected.length, 1, `${field}: the rejection is recorded (A2)`)
   }
 })

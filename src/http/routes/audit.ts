@@ -12,7 +12,7 @@ import { checkpointAt, latestCheckpoint, sealedEvent, storedConsistencyProof, st
 import type { CheckpointSigningKey } from '../../audit/checkpoint.ts'
 import type { Clock } from '../../config/clock.ts'
 import type { Pool } from '../../store/db.ts'
-import { actorOf, isSupervisor, principalOf, type Principal, type Authenticate } from '../auth.ts'
+import { actorOf, isSupervisor, principalOf, type Principal } from '../auth.ts'
 import { isBoundedInstant } from '../../store/input.ts'
 import { DomainError } from '../../errors.ts'
 import { problemSchema } from '../problems.ts'
@@ -61,7 +61,7 @@ function parseBound(value: string | undefined, name: string): { seq?: number; ti
  * are themselves logged (`audit.queried`, `audit.exported`); refused access is `access.denied`.
  */
 export async function auditRoutes(app: FastifyInstance, deps: {
-  pool: Pool; clock: Clock; authenticate: Authenticate; key: CheckpointSigningKey; origin: string
+  pool: Pool; clock: Clock; key: CheckpointSigningKey; origin: string
   /** The sealer role's pool: an export may sign the checkpoint at its last event, which only the sealer may store. */
   sealerPool?: Pool
   /** The checkpoint as a signed note with its cosignatures (witness-service.ts). */
@@ -115,12 +115,10 @@ export async function auditRoutes(app: FastifyInstance, deps: {
     return path
   }
 
-  const authed = { onRequest: deps.authenticate }
   const security = [{ bearer: [] }]
   const tags = ['audit']
 
   app.get('/v1/audit/checkpoints/latest', {
-    ...authed,
     schema: { summary: 'The newest signed checkpoint (tree head) of the audit log', tags, security, response: { 200: checkpointSchema, ...problems } },
   }, async () => {
     const cp = await checkpointOrLatest(undefined)
@@ -128,7 +126,6 @@ export async function auditRoutes(app: FastifyInstance, deps: {
   })
 
   app.get<{ Params: { treeSize: number } }>('/v1/audit/checkpoints/:treeSize', {
-    ...authed,
     schema: {
       summary: 'The signed checkpoint of one tree size',
       tags, security,
@@ -141,7 +138,6 @@ export async function auditRoutes(app: FastifyInstance, deps: {
   })
 
   app.get<{ Params: { seq: number } }>('/v1/audit/events/:seq', {
-    ...authed,
     schema: {
       summary: "One sealed event's canonical line (RFC 8785) and leaf hash: recompute SHA-256(0x00 ‖ line) yourself",
       description: 'Agencies see the events that concern them (find the seqs in GET /v1/exchanges/{id} timeline entries); auditors and DPOs see all.',
@@ -161,7 +157,6 @@ export async function auditRoutes(app: FastifyInstance, deps: {
   })
 
   app.get<{ Querystring: { seq: number; treeSize?: number } }>('/v1/audit/proofs/inclusion', {
-    ...authed,
     schema: {
       summary: 'RFC 9162 inclusion proof of one event in a signed tree size (default: the newest checkpoint)',
       description: 'Verify: leafHash = SHA-256(0x00 ‖ line); RFC 9162 §2.1.3.2 with auditPath must give the rootHash of the checkpoint, whose signature you check with the broker JWKS.',
@@ -197,7 +192,6 @@ export async function auditRoutes(app: FastifyInstance, deps: {
   })
 
   app.get<{ Querystring: { from: number; to?: number } }>('/v1/audit/proofs/consistency', {
-    ...authed,
     schema: {
       summary: 'RFC 9162 consistency proof between two signed tree sizes (default to: the newest checkpoint)',
       description: 'Proves that the tree of size `to` extends the tree of size `from` unchanged (RFC 9162 §2.1.4.2). Both sizes must have checkpoints.',
@@ -228,7 +222,6 @@ export async function auditRoutes(app: FastifyInstance, deps: {
   })
 
   app.get<{ Querystring: EventFilters }>('/v1/audit/events', {
-    ...authed,
     schema: {
       summary: "Search the sealed log (auditor, dpo: their agency's events; supervisor: all): by time, agency, exchange, message, type and actor; paged by seq",
       description: 'Each search is itself logged as `audit.queried`. Events appear here once sealed (within seconds). An event is visible to the agencies it lists.',
@@ -270,7 +263,6 @@ export async function auditRoutes(app: FastifyInstance, deps: {
   })
 
   app.get<{ Params: { id: string } }>('/v1/audit/justifications/:id', {
-    ...authed,
     schema: {
       summary: 'Prove what a justification or review reason said (auditor, dpo of an agency the citing events list; supervisor): the text, its salt, and the HMAC recomputed against the sealed events citing it',
       description: 'The sealed log keeps a justification code, a case reference and HMAC-SHA-256(salt, text) (base64url); the text and salt are kept ' +
@@ -315,7 +307,6 @@ export async function auditRoutes(app: FastifyInstance, deps: {
   })
 
   app.get<{ Querystring: { from?: string; to?: string } }>('/v1/audit/export', {
-    ...authed,
     schema: {
       summary: 'Stream a verifiable NDJSON export of the sealed log (supervisor: it holds every agency\'s events)',
       description:

@@ -7,7 +7,7 @@ import { messageViewers } from '../../exchanges/read.ts'
 import { jwsPayload } from '../../intake/jws.ts'
 import type { Clock } from '../../config/clock.ts'
 import { withTransaction, type Pool } from '../../store/db.ts'
-import { actorOf, isSupervisor, principalOf, type Principal, type Authenticate } from '../auth.ts'
+import { actorOf, isSupervisor, principalOf, type Principal } from '../auth.ts'
 import { hasControlCharacter } from '../../store/input.ts'
 import { DomainError } from '../../errors.ts'
 import { problemSchema } from '../problems.ts'
@@ -82,9 +82,8 @@ export function consultationRefusal(p: Principal, m: { sender: string; recipient
 
 
 /** `GET /v1/messages/{id}`: reading a message body is a consultation, justified and logged. */
-export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; authenticate: Authenticate; justificationRetentionDays?: number }): Promise<void> {
+export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; justificationRetentionDays?: number }): Promise<void> {
   app.get<{ Params: { id: string } }>('/v1/messages/:id', {
-    onRequest: deps.authenticate,
     schema: {
       summary: 'Read a message body (a consultation: requires a justification, and is logged)',
       description:

@@ -6,7 +6,7 @@ import type { Clock } from '../../config/clock.ts'
 import type { SigningKey } from '../../config/keys.ts'
 import { findExchange } from '../../exchanges/read.ts'
 import type { Pool } from '../../store/db.ts'
-import { actorOf, principalOf, type Authenticate } from '../auth.ts'
+import { actorOf, principalOf } from '../auth.ts'
 import { DomainError } from '../../errors.ts'
 import { problemSchema } from '../problems.ts'
 import { JUSTIFICATION_MAX, JUSTIFICATION_MIN, justificationMeta, justificationOf } from './consult.ts'
@@ -17,9 +17,8 @@ import { JUSTIFICATION_MAX, JUSTIFICATION_MIN, justificationMeta, justificationO
  * `access.denied` event. Each bundle is logged (`evidence.exported`); message bodies are included
  * only for officers and systems who give a justification, each then logged as a consultation.
  */
-export async function evidenceRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; brokerKey: SigningKey; authenticate: Authenticate; defaultWitnesses: number }): Promise<void> {
+export async function evidenceRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; brokerKey: SigningKey; defaultWitnesses: number }): Promise<void> {
   app.get<{ Params: { id: string }; Querystring: { witnesses?: number } }>('/v1/exchanges/:id/evidence', {
-    onRequest: deps.authenticate,
     schema: {
       summary: "An exchange's evidence bundle for the caller's agency: JWSs (or digests), receipts, its audit events with inclusion proofs to a witnessed checkpoint, the broker keys",
       description:

@@ -6,16 +6,15 @@ import { closeExchange, lockExchange } from '../../exchanges/record.ts'
 import { EXCHANGE_STATUSES } from '../../exchanges/state.ts'
 import { CRIME_AREAS } from '../../intake/message.ts'
 import { withTransaction, type Pool } from '../../store/db.ts'
-import { actorOf, isSupervisor, principalOf, requireRole, type Authenticate } from '../auth.ts'
+import { actorOf, isSupervisor, principalOf, requireRole } from '../auth.ts'
 import { DomainError } from '../../errors.ts'
 import { problemSchema } from '../problems.ts'
 
 const problems = { '4xx': { description: 'problem+json', ...problemSchema } }
 
 /** Status tracking for liaison officers and agency systems. */
-export async function exchangeRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; authenticate: Authenticate }): Promise<void> {
+export async function exchangeRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock }): Promise<void> {
   app.get<{ Params: { id: string } }>('/v1/exchanges/:id', {
-    onRequest: deps.authenticate,
     schema: {
       summary: 'An exchange: status, deadline, time left, messages (metadata) and timeline of hops',
       tags: ['tracking'],
@@ -45,7 +44,6 @@ export async function exchangeRoutes(app: FastifyInstance, deps: { pool: Pool; c
   })
 
   app.get<{ Querystring: ExchangeFilters & { agency?: string } }>('/v1/exchanges', {
-    onRequest: deps.authenticate,
     schema: {
       summary: "The caller's agency's exchanges, newest first, paged (a supervisor may name another agency)",
       tags: ['tracking'],
@@ -75,7 +73,6 @@ export async function exchangeRoutes(app: FastifyInstance, deps: { pool: Pool; c
   })
 
   app.post<{ Params: { id: string } }>('/v1/exchanges/:id/close', {
-    onRequest: deps.authenticate,
     schema: {
       summary: 'The requester acknowledges the final answer and closes the exchange (recorded as exchange.closed)',
       description: 'Officers and systems of the requesting agency; from answered or refused (or, for own-initiative exchanges, delivered or acknowledged). ' +

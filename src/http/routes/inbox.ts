@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Clock } from '../../config/clock.ts'
 import { acknowledge, listInbox } from '../../delivery/inbox.ts'
 import type { Pool } from '../../store/db.ts'
-import { actorOf, principalOf, requireRole, type Authenticate } from '../auth.ts'
+import { actorOf, principalOf, requireRole } from '../auth.ts'
 import { problemSchema } from '../problems.ts'
 
 const problems = { '4xx': { description: 'problem+json', ...problemSchema } }
@@ -10,13 +10,11 @@ const problems = { '4xx': { description: 'problem+json', ...problemSchema } }
 export interface RouteDeps {
   pool: Pool
   clock: Clock
-  authenticate: Authenticate
 }
 
 /** The pull side of delivery, for the recipient agency's system. */
 export async function inboxRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   app.get<{ Querystring: { limit?: number; cursor?: string } }>('/v1/inbox', {
-    onRequest: deps.authenticate,
     schema: {
       summary: "The caller agency's messages not yet acknowledged, oldest first, paged",
       description: 'Each item carries the sender\'s original compact JWS (verify it with the sender\'s keys from /v1/agencies). ' +
@@ -45,7 +43,6 @@ export async function inboxRoutes(app: FastifyInstance, deps: RouteDeps): Promis
   })
 
   app.post<{ Params: { messageId: string } }>('/v1/inbox/:messageId/ack', {
-    onRequest: deps.authenticate,
     schema: {
       summary: 'Acknowledge a message addressed to the caller agency (idempotent)',
       tags: ['delivery'],

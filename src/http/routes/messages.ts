@@ -2,15 +2,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { recordEvent } from '../../audit/record.ts'
 import { submitMessage, type IntakeDeps } from '../../intake/intake.ts'
 import { digestOf } from '../../intake/receipt.ts'
+import { toProblem } from '../error-handler.ts'
 import { DomainError } from '../../errors.ts'
 import { problemSchema } from '../problems.ts'
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Set once intake has recorded this request's rejection, so it is not recorded twice. */
-    rejectionRecorded?: boolean
-  }
-}
 
 const submitResult = {
   type: 'object',
@@ -24,8 +18,18 @@ const submitResult = {
   },
 } as const
 
-/** `POST /v1/messages`: the signed intake. */
+/**
+ * `POST /v1/messages`: the signed intake, as a plugin of its own. A refusal before intake ran
+ * (media type, size, rate, input hygiene) is recorded here; from the handler on, intake records
+ * its own rejections.
+ */
 export async function messageRoutes(app: FastifyInstance, deps: { intake: IntakeDeps; bodyLimit: number; gate: () => DomainError | undefined }): Promise<void> {
+  const recordedByIntake = new WeakSet<FastifyRequest>()
+  // Runs before the app's error handler answers, for this plugin's route only.
+  app.addHook('onError', async (request, _reply, err) => {
+    if (recordedByIntake.has(request)) return
+    await recordEarlyRejection(deps.intake, request, toProblem(err)).catch((e: unknown) => request.log.error({ err: e }, 'could not record the rejection'))
+  })
   app.post('/v1/messages', {
     bodyLimit: deps.bodyLimit,
     schema: {
@@ -48,18 +52,16 @@ export async function messageRoutes(app: FastifyInstance, deps: { intake: Intake
     },
   }, async (request: FastifyRequest, reply) => {
     const body = typeof request.body === 'string' ? request.body.trim() : ''
-    request.rejectionRecorded = true // from here on, intake records its own rejections
+    recordedByIntake.add(request)
     const { replayed, result } = await submitMessage(deps.intake, body, { source: request.ip, ...(request.channelAgency ? { channelAgency: request.channelAgency } : {}) })
     return reply.code(replayed ? 200 : 202).send(result)
   })
 }
 
 /** Records `message.rejected` for intake failures that happened before intake ran (type, size, rate). */
-export async function recordEarlyRejection(deps: IntakeDeps, request: FastifyRequest, problem: DomainError): Promise<void> {
-  if (request.method !== 'POST' || request.routeOptions.url !== '/v1/messages' || request.rejectionRecorded) return
+async function recordEarlyRejection(deps: IntakeDeps, request: FastifyRequest, problem: DomainError): Promise<void> {
   // Nothing can be recorded while the log is unsealed or PostgreSQL is away; the 503 says why.
   if (problem.code === 'audit-unsealed' || problem.code === 'unavailable') return
-  request.rejectionRecorded = true
   // Nothing verified the sender yet unless a client certificate did: count, do not log each (rejections.ts).
   if (!request.channelAgency && deps.rejections) return deps.rejections.count(request.ip, problem.code)
   await recordEvent(deps.pool, {

@@ -7,7 +7,6 @@ import type { RouteDeps } from './inbox.ts'
 /** What leix tells an agency about its exchanges: overdue, non-delivery (T5), undeliverable, review due (D7). */
 export async function notificationRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   app.get<{ Querystring: { after?: number; limit?: number } }>('/v1/notifications', {
-    onRequest: deps.authenticate,
     schema: {
       summary: "The caller agency's notifications in order; poll with after = the nextCursor of the previous answer",
       description: 'Push agencies also receive each one at their webhook: a compact JWS (typ leix-notification+json) signed by the broker.',

@@ -8,7 +8,6 @@ import {
 } from '../../audit/witness-service.ts'
 import type { Clock } from '../../config/clock.ts'
 import type { Pool } from '../../store/db.ts'
-import type { Authenticate } from '../auth.ts'
 import { DomainError } from '../../errors.ts'
 import { problemSchema } from '../problems.ts'
 
@@ -21,16 +20,15 @@ const cosignatureSchema = {
   properties: { witness: { type: 'string' }, keyId: { type: 'string' }, signedAt: { type: 'string', format: 'date-time' }, line: { type: 'string' } },
 } as const
 
+export type WitnessRouteDeps = WitnessDeps & { pool: Pool; clock: Clock; origin: string }
+
 /**
  * Witnessing (c2sp.org/tlog-witness, pulled by the witness): the add-checkpoint body for a witness's
  * last cosigned size, the cosigned notes witnesses send back, their alarms, and checkpoints as
  * signed notes. These routes carry hashes and signatures only, so witnesses need no token: a
  * cosignature or an alarm is authenticated by its signature with a configured witness key.
  */
-export async function witnessRoutes(
-  app: FastifyInstance,
-  deps: WitnessDeps & { pool: Pool; clock: Clock; origin: string; authenticate: Authenticate },
-): Promise<void> {
+export async function witnessRoutes(app: FastifyInstance, deps: WitnessRouteDeps): Promise<void> {
   app.get<{ Querystring: { old: number } }>('/v1/witness/add-checkpoint', {
     schema: {
       summary: 'The tlog-witness add-checkpoint body for a witness that last cosigned size `old`: old size, consistency proof, signed checkpoint note',
@@ -112,9 +110,11 @@ export async function witnessRoutes(
       response: text,
     },
   }, async (_request, reply) => reply.type('text/plain; charset=utf-8').send(`${formatVkey(logNoteKey(deps.origin, deps.brokerKey.publicJwk))}\n`))
+}
 
+/** The witnessed checkpoint for an auditor's verification (authenticated, unlike the witnesses' routes). */
+export async function witnessedCheckpointRoutes(app: FastifyInstance, deps: WitnessRouteDeps): Promise<void> {
   app.get<{ Querystring: { witnesses?: number; from?: number } }>('/v1/audit/checkpoints/witnessed', {
-    onRequest: deps.authenticate,
     schema: {
       summary: 'The newest checkpoint with at least `witnesses` cosignatures (default 1), its signed note, and optionally a consistency proof from tree size `from`',
       description: 'Save it and give it to `leix audit verify --witnessed FILE`: the export\'s final checkpoint must be this one or be proven consistent with it.',
