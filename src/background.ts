@@ -1,5 +1,5 @@
 import type { DomainError } from './errors.ts'
-import type { ReadinessCheck } from './http/routes/health.ts'
+import type { ReadinessCheck } from './readiness.ts'
 import type { Runtime } from './runtime.ts'
 import { startDelivery, type DeliveryService } from './delivery/service.ts'
 import { createAuditService, type AuditService } from './audit/service.ts'

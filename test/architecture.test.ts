@@ -71,33 +71,17 @@ t.test('the parser sees the imports (the checks below are not vacuous)', async (
  */
 const COMPOSITION_ROOTS = new Set([join(SRC, 'app.ts'), join(SRC, 'server.ts')])
 
-/**
- * Files that still register routes themselves until route registration moves into app.ts
- * (issue 10, item 2). An entry that no longer imports from src/http/ fails the test: delete it,
- * so that the list only shrinks.
- */
-const ROUTES_NOT_YET_IN_APP = new Set([
-  'src/background.ts',
-  'src/delivery/service.ts',
-  'src/audit/service.ts',
-  'src/audit/witness-service.ts',
-].map((f) => join(ROOT, f)))
-
 t.test('nothing outside src/http/ imports from src/http/ (but the composition roots)', async (t) => {
   const HTTP = join(SRC, 'http')
   const offenders: string[] = []
-  const stillPending = new Set<string>()
   for (const [file, list] of imports) {
     if (inside(file, HTTP) || COMPOSITION_ROOTS.has(file)) continue
     for (const i of list) {
       if (i.target === undefined || !inside(i.target, HTTP)) continue
-      if (ROUTES_NOT_YET_IN_APP.has(file)) stillPending.add(file)
-      else offenders.push(`${rel(file)} imports '${i.specifier}'`)
+      offenders.push(`${rel(file)} imports '${i.specifier}'`)
     }
   }
   t.same(offenders, [], 'domain modules import nothing from src/http/; throw DomainError (src/errors.ts) and let http/error-handler.ts map it')
-  const done = [...ROUTES_NOT_YET_IN_APP].filter((f) => !stillPending.has(f)).map(rel)
-  t.same(done, [], 'no longer imports src/http/: remove it from ROUTES_NOT_YET_IN_APP in test/architecture.test.ts')
 })
 
 /** Modules that reach a network, a disk or a process; a policy rule is a pure function of (message, directory, clock). */

@@ -6,7 +6,7 @@
 // runs only where workers run.
 import pino from 'pino'
 import type { Service } from '../background.ts'
-import type { ReadinessCheck } from '../http/routes/health.ts'
+import type { ReadinessCheck } from '../readiness.ts'
 import { DomainError } from '../errors.ts'
 import { OutageLog } from '../outage.ts'
 import { every, type Periodic } from '../periodic.ts'

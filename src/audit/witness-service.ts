@@ -3,7 +3,7 @@
 // events `witness.alarm`, which also fail readiness until an operator has dealt with them).
 import type { Service } from '../background.ts'
 import { DomainError } from '../errors.ts'
-import type { ReadinessCheck } from '../http/routes/health.ts'
+import type { ReadinessCheck } from '../readiness.ts'
 import type { Runtime } from '../runtime.ts'
 import type { SigningKey } from '../config/keys.ts'
 import type { Queryable } from '../store/db.ts'

@@ -2,13 +2,9 @@ import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { checkNoEviction } from '../../delivery/queue.ts'
 import { pendingMigrations } from '../../store/migrations.ts'
+import type { ReadinessCheck } from '../../readiness.ts'
 import type { Pool } from '../../store/db.ts'
 import { checkDatabaseRoles } from '../../store/roles.ts'
-
-export interface ReadinessCheck {
-  name: string
-  check: () => Promise<string | undefined>
-}
 
 /** Liveness (the process answers) and readiness (it can do its work, and if not, why not). */
 export async function healthRoutes(app: FastifyInstance, deps: { pool: Pool; sealerPool: Pool; redis: Redis; extra?: ReadinessCheck[] }): Promise<void> {
