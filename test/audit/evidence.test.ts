@@ -14,12 +14,14 @@ import { cosign, formatNote, logNoteKey, parseNote, parseVkey, signCheckpointNot
 import { createAuditService } from '../../src/audit/service.ts'
 import { witnessPolicy } from '../../src/audit/witness.ts'
 import { witnessService } from '../../src/audit/witness-service.ts'
-import { evidenceCommand } from '../../src/cli/evidence.ts'
+import { main } from '../../src/cli/main.ts'
 import { runWitnessRound, witnessVkey, type WitnessConfig } from '../../src/cli/witness.ts'
 import { ManualClock } from '../../src/config/clock.ts'
 import { createRuntime } from '../../src/runtime.ts'
 import { createTestDatabase, dropQueueKeys, migrateTestDatabase, requestMessage, sign, submit, testConfig, tokenFor } from '../helpers.ts'
 import { brokerJwks } from './fixtures.ts'
+
+const evidenceCommand = (args: string[]): Promise<number> => main(['evidence', ...args])
 
 const dir = mkdtempSync(join(tmpdir(), 'leix-evidence-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
