@@ -3,16 +3,15 @@
 import { readFileSync } from 'node:fs'
 import { SIG_COSIGNATURE_V1, parseVkey, type NoteKey } from '../audit/note.ts'
 import { WitnessPolicyError, witnessPolicy, type WitnessPolicy, type WitnessedCheckpoint } from '../audit/witness.ts'
-
-/** A usage error in witness arguments (exit 2). */
-export class WitnessArgError extends Error {
-  override readonly name = 'WitnessArgError'
-}
+import { UsageError, type OptionSpec } from './command.ts'
 
 export const WITNESS_OPTIONS = {
-  'witness-key': { type: 'string', multiple: true },
-  'witness-threshold': { type: 'string' },
-} as const
+  'witness-key': {
+    type: 'string', multiple: true, value: 'K',
+    description: 'a trusted witness: its vkey, or a file holding it (repeat for each of the n witnesses)',
+  },
+  'witness-threshold': { type: 'string', value: 'k', description: 'how many of them must have cosigned (default: all)' },
+} as const satisfies Record<string, OptionSpec>
 
 /** A witness vkey given inline, or a file holding one (e.g. the output of leix witness keygen). */
 export function readWitnessKeyArg(arg: string): NoteKey {
@@ -21,7 +20,7 @@ export function readWitnessKeyArg(arg: string): NoteKey {
     try {
       text = readFileSync(arg, 'utf8').trim()
     } catch (err) {
-      throw new WitnessArgError(`--witness-key ${arg}: neither a vkey nor a readable file (${(err as Error).message})`)
+      throw new UsageError(`--witness-key ${arg}: neither a vkey nor a readable file (${(err as Error).message})`)
     }
   }
   try {
@@ -29,7 +28,7 @@ export function readWitnessKeyArg(arg: string): NoteKey {
     if (key.type !== SIG_COSIGNATURE_V1) throw new Error('not a cosignature (0x04) key')
     return key
   } catch (err) {
-    throw new WitnessArgError(`--witness-key ${arg}: ${(err as Error).message}`)
+    throw new UsageError(`--witness-key ${arg}: ${(err as Error).message}`)
   }
 }
 
@@ -37,13 +36,13 @@ export function readWitnessKeyArg(arg: string): NoteKey {
 export function witnessPolicyFromArgs(values: { 'witness-key'?: string[] | undefined; 'witness-threshold'?: string | undefined }): WitnessPolicy {
   const keys = (values['witness-key'] ?? []).map(readWitnessKeyArg)
   const raw = values['witness-threshold']
-  if (raw !== undefined && !/^\d{1,3}$/.test(raw)) throw new WitnessArgError('--witness-threshold must be a whole number')
+  if (raw !== undefined && !/^\d{1,3}$/.test(raw)) throw new UsageError('--witness-threshold must be a whole number')
   // Keys without a threshold: all of them.
   const threshold = raw === undefined ? keys.length : Number(raw)
   try {
     return witnessPolicy(keys, threshold)
   } catch (err) {
-    if (err instanceof WitnessPolicyError) throw new WitnessArgError(err.message)
+    if (err instanceof WitnessPolicyError) throw new UsageError(err.message)
     throw err
   }
 }
@@ -54,7 +53,7 @@ export function readWitnessedFile(path: string): WitnessedCheckpoint {
   try {
     text = readFileSync(path, 'utf8')
   } catch (err) {
-    throw new WitnessArgError(`--witnessed ${path}: ${(err as Error).message}`)
+    throw new UsageError(`--witnessed ${path}: ${(err as Error).message}`)
   }
   if (!text.trimStart().startsWith('{')) return { note: text }
   try {
@@ -64,6 +63,6 @@ export function readWitnessedFile(path: string): WitnessedCheckpoint {
     if (c !== undefined && (typeof c.from !== 'number' || !Array.isArray(c.path) || !c.path.every((h) => typeof h === 'string'))) throw new Error('"consistency" must be {from, path}')
     return { note: v.note, ...(c ? { consistency: { from: c.from as number, path: c.path as string[] } } : {}) }
   } catch (err) {
-    throw new WitnessArgError(`--witnessed ${path}: ${(err as Error).message}`)
+    throw new UsageError(`--witnessed ${path}: ${(err as Error).message}`)
   }
 }

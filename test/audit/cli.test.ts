@@ -1,18 +1,16 @@
-// `leix audit verify` through the real CLI on a real export from the server: the intact export
+// `leix audit verify` through the CLI's main() on a real export from the server: the intact export
 // verifies; each kind of tampering is detected, and the first bad event is named.
 import t from 'tap'
-import { execFile } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import * as jose from 'jose'
 import { parseCheckpointUnverified, signCheckpoint } from '../../src/audit/checkpoint.ts'
 import { checkpointLine } from '../../src/audit/export/format.ts'
 import { tokenFor } from '../helpers.ts'
+import { leix as run } from '../cli/run.ts'
 import { auditTestApp, brokerJwks, sendRequest } from './fixtures.ts'
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const dir = await mkdtemp(join(tmpdir(), 'leix-audit-cli-'))
 t.teardown(() => rm(dir, { recursive: true, force: true }))
 
@@ -40,13 +38,8 @@ async function file(content: string[] | string): Promise<string> {
   return path
 }
 
-function leix(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin/leix.js'), ...args], { cwd: ROOT, env: { ...process.env, LEIX_DIST: '', DATABASE_URL: 'postgres://127.0.0.1:1/unreachable', REDIS_URL: 'redis://127.0.0.1:1' } }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr })
-    })
-  })
-}
+// An empty environment: verification needs no database, network or configuration.
+const leix = (...args: string[]) => run(args, {})
 
 const verify = async (path: string, ...more: string[]) => await leix('audit', 'verify', path, '--jwks', jwksFile, ...more)
 const lineOf = (seq: number): number => lines.findIndex((l) => l.includes(`"seq":${seq},`))

@@ -11,11 +11,13 @@ import { verifyEvidence, type EvidenceBundle } from '../../src/audit/evidence.ts
 import { canonicalString } from '../../src/audit/canonical.ts'
 import { cosign, formatNote, logNoteKey, parseNote, parseVkey, signCheckpointNote } from '../../src/audit/note.ts'
 import { witnessPolicy } from '../../src/audit/witness.ts'
-import { evidenceCommand } from '../../src/cli/evidence.ts'
+import { main } from '../../src/cli/main.ts'
 import { runWitnessRound, witnessVkey, type WitnessConfig } from '../../src/cli/witness.ts'
 import { ManualClock } from '../../src/config/clock.ts'
 import { buildTestApp, requestMessage, sign, submit, tokenFor } from '../helpers.ts'
 import { brokerJwks } from './fixtures.ts'
+
+const evidenceCommand = (args: string[]): Promise<number> => main(['evidence', ...args])
 
 const dir = mkdtempSync(join(tmpdir(), 'leix-evidence-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))

@@ -11,11 +11,14 @@ import pg from 'pg'
 import { formatNote, logNoteKey, parseNote, parseVkey, cosign, signNoteText, formatVkey } from '../../src/audit/note.ts'
 import { checkWitnessPolicy, witnessPolicy } from '../../src/audit/witness.ts'
 import { alarmText } from '../../src/audit/witness-service.ts'
-import { auditCommand } from '../../src/cli/audit.ts'
-import { runWitnessRound, witnessCommand, witnessVkey, type WitnessConfig } from '../../src/cli/witness.ts'
+import { main } from '../../src/cli/main.ts'
+import { runWitnessRound, witnessVkey, type WitnessConfig } from '../../src/cli/witness.ts'
 import { ManualClock } from '../../src/config/clock.ts'
 import { buildTestApp, databaseUrlAs, tokenFor } from '../helpers.ts'
 import { brokerJwks, sendRequest, type AuditTestApp } from './fixtures.ts'
+
+const auditCommand = (args: string[]): Promise<number> => main(['audit', ...args])
+const witnessCommand = (args: string[]): Promise<number> => main(['witness', ...args])
 
 const dir = mkdtempSync(join(tmpdir(), 'leix-witness-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))

@@ -1,5 +1,7 @@
-// The five-minute walkthrough of README.md, through the real `leix` command and a real HTTP
-// listener: generate a key, register it, start leix, sign and send, read the status, verify the receipt.
+// The five-minute walkthrough of README.md against a real `leix serve` process on a real port:
+// generate a key, register it, start leix, sign and send, read the status, verify the receipt.
+// The commands run in this process through main(); serve, and one smoke test of bin/leix.js,
+// run as processes, since their lifecycle is the point.
 import t from 'tap'
 import { execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -8,9 +10,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { createTestDatabase, dropKeys, freePort, REDIS_URL, ROOT } from '../helpers.ts'
+import { leix as run, type Outcome } from './run.ts'
 
 const LEIX = new URL('bin/leix.js', ROOT).pathname
-const run = promisify(execFile)
 
 
 const dir = mkdtempSync(join(tmpdir(), 'leix-cli-'))
@@ -30,16 +32,18 @@ const env = {
 }
 copyFileSync(new URL('config/directory.sample.json', ROOT), env.LEIX_DIRECTORY)
 
-/** Runs `leix args...`; resolves with the exit code and output, never rejects. */
-async function leix(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [LEIX, ...args], { env: { ...env, ...extraEnv }, cwd: dir })
-    return { code: 0, stdout, stderr }
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
+/** `leix args...` with this test's environment; file arguments are under `dir`. */
+async function leix(args: string[], extraEnv: Record<string, string> = {}): Promise<Outcome> {
+  return await run(args, { ...env, ...extraEnv })
 }
+const at = (name: string): string => join(dir, name)
+
+t.test('bin/leix.js runs main() and exits with its code', async (t) => {
+  // `leix` alone: the help on stdout, exit 2 (usage).
+  const bare = await promisify(execFile)(process.execPath, [LEIX], { env, cwd: dir }).then(() => undefined, (err: unknown) => err as Outcome)
+  t.equal(bare?.code, 2)
+  t.match(bare?.stdout, /receipt verify/)
+})
 
 t.test('usage and configuration errors exit 2 with a message that names the problem', async (t) => {
   const unknown = await leix(['frobnicate'])
@@ -62,13 +66,13 @@ t.test('usage and configuration errors exit 2 with a message that names the prob
 
 t.test('the walkthrough', async (t) => {
   // 1. A new key for AL-ASP, registered in the directory.
-  const generated = await leix(['keys', 'generate', '--agency', 'AL-ASP', '--kid', 'AL-ASP-walkthrough', '--out', 'al.private.jwk.json'])
+  const generated = await leix(['keys', 'generate', '--agency', 'AL-ASP', '--kid', 'AL-ASP-walkthrough', '--out', at('al.private.jwk.json')])
   t.equal(generated.code, 0, generated.stderr)
   writeFileSync(join(dir, 'al.public.json'), generated.stdout)
   t.notMatch(generated.stdout, /"d"/, 'only the public half is printed')
-  const registered = await leix(['keys', 'register', '--agency', 'AL-ASP', '--public', 'al.public.json', '--directory', env.LEIX_DIRECTORY])
+  const registered = await leix(['keys', 'register', '--agency', 'AL-ASP', '--public', at('al.public.json'), '--directory', env.LEIX_DIRECTORY])
   t.equal(registered.code, 0, registered.stderr)
-  const again = await leix(['keys', 'register', '--agency', 'AL-ASP', '--public', 'al.public.json', '--directory', env.LEIX_DIRECTORY])
+  const again = await leix(['keys', 'register', '--agency', 'AL-ASP', '--public', at('al.public.json'), '--directory', env.LEIX_DIRECTORY])
   t.equal(again.code, 2, 'a kid is registered once')
 
   // 2. leix itself, on a real port: the migrations as the owner role (default: DATABASE_URL with
@@ -98,9 +102,9 @@ t.test('the walkthrough', async (t) => {
   const example = await leix(['example', '--from', 'AL-ASP', '--to', 'RS-MUP'])
   t.equal(example.code, 0)
   writeFileSync(join(dir, 'message.json'), example.stdout)
-  const signed = await leix(['sign', '--key', 'al.private.jwk.json', 'message.json', '--fresh'])
+  const signed = await leix(['sign', '--key', at('al.private.jwk.json'), at('message.json'), '--fresh'])
   t.match(signed.stdout.trim(), /^[\w-]+\.[\w-]+\.[\w-]+$/)
-  const sent = await leix(['send', '--key', 'al.private.jwk.json', 'message.json', '--fresh', '--save-jws', 'sent.jws'])
+  const sent = await leix(['send', '--key', at('al.private.jwk.json'), at('message.json'), '--fresh', '--save-jws', at('sent.jws')])
   t.equal(sent.code, 0, sent.stderr)
   const answer = JSON.parse(sent.stdout)
   t.equal(answer.status, 'accepted')
@@ -123,11 +127,11 @@ t.test('the walkthrough', async (t) => {
   t.match(refused.stderr, /404 not-found/)
 
   // 5. The receipt verifies against the broker's published keys and covers the bytes sent.
-  const verified = await leix(['receipt', 'verify', 'answer.json', '--jws', 'sent.jws'])
+  const verified = await leix(['receipt', 'verify', at('answer.json'), '--jws', at('sent.jws')])
   t.equal(verified.code, 0, verified.stderr)
   t.match(verified.stdout, /receipt valid/)
   writeFileSync(join(dir, 'other.jws'), signed.stdout)
-  const mismatch = await leix(['receipt', 'verify', 'answer.json', '--jws', 'other.jws'])
+  const mismatch = await leix(['receipt', 'verify', at('answer.json'), '--jws', at('other.jws')])
   t.equal(mismatch.code, 1)
   t.match(mismatch.stderr, /digest-mismatch/)
 
@@ -135,7 +139,7 @@ t.test('the walkthrough', async (t) => {
   const bad = JSON.parse(example.stdout)
   bad.legalBasis = { instrument: 'NO-SUCH-TREATY' }
   writeFileSync(join(dir, 'bad.json'), JSON.stringify(bad))
-  const rejected = await leix(['send', '--key', 'al.private.jwk.json', 'bad.json', '--fresh'])
+  const rejected = await leix(['send', '--key', at('al.private.jwk.json'), at('bad.json'), '--fresh'])
   t.equal(rejected.code, 1)
   t.match(rejected.stderr, /principle-violation/)
   t.match(rejected.stderr, /L1 \/legalBasis\/instrument/)
