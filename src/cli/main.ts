@@ -59,13 +59,6 @@ function processIo(): Io {
   return { stdout: process.stdout, stderr: process.stderr, env: process.env }
 }
 
-/** A usage error, with the usage of the command it concerns. */
-class CommandUsageError extends UsageError {
-  constructor (message: string, readonly usage: string) {
-    super(message)
-  }
-}
-
 function usageOf(path: string, c: Command): string {
   return `usage: leix ${wrap(synopsis(path, c), 7)}\n(see leix ${path} --help)\n`
 }
@@ -82,9 +75,15 @@ async function runCommand(path: string, c: Command, argv: string[], io: Io): Pro
   try {
     return await c.run(parseCommandArgs(path, c, argv, io.env), io)
   } catch (err) {
-    if (err instanceof UsageError && !(err instanceof CommandUsageError)) throw new CommandUsageError(err.message, usageOf(path, c))
+    if (err instanceof UsageError) return usageFailure(io, err, usageOf(path, c))
     throw err
   }
+}
+
+/** The message, then the usage of the command it concerns. */
+function usageFailure(io: Io, err: UsageError, usage: string): number {
+  io.stderr.write(`leix: ${err.message}\n${usage}`)
+  return EXIT.usage
 }
 
 async function runGroup(g: CommandGroup, argv: string[], io: Io): Promise<number> {
@@ -97,7 +96,7 @@ async function runGroup(g: CommandGroup, argv: string[], io: Io): Promise<number
   const implicit = name.startsWith('--') ? g.subcommands.find((c) => c.name === g.implicit) : undefined
   if (implicit) return await runCommand(`${g.name} ${implicit.name}`, implicit, argv, io)
   const sub = g.subcommands.find((c) => c.name === name)
-  if (!sub) throw new CommandUsageError(`unknown ${g.name} command ${name}; see leix ${g.name} --help`, groupUsage(g))
+  if (!sub) return usageFailure(io, new UsageError(`unknown ${g.name} command ${name}; see leix ${g.name} --help`), groupUsage(g))
   return await runCommand(`${g.name} ${sub.name}`, sub, rest, io)
 }
 
@@ -125,7 +124,6 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   } catch (err) {
     if (err instanceof UsageError || err instanceof ConfigError || err instanceof DirectoryError || (err as Error).name === 'StartupError') {
       io.stderr.write(`leix: ${(err as Error).message}\n`)
-      if (err instanceof CommandUsageError) io.stderr.write(err.usage)
       return EXIT.usage
     }
     io.stderr.write(`leix: ${(err as Error).stack ?? String(err)}\n`)

@@ -124,6 +124,9 @@ t.test('required options and positionals are named in the usage error', async (t
   const unknown = await leix(['audit', 'frobnicate'])
   t.equal(unknown.code, 2)
   t.match(unknown.stderr, /unknown audit command frobnicate.*\nusage: leix audit verify /)
+  const implicit = await leix(['witness', '--once'])
+  t.equal(implicit.code, 2, 'leix witness --options is leix witness run')
+  t.match(implicit.stderr, /^leix: witness run needs --url URL, --key FILE, --state FILE and --log-vkey VKEY \.\.\./)
 })
 
 t.test('an environment variable gives an option its value; the option wins', async (t) => {
