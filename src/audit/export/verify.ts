@@ -200,7 +200,7 @@ class ExportVerifier {
     }
     const leaf = leafHash(bytes)
     const acc = this.#acc as MerkleAccumulator
-    acc.append(leaf)
+    acc.push(leaf)
     this.#lastLeaf = leaf
     this.#lastEventLine = n
     this.#next = seq + 1

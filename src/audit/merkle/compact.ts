@@ -66,11 +66,26 @@ export class CompactRange {
   /** The tiling, left to right (copies). */
   get nodes (): PerfectNode[] { return this.#nodes.map(copyNode) }
 
-  /** Appends leaf `end`; returns every perfect node this completes, the leaf itself first. */
+  /**
+   * Appends leaf `end`; returns every perfect node this completes, the leaf itself first. The
+   * returned hashes are the range's own (not copies, which cost more than the hashing on a
+   * million leaves): read them, never write into them.
+   */
   append (leaf: Uint8Array): PerfectNode[] {
+    const completed: PerfectNode[] = []
+    this.#append(leaf, completed)
+    return completed
+  }
+
+  /** Appends leaf `end` when the completed nodes are not needed (a verifier streaming leaves). */
+  push (leaf: Uint8Array): void {
+    this.#append(leaf, undefined)
+  }
+
+  #append (leaf: Uint8Array, completed: PerfectNode[] | undefined): void {
     if (!Number.isSafeInteger(this.#end + 1)) throw new VerificationError('bad-range', 'tree size overflow')
     let node: PerfectNode = { level: 0, index: this.#end, hash: checkHash(leaf, 'leaf') }
-    const completed: PerfectNode[] = [copyNode(node)]
+    completed?.push(node)
     // Merge while the node to the left is our sibling: same level and a left child (even index).
     // Left-edge nodes of a range not starting at 0 have odd indexes: their siblings lie outside.
     for (;;) {
@@ -78,11 +93,10 @@ export class CompactRange {
       if (top === undefined || top.level !== node.level || isOdd(top.index)) break
       this.#nodes.pop()
       node = { level: node.level + 1, index: top.index / 2, hash: nodeHash(top.hash, node.hash) }
-      completed.push(copyNode(node))
+      completed?.push(node)
     }
     this.#nodes.push(node)
     this.#end++
-    return completed
   }
 
   /** The hash of one node of the tiling, or undefined. */
@@ -121,8 +135,13 @@ export class MerkleAccumulator {
 
   get size (): number { return this.#range.end }
 
+  /** See CompactRange.append: the returned hashes are read-only. */
   append (leaf: Uint8Array): PerfectNode[] {
     return this.#range.append(leaf)
+  }
+
+  push (leaf: Uint8Array): void {
+    this.#range.push(leaf)
   }
 
   /** RFC 9162 root of leaves [0, size): fold the tiling from the right. */

@@ -9,12 +9,16 @@ export const HASH_BYTES = 32
 export const EMPTY_ROOT: Buffer = createHash('sha256').digest()
 export const EMPTY_ROOT_HEX = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
 
+// RFC 9162 domain separation prefixes. Read-only.
+const LEAF_PREFIX = Uint8Array.of(0x00)
+const NODE_PREFIX = Uint8Array.of(0x01)
+
 export function leafHash (canonicalEventBytes: Uint8Array): Buffer {
-  return createHash('sha256').update(Uint8Array.of(0x00)).update(canonicalEventBytes).digest()
+  return createHash('sha256').update(LEAF_PREFIX).update(canonicalEventBytes).digest()
 }
 
 export function nodeHash (left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(Uint8Array.of(0x01)).update(left).update(right).digest()
+  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest()
 }
 
 export function emptyRoot (): Buffer {
