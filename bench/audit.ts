@@ -37,7 +37,7 @@ const TYPES = ['message.received', 'message.accepted', 'exchange.opened', 'deliv
 const YEAR_MS = 365 * 86400_000
 
 /** An event shaped like recordEvent's (ids, agencies, digests; no personal data). */
-function generatedEvent(i: number, t0: number, n: number): Record<string, unknown> {
+function generatedEvent (i: number, t0: number, n: number): Record<string, unknown> {
   const from = AGENCIES[i % AGENCIES.length] as string
   const to = AGENCIES[(i + 3) % AGENCIES.length] as string
   return {
@@ -55,18 +55,18 @@ function generatedEvent(i: number, t0: number, n: number): Record<string, unknow
   }
 }
 
-function percentile(sorted: number[], p: number): number {
+function percentile (sorted: number[], p: number): number {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
   return Math.round((sorted[i] as number) * 1000) / 1000
 }
 
-async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+async function timed<T> (fn: () => Promise<T>): Promise<[T, number]> {
   const start = performance.now()
   const value = await fn()
   return [value, performance.now() - start]
 }
 
-export async function benchAudit(opts: { events?: number; checkpointEvery?: number; samples?: number } = {}): Promise<Record<string, number | string>> {
+export async function benchAudit (opts: { events?: number; checkpointEvery?: number; samples?: number } = {}): Promise<Record<string, number | string>> {
   const n = opts.events ?? 1_000_000
   const every = opts.checkpointEvery ?? 10_000
   const samples = opts.samples ?? 1000
@@ -134,7 +134,7 @@ export async function benchAudit(opts: { events?: number; checkpointEvery?: numb
       })()
     }
     const sealStart = performance.now()
-    async function * sealedLines(): AsyncGenerator<string> {
+    async function * sealedLines (): AsyncGenerator<string> {
       for (let i = 0; i < n; i++) {
         const event = generatedEvent(i, t0, n)
         const sealed = sealEvent(event, i, prev)
@@ -196,7 +196,7 @@ export async function benchAudit(opts: { events?: number; checkpointEvery?: numb
     const sizes = checkpoints.map((jws) => parseCheckpointUnverified(jws).payload)
     await pool.query(`INSERT INTO audit_checkpoints (tree_size, root_hash, jws, created_at)
       SELECT s, decode(r, 'base64'), j, now() FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(s, r, j)`,
-      [sizes.map((c) => c.treeSize), sizes.map((c) => c.rootHash), checkpoints])
+    [sizes.map((c) => c.treeSize), sizes.map((c) => c.rootHash), checkpoints])
     const root = acc.root()
     await pool.query('UPDATE audit_state SET tree_size = $1, last_leaf = $2, accumulator = $3', [n, prev, JSON.stringify(acc.toJSON())])
 

@@ -27,13 +27,13 @@ const LEIX = new URL('../bin/leix.js', import.meta.url).pathname
 const SENDERS = ['AL-ASP', 'ME-UP', 'MK-MVR', 'BA-DKPT']
 const RECIPIENT = 'RS-MUP'
 
-function percentile(sorted: number[], q: number): number {
+function percentile (sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN
   const value = sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number
   return Math.round(value * 10) / 10
 }
 
-async function presign(count: number, keys: Map<string, SigningKey>): Promise<{ id: string; jws: string }[]> {
+async function presign (count: number, keys: Map<string, SigningKey>): Promise<{ id: string; jws: string }[]> {
   const out: { id: string; jws: string }[] = []
   for (let i = 0; i < count; i++) {
     const from = SENDERS[i % SENDERS.length] as string
@@ -48,7 +48,7 @@ async function presign(count: number, keys: Map<string, SigningKey>): Promise<{ 
 }
 
 /** Starts `leix <role>` and waits until it is ready (HTTP readiness, or its start line for a worker). */
-async function startLeix(role: 'serve' | 'gateway' | 'worker', env: Record<string, string>, port: number): Promise<ChildProcess> {
+async function startLeix (role: 'serve' | 'gateway' | 'worker', env: Record<string, string>, port: number): Promise<ChildProcess> {
   const child = spawn(process.execPath, [LEIX, role], { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
@@ -61,7 +61,7 @@ async function startLeix(role: 'serve' | 'gateway' | 'worker', env: Record<strin
   }
 }
 
-async function stopLeix(child: ChildProcess): Promise<void> {
+async function stopLeix (child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return
   child.kill('SIGTERM')
   await once(child, 'exit')
@@ -73,7 +73,7 @@ async function stopLeix(child: ChildProcess): Promise<void> {
  * @param o.backlog messages queued before the throughput phase @defaultValue 2000
  * @param o.concurrency deliveries in flight per worker (LEIX_WORKER_CONCURRENCY) @defaultValue 16
  */
-export async function benchDelivery(o: { rate?: number; seconds?: number; backlog?: number; concurrency?: number } = {}): Promise<Record<string, number | string>> {
+export async function benchDelivery (o: { rate?: number; seconds?: number; backlog?: number; concurrency?: number } = {}): Promise<Record<string, number | string>> {
   const rate = o.rate ?? 50
   const seconds = o.seconds ?? 10
   const backlog = o.backlog ?? 2000
@@ -164,7 +164,7 @@ export async function benchDelivery(o: { rate?: number; seconds?: number; backlo
     const { rows } = await stats.query<{ queued: number; attempt: number }>(
       `SELECT extract(epoch FROM d.started_at - m.received_at) * 1000 AS queued, extract(epoch FROM d.ended_at - d.started_at) * 1000 AS attempt
          FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.message_id = ANY($1::uuid[])`,
-      [steady.map((m) => m.id)],
+      [steady.map((m) => m.id)]
     )
     await stats.end()
     const queued = rows.map((r) => Number(r.queued)).sort((a, b) => a - b)

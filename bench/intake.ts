@@ -24,7 +24,7 @@ export interface IntakeFigures {
   total: number
 }
 
-async function presign(count: number): Promise<string[]> {
+async function presign (count: number): Promise<string[]> {
   const keys = new Map(AGENCIES.map(([from]) => [from, signingKeyFromJwk(JSON.parse(readFileSync(new URL(`../config/dev/agencies/${from}.DEV-ONLY.private.jwk.json`, import.meta.url), 'utf8')))]))
   const out: string[] = []
   for (let i = 0; i < count; i++) {
@@ -36,7 +36,7 @@ async function presign(count: number): Promise<string[]> {
   return out
 }
 
-async function run(mode: 'leix' | 'naive', seconds: number, connections: number): Promise<IntakeFigures> {
+async function run (mode: 'leix' | 'naive', seconds: number, connections: number): Promise<IntakeFigures> {
   const db = `leix_bench_${mode}_${randomUUID().slice(0, 8)}`
   const admin = new pg.Client({ connectionString: ADMIN })
   await admin.connect()
@@ -76,7 +76,7 @@ async function run(mode: 'leix' | 'naive', seconds: number, connections: number)
   }
 }
 
-export async function benchIntake(opts: { seconds?: number; connections?: number } = {}): Promise<{ leix: IntakeFigures; naive: IntakeFigures; ratio: number }> {
+export async function benchIntake (opts: { seconds?: number; connections?: number } = {}): Promise<{ leix: IntakeFigures; naive: IntakeFigures; ratio: number }> {
   const seconds = opts.seconds ?? 10
   const connections = opts.connections ?? 16
   const naive = await run('naive', seconds, connections)

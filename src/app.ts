@@ -48,7 +48,7 @@ export type AppServices = Pick<Services, 'witness' | 'readiness' | 'intakeGate'>
  * handler, and every route group (at the end). The server and the tests call this; tests use
  * `app.inject()` on it.
  */
-export async function buildApp(rt: Runtime, services: AppServices, opts: AppOptions = {}): Promise<FastifyInstance> {
+export async function buildApp (rt: Runtime, services: AppServices, opts: AppOptions = {}): Promise<FastifyInstance> {
   const { config } = rt
   const app = Fastify({
     logger: {
@@ -252,7 +252,7 @@ declare module 'fastify' {
   }
 }
 
-function stripId(schema: Record<string, unknown>): Record<string, unknown> {
+function stripId (schema: Record<string, unknown>): Record<string, unknown> {
   const { $id: _id, $schema: _schema, ...rest } = schema
   return rest
 }

@@ -41,7 +41,7 @@ export interface ServiceOptions {
  * Starts the services, audit first so that it stops last (after delivery's final events). All or
  * nothing: if one fails to start, those already started are stopped and the error is thrown.
  */
-export async function startServices(rt: Runtime, opts: ServiceOptions): Promise<Services> {
+export async function startServices (rt: Runtime, opts: ServiceOptions): Promise<Services> {
   const timers = opts.timers ?? true
   const started: Service[] = []
   let stopping: Promise<void> | undefined

@@ -63,7 +63,7 @@ export class DomainError extends LeixError<DomainErrorCode> {
   constructor (
     code: DomainErrorCode,
     message: string,
-    options: { violations?: Violation[]; extra?: Record<string, unknown>; cause?: unknown } = {},
+    options: { violations?: Violation[]; extra?: Record<string, unknown>; cause?: unknown } = {}
   ) {
     super(code, message, options.cause === undefined ? undefined : { cause: options.cause })
     if (options.violations) this.violations = options.violations

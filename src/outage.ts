@@ -9,14 +9,14 @@ export type BackingService = 'redis' | 'postgres'
 /** The up/down state of one component's connection, logged once per change. */
 export class OutageLog {
   #down = false
-  constructor(private readonly log: Logger, readonly component: string, readonly service: BackingService) {}
+  constructor (private readonly log: Logger, readonly component: string, readonly service: BackingService) {}
 
-  get down(): boolean {
+  get down (): boolean {
     return this.#down
   }
 
   /** The component saw an error: logs a warning if it was up. */
-  fail(err: unknown): void {
+  fail (err: unknown): void {
     if (this.#down) return
     this.#down = true
     const e = err as { message?: string; code?: string }
@@ -25,7 +25,7 @@ export class OutageLog {
   }
 
   /** The component works again: logs it if it was down. */
-  recover(): void {
+  recover (): void {
     if (!this.#down) return
     this.#down = false
     this.log.info({ component: this.component, service: this.service }, `${this.component}: ${this.service} reachable again`)
@@ -44,7 +44,7 @@ interface Connection {
  * logs connection errors through `log` once per outage, and recovers when `connection` is ready
  * again. Other errors (a job's keys gone after Redis lost its data, say) are logged as they come.
  */
-export function watchRedis(log: Logger, component: string, emitter: Emitter, connection?: Connection): OutageLog {
+export function watchRedis (log: Logger, component: string, emitter: Emitter, connection?: Connection): OutageLog {
   const outage = new OutageLog(log, component, 'redis')
   emitter.on('error', (err) => {
     if (isConnectionError(err)) outage.fail(err)

@@ -18,7 +18,7 @@ export interface Periodic {
  * overlap however long one takes. The timer does not keep the process alive: the pools, the
  * listener and the workers do.
  */
-export function every(intervalMs: number, task: () => Promise<unknown>, opts: EveryOptions): Periodic {
+export function every (intervalMs: number, task: () => Promise<unknown>, opts: EveryOptions): Periodic {
   let timer: NodeJS.Timeout | undefined
   let running: Promise<void> | undefined
   let stopped = false
@@ -39,7 +39,7 @@ export function every(intervalMs: number, task: () => Promise<unknown>, opts: Ev
   if (opts.immediately) run()
   else schedule()
   return {
-    async stop() {
+    async stop () {
       stopped = true
       if (timer) clearTimeout(timer)
       await running

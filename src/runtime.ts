@@ -33,7 +33,7 @@ export interface Runtime {
 }
 
 /** Loads keys and the directory (throwing on bad configuration) and opens the pools. */
-export function createRuntime(config: Config, opts: { clock?: Clock } = {}): Runtime {
+export function createRuntime (config: Config, opts: { clock?: Clock } = {}): Runtime {
   const directory = loadDirectory(config.directoryPath, { allowInsecureLoopbackWebhooks: config.allowInsecureLoopbackWebhooks })
   const brokerKey = loadBrokerKey(config)
   const tokenKeys = loadTokenKeys(config)
@@ -69,7 +69,7 @@ export function createRuntime(config: Config, opts: { clock?: Clock } = {}): Run
     sealerPool,
     redis,
     queue,
-    async close() {
+    async close () {
       if (closed) return
       closed = true
       await queue.close().catch(() => {})
@@ -85,7 +85,7 @@ export function createRuntime(config: Config, opts: { clock?: Clock } = {}): Run
  * directory, broker key or token issuer key that is a development key (marked `dev: true`, or
  * whose private half is committed under config/dev) stops start-up, naming it.
  */
-function refuseDevelopmentKeys(config: Config, directory: Directory, brokerKey: SigningKey, tokenKeys: TokenKeys): void {
+function refuseDevelopmentKeys (config: Config, directory: Directory, brokerKey: SigningKey, tokenKeys: TokenKeys): void {
   const committed = committedDevKeys()
   const found: string[] = []
   for (const agency of directory.agencies.values()) {

@@ -38,7 +38,7 @@ interface Backing {
  * `deadline` (ms since epoch); then throws a StartupError naming the service, its address and
  * what to check. Any other failure is thrown at once.
  */
-async function whenReachable<T>(backing: Backing, deadline: number, log: Logger, step: () => Promise<T>): Promise<T> {
+async function whenReachable<T> (backing: Backing, deadline: number, log: Logger, step: () => Promise<T>): Promise<T> {
   for (let tries = 1; ; tries++) {
     try {
       return await step()
@@ -62,7 +62,7 @@ async function whenReachable<T>(backing: Backing, deadline: number, log: Logger,
  * when any part fails to start (the port is taken, say), what has started is stopped before the
  * error is thrown, so the process can exit at once.
  */
-export async function start(config: Config, opts: { installSignalHandlers?: boolean } = {}): Promise<Started> {
+export async function start (config: Config, opts: { installSignalHandlers?: boolean } = {}): Promise<Started> {
   const log = pino({ level: config.logLevel, name: 'leix' })
   const deadline = Date.now() + config.startupWaitSeconds * 1000
   const postgres: Backing = { service: 'PostgreSQL', address: redactUrl(config.databaseUrl), hint: 'that PostgreSQL runs and accepts connections there, and DATABASE_URL' }
@@ -110,7 +110,7 @@ export async function start(config: Config, opts: { installSignalHandlers?: bool
 }
 
 /** The listener's options: TLS (and client certificates) when configured, timeouts, shutdown. */
-export function serverOptions(config: Pick<Config, 'tlsCertPath' | 'tlsKeyPath' | 'tlsClientCaPath' | 'tlsCrlPath'>): AppOptions['fastify'] {
+export function serverOptions (config: Pick<Config, 'tlsCertPath' | 'tlsKeyPath' | 'tlsClientCaPath' | 'tlsCrlPath'>): AppOptions['fastify'] {
   return {
     ...(config.tlsCertPath && config.tlsKeyPath
       ? {

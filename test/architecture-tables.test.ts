@@ -31,16 +31,16 @@ const OWNERS: Record<string, string> = {
 /** Files allowed to name any table: the schema's migrations, and the role grants. */
 const EXEMPT = [/^src\/store\/migrat/, /^src\/store\/roles\.ts$/]
 
-function* files(dir: string, ext: RegExp): Generator<string> {
+function * files (dir: string, ext: RegExp): Generator<string> {
   for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
     const path = `${dir}/${entry.name}`
-    if (entry.isDirectory()) yield* files(path, ext)
+    if (entry.isDirectory()) yield * files(path, ext)
     else if (ext.test(entry.name)) yield path
   }
 }
 
 /** Comments blanked (line numbers kept): prose may say "from messages"; a comment runs no SQL. */
-function code(text: string): string {
+function code (text: string): string {
   return text
     .replace(/\/\*[\s\S]*?\*\//g, (c) => c.replace(/[^\n]/g, ' '))
     .replace(/(^|[^:'"`\\])\/\/.*$/gm, '$1')

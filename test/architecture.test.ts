@@ -19,7 +19,7 @@ interface Import {
   typeOnly: boolean
 }
 
-function sourceFiles(dir: string): string[] {
+function sourceFiles (dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const path = join(dir, e.name)
     if (e.isDirectory()) return sourceFiles(path)
@@ -27,7 +27,7 @@ function sourceFiles(dir: string): string[] {
   })
 }
 
-function importsOf(file: string): Import[] {
+function importsOf (file: string): Import[] {
   const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true)
   const found: Import[] = []
   const add = (specifier: string, typeOnly: boolean): void => {

@@ -29,7 +29,7 @@ export interface Teardown {
 // The database roles are cluster-wide: created once (idempotent, safe when test files run at once),
 // never dropped. Trust authentication on localhost lets them log in without a password.
 let rolesReady: Promise<void> | undefined
-function ensureTestRoles(): Promise<void> {
+function ensureTestRoles (): Promise<void> {
   rolesReady ??= setUpDatabase(ADMIN_URL, {
     owner: { user: DATABASE_ROLES.owner },
     app: { user: DATABASE_ROLES.app },
@@ -43,7 +43,7 @@ function ensureTestRoles(): Promise<void> {
  * Returns the app role's URL: the suite runs leix as the unprivileged roles, like production
  * (testConfig derives the sealer's and the owner's URLs from it; see `databaseUrlAs`).
  */
-export async function createTestDatabase(t: Teardown): Promise<string> {
+export async function createTestDatabase (t: Teardown): Promise<string> {
   const name = `leix_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`
   await ensureTestRoles()
   const admin = new pg.Client({ connectionString: ADMIN_URL })
@@ -65,7 +65,7 @@ export async function createTestDatabase(t: Teardown): Promise<string> {
  * The same test database as another role: `owner` (migrations), `sealer`, or `admin` (the
  * superuser of LEIX_TEST_ADMIN_URL, for tests that play an insider with full powers).
  */
-export function databaseUrlAs(databaseUrl: string, role: 'owner' | 'app' | 'sealer' | 'admin'): string {
+export function databaseUrlAs (databaseUrl: string, role: 'owner' | 'app' | 'sealer' | 'admin'): string {
   if (role !== 'admin') return withUser(databaseUrl, DATABASE_ROLES[role])
   const url = new URL(ADMIN_URL)
   url.pathname = new URL(databaseUrl).pathname
@@ -73,12 +73,12 @@ export function databaseUrlAs(databaseUrl: string, role: 'owner' | 'app' | 'seal
 }
 
 /** Applies the migrations to a test database as the owner role (as `leix migrate` does). */
-export async function migrateTestDatabase(config: Pick<Config, 'databaseUrl' | 'migrateDatabaseUrl'>): Promise<string[]> {
+export async function migrateTestDatabase (config: Pick<Config, 'databaseUrl' | 'migrateDatabaseUrl'>): Promise<string[]> {
   return await migrateDatabase(migrationUrl(config))
 }
 
 /** Configuration for tests: dev keys, silent logs, a unique queue prefix. */
-export function testConfig(databaseUrl: string, overrides: Partial<Config> = {}): Config {
+export function testConfig (databaseUrl: string, overrides: Partial<Config> = {}): Config {
   const config = loadConfig({}, {
     databaseUrl,
     migrateDatabaseUrl: withUser(databaseUrl, DATABASE_ROLES.owner),
@@ -111,7 +111,7 @@ t.teardown(async () => {
  * using the prefix is closed, since a queue or worker still open may write keys again (BullMQ
  * writes a queue's meta key once its connection is ready, which can be after a drop).
  */
-export async function dropKeys(redisUrl: string, prefix: string): Promise<void> {
+export async function dropKeys (redisUrl: string, prefix: string): Promise<void> {
   const redis = createRedis(redisUrl)
   redis.on('error', () => {})
   try {
@@ -125,7 +125,7 @@ export async function dropKeys(redisUrl: string, prefix: string): Promise<void> 
 }
 
 /** Deletes every BullMQ key under a runtime's test prefix; call it after `rt.close()`. */
-export async function dropQueueKeys(rt: Runtime): Promise<void> {
+export async function dropQueueKeys (rt: Runtime): Promise<void> {
   await dropKeys(rt.config.redisUrl, rt.config.queuePrefix)
 }
 
@@ -152,14 +152,15 @@ export interface TestAppOptions<C extends Clock = ManualClock> extends Partial<S
  * then buildApp), on a fresh database; torn down after the test. Unlike the server, by default no
  * workers run (`workers`) and no loop runs on its interval (`timers`): tests drive each round.
  */
-export async function buildTestApp<C extends Clock = ManualClock>(t: Teardown, o: TestAppOptions<C> = {}): Promise<TestApp<C>> {
+export async function buildTestApp<C extends Clock = ManualClock> (t: Teardown, o: TestAppOptions<C> = {}): Promise<TestApp<C>> {
   const databaseUrl = o.databaseUrl ?? (await createTestDatabase(t))
   const config = testConfig(databaseUrl, o.config)
   const clock = o.clock ?? (new ManualClock(new Date()) as unknown as C)
   await migrateTestDatabase(config)
   const rt = createRuntime(config, { clock })
-  let services: Services | undefined
-  let app: FastifyInstance | undefined
+  // Declared before the teardown that closes them, so a failed start still closes what did start.
+  let services: Services | undefined // eslint-disable-line prefer-const
+  let app: FastifyInstance | undefined // eslint-disable-line prefer-const
   t.teardown(async () => {
     await app?.close()
     await services?.stop()
@@ -174,18 +175,18 @@ export async function buildTestApp<C extends Clock = ManualClock>(t: Teardown, o
 }
 
 /** The committed development key of a sample agency. */
-export function agencyKey(agency: string): SigningKey {
+export function agencyKey (agency: string): SigningKey {
   const jwk = JSON.parse(readFileSync(new URL(`config/dev/agencies/${agency}.DEV-ONLY.private.jwk.json`, ROOT), 'utf8')) as jose.JWK
   return signingKeyFromJwk(jwk, agency)
 }
 
 /** A valid request from `from` to `to` (PCC-SEE), created at the clock's time. */
-export function requestMessage(clock: Clock, o: { from?: string; to?: string } = {}, patch: Record<string, unknown> = {}): Record<string, any> {
+export function requestMessage (clock: Clock, o: { from?: string; to?: string } = {}, patch: Record<string, unknown> = {}): Record<string, any> {
   return { ...exampleMessage({ from: o.from ?? 'AL-ASP', to: o.to ?? 'RS-MUP', kind: 'request', officer: 'officer-0042', now: clock.now() }), ...patch }
 }
 
 /** Signs a message as an agency (by default with its own dev key and the right header). */
-export async function sign(message: unknown, o: { as?: string; key?: SigningKey; header?: Record<string, unknown>; raw?: string } = {}): Promise<string> {
+export async function sign (message: unknown, o: { as?: string; key?: SigningKey; header?: Record<string, unknown>; raw?: string } = {}): Promise<string> {
   const key = o.key ?? agencyKey(o.as ?? (message as { from: { agency: string } }).from.agency)
   const payload = o.raw ?? JSON.stringify(message)
   return new jose.CompactSign(new TextEncoder().encode(payload))
@@ -194,16 +195,16 @@ export async function sign(message: unknown, o: { as?: string; key?: SigningKey;
 }
 
 /** POSTs a JWS to /v1/messages through inject(). */
-export function submit(app: FastifyInstance, jws: string, contentType = 'application/jose') {
+export function submit (app: FastifyInstance, jws: string, contentType = 'application/jose') {
   return app.inject({ method: 'POST', url: '/v1/messages', headers: { 'content-type': contentType }, payload: jws })
 }
 
 /** A bearer token for an agency's officer (or other roles). */
-export function tokenFor(app: FastifyInstance, agency: string, roles: string[] = ['officer'], sub = `${agency.toLowerCase()}-officer-1`): string {
+export function tokenFor (app: FastifyInstance, agency: string, roles: string[] = ['officer'], sub = `${agency.toLowerCase()}-officer-1`): string {
   return app.jwt.sign({ sub, agency, roles })
 }
 
-export async function count(rt: Runtime, sql: string, params: unknown[] = []): Promise<number> {
+export async function count (rt: Runtime, sql: string, params: unknown[] = []): Promise<number> {
   const { rows } = await rt.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM (${sql}) q`, params)
   return rows[0]?.n ?? 0
 }

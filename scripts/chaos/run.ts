@@ -49,30 +49,36 @@ class Recipient {
   readonly #server = createServer((req, res) => this.#handle(req, res))
   url = ''
 
-  async start(): Promise<void> {
+  async start (): Promise<void> {
     this.#server.keepAliveTimeout = 60_000
     await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve))
     this.url = `http://127.0.0.1:${(this.#server.address() as { port: number }).port}/hook`
   }
 
-  #handle(req: IncomingMessage, res: ServerResponse): void {
+  #handle (req: IncomingMessage, res: ServerResponse): void {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
-      if (req.headers['leix-notification-id']) return void res.writeHead(204).end()
+      if (req.headers['leix-notification-id']) {
+        res.writeHead(204).end()
+        return
+      }
       const post: Post = {
         id: String(req.headers['leix-message-id']), attempt: Number(req.headers['leix-delivery-attempt']),
         body: Buffer.concat(chunks).toString(), answered: 'hung',
       }
       this.posts.push(post)
-      if (this.mode === 'hang') return void this.#hanging.push(res)
+      if (this.mode === 'hang') {
+        this.#hanging.push(res)
+        return
+      }
       post.answered = this.mode === 'ok' ? 200 : 500
       if (post.answered === 200) this.delivered.set(post.id, (this.delivered.get(post.id) ?? 0) + 1)
       res.writeHead(post.answered).end()
     })
   }
 
-  async close(): Promise<void> {
+  async close (): Promise<void> {
     for (const res of this.#hanging.splice(0)) res.destroy()
     this.#server.closeAllConnections()
     await new Promise((resolve) => this.#server.close(resolve))
@@ -97,7 +103,7 @@ interface Deployment {
   spawn(role: 'gateway' | 'worker'): Promise<LeixProcess>
 }
 
-async function deploy(name: string, o: { cluster: PostgresCluster | undefined; aof: boolean; recipient: Recipient; dir: string }): Promise<Deployment> {
+async function deploy (name: string, o: { cluster: PostgresCluster | undefined; aof: boolean; recipient: Recipient; dir: string }): Promise<Deployment> {
   const redis = await startRedisServer({ aof: o.aof })
   const dbName = `leix_chaos_${name.replace(/\W/g, '_')}_${randomUUID().slice(0, 8)}`
   const databaseUrl = o.cluster ? o.cluster.urlFor(dbName) : `postgres://postgres@127.0.0.1:5432/${dbName}`
@@ -123,7 +129,7 @@ async function deploy(name: string, o: { cluster: PostgresCluster | undefined; a
   const d: Deployment = {
     databaseUrl, redis, cluster: o.cluster, gatewayUrl: `http://127.0.0.1:${port}`, env,
     gateway: undefined as unknown as LeixProcess, workers: [], expectedExits: new Set(), crashes: [],
-    async spawn(role) {
+    async spawn (role) {
       const p = spawnLeix(role, env)
       void p.exited.then(({ code, signal }) => {
         if (!d.expectedExits.has(p)) d.crashes.push(`${role} exited (${code ?? signal}): ${p.output().split('\n').filter(Boolean).slice(-3).join(' | ')}`)
@@ -139,7 +145,7 @@ async function deploy(name: string, o: { cluster: PostgresCluster | undefined; a
 }
 
 /** Stops a process on purpose: its exit is no crash. Returns its exit code or signal. */
-async function stopProcess(d: Deployment, p: LeixProcess, signal: NodeJS.Signals): Promise<string> {
+async function stopProcess (d: Deployment, p: LeixProcess, signal: NodeJS.Signals): Promise<string> {
   d.expectedExits.add(p)
   const { code, signal: sig } = await kill(p, signal)
   return String(code ?? sig)
@@ -151,7 +157,7 @@ async function stopProcess(d: Deployment, p: LeixProcess, signal: NodeJS.Signals
 interface Sent { id: string; jws: string }
 interface Traffic { accepted: Set<string>; rejected: string[]; serverErrors: number; connectionErrors: number; done: boolean }
 
-async function signAll(n: number): Promise<Sent[]> {
+async function signAll (n: number): Promise<Sent[]> {
   const jwk = JSON.parse(readFileSync(new URL(`config/dev/agencies/${SENDER}.DEV-ONLY.private.jwk.json`, ROOT), 'utf8')) as jose.JWK
   const key: SigningKey = signingKeyFromJwk(jwk, SENDER)
   const out: Sent[] = []
@@ -165,7 +171,7 @@ async function signAll(n: number): Promise<Sent[]> {
   return out
 }
 
-function sendAll(d: Deployment, messages: Sent[], clients: number): { traffic: Traffic; finished: Promise<void> } {
+function sendAll (d: Deployment, messages: Sent[], clients: number): { traffic: Traffic; finished: Promise<void> } {
   const traffic: Traffic = { accepted: new Set(), rejected: [], serverErrors: 0, connectionErrors: 0, done: false }
   let next = 0
   const client = async (): Promise<void> => {
@@ -222,7 +228,7 @@ interface Scenario {
   afterSend?(c: Context): Promise<void>
 }
 
-async function restartRedis(c: Context, pauseMs: number): Promise<void> {
+async function restartRedis (c: Context, pauseMs: number): Promise<void> {
   await c.d.redis.kill9()
   await sleep(pauseMs)
   await c.d.redis.restart()
@@ -232,7 +238,7 @@ const SCENARIOS: Scenario[] = [
   { name: 'baseline', what: 'no fault' },
   {
     name: 'worker-kill', what: 'SIGKILL a worker at 30 %, restart it',
-    async during(c) {
+    async during (c) {
       await c.accepted(0.3)
       const [victim] = c.d.workers
       await stopProcess(c.d, victim as LeixProcess, 'SIGKILL')
@@ -241,7 +247,7 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'gateway-kill', what: 'SIGKILL the gateway at 30 %, restart it',
-    async during(c) {
+    async during (c) {
       await c.accepted(0.3)
       await stopProcess(c.d, c.d.gateway, 'SIGKILL')
       c.d.gateway = await c.d.spawn('gateway')
@@ -249,31 +255,31 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'redis-kill-aof', what: 'Redis kill -9 at 30 % (append-only file), restart after 2 s', aof: true,
-    async during(c) { await c.accepted(0.3); await restartRedis(c, 2000) },
+    async during (c) { await c.accepted(0.3); await restartRedis(c, 2000) },
   },
   {
     name: 'redis-kill', what: 'Redis kill -9 at 30 % (no persistence: every job lost), restart after 2 s',
-    async during(c) { await c.accepted(0.3); await restartRedis(c, 2000) },
+    async during (c) { await c.accepted(0.3); await restartRedis(c, 2000) },
   },
   {
     name: 'redis-backlog', what: 'recipient fails until all is sent (backlog of retries), then Redis kill -9 (no persistence), recipient back',
     initialMode: 'fail',
-    async afterSend(c) {
+    async afterSend (c) {
       await restartRedis(c, 1000)
       c.recipient.mode = 'ok'
     },
   },
   {
     name: 'recipient-500', what: 'recipient answers 500 from 20 % for 5 s',
-    async during(c) { await c.accepted(0.2); c.recipient.mode = 'fail'; await sleep(5000); c.recipient.mode = 'ok' },
+    async during (c) { await c.accepted(0.2); c.recipient.mode = 'fail'; await sleep(5000); c.recipient.mode = 'ok' },
   },
   {
     name: 'recipient-hang', what: 'recipient never answers (beyond the 2 s delivery timeout) from 20 % for 5 s',
-    async during(c) { await c.accepted(0.2); c.recipient.mode = 'hang'; await sleep(5000); c.recipient.mode = 'ok' },
+    async during (c) { await c.accepted(0.2); c.recipient.mode = 'hang'; await sleep(5000); c.recipient.mode = 'ok' },
   },
   {
     name: 'pg-terminate', what: 'pg_terminate_backend on every leix connection at 20 %, 50 % and 80 %',
-    async during(c) {
+    async during (c) {
       const admin = new pg.Client({ connectionString: c.d.databaseUrl })
       admin.on('error', () => {})
       await admin.connect()
@@ -291,7 +297,7 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'pg-stop', what: 'PostgreSQL stopped for 10 s at 30 %', needsCluster: true,
-    async during(c) {
+    async during (c) {
       await c.accepted(0.3)
       c.d.cluster?.stop()
       await sleep(10_000)
@@ -300,7 +306,7 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'gateway-sigterm', what: 'SIGTERM the gateway at 50 % (must exit 0), restart it',
-    async during(c) {
+    async during (c) {
       await c.accepted(0.5)
       const exit = await stopProcess(c.d, c.d.gateway, 'SIGTERM')
       if (exit !== '0') c.d.crashes.push(`gateway SIGTERM exit ${exit}, expected 0`)
@@ -331,7 +337,7 @@ interface Row {
 }
 
 /** Seals what the stopped processes left, exports the whole log and verifies it offline. */
-async function verifyAudit(databaseUrl: string, env: Record<string, string>): Promise<string> {
+async function verifyAudit (databaseUrl: string, env: Record<string, string>): Promise<string> {
   const config = loadConfig(env)
   const pool = createPool(databaseUrl, { max: 2 })
   try {
@@ -351,7 +357,7 @@ async function verifyAudit(databaseUrl: string, env: Record<string, string>): Pr
   }
 }
 
-async function runScenario(s: Scenario, o: { messages: number; clients: number; cluster: PostgresCluster | undefined; dir: string }): Promise<Row> {
+async function runScenario (s: Scenario, o: { messages: number; clients: number; cluster: PostgresCluster | undefined; dir: string }): Promise<Row> {
   const recipient = new Recipient()
   await recipient.start()
   recipient.mode = s.initialMode ?? 'ok'
@@ -412,7 +418,7 @@ async function runScenario(s: Scenario, o: { messages: number; clients: number; 
   }
 }
 
-function isJson(line: string): boolean {
+function isJson (line: string): boolean {
   try {
     JSON.parse(line)
     return true
@@ -421,7 +427,7 @@ function isJson(line: string): boolean {
   }
 }
 
-function table(rows: Row[]): string {
+function table (rows: Row[]): string {
   const head = ['scenario', 'accepted', 'delivered', 'lost', 'dup (later attempt)', 'bodies changed', 'client 5xx', 'drain s', 'crashes', 'audit verify', 'result']
   const body = rows.map((r) => [r.scenario, r.accepted, r.delivered, r.lost, `${r.duplicates} (${r.duplicates ? (r.duplicatesLater ? 'yes' : 'NO') : '-'})`,
     r.bodiesChanged, r.client5xx, r.drainSeconds.toFixed(1), r.crashes.length, r.audit, r.ok ? 'PASS' : 'FAIL'].map(String))
@@ -430,7 +436,7 @@ function table(rows: Row[]): string {
   return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n')
 }
 
-async function main(): Promise<number> {
+async function main (): Promise<number> {
   const { values } = parseArgs({
     options: {
       messages: { type: 'string', short: 'n' }, clients: { type: 'string', short: 'c' }, scenarios: { type: 'string', short: 's' },
@@ -474,8 +480,10 @@ async function main(): Promise<number> {
       try {
         row = await runScenario(s, { messages, clients, cluster, dir })
       } catch (err) {
-        row = { scenario: s.name, accepted: 0, delivered: 0, lost: 0, duplicates: 0, duplicatesLater: true, bodiesChanged: 0, client5xx: 0, drainSeconds: 0,
-          crashes: [], audit: '-', notes: [`scenario failed to run: ${(err as Error).message}`], ok: false }
+        row = {
+          scenario: s.name, accepted: 0, delivered: 0, lost: 0, duplicates: 0, duplicatesLater: true, bodiesChanged: 0, client5xx: 0, drainSeconds: 0,
+          crashes: [], audit: '-', notes: [`scenario failed to run: ${(err as Error).message}`], ok: false
+        }
       }
       rows.push(row)
       process.stdout.write(`  ${row.ok ? 'PASS' : 'FAIL'} in ${((Date.now() - started) / 1000).toFixed(0)} s${[...row.crashes, ...row.notes].map((n) => `\n  · ${n}`).join('')}\n`)

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 /** A TCP port free on the loopback interface right now. */
-export async function freePort(): Promise<number> {
+export async function freePort (): Promise<number> {
   const server = createServer()
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
@@ -20,7 +20,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** The bin directory of the newest installed PostgreSQL, or undefined. */
-export function postgresBin(): string | undefined {
+export function postgresBin (): string | undefined {
   const root = '/usr/lib/postgresql'
   if (!existsSync(root)) return undefined
   const versions = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a))
@@ -41,7 +41,7 @@ export interface PostgresCluster {
 }
 
 /** Creates and starts a PostgreSQL cluster in a temporary directory. Throws if PostgreSQL is not installed. */
-export async function startPostgresCluster(): Promise<PostgresCluster> {
+export async function startPostgresCluster (): Promise<PostgresCluster> {
   const bin = postgresBin()
   if (!bin) throw new Error('no PostgreSQL server binaries under /usr/lib/postgresql/*/bin')
   const port = await freePort()
@@ -69,7 +69,7 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     urlFor,
     start,
     stop,
-    destroy() {
+    destroy () {
       try { stop() } catch { /* already stopped */ }
       rmSync(dir, { recursive: true, force: true })
     },
@@ -89,7 +89,7 @@ export interface RedisServer {
 }
 
 /** A private redis-server (noeviction), with or without append-only persistence. */
-export async function startRedisServer(opts: { aof?: boolean } = {}): Promise<RedisServer> {
+export async function startRedisServer (opts: { aof?: boolean } = {}): Promise<RedisServer> {
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'leix-redis-'))
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--maxmemory-policy', 'noeviction',
@@ -109,16 +109,16 @@ export async function startRedisServer(opts: { aof?: boolean } = {}): Promise<Re
     url: `redis://127.0.0.1:${port}`,
     port,
     process: await launch(),
-    async kill9() {
+    async kill9 () {
       if (server.process.exitCode !== null || server.process.signalCode !== null) return
       const exited = once(server.process, 'exit')
       server.process.kill('SIGKILL')
       await exited
     },
-    async restart() {
+    async restart () {
       server.process = await launch()
     },
-    async destroy() {
+    async destroy () {
       await server.kill9()
       rmSync(dir, { recursive: true, force: true })
     },
@@ -139,7 +139,7 @@ export interface LeixProcess {
 }
 
 /** Polls `check` every 25 ms until it returns a truthy value; throws after `timeoutMs`. */
-export async function waitUntil<T>(what: string, check: () => Promise<T> | T, timeoutMs = 15_000): Promise<NonNullable<T>> {
+export async function waitUntil<T> (what: string, check: () => Promise<T> | T, timeoutMs = 15_000): Promise<NonNullable<T>> {
   const end = Date.now() + timeoutMs
   for (;;) {
     const value = await check()
@@ -153,7 +153,7 @@ export async function waitUntil<T>(what: string, check: () => Promise<T> | T, ti
  * Spawns `leix <role>` (serve, gateway or worker) with `env` on top of this process's environment.
  * Resolves at once; `waitRunning` waits until it says it runs.
  */
-export function spawnLeix(role: 'serve' | 'gateway' | 'worker', env: Record<string, string>): LeixProcess {
+export function spawnLeix (role: 'serve' | 'gateway' | 'worker', env: Record<string, string>): LeixProcess {
   const child = spawn(process.execPath, [LEIX, role], { env: { ...process.env, LEIX_DIST: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString() })
@@ -163,7 +163,7 @@ export function spawnLeix(role: 'serve' | 'gateway' | 'worker', env: Record<stri
 }
 
 /** Waits until a spawned process runs: a worker says so on stderr, a gateway answers /health/live. */
-export async function waitRunning(p: LeixProcess, httpUrl?: string, timeoutMs = 30_000): Promise<void> {
+export async function waitRunning (p: LeixProcess, httpUrl?: string, timeoutMs = 30_000): Promise<void> {
   await waitUntil(`leix ${p.role} to run`, async () => {
     if (!p.alive()) throw new Error(`leix ${p.role} exited early: ${p.output()}`)
     if (!httpUrl) return p.output().includes('leix worker running')
@@ -176,7 +176,7 @@ export async function waitRunning(p: LeixProcess, httpUrl?: string, timeoutMs = 
 }
 
 /** Sends `signal` (SIGKILL by default) and waits for the exit. */
-export async function kill(p: LeixProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+export async function kill (p: LeixProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (p.alive()) p.child.kill(signal)
   return await p.exited
 }

@@ -32,7 +32,7 @@ export interface EvidenceRequest {
   now: Date
 }
 
-export async function buildEvidence(db: Queryable, req: EvidenceRequest): Promise<EvidenceBundle> {
+export async function buildEvidence (db: Queryable, req: EvidenceRequest): Promise<EvidenceBundle> {
   const cp = await witnessedCheckpoint(db, req.witnesses)
   if (cp === undefined) throw new EvidenceUnavailable(req.witnesses > 0 ? `no checkpoint has ${req.witnesses} witness cosignature(s) yet` : 'no checkpoint has been signed yet')
   const { payload } = parseCheckpointUnverified(cp.jws)

@@ -67,7 +67,7 @@ const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof
 const isStr = (v: unknown): v is string => typeof v === 'string'
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
-function shape(b: unknown): Fail | undefined {
+function shape (b: unknown): Fail | undefined {
   if (!isObj(b)) return fail('bundle-format', 'bundle', 'not a JSON object')
   if (b.format !== EVIDENCE_FORMAT) return fail('bundle-format', 'format', `format must be ${EVIDENCE_FORMAT}`)
   if (!isStr(b.exchangeId) || !UUID.test(b.exchangeId)) return fail('bundle-format', 'exchangeId', 'exchangeId must be a UUID')
@@ -96,7 +96,7 @@ function shape(b: unknown): Fail | undefined {
  * note (same tree), the witness policy, each receipt's signature and binding to its message, each
  * JWS against its receipt's digest, each event's line and inclusion proof. Names the first failure.
  */
-export async function verifyEvidence(bundle: unknown, opts: { jwks?: { keys: JWK[] }; policy?: WitnessPolicy } = {}): Promise<EvidenceResult> {
+export async function verifyEvidence (bundle: unknown, opts: { jwks?: { keys: JWK[] }; policy?: WitnessPolicy } = {}): Promise<EvidenceResult> {
   const bad = shape(bundle)
   if (bad) return bad
   const b = bundle as EvidenceBundle
@@ -156,7 +156,7 @@ export async function verifyEvidence(bundle: unknown, opts: { jwks?: { keys: JWK
     if (e.seq >= cp.treeSize) return fail('event-inclusion', at, `seq ${e.seq} is beyond the checkpoint's tree size ${cp.treeSize}`)
     const path = e.auditPath.map(parseHashBase64)
     if (path.some((h) => h === undefined) || !verifyInclusion(leafHash(Buffer.from(e.line, 'utf8')), e.seq, cp.treeSize, path as Buffer[], root)) {
-      return fail('event-inclusion', at, `the line's leaf hash and audit path do not give the checkpoint root`)
+      return fail('event-inclusion', at, 'the line\'s leaf hash and audit path do not give the checkpoint root')
     }
   }
   return {

@@ -92,7 +92,7 @@ export async function proveJustification (db: Queryable, id: string): Promise<Ju
   const recomputed = row.text !== null && row.salt !== null ? justificationHash(row.salt, row.text) : null
   // Found through the line itself (the JSON copy is only an index): what is shown is what is hashed.
   const { rows: events } = await db.query<{ seq: string | null; line: string | null; event: Record<string, unknown> }>(
-    `SELECT seq, line, event FROM audit_events WHERE event -> 'justification' ->> 'id' = $1 ORDER BY seq NULLS LAST`, [id])
+    'SELECT seq, line, event FROM audit_events WHERE event -> \'justification\' ->> \'id\' = $1 ORDER BY seq NULLS LAST', [id])
   const eq = (a: string, b: string): boolean => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b))
   const parsed = events.map((e) => (e.line !== null ? JSON.parse(e.line) : e.event) as { type?: string; agencies?: unknown; justification?: { hash?: string } })
   const agencies = [...new Set(parsed.flatMap((ev) => (Array.isArray(ev.agencies) ? ev.agencies.filter((a): a is string => typeof a === 'string') : [])))]

@@ -29,7 +29,7 @@ export interface EventPage {
 }
 
 /** Sealed events matching every filter, in seq order. Unsealed events (a few seconds old) are not listed. */
-export async function queryEvents(db: Queryable, f: EventFilters, scope: { visibleTo?: string } = {}): Promise<EventPage> {
+export async function queryEvents (db: Queryable, f: EventFilters, scope: { visibleTo?: string } = {}): Promise<EventPage> {
   // Every filter reads the hashed line (expression indexes, migration 020), never the column
   // copy: an edited column can neither hide an event from a search nor slip one in.
   const L = '(line::jsonb)'
@@ -55,7 +55,7 @@ export async function queryEvents(db: Queryable, f: EventFilters, scope: { visib
   // Every hit is re-hashed against its stored leaf before it is served (AuditIntegrityError otherwise).
   const { rows } = await db.query<SealedRow & { seq: number }>(
     `SELECT seq, line, leaf_hash FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ${limit + 1}`,
-    params,
+    params
   )
   const page = rows.slice(0, limit)
   const last = page[page.length - 1]
@@ -69,9 +69,9 @@ export async function queryEvents(db: Queryable, f: EventFilters, scope: { visib
  * The events of one exchange for its timeline: sealed ones by their hashed line (expression
  * index, migration 020; re-hash them before use), and those the sealer has not reached yet.
  */
-export async function exchangeEvents(db: Queryable, exchangeId: string): Promise<{ sealed: (SealedRow & { seq: number })[]; waiting: { event: Record<string, unknown> }[] }> {
+export async function exchangeEvents (db: Queryable, exchangeId: string): Promise<{ sealed: (SealedRow & { seq: number })[]; waiting: { event: Record<string, unknown> }[] }> {
   const sealed = await db.query<SealedRow & { seq: number }>(
-    `SELECT seq, line, leaf_hash FROM audit_events WHERE line IS NOT NULL AND (line::jsonb) ->> 'exchangeId' = $1 ORDER BY seq`, [exchangeId])
+    'SELECT seq, line, leaf_hash FROM audit_events WHERE line IS NOT NULL AND (line::jsonb) ->> \'exchangeId\' = $1 ORDER BY seq', [exchangeId])
   const waiting = await db.query<{ event: Record<string, unknown> }>(
     'SELECT event FROM audit_events WHERE seq IS NULL AND refused IS NULL AND exchange_id = $1 ORDER BY recorded', [exchangeId])
   return { sealed: sealed.rows, waiting: waiting.rows }

@@ -107,35 +107,35 @@ export interface AuditEvent extends AuditEventInput {
  * Records an audit event with the querier it is given — inside the transaction of the change it
  * records, so that the event and the change commit or vanish together. The sealer assigns `seq`.
  */
-export async function recordEvent(db: Queryable, input: AuditEventInput, at: Date): Promise<AuditEvent> {
+export async function recordEvent (db: Queryable, input: AuditEventInput, at: Date): Promise<AuditEvent> {
   const [event] = await recordEvents(db, [input], at)
   return event as AuditEvent
 }
 
 /** Builds the stored form of an event (id and time assigned, absent fields dropped). */
-export function auditEvent(input: AuditEventInput, at: Date): AuditEvent {
+export function auditEvent (input: AuditEventInput, at: Date): AuditEvent {
   return { id: randomUUID(), at: at.toISOString(), ...stripUndefined(input) }
 }
 
 /** The SQL and parameter that insert `events` in one statement (usable inside a larger CTE). */
-export function auditInsert(events: AuditEvent[], param: number): string {
+export function auditInsert (events: AuditEvent[], param: number): string {
   void events
   return insertFromRows(`$${param}`)
 }
 
 /** `auditInsert` as a part of a larger statement: the events travel as one JSON parameter. */
-export function insertEvents(events: AuditEvent[]): SqlPart {
+export function insertEvents (events: AuditEvent[]): SqlPart {
   return (p) => insertFromRows(p.add(auditRows(events)))
 }
 
-function insertFromRows(placeholder: string): string {
+function insertFromRows (placeholder: string): string {
   return `INSERT INTO audit_events (id, type, at, exchange_id, message_id, agencies, actor, event)
     SELECT id, type, at, "exchangeId", "messageId", agencies, actor, event
       FROM jsonb_to_recordset(${placeholder}::jsonb) AS r(id uuid, type text, at timestamptz, "exchangeId" uuid, "messageId" uuid, agencies text[], actor text, event jsonb)`
 }
 
 /** One JSON parameter for `auditInsert`. */
-export function auditRows(events: AuditEvent[]): string {
+export function auditRows (events: AuditEvent[]): string {
   return JSON.stringify(events.map((e) => ({
     id: e.id, type: e.type, at: e.at, exchangeId: e.exchangeId ?? null, messageId: e.messageId ?? null, agencies: e.agencies,
     actor: e.actor.id ?? e.actor.agency ?? e.actor.kind, event: e,
@@ -143,12 +143,12 @@ export function auditRows(events: AuditEvent[]): string {
 }
 
 /** Records several events in one round trip, in order. */
-export async function recordEvents(db: Queryable, inputs: AuditEventInput[], at: Date): Promise<AuditEvent[]> {
+export async function recordEvents (db: Queryable, inputs: AuditEventInput[], at: Date): Promise<AuditEvent[]> {
   const events = inputs.map((input) => auditEvent(input, at))
   if (events.length > 0) await db.query(auditInsert(events, 1), [auditRows(events)])
   return events
 }
 
-function stripUndefined<T extends object>(value: T): T {
+function stripUndefined<T extends object> (value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T
 }

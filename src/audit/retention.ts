@@ -18,10 +18,10 @@ export const RETENTION_BATCH = 200
  * transaction with SKIP LOCKED so several processes can run it, marks them handled and lets
  * `record` write the events of the batch in the same transaction. Returns how many it handled.
  */
-async function drainDue(
+async function drainDue (
   deps: { pool: Pool; clock: Clock; batchSize?: number },
   step: RetentionStep,
-  record: (client: Client, rows: RetentionDueRow[], now: Date) => Promise<void>,
+  record: (client: Client, rows: RetentionDueRow[], now: Date) => Promise<void>
 ): Promise<number> {
   const batch = deps.batchSize ?? RETENTION_BATCH
   let total = 0
@@ -44,7 +44,7 @@ async function drainDue(
  * `payload.erased` event in the same transaction. Returns how many payloads it erased.
  * `review_by` dates are a review, not an erasure: see `notifyReviewsDue`.
  */
-export async function erasePastRetention(deps: { pool: Pool; clock: Clock; batchSize?: number }): Promise<number> {
+export async function erasePastRetention (deps: { pool: Pool; clock: Clock; batchSize?: number }): Promise<number> {
   return drainDue(deps, 'erase', async (client, rows, now) => {
     await recordEvents(client, rows.map((m) => ({
       ...messageEventBase(m, { kind: 'broker' }, messageViewers(m)), type: 'payload.erased', outcome: 'ok', reason: 'D7-erase-by',
@@ -59,7 +59,7 @@ export async function erasePastRetention(deps: { pool: Pool; clock: Clock; batch
  * person decides whether it may still be kept. Push agencies get the notification from the
  * reconciler's next pass. Returns how many it notified.
  */
-export async function notifyReviewsDue(deps: { pool: Pool; clock: Clock; directory: Directory; batchSize?: number }): Promise<number> {
+export async function notifyReviewsDue (deps: { pool: Pool; clock: Clock; directory: Directory; batchSize?: number }): Promise<number> {
   return drainDue(deps, 'review', async (client, rows, now) => {
     await recordEvents(client, rows.map((m) => ({
       ...messageEventBase(m, { kind: 'broker' }, messageViewers(m)), type: 'retention.review-due', outcome: 'pending', reason: 'D7-review-by',

@@ -49,116 +49,116 @@ export type SealResult =
   | { status: 'halted'; reason: string }
 
 /** Seals up to one batch of waiting events and signs a checkpoint over the new tree size. */
-export async function sealOnce(deps: SealDeps): Promise<SealResult> {
+export async function sealOnce (deps: SealDeps): Promise<SealResult> {
   const batch = deps.batchSize ?? SEAL_BATCH
   // withClient guards the checked-out client: a lost connection fails this round, not the process.
   return withClient(deps.pool, async (client) => {
-  try {
-    await client.query('BEGIN')
-    const { rows: lock } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [SEAL_LOCK])
-    if (!lock[0]?.ok) {
-      await client.query('ROLLBACK')
-      return { status: 'busy' }
-    }
-    const { rows: alarms } = await client.query<{ seq: number | null; reason: string }>(
-      'SELECT seq, reason FROM audit_alarms WHERE resolved_at IS NULL ORDER BY detected_at LIMIT 1')
-    if (alarms[0]) {
-      await client.query('ROLLBACK')
-      return { status: 'halted', reason: `integrity alarm${alarms[0].seq !== null ? ` at seq ${alarms[0].seq}` : ''}: ${alarms[0].reason}` }
-    }
-    const { rows: state } = await client.query<{ tree_size: number; last_leaf: Buffer | null; accumulator: AccumulatorState }>(
-      'SELECT tree_size, last_leaf, accumulator FROM audit_state WHERE singleton FOR UPDATE')
-    const current = state[0]
-    if (!current) throw new Error('audit_state is missing: run the migrations (003-audit)')
-    const { rows: candidates } = await client.query<{ id: string; event: Record<string, unknown>; type: string; at: Date; exchange_id: string | null; message_id: string | null; agencies: string[]; actor: string | null }>(
-      'SELECT id, event, type, at, exchange_id, message_id, agencies, actor FROM audit_events WHERE seq IS NULL AND refused IS NULL ORDER BY recorded LIMIT $1', [batch])
-    // Only valid events are sealed: a row written around recordEvent (unknown type, missing
-    // fields, free text, a time ahead of the clock, columns that disagree with the event) is
-    // marked refused, kept for the investigation, and raises an alarm event, which is sealed.
-    const validate = deps.validate ?? (deps.validate = auditEventValidator(deps.maxSkewSeconds ?? 30))
-    const now = deps.clock.now()
-    const waiting: typeof candidates = []
-    const refusedAlarms: AuditEvent[] = []
-    for (const row of candidates) {
-      const why = validate(row.event, now) ?? (row.event.id !== row.id ? 'its id differs from the row id' : columnMismatch({ seq: 0, line: '', leaf_hash: Buffer.alloc(0), ...row }, row.event))
-      if (why === undefined) { waiting.push(row); continue }
-      await client.query('UPDATE audit_events SET refused = $2 WHERE id = $1 AND seq IS NULL', [row.id, why.slice(0, 1000)])
-      const alarm = auditEvent({
-        type: 'audit.alarm', actor: { kind: 'broker' }, agencies: [], outcome: 'rejected', reason: 'invalid-event',
-        details: { source: 'sealer', refusedRow: row.id, detail: why.slice(0, 300) },
-      }, now)
-      refusedAlarms.push(alarm)
-      deps.onRefused?.(row.id, why)
-    }
-    if (refusedAlarms.length > 0) {
+    try {
+      await client.query('BEGIN')
+      const { rows: lock } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [SEAL_LOCK])
+      if (!lock[0]?.ok) {
+        await client.query('ROLLBACK')
+        return { status: 'busy' }
+      }
+      const { rows: alarms } = await client.query<{ seq: number | null; reason: string }>(
+        'SELECT seq, reason FROM audit_alarms WHERE resolved_at IS NULL ORDER BY detected_at LIMIT 1')
+      if (alarms[0]) {
+        await client.query('ROLLBACK')
+        return { status: 'halted', reason: `integrity alarm${alarms[0].seq !== null ? ` at seq ${alarms[0].seq}` : ''}: ${alarms[0].reason}` }
+      }
+      const { rows: state } = await client.query<{ tree_size: number; last_leaf: Buffer | null; accumulator: AccumulatorState }>(
+        'SELECT tree_size, last_leaf, accumulator FROM audit_state WHERE singleton FOR UPDATE')
+      const current = state[0]
+      if (!current) throw new Error('audit_state is missing: run the migrations (003-audit)')
+      const { rows: candidates } = await client.query<{ id: string; event: Record<string, unknown>; type: string; at: Date; exchange_id: string | null; message_id: string | null; agencies: string[]; actor: string | null }>(
+        'SELECT id, event, type, at, exchange_id, message_id, agencies, actor FROM audit_events WHERE seq IS NULL AND refused IS NULL ORDER BY recorded LIMIT $1', [batch])
+      // Only valid events are sealed: a row written around recordEvent (unknown type, missing
+      // fields, free text, a time ahead of the clock, columns that disagree with the event) is
+      // marked refused, kept for the investigation, and raises an alarm event, which is sealed.
+      const validate = deps.validate ?? (deps.validate = auditEventValidator(deps.maxSkewSeconds ?? 30))
+      const now = deps.clock.now()
+      const waiting: typeof candidates = []
+      const refusedAlarms: AuditEvent[] = []
+      for (const row of candidates) {
+        const why = validate(row.event, now) ?? (row.event.id !== row.id ? 'its id differs from the row id' : columnMismatch({ seq: 0, line: '', leaf_hash: Buffer.alloc(0), ...row }, row.event))
+        if (why === undefined) { waiting.push(row); continue }
+        await client.query('UPDATE audit_events SET refused = $2 WHERE id = $1 AND seq IS NULL', [row.id, why.slice(0, 1000)])
+        const alarm = auditEvent({
+          type: 'audit.alarm', actor: { kind: 'broker' }, agencies: [], outcome: 'rejected', reason: 'invalid-event',
+          details: { source: 'sealer', refusedRow: row.id, detail: why.slice(0, 300) },
+        }, now)
+        refusedAlarms.push(alarm)
+        deps.onRefused?.(row.id, why)
+      }
+      if (refusedAlarms.length > 0) {
       // Sealed in this same batch, after the valid events: the refusal is on the record at once.
-      await client.query(auditInsert(refusedAlarms, 1), [auditRows(refusedAlarms)])
-      for (const a of refusedAlarms) {
-        const { rows } = await client.query<{ id: string; event: Record<string, unknown>; type: string; at: Date; exchange_id: string | null; message_id: string | null; agencies: string[]; actor: string | null }>(
-          'SELECT id, event, type, at, exchange_id, message_id, agencies, actor FROM audit_events WHERE id = $1', [a.id])
-        if (rows[0]) waiting.push(rows[0])
+        await client.query(auditInsert(refusedAlarms, 1), [auditRows(refusedAlarms)])
+        for (const a of refusedAlarms) {
+          const { rows } = await client.query<{ id: string; event: Record<string, unknown>; type: string; at: Date; exchange_id: string | null; message_id: string | null; agencies: string[]; actor: string | null }>(
+            'SELECT id, event, type, at, exchange_id, message_id, agencies, actor FROM audit_events WHERE id = $1', [a.id])
+          if (rows[0]) waiting.push(rows[0])
+        }
       }
-    }
-    if (waiting.length === 0) {
-      await client.query('COMMIT')
-      return { status: 'idle', treeSize: current.tree_size }
-    }
+      if (waiting.length === 0) {
+        await client.query('COMMIT')
+        return { status: 'idle', treeSize: current.tree_size }
+      }
 
-    const acc = MerkleAccumulator.from(current.accumulator)
-    if (acc.size !== current.tree_size) throw new Error(`audit_state is inconsistent: tree_size ${current.tree_size}, accumulator ${acc.size}`)
-    let prev: Buffer | null = current.last_leaf
-    const ids: string[] = []
-    const seqs: number[] = []
-    const lines: string[] = []
-    const leaves: Buffer[] = []
-    const nodeLevels: number[] = []
-    const nodeIndexes: number[] = []
-    const nodeHashes: Buffer[] = []
-    for (const row of waiting) {
-      const sealed = sealEvent(row.event, acc.size, prev)
-      for (const node of acc.append(sealed.leafHash)) {
+      const acc = MerkleAccumulator.from(current.accumulator)
+      if (acc.size !== current.tree_size) throw new Error(`audit_state is inconsistent: tree_size ${current.tree_size}, accumulator ${acc.size}`)
+      let prev: Buffer | null = current.last_leaf
+      const ids: string[] = []
+      const seqs: number[] = []
+      const lines: string[] = []
+      const leaves: Buffer[] = []
+      const nodeLevels: number[] = []
+      const nodeIndexes: number[] = []
+      const nodeHashes: Buffer[] = []
+      for (const row of waiting) {
+        const sealed = sealEvent(row.event, acc.size, prev)
+        for (const node of acc.append(sealed.leafHash)) {
         // Level 0 is the leaf itself, stored once in audit_events.leaf_hash.
-        if (node.level === 0) continue
-        nodeLevels.push(node.level)
-        nodeIndexes.push(node.index)
-        nodeHashes.push(node.hash)
+          if (node.level === 0) continue
+          nodeLevels.push(node.level)
+          nodeIndexes.push(node.index)
+          nodeHashes.push(node.hash)
+        }
+        ids.push(row.id)
+        seqs.push(sealed.seq)
+        lines.push(sealed.line)
+        leaves.push(sealed.leafHash)
+        prev = sealed.leafHash
       }
-      ids.push(row.id)
-      seqs.push(sealed.seq)
-      lines.push(sealed.line)
-      leaves.push(sealed.leafHash)
-      prev = sealed.leafHash
-    }
 
-    const updated = await client.query(
+      const updated = await client.query(
       `UPDATE audit_events a SET seq = u.seq, line = u.line, leaf_hash = u.leaf
          FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::bytea[]) AS u(id, seq, line, leaf)
         WHERE a.id = u.id AND a.seq IS NULL`,
-      [ids, seqs, lines, leaves],
-    )
-    // Under the lock nobody else sets seq; a difference means the log would get a gap: refuse.
-    if (updated.rowCount !== ids.length) throw new Error(`sealer updated ${String(updated.rowCount)} of ${ids.length} events`)
-    if (nodeLevels.length > 0) {
-      await client.query(
-        'INSERT INTO audit_nodes (level, idx, hash) SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])',
-        [nodeLevels, nodeIndexes, nodeHashes],
+      [ids, seqs, lines, leaves]
       )
+      // Under the lock nobody else sets seq; a difference means the log would get a gap: refuse.
+      if (updated.rowCount !== ids.length) throw new Error(`sealer updated ${String(updated.rowCount)} of ${ids.length} events`)
+      if (nodeLevels.length > 0) {
+        await client.query(
+          'INSERT INTO audit_nodes (level, idx, hash) SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])',
+          [nodeLevels, nodeIndexes, nodeHashes]
+        )
+      }
+      await client.query('UPDATE audit_state SET tree_size = $1, last_leaf = $2, accumulator = $3 WHERE singleton',
+        [acc.size, prev, JSON.stringify(acc.toJSON())])
+      const at = deps.clock.now()
+      const root = acc.root()
+      const body = checkpointBody(deps.origin, acc.size, root, at)
+      const jws = await signCheckpoint(body, deps.key)
+      // tree_size is the primary key: a second root for one size cannot be stored.
+      await client.query('INSERT INTO audit_checkpoints (tree_size, root_hash, jws, created_at) VALUES ($1, $2, $3, $4)',
+        [acc.size, root, jws, at])
+      await client.query('COMMIT')
+      return { status: 'sealed', events: waiting.length, treeSize: acc.size, rootHash: body.rootHash, checkpoint: jws }
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw err
     }
-    await client.query('UPDATE audit_state SET tree_size = $1, last_leaf = $2, accumulator = $3 WHERE singleton',
-      [acc.size, prev, JSON.stringify(acc.toJSON())])
-    const at = deps.clock.now()
-    const root = acc.root()
-    const body = checkpointBody(deps.origin, acc.size, root, at)
-    const jws = await signCheckpoint(body, deps.key)
-    // tree_size is the primary key: a second root for one size cannot be stored.
-    await client.query('INSERT INTO audit_checkpoints (tree_size, root_hash, jws, created_at) VALUES ($1, $2, $3, $4)',
-      [acc.size, root, jws, at])
-    await client.query('COMMIT')
-    return { status: 'sealed', events: waiting.length, treeSize: acc.size, rootHash: body.rootHash, checkpoint: jws }
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {})
-    throw err
-  }
   })
 }
 
@@ -166,7 +166,7 @@ export async function sealOnce(deps: SealDeps): Promise<SealResult> {
  * Seals until nothing waits (or `maxBatches` transactions ran, so one tick cannot run forever
  * under a flood). Returns the events sealed and whether another process held the lock.
  */
-export async function sealPending(deps: SealDeps, maxBatches = 20): Promise<{ events: number; busy: boolean; treeSize?: number; halted?: string }> {
+export async function sealPending (deps: SealDeps, maxBatches = 20): Promise<{ events: number; busy: boolean; treeSize?: number; halted?: string }> {
   let events = 0
   let treeSize: number | undefined
   for (let i = 0; i < maxBatches; i++) {

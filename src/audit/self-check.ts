@@ -32,14 +32,14 @@ export class LogWalker {
   #prev: Buffer | null = null
   #checkpoints = 0
 
-  constructor(opts: { jwks: { keys: JWK[] }; origin: string; batch?: number }) {
+  constructor (opts: { jwks: { keys: JWK[] }; origin: string; batch?: number }) {
     this.#verify = checkpointVerifier(opts.jwks)
     this.#origin = opts.origin
     this.#batch = opts.batch ?? WALK_BATCH
   }
 
   /** Leaves verified so far. */
-  get size(): number {
+  get size (): number {
     return this.#acc.size
   }
 
@@ -47,7 +47,7 @@ export class LogWalker {
    * Verifies the leaves from where the walker stopped up to the sealer's current tree size (or
    * `upTo`), and every checkpoint they complete. Never throws for a damaged log: it answers why.
    */
-  async walk(db: Queryable, upTo?: number): Promise<WalkResult> {
+  async walk (db: Queryable, upTo?: number): Promise<WalkResult> {
     try {
       return await this.#walk(db, upTo)
     } catch (err) {
@@ -56,7 +56,7 @@ export class LogWalker {
     }
   }
 
-  async #walk(db: Queryable, upTo?: number): Promise<WalkResult> {
+  async #walk (db: Queryable, upTo?: number): Promise<WalkResult> {
     const { rows: st } = await db.query<{ tree_size: number; last_leaf: Buffer | null; accumulator: { size: number; stack: string[] } }>(
       'SELECT tree_size, last_leaf, accumulator FROM audit_state WHERE singleton')
     const state = st[0]
@@ -122,7 +122,7 @@ export class LogWalker {
     return { ok: true, treeSize: this.#acc.size, events, checkpoints: this.#checkpoints }
   }
 
-  async #checkpoint(cp: { tree_size: number; root_hash: Buffer; jws: string }): Promise<void> {
+  async #checkpoint (cp: { tree_size: number; root_hash: Buffer; jws: string }): Promise<void> {
     const size = cp.tree_size
     let verified: VerifiedCheckpoint
     try {
@@ -143,7 +143,7 @@ export class LogWalker {
  * A full walk from seq 0; with `resolve` and a passing walk, closes the open alarms (each
  * closure recorded as an `audit.alarm` event with outcome ok), so that sealing resumes.
  */
-export async function fullSelfCheck(db: Queryable, opts: { jwks: { keys: JWK[] }; origin: string; resolve?: boolean; at: Date }): Promise<WalkResult & { resolved: number }> {
+export async function fullSelfCheck (db: Queryable, opts: { jwks: { keys: JWK[] }; origin: string; resolve?: boolean; at: Date }): Promise<WalkResult & { resolved: number }> {
   const result = await new LogWalker({ jwks: opts.jwks, origin: opts.origin }).walk(db)
   if (!result.ok || !opts.resolve) return { ...result, resolved: 0 }
   const { rows } = await db.query<{ id: string; seq: number | null; reason: string }>(

@@ -66,7 +66,7 @@ export interface AuditService extends Service {
 const UNSEALED_CAP = 100_000
 
 /** Creates the service; with `autoStart` its loop runs every `checkpointIntervalMs`. */
-export async function createAuditService(rt: Runtime, opts: AuditServiceOptions): Promise<AuditService> {
+export async function createAuditService (rt: Runtime, opts: AuditServiceOptions): Promise<AuditService> {
   const { config, clock, pool } = rt
   const log = pino({ level: config.logLevel, name: 'leix-audit' })
   // A PostgreSQL outage is logged once per loop, not once per tick; the loops keep running.
@@ -89,7 +89,7 @@ export async function createAuditService(rt: Runtime, opts: AuditServiceOptions)
         `SELECT (SELECT at FROM audit_events WHERE seq IS NULL AND refused IS NULL ORDER BY recorded LIMIT 1) AS oldest,
                 (SELECT count(*)::int FROM (SELECT 1 FROM audit_events WHERE seq IS NULL AND refused IS NULL LIMIT ${UNSEALED_CAP}) w) AS unsealed,
                 c.tree_size AS cp_size, c.created_at AS cp_at
-           FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT tree_size, created_at FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1) c ON true`,
+           FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT tree_size, created_at FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1) c ON true`
       )
       const alarms = await openAlarms(pool)
       failedChecks = 0
@@ -211,19 +211,18 @@ export async function createAuditService(rt: Runtime, opts: AuditServiceOptions)
     },
     gate: () => (state.closed
       ? new DomainError('audit-unsealed', `intake is paused: ${state.reason ?? 'the audit log is not sealed'}`, {
-          extra: { unsealedEvents: state.unsealed, oldestUnsealedAt: state.oldestUnsealedAt, sealMaxAgeSeconds: config.sealMaxAgeSeconds },
-        })
+        extra: { unsealedEvents: state.unsealed, oldestUnsealedAt: state.oldestUnsealedAt, sealMaxAgeSeconds: config.sealMaxAgeSeconds },
+      })
       : undefined),
     runOnce,
     sealOnce: () => sealOnce(seal),
     check,
     health: () => state,
     selfCheck,
-    async stop() {
+    async stop () {
       await Promise.all(loops.map((loop) => loop.stop()))
       // Best effort: seal what the stopped services recorded last, so it is not left for the next start.
       await sealPending(seal, 5).catch(() => {})
     },
   }
 }
-

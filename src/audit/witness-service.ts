@@ -41,20 +41,20 @@ const cpOf = (r: CheckpointRow): StoredCheckpoint =>
   ({ treeSize: Number(r.tree_size), rootHash: r.root_hash.toString('base64'), jws: r.jws, createdAt: r.created_at.toISOString() })
 
 /** The checkpoint's note fields, from its (broker-signed) JWS payload. */
-export function noteFields(cp: StoredCheckpoint): CheckpointNote {
+export function noteFields (cp: StoredCheckpoint): CheckpointNote {
   const { payload } = parseCheckpointUnverified(cp.jws)
   return { origin: payload.origin, treeSize: payload.treeSize, rootHash: payload.rootHash }
 }
 
 /** The cosignatures stored for one tree size, oldest witness first. */
-export async function cosignaturesAt(db: Queryable, treeSize: number): Promise<Cosignature[]> {
+export async function cosignaturesAt (db: Queryable, treeSize: number): Promise<Cosignature[]> {
   const { rows } = await db.query<{ witness: string; key_id: string; signed_at: Date; line: string }>(
     'SELECT witness, key_id, signed_at, line FROM audit_cosignatures WHERE tree_size = $1 ORDER BY witness, key_id', [treeSize])
   return rows.map((r) => ({ witness: r.witness, keyId: Number(r.key_id).toString(16).padStart(8, '0'), signedAt: r.signed_at.toISOString(), line: r.line }))
 }
 
 /** The checkpoint as a signed note: the broker's signature (Ed25519 is deterministic) and every stored cosignature. */
-export async function cosignedNote(db: Queryable, brokerKey: SigningKey, cp: StoredCheckpoint): Promise<{ note: string; cosignatures: Cosignature[] }> {
+export async function cosignedNote (db: Queryable, brokerKey: SigningKey, cp: StoredCheckpoint): Promise<{ note: string; cosignatures: Cosignature[] }> {
   const signed = signCheckpointNote(noteFields(cp), brokerKey.privateKey)
   const cosignatures = await cosignaturesAt(db, cp.treeSize)
   const { text, signatures } = parseNote(signed)
@@ -65,7 +65,7 @@ export async function cosignedNote(db: Queryable, brokerKey: SigningKey, cp: Sto
  * The newest checkpoint cosigned by at least `min` distinct witnesses (min 0: the newest checkpoint).
  * Undefined if there is none.
  */
-export async function witnessedCheckpoint(db: Queryable, min: number): Promise<StoredCheckpoint | undefined> {
+export async function witnessedCheckpoint (db: Queryable, min: number): Promise<StoredCheckpoint | undefined> {
   if (min <= 0) return await latestCheckpoint(db)
   const { rows } = await db.query<CheckpointRow>(
     `SELECT c.tree_size, c.root_hash, c.jws, c.created_at
@@ -81,7 +81,7 @@ export async function witnessedCheckpoint(db: Queryable, min: number): Promise<S
  * newest checkpoint (so that witnesses asking at different moments converge on one checkpoint),
  * else the newest.
  */
-export async function witnessTarget(db: Queryable, old: number, roundSeconds: number): Promise<StoredCheckpoint | undefined> {
+export async function witnessTarget (db: Queryable, old: number, roundSeconds: number): Promise<StoredCheckpoint | undefined> {
   const { rows } = await db.query<CheckpointRow>(
     `SELECT c.tree_size, c.root_hash, c.jws, c.created_at
        FROM audit_checkpoints c
@@ -93,7 +93,7 @@ export async function witnessTarget(db: Queryable, old: number, roundSeconds: nu
 }
 
 /** The tlog-witness add-checkpoint body for a witness at `old`, or a problem. */
-export async function addCheckpointBody(deps: WitnessDeps, old: number): Promise<{ body: string; treeSize: number }> {
+export async function addCheckpointBody (deps: WitnessDeps, old: number): Promise<{ body: string; treeSize: number }> {
   const cp = await witnessTarget(deps.db, old, deps.roundSeconds)
   if (cp === undefined) throw new DomainError('not-found', 'no checkpoint has been signed yet')
   if (old > cp.treeSize) {
@@ -104,7 +104,7 @@ export async function addCheckpointBody(deps: WitnessDeps, old: number): Promise
   return { body: formatAddCheckpoint({ oldSize: old, proof, note }), treeSize: cp.treeSize }
 }
 
-function brokerNoteKey(deps: WitnessDeps, origin: string): NoteKey {
+function brokerNoteKey (deps: WitnessDeps, origin: string): NoteKey {
   return logNoteKey(origin, deps.brokerKey.publicJwk)
 }
 
@@ -113,7 +113,7 @@ function brokerNoteKey(deps: WitnessDeps, origin: string): NoteKey {
  * log's (broker signature) for a stored checkpoint with that root; each line by a configured
  * witness must verify. Returns the witnesses stored.
  */
-export async function acceptCosignatures(deps: WitnessDeps, origin: string, body: string, now: Date): Promise<{ treeSize: number; witnesses: string[] }> {
+export async function acceptCosignatures (deps: WitnessDeps, origin: string, body: string, now: Date): Promise<{ treeSize: number; witnesses: string[] }> {
   const verified = verifyCheckpointNote(body, [brokerNoteKey(deps, origin)])
   if (!verified.ok) throw new DomainError('bad-witness-statement', `not a checkpoint note of this log: ${verified.reason}`)
   const cp = verified.checkpoint
@@ -155,13 +155,14 @@ export interface WitnessAlarm {
 }
 
 /** The alarm's note text (one statement per line; the reason on one line). */
-export function alarmText(alarm: WitnessAlarm): string {
+export function alarmText (alarm: WitnessAlarm): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what this removes
   const oneLine = alarm.reason.replace(/[\u0000-\u001f]+/g, ' ').slice(0, 500)
   return `${ALARM_HEADER}\n${alarm.origin}\ncosigned ${alarm.cosigned.treeSize} ${alarm.cosigned.rootHash}\n` +
     `offered ${alarm.offered ? `${alarm.offered.treeSize} ${alarm.offered.rootHash}` : 'none'}\ntime ${alarm.time}\nreason ${oneLine}\n`
 }
 
-export function parseAlarmText(text: string): WitnessAlarm | undefined {
+export function parseAlarmText (text: string): WitnessAlarm | undefined {
   const m = /^leix-witness-alarm\/v1\n(\S+)\ncosigned (\d{1,16}) (\S{44})\noffered (?:(\d{1,16}) (\S{44})|none)\ntime (\d{1,16})\nreason ([^\n]{0,500})\n$/.exec(text)
   if (!m) return undefined
   const [, origin, cs, cr, os, or, time, reason] = m as unknown as [string, string, string, string, string | undefined, string | undefined, string, string]
@@ -173,7 +174,7 @@ export function parseAlarmText(text: string): WitnessAlarm | undefined {
 }
 
 /** Verifies an alarm note signed (type 0x01) by a configured witness and records `witness.alarm`. */
-export async function acceptAlarm(deps: WitnessDeps, body: string, now: Date): Promise<{ witness: string; alarm: WitnessAlarm }> {
+export async function acceptAlarm (deps: WitnessDeps, body: string, now: Date): Promise<{ witness: string; alarm: WitnessAlarm }> {
   let note
   try {
     note = parseNote(body)
@@ -207,14 +208,14 @@ export async function acceptAlarm(deps: WitnessDeps, body: string, now: Date): P
 export interface AlarmView { at: string; witness: string; details: Record<string, unknown> }
 
 /** Alarms recorded (sealed or not), newest first. */
-export async function listAlarms(db: Queryable, limit = 100): Promise<AlarmView[]> {
+export async function listAlarms (db: Queryable, limit = 100): Promise<AlarmView[]> {
   const { rows } = await db.query<{ at: Date; actor: string; event: { details?: Record<string, unknown> } }>(
     "SELECT at, actor, event FROM audit_events WHERE type = 'witness.alarm' ORDER BY at DESC LIMIT $1", [limit])
   return rows.map((r) => ({ at: r.at.toISOString(), witness: r.actor, details: r.event.details ?? {} }))
 }
 
 /** The newest alarm of a witness that has not cosigned since, if any. */
-export async function activeAlarm(db: Queryable): Promise<AlarmView | undefined> {
+export async function activeAlarm (db: Queryable): Promise<AlarmView | undefined> {
   const { rows } = await db.query<{ at: Date; actor: string; event: { details?: Record<string, unknown> } }>(
     `SELECT a.at, a.actor, a.event FROM audit_events a
       WHERE a.type = 'witness.alarm'
@@ -231,7 +232,7 @@ export interface WitnessService extends Service {
 }
 
 /** Witnessing beside the log: the configured witnesses, and a readiness check failing on an active alarm. */
-export async function witnessService(rt: Runtime): Promise<WitnessService> {
+export async function witnessService (rt: Runtime): Promise<WitnessService> {
   const deps: WitnessDeps = {
     db: rt.pool, brokerKey: rt.brokerKey, witnesses: parseWitnessKeys(rt.config.witnesses), roundSeconds: rt.config.witnessRoundSeconds,
   }
@@ -246,6 +247,6 @@ export async function witnessService(rt: Runtime): Promise<WitnessService> {
         return alarm ? `witness ${alarm.witness} raised an alarm at ${alarm.at}: ${String(alarm.details.statement ?? '')} (GET /v1/witness/alarms)` : undefined
       },
     },
-    async stop() {},
+    async stop () {},
   }
 }

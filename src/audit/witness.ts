@@ -82,7 +82,7 @@ export function addCheckpoint (
   body: string,
   logs: ReadonlyMap<string, readonly NoteKey[]>,
   witness: WitnessIdentity,
-  now: Date,
+  now: Date
 ): AddCheckpointResult {
   let req: AddCheckpointRequest
   try {
@@ -167,7 +167,7 @@ export function checkWitnessPolicy (
   note: string,
   logKeys: readonly NoteKey[],
   policy: WitnessPolicy,
-  expected?: CheckpointNote,
+  expected?: CheckpointNote
 ): WitnessCheck {
   const verified = verifyCheckpointNote(note, logKeys)
   if (!verified.ok) return { ok: false, code: 'checkpoint-note', reason: verified.reason }
@@ -231,7 +231,7 @@ export function verifyWitnessed (
   final: CheckpointNote,
   witnessed: WitnessedCheckpoint | undefined,
   logKeys: readonly NoteKey[],
-  policy: WitnessPolicy,
+  policy: WitnessPolicy
 ): WitnessCheck | { ok: true, skipped: true } {
   if (witnessed === undefined) {
     if (policy.threshold === 0) return { ok: true, skipped: true }

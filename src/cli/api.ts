@@ -63,16 +63,16 @@ export const URL_OPTION = { type: 'string', value: 'URL', env: 'LEIX_URL', defau
 export const TOKEN_OPTION = { type: 'string', value: 'T', env: 'LEIX_TOKEN', description: 'bearer token (see leix token)' } as const satisfies OptionSpec
 export const JSON_OPTION = { type: 'boolean', description: 'print the answer as JSON' } as const satisfies OptionSpec
 
-export function baseUrl(url: string): string {
+export function baseUrl (url: string): string {
   return url.replace(/\/$/, '')
 }
 
-function isProblem(body: unknown): body is ProblemBody {
+function isProblem (body: unknown): body is ProblemBody {
   return typeof body === 'object' && body !== null && typeof (body as { type?: unknown }).type === 'string'
 }
 
 /** The answer's status and body: parsed JSON, or the text when it is not JSON. */
-export async function fetchJson(url: string, init: RequestInit = {}): Promise<{ status: number; body: unknown }> {
+export async function fetchJson (url: string, init: RequestInit = {}): Promise<{ status: number; body: unknown }> {
   let res: Response
   try {
     res = await fetch(url, init)
@@ -88,7 +88,7 @@ export async function fetchJson(url: string, init: RequestInit = {}): Promise<{ 
   return { status: res.status, body }
 }
 
-export function printProblem(io: Io, status: number, body: unknown): void {
+export function printProblem (io: Io, status: number, body: unknown): void {
   if (isProblem(body)) {
     io.stderr.write(`error ${status} ${body.code ?? body.type}: ${body.detail ?? body.title}\n`)
     for (const v of body.violations ?? []) io.stderr.write(`  ${v.rule} ${v.path}: ${v.message}\n`)
@@ -102,7 +102,7 @@ export function printProblem(io: Io, status: number, body: unknown): void {
  * GETs a tracking resource with a bearer token. Returns the body (typed as the API answers it),
  * or undefined after printing the problem (the command then exits 1).
  */
-export async function readAsOfficer<T>(io: Io, command: string, values: { token: string | undefined; url: string }, path: string): Promise<T | undefined> {
+export async function readAsOfficer<T> (io: Io, command: string, values: { token: string | undefined; url: string }, path: string): Promise<T | undefined> {
   if (!values.token) throw new UsageError(`${command} needs --token or LEIX_TOKEN (see \`leix token\`)`)
   const { status, body } = await fetchJson(`${baseUrl(values.url)}${path}`, { headers: { authorization: `Bearer ${values.token}` } })
   if (status >= 300) {
@@ -113,11 +113,11 @@ export async function readAsOfficer<T>(io: Io, command: string, values: { token:
 }
 
 /** `3d 4h left` or `2h 5m overdue`. */
-export function timeLeft(seconds: number): string {
+export function timeLeft (seconds: number): string {
   return `${formatSeconds(seconds)} ${seconds < 0 ? 'overdue' : 'left'}`
 }
 
-function formatSeconds(s: number): string {
+function formatSeconds (s: number): string {
   const a = Math.abs(s)
   const d = Math.floor(a / 86400)
   const h = Math.floor((a % 86400) / 3600)

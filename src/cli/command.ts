@@ -93,40 +93,40 @@ export interface CommandGroup {
 export type Entry = Command | CommandGroup
 
 /** Declares a command; infers its option types for `run`. */
-export function command<const O extends Options>(c: Command<O>): Command<O> {
+export function command<const O extends Options> (c: Command<O>): Command<O> {
   return c
 }
 
-export function isGroup(entry: Entry): entry is CommandGroup {
+export function isGroup (entry: Entry): entry is CommandGroup {
   return 'subcommands' in entry
 }
 
 /** Every --help, whatever the command: not declared by commands. */
 const HELP_FLAGS = new Set(['--help', '-h'])
 
-export function wantsHelp(argv: readonly string[]): boolean {
+export function wantsHelp (argv: readonly string[]): boolean {
   const end = argv.indexOf('--')
   return (end === -1 ? argv : argv.slice(0, end)).some((a) => HELP_FLAGS.has(a))
 }
 
 /** `a`, `a and b`, `a, b and c`; with `or`: `EdDSA or ES256`. */
-export function listOf(items: readonly string[], conjunction: 'and' | 'or' = 'and'): string {
+export function listOf (items: readonly string[], conjunction: 'and' | 'or' = 'and'): string {
   return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} ${conjunction} ${items.at(-1)}`
 }
 
 /** A few choices are shown in usage lines (`--alg EdDSA|ES256`); more by the value's name. */
-function valueName(spec: OptionSpec): string {
+function valueName (spec: OptionSpec): string {
   return spec.choices && spec.choices.length <= 3 ? spec.choices.join('|') : (spec.value ?? 'VALUE')
 }
 
 /** `--key FILE`, `--fresh`, `--witness-key K ...`. */
-export function flagUsage(name: string, spec: OptionSpec): string {
+export function flagUsage (name: string, spec: OptionSpec): string {
   const flag = spec.type === 'boolean' ? `--${name}` : `--${name} ${valueName(spec)}`
   return spec.multiple ? `${flag} ...` : flag
 }
 
 /** The one-line synopsis after `leix`: `sign MESSAGE.json --key FILE [--fresh]`. */
-export function synopsis(path: string, c: Command): string {
+export function synopsis (path: string, c: Command): string {
   const options = Object.entries(c.options)
   const parts = [
     path,
@@ -140,7 +140,7 @@ export function synopsis(path: string, c: Command): string {
 const COLUMN = 30
 
 /** Long synopses continue on the next line, so that help stays readable in a terminal. */
-export function wrap(text: string, indent: number, width = 100): string {
+export function wrap (text: string, indent: number, width = 100): string {
   const lines: string[] = []
   let line = ''
   for (const word of text.split(/ (?=\[|--)/)) {
@@ -156,19 +156,19 @@ export function wrap(text: string, indent: number, width = 100): string {
 }
 
 /** `  left      text`, the text on the next line when `left` is too wide. */
-export function row(left: string, text: string, indent = 2): string {
+export function row (left: string, text: string, indent = 2): string {
   const head = ' '.repeat(indent) + left
   return head.length < COLUMN ? head.padEnd(COLUMN) + text : `${head}\n${' '.repeat(COLUMN)}${text}`
 }
 
-function defaultNote(spec: OptionSpec): string {
+function defaultNote (spec: OptionSpec): string {
   const from = [spec.env, spec.default !== undefined && spec.type === 'string' ? String(spec.default) : undefined].filter(Boolean)
   if (from.length === 0) return ''
   return ` (default: ${from.join(', else ')})`
 }
 
 /** `leix <path> --help`. */
-export function commandHelp(path: string, c: Command): string {
+export function commandHelp (path: string, c: Command): string {
   const lines = [`leix ${path} — ${c.summary}`, '', `Usage: leix ${wrap(synopsis(path, c), 7)}`]
   if (c.description) lines.push('', ...c.description.split('\n').map((l) => (l ? `  ${l}` : l)))
   if (c.positionals?.length) {
@@ -186,7 +186,7 @@ export function commandHelp(path: string, c: Command): string {
 }
 
 /** `leix <group> --help`: each subcommand's synopsis and summary. */
-export function groupHelp(g: CommandGroup): string {
+export function groupHelp (g: CommandGroup): string {
   const lines = [`leix ${g.name} — ${g.summary}`, '']
   for (const c of g.subcommands) lines.push(`  leix ${wrap(synopsis(`${g.name} ${c.name}`, c), 7)}`, `      ${c.summary}`, '')
   lines.push(`Run leix ${g.name} <subcommand> --help for its options.`)
@@ -199,7 +199,7 @@ export function groupHelp(g: CommandGroup): string {
  * choices and a wrong number of positionals are usage errors. A given option wins over its
  * environment variable, which wins over the default.
  */
-export function parseCommandArgs<O extends Options>(path: string, c: Command<O>, argv: string[], env: Io['env']): Args<O> {
+export function parseCommandArgs<O extends Options> (path: string, c: Command<O>, argv: string[], env: Io['env']): Args<O> {
   const config: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {}
   for (const [name, spec] of Object.entries(c.options)) {
     config[name] = { type: spec.type, ...(spec.multiple ? { multiple: true } : {}), ...(spec.short ? { short: spec.short } : {}) }

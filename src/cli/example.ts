@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 
 /** A valid example message for the walkthrough and tests: a normal request under PCC-SEE. */
-export function exampleMessage(o: { from: string; to: string; kind: 'request' | 'spontaneous'; officer: string; now?: Date }): Record<string, unknown> {
+export function exampleMessage (o: { from: string; to: string; kind: 'request' | 'spontaneous'; officer: string; now?: Date }): Record<string, unknown> {
   const now = o.now ?? new Date()
   const eraseBy = new Date(now.getTime() + 365 * 86400_000).toISOString()
   const base = {

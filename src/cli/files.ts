@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import type { JWK } from 'jose'
 import { UsageError } from './command.ts'
 
-export function readText(path: string, what: string): string {
+export function readText (path: string, what: string): string {
   try {
     return readFileSync(path, 'utf8')
   } catch (err) {
@@ -12,7 +12,7 @@ export function readText(path: string, what: string): string {
   }
 }
 
-export function readJson(path: string, what: string): unknown {
+export function readJson (path: string, what: string): unknown {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as unknown
   } catch (err) {
@@ -21,7 +21,7 @@ export function readJson(path: string, what: string): unknown {
 }
 
 /** A JWKS file ({keys: [...]}) or a single JWK. */
-export function readJwks(path: string, what = '--jwks'): { keys: JWK[] } {
+export function readJwks (path: string, what = '--jwks'): { keys: JWK[] } {
   let value: unknown
   try {
     value = JSON.parse(readText(path, what))

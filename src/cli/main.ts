@@ -32,12 +32,12 @@ export const SECTIONS: readonly { title: string; commands: readonly Entry[] }[] 
 export const COMMANDS: readonly Entry[] = SECTIONS.flatMap((s) => s.commands)
 
 /** Every runnable command with its path after `leix` (`status`, `audit verify`). */
-export function runnableCommands(): { path: string; command: Command }[] {
+export function runnableCommands (): { path: string; command: Command }[] {
   return COMMANDS.flatMap((e) => (isGroup(e) ? e.subcommands.map((c) => ({ path: `${e.name} ${c.name}`, command: c })) : [{ path: e.name, command: e }]))
 }
 
 /** `leix --help`, generated from the declarations. */
-export function topHelp(): string {
+export function topHelp (): string {
   const lines = ['leix — secure law-enforcement information exchange', '', 'Usage: leix <command> [options]']
   for (const section of SECTIONS) {
     lines.push('', section.title)
@@ -50,24 +50,24 @@ export function topHelp(): string {
     '',
     'Run leix <command> --help for its options. Environment: see README.md "Configuration".',
     'URL defaults to LEIX_URL or http://127.0.0.1:8080; token defaults to LEIX_TOKEN.',
-    'Exit codes: 0 done, 1 the operation failed, 2 usage or configuration error.',
+    'Exit codes: 0 done, 1 the operation failed, 2 usage or configuration error.'
   )
   return lines.join('\n') + '\n'
 }
 
-function processIo(): Io {
+function processIo (): Io {
   return { stdout: process.stdout, stderr: process.stderr, env: process.env }
 }
 
-function usageOf(path: string, c: Command): string {
+function usageOf (path: string, c: Command): string {
   return `usage: leix ${wrap(synopsis(path, c), 7)}\n(see leix ${path} --help)\n`
 }
 
-function groupUsage(g: CommandGroup): string {
+function groupUsage (g: CommandGroup): string {
   return g.subcommands.map((c) => `usage: leix ${wrap(synopsis(`${g.name} ${c.name}`, c), 7)}\n`).join('') + `(see leix ${g.name} --help)\n`
 }
 
-async function runCommand(path: string, c: Command, argv: string[], io: Io): Promise<number> {
+async function runCommand (path: string, c: Command, argv: string[], io: Io): Promise<number> {
   if (wantsHelp(argv)) {
     io.stdout.write(commandHelp(path, c))
     return EXIT.ok
@@ -81,12 +81,12 @@ async function runCommand(path: string, c: Command, argv: string[], io: Io): Pro
 }
 
 /** The message, then the usage of the command it concerns. */
-function usageFailure(io: Io, err: UsageError, usage: string): number {
+function usageFailure (io: Io, err: UsageError, usage: string): number {
   io.stderr.write(`leix: ${err.message}\n${usage}`)
   return EXIT.usage
 }
 
-async function runGroup(g: CommandGroup, argv: string[], io: Io): Promise<number> {
+async function runGroup (g: CommandGroup, argv: string[], io: Io): Promise<number> {
   const [name, ...rest] = argv
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     const sub = name === 'help' ? g.subcommands.find((c) => c.name === rest[0]) : undefined
@@ -100,7 +100,7 @@ async function runGroup(g: CommandGroup, argv: string[], io: Io): Promise<number
   return await runCommand(`${g.name} ${sub.name}`, sub, rest, io)
 }
 
-async function dispatch(argv: string[], io: Io): Promise<number> {
+async function dispatch (argv: string[], io: Io): Promise<number> {
   const [name, ...rest] = argv
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     const entry = name === 'help' ? COMMANDS.find((e) => e.name === rest[0]) : undefined
@@ -118,7 +118,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
  * errors are printed and exit 2, anything else exits 1 with its stack. `serve`, `gateway` and
  * `worker` resolve once started; their process then runs until a signal.
  */
-export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+export async function main (argv: string[], io: Io = processIo()): Promise<number> {
   try {
     return await dispatch(argv, io)
   } catch (err) {

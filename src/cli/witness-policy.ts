@@ -14,7 +14,7 @@ export const WITNESS_OPTIONS = {
 } as const satisfies Record<string, OptionSpec>
 
 /** A witness vkey given inline, or a file holding one (e.g. the output of leix witness keygen). */
-export function readWitnessKeyArg(arg: string): NoteKey {
+export function readWitnessKeyArg (arg: string): NoteKey {
   let text = arg
   if (!/^[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+$/.test(arg)) {
     try {
@@ -33,7 +33,7 @@ export function readWitnessKeyArg(arg: string): NoteKey {
 }
 
 /** The policy of the arguments; no keys and no threshold is the empty policy (0 of 0). */
-export function witnessPolicyFromArgs(values: { 'witness-key'?: string[] | undefined; 'witness-threshold'?: string | undefined }): WitnessPolicy {
+export function witnessPolicyFromArgs (values: { 'witness-key'?: string[] | undefined; 'witness-threshold'?: string | undefined }): WitnessPolicy {
   const keys = (values['witness-key'] ?? []).map(readWitnessKeyArg)
   const raw = values['witness-threshold']
   if (raw !== undefined && !/^\d{1,3}$/.test(raw)) throw new UsageError('--witness-threshold must be a whole number')
@@ -48,7 +48,7 @@ export function witnessPolicyFromArgs(values: { 'witness-key'?: string[] | undef
 }
 
 /** A witnessed checkpoint file: the JSON of GET /v1/audit/checkpoints/witnessed, or a bare signed note. */
-export function readWitnessedFile(path: string): WitnessedCheckpoint {
+export function readWitnessedFile (path: string): WitnessedCheckpoint {
   let text: string
   try {
     text = readFileSync(path, 'utf8')

@@ -34,7 +34,7 @@ export type RoundResult =
   | { status: 'alarm'; reason: string; reported: boolean }
   | { status: 'error'; reason: string }
 
-export function readState(path: string): WitnessStateFile {
+export function readState (path: string): WitnessStateFile {
   let text: string
   try {
     text = readFileSync(path, 'utf8')
@@ -54,7 +54,7 @@ export function readState(path: string): WitnessStateFile {
 }
 
 /** Writes the state durably (temporary file, fsync, rename) before any cosignature leaves. */
-export function writeState(path: string, value: WitnessStateFile): void {
+export function writeState (path: string, value: WitnessStateFile): void {
   const tmp = `${path}.tmp`
   writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 })
   const fd = openSync(tmp, 'r')
@@ -67,7 +67,7 @@ export function writeState(path: string, value: WitnessStateFile): void {
 }
 
 /** One witnessing round against leix. Never throws for network or protocol failures. */
-export async function runWitnessRound(cfg: WitnessConfig): Promise<RoundResult> {
+export async function runWitnessRound (cfg: WitnessConfig): Promise<RoundResult> {
   const doFetch = cfg.fetch ?? fetch
   const now = cfg.now ?? (() => new Date())
   const base = cfg.url.replace(/\/$/, '')
@@ -119,7 +119,7 @@ export async function runWitnessRound(cfg: WitnessConfig): Promise<RoundResult> 
 }
 
 /** A witness identity from its private JWK file (kid = the witness name). */
-export function loadWitnessKey(path: string): WitnessIdentity {
+export function loadWitnessKey (path: string): WitnessIdentity {
   let jwk: JWK
   try {
     jwk = JSON.parse(readFileSync(path, 'utf8')) as JWK
@@ -132,6 +132,6 @@ export function loadWitnessKey(path: string): WitnessIdentity {
 }
 
 /** The cosignature vkey of a witness identity. */
-export function witnessVkey(identity: { name: string; privateKey: KeyObject }): string {
+export function witnessVkey (identity: { name: string; privateKey: KeyObject }): string {
   return formatVkey(noteKey(identity.name, SIG_COSIGNATURE_V1, rawEd25519(identity.privateKey)))
 }

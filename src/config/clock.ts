@@ -9,17 +9,20 @@ export const systemClock: Clock = { now: () => new Date() }
 /** A clock for tests: starts at `start`, moves only when told. */
 export class ManualClock implements Clock {
   #ms: number
-  constructor(start: Date | string | number = Date.now()) {
+  constructor (start: Date | string | number = Date.now()) {
     this.#ms = new Date(start).getTime()
   }
-  now(): Date {
+
+  now (): Date {
     return new Date(this.#ms)
   }
+
   /** Move forward by `ms` milliseconds. */
-  advance(ms: number): void {
+  advance (ms: number): void {
     this.#ms += ms
   }
-  set(to: Date | string | number): void {
+
+  set (to: Date | string | number): void {
     this.#ms = new Date(to).getTime()
   }
 }

@@ -137,7 +137,7 @@ export const ENV_NAMES: Record<string, keyof Config> = {
 export const DATABASE_ROLES = { owner: 'leix_owner', app: 'leix_app', sealer: 'leix_sealer' } as const
 
 /** `url` with another user and no password (the derived defaults of the role URLs). */
-export function withUser(url: string, user: string): string {
+export function withUser (url: string, user: string): string {
   const u = new URL(url)
   u.username = user
   u.password = ''
@@ -145,7 +145,7 @@ export function withUser(url: string, user: string): string {
 }
 
 /** Where migrations run: migrateDatabaseUrl, else databaseUrl with the user `leix_owner`. */
-export function migrationUrl(config: Pick<Config, 'databaseUrl' | 'migrateDatabaseUrl'>): string {
+export function migrationUrl (config: Pick<Config, 'databaseUrl' | 'migrateDatabaseUrl'>): string {
   return config.migrateDatabaseUrl ?? withUser(config.databaseUrl, DATABASE_ROLES.owner)
 }
 
@@ -159,7 +159,7 @@ const FIELD_TO_ENV = Object.fromEntries(Object.entries(ENV_NAMES).map(([env, fie
  * Reads configuration from an optional JSON file (`LEIX_CONFIG`), then the environment, then
  * `overrides` (tests), applies defaults and validates. Throws ConfigError naming the bad field.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const schema = JSON.parse(readFileSync(new URL('../../schemas/config.schema.json', import.meta.url), 'utf8'))
   const raw: Record<string, unknown> = {}
   if (env.LEIX_CONFIG) {
@@ -216,12 +216,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
 }
 
 /** Whether a listen address stays on this machine. */
-export function isLoopback(host: string): boolean {
+export function isLoopback (host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
 }
 
 /** Fastify's trustProxy value from its configured text. */
-export function trustProxyOption(text: string): boolean | number | string[] {
+export function trustProxyOption (text: string): boolean | number | string[] {
   if (text === 'false' || text === '') return false
   if (text === 'true') return true
   if (/^\d{1,2}$/.test(text)) return Number(text)

@@ -13,7 +13,7 @@ export interface SigningKey {
 }
 
 /** Generates an Ed25519 (default) or P-256 key pair as JWKs with `kid`, `alg` and `use: 'sig'`. */
-export async function generateKeyPair(kid: string, alg: 'EdDSA' | 'ES256' = 'EdDSA'): Promise<{ privateJwk: jose.JWK; publicJwk: jose.JWK }> {
+export async function generateKeyPair (kid: string, alg: 'EdDSA' | 'ES256' = 'EdDSA'): Promise<{ privateJwk: jose.JWK; publicJwk: jose.JWK }> {
   const { privateKey, publicKey } = await jose.generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) })
   const meta = { kid, alg, use: 'sig' }
   return {
@@ -23,13 +23,13 @@ export async function generateKeyPair(kid: string, alg: 'EdDSA' | 'ES256' = 'EdD
 }
 
 /** Public part of a private JWK (drops `d` and any other private member). */
-export function publicJwkOf(jwk: jose.JWK): jose.JWK {
+export function publicJwkOf (jwk: jose.JWK): jose.JWK {
   const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub } = jwk
   return pub
 }
 
 /** Turns a private JWK into a SigningKey; the JWK must carry `kid` and be Ed25519 or P-256. */
-export function signingKeyFromJwk(jwk: jose.JWK, what = 'key'): SigningKey {
+export function signingKeyFromJwk (jwk: jose.JWK, what = 'key'): SigningKey {
   if (!jwk.kid) throw new ConfigError(`${what}: JWK has no kid`)
   if (!jwk.d) throw new ConfigError(`${what}: JWK is not a private key`)
   let alg: 'EdDSA' | 'ES256'
@@ -41,7 +41,7 @@ export function signingKeyFromJwk(jwk: jose.JWK, what = 'key'): SigningKey {
   return { kid: jwk.kid, alg, privateKey, publicJwk }
 }
 
-export function readJwkFile(path: string, what: string): jose.JWK {
+export function readJwkFile (path: string, what: string): jose.JWK {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as jose.JWK
   } catch (err) {
@@ -52,14 +52,14 @@ export function readJwkFile(path: string, what: string): jose.JWK {
 const DEV_DIR = new URL('../../config/dev/', import.meta.url)
 
 /** Resolves a configured key path, or the committed development key when LEIX_DEV_KEYS is on. */
-function keyPath(configured: string | undefined, devFile: string, config: Config): string | undefined {
+function keyPath (configured: string | undefined, devFile: string, config: Config): string | undefined {
   if (configured) return configured
   if (config.devKeys) return new URL(devFile, DEV_DIR).pathname
   return undefined
 }
 
 /** The broker's signing key: receipts, delivery signatures, audit checkpoints. */
-export function loadBrokerKey(config: Config): SigningKey {
+export function loadBrokerKey (config: Config): SigningKey {
   const path = keyPath(config.brokerKeyPath, 'broker.DEV-ONLY.private.jwk.json', config)
   if (!path) throw new ConfigError('brokerKeyPath (LEIX_BROKER_KEY): no broker signing key configured (set LEIX_DEV_KEYS=true for local development)')
   const key = signingKeyFromJwk(readJwkFile(path, 'LEIX_BROKER_KEY'), 'LEIX_BROKER_KEY')
@@ -82,7 +82,7 @@ export interface TokenKeys {
  * The bearer-token issuer's keys: `LEIX_TOKEN_JWKS` (file or https:// URL, several keys) or the
  * single key of `LEIX_TOKEN_PUBLIC_KEY`; the private key only where tokens are minted.
  */
-export function loadTokenKeys(config: Config): TokenKeys {
+export function loadTokenKeys (config: Config): TokenKeys {
   let keySet: jose.JWTVerifyGetKey
   let publicJwks: jose.JWK[] | undefined
   if (config.tokenJwks && /^https?:\/\//.test(config.tokenJwks)) {
@@ -118,7 +118,7 @@ export function loadTokenKeys(config: Config): TokenKeys {
 }
 
 /** The public `x`/`y` of every committed development key (config/dev), to recognise one wherever it is configured. */
-export function committedDevKeys(): Map<string, string> {
+export function committedDevKeys (): Map<string, string> {
   const found = new Map<string, string>()
   const walk = (dir: URL): void => {
     let names: string[]
@@ -145,6 +145,6 @@ export function committedDevKeys(): Map<string, string> {
 }
 
 /** Whether a public JWK is a development key: marked `dev: true`, or one whose private half is committed. */
-export function isDevKey(jwk: jose.JWK & { dev?: unknown }, committed: Map<string, string>): boolean {
+export function isDevKey (jwk: jose.JWK & { dev?: unknown }, committed: Map<string, string>): boolean {
   return jwk.dev === true || committed.has(`${jwk.x}|${jwk.y ?? ''}`)
 }

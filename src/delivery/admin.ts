@@ -17,12 +17,12 @@ import { heldBy, lockMessage, markRejected, restartDelivery, type MessageRow } f
 
 /** A refusal to act on a message: logged outside the refused transaction (A2), answered like an unknown id. */
 class Denied extends Error {
-  constructor(readonly m: MessageRow) {
+  constructor (readonly m: MessageRow) {
     super('denied')
   }
 }
 
-async function denying<T>(pool: Pool, actor: AuditActor & { agency: string }, resource: string, at: Date, notFound: string, fn: () => Promise<T>): Promise<T> {
+async function denying<T> (pool: Pool, actor: AuditActor & { agency: string }, resource: string, at: Date, notFound: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn()
   } catch (err) {
@@ -50,7 +50,7 @@ export interface RedeliverResult {
  * keep the whole history. An opening message takes its exchange back from `undeliverable` to
  * `accepted`. Either agency of the message may ask (its admin); the caller enqueues after commit.
  */
-export async function redeliver(pool: Pool, messageId: string, o: { actor: AuditActor & { agency: string }; justification?: JustificationInput; justificationRetentionDays?: number; now: Date }): Promise<RedeliverResult> {
+export async function redeliver (pool: Pool, messageId: string, o: { actor: AuditActor & { agency: string }; justification?: JustificationInput; justificationRetentionDays?: number; now: Date }): Promise<RedeliverResult> {
   const notFound = `no message ${messageId} for ${o.actor.agency}`
   return denying(pool, o.actor, 'redeliver', o.now, notFound, () => withTransaction(pool, async (client) => {
     const m = await lockMessage(client, messageId)
@@ -95,11 +95,11 @@ export interface ReviewResult {
  * - reject: the message is never delivered; an opening message closes its exchange.
  * The caller enqueues a released message after commit.
  */
-export async function review(
+export async function review (
   pool: Pool,
   directory: Directory,
   messageId: string,
-  o: { actor: AuditActor & { agency: string }; decision: 'release' | 'reject'; justification: JustificationInput; justificationRetentionDays?: number; now: Date },
+  o: { actor: AuditActor & { agency: string }; decision: 'release' | 'reject'; justification: JustificationInput; justificationRetentionDays?: number; now: Date }
 ): Promise<ReviewResult> {
   const notFound = `no message ${messageId} sent by ${o.actor.agency}`
   return denying(pool, o.actor, 'review', o.now, notFound, () => withTransaction(pool, async (client): Promise<ReviewResult> => {
@@ -172,7 +172,7 @@ export interface HeldMessage {
 }
 
 /** Messages the agency sent that wait for its DPO's review, oldest first. */
-export async function listHeld(db: Queryable, agency: string, limit = 100): Promise<HeldMessage[]> {
+export async function listHeld (db: Queryable, agency: string, limit = 100): Promise<HeldMessage[]> {
   const rows = await heldBy(db, agency, Math.min(Math.max(limit, 1), 500))
   return rows.map((r) => ({
     messageId: r.id, exchangeId: r.exchange_id, kind: r.kind, to: r.recipient, officer: r.officer,

@@ -13,7 +13,7 @@ export interface DeliveryBudget {
 export const MAX_BACKOFF_MS = 3_600_000
 
 /** The configured budget, overridden by the agency's own `delivery.maxAttempts` / `maxElapsedSeconds`. */
-export function budgetFor(config: Pick<Config, 'deliveryMaxAttempts' | 'deliveryMaxElapsedSeconds' | 'deliveryBackoffMs'>, agency: Agency | undefined): DeliveryBudget {
+export function budgetFor (config: Pick<Config, 'deliveryMaxAttempts' | 'deliveryMaxElapsedSeconds' | 'deliveryBackoffMs'>, agency: Agency | undefined): DeliveryBudget {
   return {
     maxAttempts: agency?.delivery.maxAttempts ?? config.deliveryMaxAttempts,
     maxElapsedMs: (agency?.delivery.maxElapsedSeconds ?? config.deliveryMaxElapsedSeconds) * 1000,
@@ -27,7 +27,7 @@ export function budgetFor(config: Pick<Config, 'deliveryMaxAttempts' | 'delivery
  * every waiting message at the same instant.
  * @param random a number in [0, 1) @defaultValue Math.random()
  */
-export function backoffDelay(budget: DeliveryBudget, attempt: number, random: number = Math.random()): number {
+export function backoffDelay (budget: DeliveryBudget, attempt: number, random: number = Math.random()): number {
   const exp = Math.min(budget.backoffMs * 2 ** Math.max(0, attempt - 1), MAX_BACKOFF_MS)
   return Math.round(exp / 2 + (exp / 2) * random)
 }
@@ -37,7 +37,7 @@ export function backoffDelay(budget: DeliveryBudget, attempt: number, random: nu
  * attempts, or by time since `budgetFrom`). The last retry is pulled in to the end of the time
  * budget rather than skipped, so the time budget always ends with an attempt.
  */
-export function nextAttemptAt(budget: DeliveryBudget, o: { attemptsInBudget: number; budgetFrom: Date; now: Date; random?: number }): Date | null {
+export function nextAttemptAt (budget: DeliveryBudget, o: { attemptsInBudget: number; budgetFrom: Date; now: Date; random?: number }): Date | null {
   if (o.attemptsInBudget >= budget.maxAttempts) return null
   const end = o.budgetFrom.getTime() + budget.maxElapsedMs
   if (o.now.getTime() >= end) return null

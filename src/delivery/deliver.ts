@@ -52,7 +52,7 @@ const BROKER: AuditActor = { kind: 'broker' }
  * claims would both see no open attempt and both POST. The second statement takes a fresh
  * snapshot after the lock is held, so it sees the attempt the other claim committed.
  */
-async function lockMessageForClaim(client: Client, id: string): Promise<(MessageRow & { open: { attempt: number; started_at: Date }[] }) | undefined> {
+async function lockMessageForClaim (client: Client, id: string): Promise<(MessageRow & { open: { attempt: number; started_at: Date }[] }) | undefined> {
   const m = await lockMessage(client, id)
   if (!m) return undefined
   return { ...m, open: await openAttempts(client, id) }
@@ -75,7 +75,7 @@ interface Claim {
  * outcome and move the message and its exchange, each with its audit events in the same
  * transaction. Pull agencies get nothing pushed: the message waits in their inbox.
  */
-export async function deliverMessage(deps: DeliveryDeps, messageId: string): Promise<DeliveryStep> {
+export async function deliverMessage (deps: DeliveryDeps, messageId: string): Promise<DeliveryStep> {
   const claimed = await withTransaction(deps.pool, (client) => claim(deps, client, messageId))
   if ('kind' in claimed) return claimed
   let outcome: WebhookOutcome
@@ -106,7 +106,7 @@ export async function deliverMessage(deps: DeliveryDeps, messageId: string): Pro
  * status — the exchange it opened moves to `delivered` where the state machine allows
  * (TRANSITIONS.delivered.from), and `delivery.succeeded` is recorded, all or nothing.
  */
-async function recordDelivered(deps: DeliveryDeps, c: Claim, outcome: WebhookOutcome): Promise<DeliveryStep> {
+async function recordDelivered (deps: DeliveryDeps, c: Claim, outcome: WebhookOutcome): Promise<DeliveryStep> {
   const now = deps.clock.now()
   const m = c.message
   const details = { attempt: c.attempt, mode: 'push', httpStatus: outcome.httpStatus ?? null, durationMs: outcome.durationMs }
@@ -122,7 +122,7 @@ async function recordDelivered(deps: DeliveryDeps, c: Claim, outcome: WebhookOut
   return { kind: 'done', outcome: 'delivered', notify: [] }
 }
 
-async function claim(deps: DeliveryDeps, client: Client, messageId: string): Promise<Claim | DeliveryStep> {
+async function claim (deps: DeliveryDeps, client: Client, messageId: string): Promise<Claim | DeliveryStep> {
   const now = deps.clock.now()
   const m = await lockMessageForClaim(client, messageId)
   // Delivered, acknowledged, undeliverable, held or rejected: a duplicate or stale job does nothing.
@@ -154,7 +154,7 @@ async function claim(deps: DeliveryDeps, client: Client, messageId: string): Pro
 }
 
 /** A failed attempt: retry after a backoff, or undeliverable once the budget is spent or the refusal is permanent. */
-async function recordOutcome(deps: DeliveryDeps, client: Client, c: Claim, outcome: WebhookOutcome): Promise<DeliveryStep> {
+async function recordOutcome (deps: DeliveryDeps, client: Client, c: Claim, outcome: WebhookOutcome): Promise<DeliveryStep> {
   const now = deps.clock.now()
   const m = await lockMessage(client, c.message.id)
   if (!m) return { kind: 'done', outcome: 'not-due', notify: [] }
@@ -192,7 +192,7 @@ async function recordOutcome(deps: DeliveryDeps, client: Client, c: Claim, outco
  * The exchange follows its opening message (delivered, undeliverable), but only where the state
  * machine allows it: the exchange may have moved on (answered through another channel, refused).
  */
-async function moveOpenedExchange(client: Client, m: MessageRow, event: 'undeliverable', at: Date): Promise<void> {
+async function moveOpenedExchange (client: Client, m: MessageRow, event: 'undeliverable', at: Date): Promise<void> {
   const exchange = await lockOpenedExchange(client, m.exchange_id, m.id)
   if (!exchange || !canTransition(exchange.status, event)) return
   await changeStatus(client, exchange, event, at)

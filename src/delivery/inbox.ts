@@ -38,7 +38,7 @@ export interface InboxItem {
  * `delivery.attempted` event; only the acknowledgement makes it delivered.
  * @param limit 1..100 @defaultValue 20
  */
-export async function listInbox(pool: Pool, agency: string, o: { limit?: number; cursor?: string; actor: AuditActor; now: Date }): Promise<{ items: InboxItem[]; nextCursor: string | null }> {
+export async function listInbox (pool: Pool, agency: string, o: { limit?: number; cursor?: string; actor: AuditActor; now: Date }): Promise<{ items: InboxItem[]; nextCursor: string | null }> {
   const limit = Math.min(Math.max(o.limit ?? 20, 1), 100)
   const after = o.cursor ? decodeCursor(o.cursor) : undefined
   return withTransaction(pool, async (client) => {
@@ -76,7 +76,7 @@ export interface AckResult {
  * second acknowledgement answers the first. Only the recipient agency can acknowledge; anyone
  * else, and messages it never received (held, rejected by review), get 404.
  */
-export async function acknowledge(pool: Pool, agency: string, messageId: string, o: { actor: AuditActor; now: Date }): Promise<AckResult> {
+export async function acknowledge (pool: Pool, agency: string, messageId: string, o: { actor: AuditActor; now: Date }): Promise<AckResult> {
   const result = await withTransaction(pool, async (client): Promise<AckResult | { denied: InboxRow }> => {
     const m = await lockForAcknowledgement(client, messageId)
     if (m && m.recipient !== agency) return { denied: m }
@@ -109,7 +109,7 @@ export async function acknowledge(pool: Pool, agency: string, messageId: string,
 }
 
 /** An acknowledged opening message moves its exchange: delivered (if not yet), then acknowledged. */
-async function followOpening(client: Client, messageId: string, exchangeId: string, firstDelivery: boolean, at: Date): Promise<void> {
+async function followOpening (client: Client, messageId: string, exchangeId: string, firstDelivery: boolean, at: Date): Promise<void> {
   const exchange = await lockOpenedExchange(client, exchangeId, messageId)
   if (!exchange) return
   if (firstDelivery && canTransition(exchange.status, 'delivered')) await changeStatus(client, exchange, 'delivered', at)

@@ -8,10 +8,10 @@ export type MessageEventBase = Pick<AuditEventInput, 'actor' | 'exchangeId' | 'm
  * agencies it concerns — sender and recipient unless given (review decisions and retention name
  * fewer, see `messageViewers`).
  */
-export function messageEventBase(
+export function messageEventBase (
   m: { id: string; exchange_id: string; sender: string; recipient: string; legal_basis: string; digest: string },
   actor: AuditActor,
-  agencies: string[] = [m.sender, m.recipient],
+  agencies: string[] = [m.sender, m.recipient]
 ): MessageEventBase {
   return { actor, exchangeId: m.exchange_id, messageId: m.id, agencies, legalBasis: m.legal_basis, digest: m.digest }
 }

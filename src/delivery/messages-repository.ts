@@ -55,7 +55,7 @@ export interface NewMessage {
 }
 
 /** The INSERT of a new message, as a part of intake's one-statement commit. */
-export function insertMessage(m: NewMessage): SqlPart {
+export function insertMessage (m: NewMessage): SqlPart {
   return (p) => `INSERT INTO messages (id, exchange_id, kind, sender, recipient, officer, in_reply_to, kid, digest, jws,
        created_at, received_at, status, classification, handling_code, legal_basis, erase_by, review_by, holds, receipt, next_attempt_at,
        delivery_budget_from, updated_at)
@@ -69,25 +69,25 @@ export function insertMessage(m: NewMessage): SqlPart {
  * SQL condition: the message `idColumn` names is hidden from its recipient (held for review, or
  * rejected by it; D4). For the exchanges repository, whose reads hide an exchange opened by one.
  */
-export function hiddenFromRecipient(idColumn: string): string {
+export function hiddenFromRecipient (idColumn: string): string {
   return `EXISTS (SELECT 1 FROM messages om WHERE om.id = ${idColumn} AND om.status IN ('held', 'rejected'))`
 }
 
 /** Locks a message row for a state change in the caller's transaction. */
-export async function lockMessage(client: Client, id: string): Promise<MessageRow | undefined> {
+export async function lockMessage (client: Client, id: string): Promise<MessageRow | undefined> {
   const { rows } = await client.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = $1 FOR UPDATE`, [id])
   return rows[0]
 }
 
 /** The message a reply names: its exchange, parties and status. */
-export async function findReplyParent(db: Queryable, id: string): Promise<{ exchange_id: string; sender: string; recipient: string; status: string } | undefined> {
+export async function findReplyParent (db: Queryable, id: string): Promise<{ exchange_id: string; sender: string; recipient: string; status: string } | undefined> {
   const { rows } = await db.query<{ exchange_id: string; sender: string; recipient: string; status: string }>(
     'SELECT exchange_id, sender, recipient, status FROM messages WHERE id = $1', [id])
   return rows[0]
 }
 
 /** What a resend is answered with: the stored digest, exchange and receipt of a message id. */
-export async function findStoredResult(db: Queryable, id: string): Promise<{ digest: string; exchange_id: string; receipt: string } | undefined> {
+export async function findStoredResult (db: Queryable, id: string): Promise<{ digest: string; exchange_id: string; receipt: string } | undefined> {
   const { rows } = await db.query<{ digest: string; exchange_id: string; receipt: string }>(
     'SELECT digest, exchange_id, receipt FROM messages WHERE id = $1', [id])
   return rows[0]
@@ -107,7 +107,7 @@ export interface ConsultedMessage {
   digest: string
 }
 
-export async function findForConsultation(db: Queryable, id: string): Promise<ConsultedMessage | undefined> {
+export async function findForConsultation (db: Queryable, id: string): Promise<ConsultedMessage | undefined> {
   const { rows } = await db.query<ConsultedMessage>(
     'SELECT id, exchange_id, sender, recipient, status, jws, erased_at, received_at, legal_basis, digest FROM messages WHERE id = $1', [id])
   return rows[0]
@@ -120,32 +120,32 @@ export async function findForConsultation(db: Queryable, id: string): Promise<Co
  * under READ COMMITTED a `SELECT … FOR UPDATE` that waited re-reads the locked row but evaluates
  * subqueries against its earlier snapshot (see deliver.ts).
  */
-export async function openAttempts(client: Client, messageId: string): Promise<{ attempt: number; started_at: Date }[]> {
+export async function openAttempts (client: Client, messageId: string): Promise<{ attempt: number; started_at: Date }[]> {
   const { rows } = await client.query<{ attempt: number; started_at: Date }>(
     'SELECT attempt, started_at FROM deliveries WHERE message_id = $1 AND ended_at IS NULL ORDER BY attempt', [messageId])
   return rows
 }
 
 /** Ends an attempt whose worker stopped before it ended. */
-export async function interruptAttempt(client: Client, messageId: string, attempt: number, at: Date): Promise<void> {
+export async function interruptAttempt (client: Client, messageId: string, attempt: number, at: Date): Promise<void> {
   await client.query(
-    `UPDATE deliveries SET ended_at = $3, outcome = 'interrupted', error = 'the worker stopped before the attempt ended' WHERE message_id = $1 AND attempt = $2`,
-    [messageId, attempt, at],
+    'UPDATE deliveries SET ended_at = $3, outcome = \'interrupted\', error = \'the worker stopped before the attempt ended\' WHERE message_id = $1 AND attempt = $2',
+    [messageId, attempt, at]
   )
 }
 
 /** Part: the row of a new push attempt. */
-export function startAttempt(messageId: string, attempt: number, at: Date): SqlPart {
+export function startAttempt (messageId: string, attempt: number, at: Date): SqlPart {
   return (p) => `INSERT INTO deliveries (message_id, attempt, started_at) VALUES (${p.add(messageId)}, ${p.add(attempt)}, ${p.add(at)})`
 }
 
 /** Part: the message's attempt counters for a new push attempt (`attempt` is its number). */
-export function countAttempt(messageId: string, attempt: number, at: Date): SqlPart {
+export function countAttempt (messageId: string, attempt: number, at: Date): SqlPart {
   return (p) => `UPDATE messages SET attempts = ${p.add(attempt)}, budget_attempts = budget_attempts + 1, updated_at = ${p.add(at)} WHERE id = ${p.add(messageId)}`
 }
 
 /** Parts of a 2xx: lock the row (`lock`), then mark it delivered (`delivered`, returning the status it had as `was`). */
-export function markDelivered(messageId: string, at: Date): { lock: SqlPart; delivered: (lock: string) => SqlPart } {
+export function markDelivered (messageId: string, at: Date): { lock: SqlPart; delivered: (lock: string) => SqlPart } {
   return {
     lock: (p) => `SELECT id, status FROM messages WHERE id = ${p.add(messageId)} FOR UPDATE`,
     // Acknowledged through the inbox meanwhile: keeps its status.
@@ -161,45 +161,45 @@ export function markDelivered(messageId: string, at: Date): { lock: SqlPart; del
 }
 
 /** Part: the attempt ended with a 2xx. */
-export function attemptDelivered(messageId: string, attempt: number, at: Date, httpStatus: number | null): SqlPart {
+export function attemptDelivered (messageId: string, attempt: number, at: Date, httpStatus: number | null): SqlPart {
   return (p) => `UPDATE deliveries SET ended_at = ${p.add(at)}, outcome = 'delivered', http_status = ${p.add(httpStatus)}, error = NULL
              WHERE message_id = ${p.add(messageId)} AND attempt = ${p.add(attempt)} AND ended_at IS NULL`
 }
 
 /** The attempt failed (still open: a late answer after an interruption changes nothing). */
-export async function attemptFailed(client: Client, messageId: string, attempt: number, at: Date, httpStatus: number | null, error: string | null): Promise<void> {
+export async function attemptFailed (client: Client, messageId: string, attempt: number, at: Date, httpStatus: number | null, error: string | null): Promise<void> {
   await client.query(
-    `UPDATE deliveries SET ended_at = $3, outcome = 'failed', http_status = $4, error = $5 WHERE message_id = $1 AND attempt = $2 AND ended_at IS NULL`,
-    [messageId, attempt, at, httpStatus, error],
+    'UPDATE deliveries SET ended_at = $3, outcome = \'failed\', http_status = $4, error = $5 WHERE message_id = $1 AND attempt = $2 AND ended_at IS NULL',
+    [messageId, attempt, at, httpStatus, error]
   )
 }
 
 /** When the next push is due; null takes the message off the push schedule (it waits in the inbox). */
-export async function scheduleNextAttempt(client: Client, id: string, next: Date | null, at: Date): Promise<void> {
+export async function scheduleNextAttempt (client: Client, id: string, next: Date | null, at: Date): Promise<void> {
   await client.query('UPDATE messages SET next_attempt_at = $2, updated_at = $3 WHERE id = $1', [id, next, at])
 }
 
-export async function markUndeliverable(client: Client, id: string, at: Date): Promise<void> {
-  await client.query(`UPDATE messages SET status = 'undeliverable', next_attempt_at = NULL, updated_at = $2 WHERE id = $1`, [id, at])
+export async function markUndeliverable (client: Client, id: string, at: Date): Promise<void> {
+  await client.query('UPDATE messages SET status = \'undeliverable\', next_attempt_at = NULL, updated_at = $2 WHERE id = $1', [id, at])
 }
 
 /** Messages due for a push after the keyset `after` (next attempt, id), in that order. */
-export async function duePushesAfter(db: Queryable, after: [Date, string], limit: number): Promise<{ id: string; due: Date }[]> {
+export async function duePushesAfter (db: Queryable, after: [Date, string], limit: number): Promise<{ id: string; due: Date }[]> {
   const { rows } = await db.query<{ id: string; due: Date }>(
     `SELECT id, next_attempt_at AS due FROM messages
         WHERE status = 'accepted' AND next_attempt_at IS NOT NULL AND (next_attempt_at, id) > ($1, $2)
         ORDER BY next_attempt_at, id LIMIT ${limit}`,
-    after,
+    after
   )
   return rows
 }
 
 /** Makes the accepted messages waiting in the inboxes of `recipients` due for a push now. */
-export async function scheduleInboxForPush(db: Queryable, recipients: string[], at: Date): Promise<void> {
+export async function scheduleInboxForPush (db: Queryable, recipients: string[], at: Date): Promise<void> {
   await db.query(
     `UPDATE messages SET next_attempt_at = $2, updated_at = $2
         WHERE status = 'accepted' AND next_attempt_at IS NULL AND recipient = ANY ($1::text[])`,
-    [recipients, at],
+    [recipients, at]
   )
 }
 
@@ -221,7 +221,7 @@ export interface InboxRow {
 }
 
 /** Locks up to `limit` undelivered messages of `recipient` after the keyset `after` (received at, id), oldest first. */
-export async function lockInboxPage(client: Client, recipient: string, limit: number, after?: [string | Date, string]): Promise<InboxRow[]> {
+export async function lockInboxPage (client: Client, recipient: string, limit: number, after?: [string | Date, string]): Promise<InboxRow[]> {
   const params: unknown[] = [recipient]
   let keyset = ''
   if (after) {
@@ -232,49 +232,49 @@ export async function lockInboxPage(client: Client, recipient: string, limit: nu
     `SELECT id, exchange_id, kind, sender, recipient, in_reply_to, received_at, status, digest, jws, attempts, legal_basis
          FROM messages WHERE recipient = $1 AND status IN ('accepted', 'undeliverable') ${keyset}
         ORDER BY received_at, id LIMIT ${limit} FOR UPDATE`,
-    params,
+    params
   )
   return rows
 }
 
 /** A fetch from the inbox: an attempt row (outcome `fetched`) and the message's attempt count. */
-export async function recordFetch(client: Client, messageId: string, attempt: number, at: Date): Promise<void> {
+export async function recordFetch (client: Client, messageId: string, attempt: number, at: Date): Promise<void> {
   await client.query(
-    `INSERT INTO deliveries (message_id, attempt, started_at, ended_at, outcome) VALUES ($1, $2, $3, $3, 'fetched')`,
-    [messageId, attempt, at],
+    'INSERT INTO deliveries (message_id, attempt, started_at, ended_at, outcome) VALUES ($1, $2, $3, $3, \'fetched\')',
+    [messageId, attempt, at]
   )
   await client.query('UPDATE messages SET attempts = $2, updated_at = $3 WHERE id = $1', [messageId, attempt, at])
 }
 
 /** Locks a message for its acknowledgement. */
-export async function lockForAcknowledgement(client: Client, id: string): Promise<(InboxRow & { delivered_at: Date | null; acknowledged_at: Date | null }) | undefined> {
+export async function lockForAcknowledgement (client: Client, id: string): Promise<(InboxRow & { delivered_at: Date | null; acknowledged_at: Date | null }) | undefined> {
   const { rows } = await client.query<InboxRow & { delivered_at: Date | null; acknowledged_at: Date | null }>(
     `SELECT id, exchange_id, kind, sender, recipient, status, digest, legal_basis, delivered_at, acknowledged_at
          FROM messages WHERE id = $1 FOR UPDATE`,
-    [id],
+    [id]
   )
   return rows[0]
 }
 
-export async function markAcknowledged(client: Client, id: string, at: Date): Promise<void> {
+export async function markAcknowledged (client: Client, id: string, at: Date): Promise<void> {
   await client.query(
-    `UPDATE messages SET status = 'acknowledged', delivered_at = COALESCE(delivered_at, $2), acknowledged_at = $2, next_attempt_at = NULL, updated_at = $2 WHERE id = $1`,
-    [id, at],
+    'UPDATE messages SET status = \'acknowledged\', delivered_at = COALESCE(delivered_at, $2), acknowledged_at = $2, next_attempt_at = NULL, updated_at = $2 WHERE id = $1',
+    [id, at]
   )
 }
 
 // ---- review and redelivery
 
 /** Accepted again with a fresh delivery budget from `at`, due now. */
-export async function restartDelivery(client: Client, id: string, at: Date, o: { released?: boolean } = {}): Promise<void> {
+export async function restartDelivery (client: Client, id: string, at: Date, o: { released?: boolean } = {}): Promise<void> {
   await client.query(
     `UPDATE messages SET status = 'accepted', ${o.released ? 'accepted_at = $2, ' : ''}budget_attempts = 0, delivery_budget_from = $2, next_attempt_at = $2, updated_at = $2 WHERE id = $1`,
-    [id, at],
+    [id, at]
   )
 }
 
-export async function markRejected(client: Client, id: string, at: Date): Promise<void> {
-  await client.query(`UPDATE messages SET status = 'rejected', next_attempt_at = NULL, updated_at = $2 WHERE id = $1`, [id, at])
+export async function markRejected (client: Client, id: string, at: Date): Promise<void> {
+  await client.query('UPDATE messages SET status = \'rejected\', next_attempt_at = NULL, updated_at = $2 WHERE id = $1', [id, at])
 }
 
 export interface HeldRow {
@@ -288,11 +288,11 @@ export interface HeldRow {
 }
 
 /** Messages `sender` sent that are held for review, oldest first. */
-export async function heldBy(db: Queryable, sender: string, limit: number): Promise<HeldRow[]> {
+export async function heldBy (db: Queryable, sender: string, limit: number): Promise<HeldRow[]> {
   const { rows } = await db.query<HeldRow>(
     `SELECT id, exchange_id, kind, recipient, officer, received_at, holds FROM messages
       WHERE sender = $1 AND status = 'held' ORDER BY received_at, id LIMIT ${limit}`,
-    [sender],
+    [sender]
   )
   return rows
 }
@@ -314,19 +314,19 @@ export interface UndeliveredRow {
 }
 
 /** Locks (SKIP LOCKED) up to `limit` messages deliverable since `before` or earlier and not yet flagged non-delivered. */
-export async function claimUndelivered(client: Client, before: Date, limit: number): Promise<UndeliveredRow[]> {
+export async function claimUndelivered (client: Client, before: Date, limit: number): Promise<UndeliveredRow[]> {
   const { rows } = await client.query<UndeliveredRow>(
     `SELECT id, exchange_id, sender, recipient, kind, status, attempts, legal_basis, digest, COALESCE(accepted_at, received_at) AS since
            FROM messages
           WHERE non_delivery_at IS NULL AND status IN ('accepted', 'undeliverable') AND received_at <= $1
             AND COALESCE(accepted_at, received_at) <= $1
           ORDER BY received_at LIMIT ${limit} FOR UPDATE SKIP LOCKED`,
-    [before],
+    [before]
   )
   return rows
 }
 
-export async function markNonDelivery(client: Client, id: string, at: Date): Promise<void> {
+export async function markNonDelivery (client: Client, id: string, at: Date): Promise<void> {
   await client.query('UPDATE messages SET non_delivery_at = $2, updated_at = $2 WHERE id = $1', [id, at])
 }
 
@@ -351,19 +351,19 @@ const RETENTION: Record<RetentionStep, { dateColumn: string; pendingWhere: strin
 }
 
 /** Locks (SKIP LOCKED) up to `limit` messages whose `step` date has passed and which it has not handled yet. */
-export async function claimRetentionDue(client: Client, step: RetentionStep, now: Date, limit: number): Promise<RetentionDueRow[]> {
+export async function claimRetentionDue (client: Client, step: RetentionStep, now: Date, limit: number): Promise<RetentionDueRow[]> {
   const q = RETENTION[step]
   const { rows } = await client.query<RetentionDueRow>(
     `SELECT id, exchange_id, sender, recipient, status, legal_basis, digest, ${q.dateColumn} AS due FROM messages
           WHERE ${q.pendingWhere} AND ${q.dateColumn} <= $1
           ORDER BY ${q.dateColumn} LIMIT $2 FOR UPDATE SKIP LOCKED`,
-    [now, limit],
+    [now, limit]
   )
   return rows
 }
 
 /** Marks `ids` as handled for `step` (erase: the JWS goes, the only copy of the body). */
-export async function markRetentionDone(client: Client, step: RetentionStep, ids: string[], at: Date): Promise<void> {
+export async function markRetentionDone (client: Client, step: RetentionStep, ids: string[], at: Date): Promise<void> {
   await client.query(`UPDATE messages SET ${RETENTION[step].mark}, updated_at = $2 WHERE id = ANY($1::uuid[])`, [ids, at])
 }
 
@@ -376,12 +376,12 @@ export interface MessageMetaRow {
 }
 
 /** The messages of an exchange as `agency` may see them (all for a supervisor), oldest first. */
-export async function messagesOfExchange(db: Queryable, exchangeId: string, agency: string, supervisor: boolean): Promise<MessageMetaRow[]> {
+export async function messagesOfExchange (db: Queryable, exchangeId: string, agency: string, supervisor: boolean): Promise<MessageMetaRow[]> {
   const { rows } = await db.query<MessageMetaRow>(
     `SELECT id, kind, sender, recipient, officer, in_reply_to, created_at, received_at, status, classification, handling_code, digest,
             attempts, delivered_at, acknowledged_at, erased_at, non_delivery_at
        FROM messages WHERE exchange_id = $1 AND ($3 OR NOT (recipient = $2 AND status IN ('held', 'rejected'))) ORDER BY received_at, id`,
-    [exchangeId, agency, supervisor],
+    [exchangeId, agency, supervisor]
   )
   return rows
 }
@@ -389,12 +389,12 @@ export async function messagesOfExchange(db: Queryable, exchangeId: string, agen
 export interface AttemptRow { message_id: string; attempt: number; started_at: Date; ended_at: Date | null; outcome: string | null; http_status: number | null; error: string | null }
 
 /** The delivery attempts of those messages, by message and attempt. */
-export async function attemptsOfExchange(db: Queryable, exchangeId: string, agency: string, supervisor: boolean): Promise<AttemptRow[]> {
+export async function attemptsOfExchange (db: Queryable, exchangeId: string, agency: string, supervisor: boolean): Promise<AttemptRow[]> {
   const { rows } = await db.query<AttemptRow>(
     `SELECT d.message_id, d.attempt, d.started_at, d.ended_at, d.outcome, d.http_status, d.error
        FROM deliveries d JOIN messages m ON m.id = d.message_id
       WHERE m.exchange_id = $1 AND ($3 OR NOT (m.recipient = $2 AND m.status IN ('held', 'rejected'))) ORDER BY d.message_id, d.attempt`,
-    [exchangeId, agency, supervisor],
+    [exchangeId, agency, supervisor]
   )
   return rows
 }
@@ -402,7 +402,7 @@ export async function attemptsOfExchange(db: Queryable, exchangeId: string, agen
 export interface EvidenceMessageRow { id: string; kind: string; sender: string; recipient: string; status: string; digest: string; jws: string | null; receipt: string; erased_at: Date | null }
 
 /** Every message of an exchange with its JWS and receipt, oldest first (evidence bundles). */
-export async function messagesForEvidence(db: Queryable, exchangeId: string): Promise<EvidenceMessageRow[]> {
+export async function messagesForEvidence (db: Queryable, exchangeId: string): Promise<EvidenceMessageRow[]> {
   const { rows } = await db.query<EvidenceMessageRow>(
     'SELECT id, kind, sender, recipient, status, digest, jws, receipt, erased_at FROM messages WHERE exchange_id = $1 ORDER BY received_at, id', [exchangeId])
   return rows

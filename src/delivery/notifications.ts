@@ -30,7 +30,7 @@ export interface NewNotification {
  * Stores one notification per agency, inside the caller's transaction. Returns the ids to push
  * (push agencies only); the caller enqueues them after commit, or the reconciler does later.
  */
-export async function createNotifications(db: Queryable, directory: Directory, n: NewNotification, at: Date): Promise<string[]> {
+export async function createNotifications (db: Queryable, directory: Directory, n: NewNotification, at: Date): Promise<string[]> {
   const toPush: string[] = []
   for (const agency of new Set(n.agencies)) {
     const id = randomUUID()
@@ -42,13 +42,13 @@ export async function createNotifications(db: Queryable, directory: Directory, n
 }
 
 /** Enqueues pushes after commit; a failure here only delays them until the reconciler runs. */
-export async function enqueuePushes(queue: DeliveryQueue, ids: string[], log: { warn(obj: object, msg: string): void }): Promise<void> {
+export async function enqueuePushes (queue: DeliveryQueue, ids: string[], log: { warn(obj: object, msg: string): void }): Promise<void> {
   for (const id of ids) {
     await queue.enqueueNotification(id).catch((err: unknown) => log.warn({ err, notificationId: id }, 'notification enqueue failed; the reconciler will retry'))
   }
 }
 
-function bodyOf(row: NotificationRow): NotificationBody {
+function bodyOf (row: NotificationRow): NotificationBody {
   return {
     id: row.id, type: row.type, agency: row.agency, exchangeId: row.exchange_id, messageId: row.message_id,
     createdAt: row.created_at.toISOString(), details: row.details,
@@ -63,7 +63,7 @@ export type PushDeps = DeliveryDeps
  * before the next try, or undefined when there is nothing more to do (pushed, not a push
  * agency, or the agency's delivery budget is spent: it stays listed for the agency to fetch).
  */
-export async function pushNotification(deps: PushDeps, id: string): Promise<number | undefined> {
+export async function pushNotification (deps: PushDeps, id: string): Promise<number | undefined> {
   const row = await findNotification(deps.pool, id)
   if (!row || row.push_status !== 'pending') return undefined
   const agency = deps.directory.agencies.get(row.agency)
@@ -71,10 +71,10 @@ export async function pushNotification(deps: PushDeps, id: string): Promise<numb
   const body = signNotification(bodyOf(row), deps.brokerKey)
   const outcome = webhook
     ? await postWebhook(deps.agent, webhook, body, {
-        'content-type': 'application/jose',
-        'leix-notification-id': row.id,
-        'leix-notification-type': row.type,
-      }, deps.config.deliveryTimeoutMs)
+      'content-type': 'application/jose',
+      'leix-notification-id': row.id,
+      'leix-notification-type': row.type,
+    }, deps.config.deliveryTimeoutMs)
     : { ok: false, permanent: true, error: 'the agency no longer receives by push' }
   const now = deps.clock.now()
   return withTransaction(deps.pool, async (client) => {
@@ -113,7 +113,7 @@ export interface NotificationView extends NotificationBody {
  * one already seen), so that a system can poll with the cursor it was given.
  * @param limit 1..200 @defaultValue 50
  */
-export async function listNotifications(db: Queryable, agency: string, o: { after?: number; limit?: number }): Promise<{ items: NotificationView[]; nextCursor: number | null }> {
+export async function listNotifications (db: Queryable, agency: string, o: { after?: number; limit?: number }): Promise<{ items: NotificationView[]; nextCursor: number | null }> {
   const limit = Math.min(Math.max(o.limit ?? 50, 1), 200)
   const rows = await notificationsAfter(db, agency, o.after ?? 0, limit)
   const items = rows.map((r) => ({

@@ -17,7 +17,7 @@ export interface NotificationJob {
 }
 
 /** Opens an ioredis connection suitable for BullMQ (workers need `maxRetriesPerRequest: null`). */
-export function createRedis(url: string, opts: { forWorker?: boolean; lazy?: boolean } = {}): Redis {
+export function createRedis (url: string, opts: { forWorker?: boolean; lazy?: boolean } = {}): Redis {
   return new Redis(url, {
     maxRetriesPerRequest: opts.forWorker ? null : 2,
     enableReadyCheck: true,
@@ -28,7 +28,7 @@ export function createRedis(url: string, opts: { forWorker?: boolean; lazy?: boo
 }
 
 /** Fails unless Redis evicts nothing: BullMQ would silently lose jobs otherwise. */
-export async function checkNoEviction(redis: Redis): Promise<string | undefined> {
+export async function checkNoEviction (redis: Redis): Promise<string | undefined> {
   const reply = (await redis.config('GET', 'maxmemory-policy')) as string[]
   const policy = reply[1]
   return policy === 'noeviction' ? undefined : `Redis maxmemory-policy is ${policy ?? 'unknown'}; leix requires noeviction`
@@ -48,7 +48,7 @@ export class DeliveryQueue {
   readonly notifications: Queue<NotificationJob>
   readonly #redis: Redis
   /** @param log where Redis outages seen by the queues are logged (once per outage). */
-  constructor(connection: Redis, prefix: string, log?: Logger) {
+  constructor (connection: Redis, prefix: string, log?: Logger) {
     this.#redis = connection
     this.queue = new Queue<DeliveryJob>(DELIVERY_QUEUE, { connection, prefix })
     this.notifications = new Queue<NotificationJob>(NOTIFICATION_QUEUE, { connection, prefix })
@@ -63,7 +63,7 @@ export class DeliveryQueue {
    * Enqueues a delivery with `jobId = messageId`, so a message already waiting is not added twice.
    * @param delayMs wait before the attempt, ms. @defaultValue 0
    */
-  async enqueue(messageId: string, delayMs = 0): Promise<void> {
+  async enqueue (messageId: string, delayMs = 0): Promise<void> {
     await this.queue.add('deliver', { messageId }, { ...JOB_OPTIONS, jobId: messageId, delay: Math.max(0, Math.round(delayMs)) })
   }
 
@@ -71,33 +71,33 @@ export class DeliveryQueue {
    * Enqueues a delivery to run now: a job already waiting out a backoff is promoted, since
    * adding under the same id would otherwise be ignored (redelivery, release after review).
    */
-  async enqueueNow(messageId: string): Promise<void> {
+  async enqueueNow (messageId: string): Promise<void> {
     await this.enqueue(messageId, 0)
     const job = await this.queue.getJob(messageId)
     if (job && (await job.isDelayed())) await job.promote().catch(() => {}) // it may have started meanwhile
   }
 
   /** Enqueues a notification push with `jobId = notificationId`. @param delayMs ms @defaultValue 0 */
-  async enqueueNotification(notificationId: string, delayMs = 0): Promise<void> {
+  async enqueueNotification (notificationId: string, delayMs = 0): Promise<void> {
     await this.notifications.add('notify', { notificationId }, { ...JOB_OPTIONS, jobId: notificationId, delay: Math.max(0, Math.round(delayMs)) })
   }
 
   /** Which of `messageIds` have a delivery job in Redis (in any state). One round trip. */
-  async heldDeliveries(messageIds: string[]): Promise<Set<string>> {
+  async heldDeliveries (messageIds: string[]): Promise<Set<string>> {
     return held(this.#redis, this.queue, messageIds)
   }
 
   /** Which of `notificationIds` have a push job in Redis (in any state). One round trip. */
-  async heldNotifications(notificationIds: string[]): Promise<Set<string>> {
+  async heldNotifications (notificationIds: string[]): Promise<Set<string>> {
     return held(this.#redis, this.notifications, notificationIds)
   }
 
-  async close(): Promise<void> {
+  async close (): Promise<void> {
     await Promise.all([this.queue.close(), this.notifications.close()])
   }
 }
 
-async function held(redis: Redis, queue: Queue<any>, ids: string[]): Promise<Set<string>> {
+async function held (redis: Redis, queue: Queue<any>, ids: string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set()
   const pipeline = redis.pipeline()
   // A BullMQ job is a hash at `<prefix>:<queue>:<jobId>` for as long as it exists.

@@ -26,22 +26,22 @@ const BATCH = 500
  */
 export class Reconciler {
   readonly #deps: ReconcilerDeps
-  constructor(deps: ReconcilerDeps) {
+  constructor (deps: ReconcilerDeps) {
     this.#deps = deps
   }
 
   /** One pass. Returns how many jobs it put back. */
-  async runOnce(): Promise<{ messages: number; notifications: number }> {
+  async runOnce (): Promise<{ messages: number; notifications: number }> {
     await this.#adoptPushAgencies()
     const pushed = await this.#pass(
       (after) => messages.duePushesAfter(this.#deps.pool, after, BATCH),
       (ids) => this.#deps.queue.heldDeliveries(ids),
-      (id, delay) => this.#deps.queue.enqueue(id, delay),
+      (id, delay) => this.#deps.queue.enqueue(id, delay)
     )
     const notified = await this.#pass(
       (after) => notifications.duePushesAfter(this.#deps.pool, after, BATCH),
       (ids) => this.#deps.queue.heldNotifications(ids),
-      (id, delay) => this.#deps.queue.enqueueNotification(id, delay),
+      (id, delay) => this.#deps.queue.enqueueNotification(id, delay)
     )
     return { messages: pushed, notifications: notified }
   }
@@ -51,7 +51,7 @@ export class Reconciler {
    * unacknowledged messages waiting in its inbox with no next attempt: make them due, so that the
    * pass below pushes them. The worker moves them back to the inbox if the agency pulls again.
    */
-  async #adoptPushAgencies(): Promise<void> {
+  async #adoptPushAgencies (): Promise<void> {
     const { directory } = this.#deps
     if (!directory) return
     const push = [...directory.agencies.values()].filter((a) => a.delivery.mode === 'push').map((a) => a.id)
@@ -60,7 +60,7 @@ export class Reconciler {
     await messages.scheduleInboxForPush(this.#deps.pool, push, now)
   }
 
-  async #pass(due: (after: [Date, string]) => Promise<{ id: string; due: Date }[]>, held: (ids: string[]) => Promise<Set<string>>, enqueue: (id: string, delayMs: number) => Promise<void>): Promise<number> {
+  async #pass (due: (after: [Date, string]) => Promise<{ id: string; due: Date }[]>, held: (ids: string[]) => Promise<Set<string>>, enqueue: (id: string, delayMs: number) => Promise<void>): Promise<number> {
     let after: [Date, string] = [new Date(0), '00000000-0000-0000-0000-000000000000']
     let restored = 0
     for (;;) {

@@ -46,7 +46,7 @@ export class DeliveryService implements Service {
   #agent: Agent | undefined
   #stopping: Promise<void> | undefined
 
-  constructor(rt: Runtime, opts: DeliveryServiceOptions) {
+  constructor (rt: Runtime, opts: DeliveryServiceOptions) {
     const { config } = rt
     this.#log = opts.log ?? pino({ level: config.logLevel, name: 'delivery' })
     this.#pgOutage = new OutageLog(this.#log, 'delivery workers', 'postgres')
@@ -88,13 +88,13 @@ export class DeliveryService implements Service {
     if (opts.timers ?? true) {
       this.#periodic.push(
         this.#loop('reconciler', () => this.reconciler.runOnce(), config.reconcileIntervalMs),
-        this.#loop('deadline watcher', () => this.watcher.runOnce(), config.reconcileIntervalMs),
+        this.#loop('deadline watcher', () => this.watcher.runOnce(), config.reconcileIntervalMs)
       )
     }
   }
 
   /** Runs `task` now and then every `intervalMs`; an outage is logged once, and the loop recovers by itself. */
-  #loop(name: string, task: () => Promise<unknown>, intervalMs: number): Periodic {
+  #loop (name: string, task: () => Promise<unknown>, intervalMs: number): Periodic {
     const outage = new OutageLog(this.#log, name, 'postgres')
     return every(intervalMs, () => task().then(() => outage.recover()), {
       immediately: true,
@@ -123,19 +123,19 @@ export class DeliveryService implements Service {
   }
 
   /** Puts the job back as delayed (same job id, so nothing can queue it twice meanwhile). */
-  async #later(job: Job<any>, token: string | undefined, delayMs: number): Promise<never> {
+  async #later (job: Job<any>, token: string | undefined, delayMs: number): Promise<never> {
     // BullMQ schedules in wall-clock time; the delay itself was computed with the injected clock.
     await job.moveToDelayed(Date.now() + Math.max(0, Math.round(delayMs)), token)
     throw new DelayedError()
   }
 
   /** Resolves once the workers are connected to Redis. */
-  async ready(): Promise<void> {
+  async ready (): Promise<void> {
     await Promise.all(this.#workers.map((w) => w.waitUntilReady()))
   }
 
   /** Stops timers, then closes the workers (waiting for jobs in progress), the agent and the connection. Idempotent. */
-  stop(): Promise<void> {
+  stop (): Promise<void> {
     this.#stopping ??= (async () => {
       await Promise.all(this.#periodic.map((p) => p.stop()))
       await Promise.all(this.#workers.map((w) => w.close()))
@@ -147,7 +147,7 @@ export class DeliveryService implements Service {
 }
 
 /** Starts delivery (src/background.ts); all or nothing: if the workers cannot start, they are stopped. */
-export async function startDelivery(rt: Runtime, opts: DeliveryServiceOptions): Promise<DeliveryService> {
+export async function startDelivery (rt: Runtime, opts: DeliveryServiceOptions): Promise<DeliveryService> {
   const service = new DeliveryService(rt, opts)
   try {
     await service.ready()

@@ -26,7 +26,7 @@ export interface DeliveryAttestation {
   sentAt: string
 }
 
-export function signDelivery(body: DeliveryAttestation, key: SigningKey): string {
+export function signDelivery (body: DeliveryAttestation, key: SigningKey): string {
   return signCompact({ alg: 'EdDSA', kid: key.kid, typ: DELIVERY_TYP }, body, key)
 }
 
@@ -34,10 +34,10 @@ export function signDelivery(body: DeliveryAttestation, key: SigningKey): string
  * Verifies a `Leix-Delivery-Signature` as a recipient would: the broker's signature, the type,
  * and, when given, that it covers exactly `body` and is addressed to `recipient`.
  */
-export async function verifyDelivery(
+export async function verifyDelivery (
   signature: string,
   jwks: jose.JSONWebKeySet,
-  expect: { body?: string; recipient?: string } = {},
+  expect: { body?: string; recipient?: string } = {}
 ): Promise<DeliveryAttestation> {
   const payload = await verifyBrokerJws(signature, jwks, DELIVERY_TYP)
   const a = payload as Partial<DeliveryAttestation>
@@ -62,12 +62,12 @@ export interface NotificationBody {
   details: Record<string, unknown>
 }
 
-export function signNotification(body: NotificationBody, key: SigningKey): string {
+export function signNotification (body: NotificationBody, key: SigningKey): string {
   return signCompact({ alg: 'EdDSA', kid: key.kid, typ: NOTIFICATION_TYP }, body, key)
 }
 
 /** Verifies a pushed notification (the whole request body) against the broker's JWKS. */
-export async function verifyNotification(jws: string, jwks: jose.JSONWebKeySet): Promise<NotificationBody> {
+export async function verifyNotification (jws: string, jwks: jose.JSONWebKeySet): Promise<NotificationBody> {
   const payload = await verifyBrokerJws(jws, jwks, NOTIFICATION_TYP)
   const n = payload as Partial<NotificationBody>
   if (typeof n.id !== 'string' || typeof n.type !== 'string' || typeof n.agency !== 'string') {
@@ -76,7 +76,7 @@ export async function verifyNotification(jws: string, jwks: jose.JSONWebKeySet):
   return n as NotificationBody
 }
 
-async function verifyBrokerJws(jws: string, jwks: jose.JSONWebKeySet, typ: string): Promise<Record<string, unknown>> {
+async function verifyBrokerJws (jws: string, jwks: jose.JSONWebKeySet, typ: string): Promise<Record<string, unknown>> {
   let result: jose.CompactVerifyResult
   try {
     result = await jose.compactVerify(jws, jose.createLocalJWKSet(jwks), { algorithms: ['EdDSA'] })

@@ -25,7 +25,7 @@ export const PERMANENT_STATUSES: ReadonlySet<number> = new Set([400, 401, 403, 4
  * The one HTTP agent of a process for recipients' webhooks: keep-alive connections reused across
  * deliveries, and the extra CA of `deliveryCaPath` trusted beside the system roots. Close it at stop.
  */
-export function createWebhookAgent(config: Pick<Config, 'deliveryCaPath' | 'deliveryTimeoutMs' | 'workerConcurrency'>): Agent {
+export function createWebhookAgent (config: Pick<Config, 'deliveryCaPath' | 'deliveryTimeoutMs' | 'workerConcurrency'>): Agent {
   const ca = config.deliveryCaPath ? [...rootCertificates, readFileSync(config.deliveryCaPath, 'utf8')] : undefined
   return new Agent({
     keepAliveTimeout: 30_000,
@@ -40,12 +40,12 @@ export function createWebhookAgent(config: Pick<Config, 'deliveryCaPath' | 'deli
  * failed outcome that may be retried. Redirects are not followed (a webhook must answer itself).
  * @param timeoutMs whole-attempt limit, ms: connect, send, and the answer's headers and body.
  */
-export async function postWebhook(
+export async function postWebhook (
   dispatcher: Dispatcher,
   url: string,
   body: string,
   headers: Record<string, string>,
-  timeoutMs: number,
+  timeoutMs: number
 ): Promise<WebhookOutcome> {
   const started = performance.now()
   const signal = AbortSignal.timeout(timeoutMs)

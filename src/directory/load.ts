@@ -18,7 +18,7 @@ interface DirectoryFile {
 }
 
 /** Loads and validates a directory file; throws DirectoryError naming the bad field. */
-export function loadDirectory(path: string, opts: { allowInsecureLoopbackWebhooks?: boolean } = {}): Directory {
+export function loadDirectory (path: string, opts: { allowInsecureLoopbackWebhooks?: boolean } = {}): Directory {
   let raw: unknown
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'))
@@ -29,7 +29,7 @@ export function loadDirectory(path: string, opts: { allowInsecureLoopbackWebhook
 }
 
 /** Validates a parsed directory document and indexes it. */
-export function buildDirectory(raw: unknown, opts: { allowInsecureLoopbackWebhooks?: boolean; source?: string } = {}): Directory {
+export function buildDirectory (raw: unknown, opts: { allowInsecureLoopbackWebhooks?: boolean; source?: string } = {}): Directory {
   const source = opts.source ?? 'directory'
   const schema = JSON.parse(readFileSync(new URL('../../schemas/directory.schema.json', import.meta.url), 'utf8'))
   const ajv = addFormats(new Ajv2020({ allErrors: true, useDefaults: true, strict: false }))
@@ -80,7 +80,7 @@ export function buildDirectory(raw: unknown, opts: { allowInsecureLoopbackWebhoo
 }
 
 /** The public view of an agency for `GET /v1/agencies`. */
-export function publicAgency(agency: Agency): Record<string, unknown> {
+export function publicAgency (agency: Agency): Record<string, unknown> {
   return {
     id: agency.id,
     name: agency.name,

@@ -67,6 +67,6 @@ export interface Directory {
 }
 
 /** Is `have` at or above `need`? */
-export function clearanceCovers(have: Classification, need: Classification): boolean {
+export function clearanceCovers (have: Classification, need: Classification): boolean {
   return CLASSIFICATIONS.indexOf(have) >= CLASSIFICATIONS.indexOf(need)
 }

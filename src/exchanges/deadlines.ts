@@ -41,12 +41,12 @@ export const DEADLINE_RUNS: readonly ExchangeStatus[] = [...AWAITING_ANSWER].fil
  */
 export class DeadlineWatcher {
   readonly #deps: DeadlineWatcherDeps
-  constructor(deps: DeadlineWatcherDeps) {
+  constructor (deps: DeadlineWatcherDeps) {
     this.#deps = deps
   }
 
   /** One pass with the clock's current time. Returns the exchanges and messages flagged. */
-  async runOnce(): Promise<{ overdue: string[]; nonDelivery: string[] }> {
+  async runOnce (): Promise<{ overdue: string[]; nonDelivery: string[] }> {
     const overdue: string[] = []
     const nonDelivery: string[] = []
     for (;;) {
@@ -62,7 +62,7 @@ export class DeadlineWatcher {
     return { overdue, nonDelivery }
   }
 
-  async #overdueBatch(): Promise<string[]> {
+  async #overdueBatch (): Promise<string[]> {
     const now = this.#deps.clock.now()
     const { ids, push } = await withTransaction(this.#deps.pool, async (client) => {
       const rows = await claimOverdue(client, now, DEADLINE_RUNS, BATCH)
@@ -87,7 +87,7 @@ export class DeadlineWatcher {
     return ids
   }
 
-  async #nonDeliveryBatch(): Promise<string[]> {
+  async #nonDeliveryBatch (): Promise<string[]> {
     const now = this.#deps.clock.now()
     const limit = new Date(now.getTime() - this.#deps.nonDeliverySeconds * 1000)
     const { ids, push } = await withTransaction(this.#deps.pool, async (client) => {

@@ -66,7 +66,7 @@ export interface NewExchange {
 }
 
 /** The INSERT of a new exchange, as a part of intake's one-statement commit. */
-export function insertExchange(e: NewExchange): SqlPart {
+export function insertExchange (e: NewExchange): SqlPart {
   return (p) => `INSERT INTO exchanges (id, requester, responder, opened_by, kind, case_ref, crime_areas, legal_basis, urgency, classification,
        status, opened_at, deadline, deadline_basis, updated_at) VALUES ${p.row([
     e.id, e.requester, e.responder, e.openedBy, e.kind, e.caseRef, e.crimeAreas, e.legalBasis, e.urgency, e.classification, e.status,
@@ -75,7 +75,7 @@ export function insertExchange(e: NewExchange): SqlPart {
 }
 
 /** Locks and returns an exchange row for a state change. */
-export async function lockExchange(client: Client, id: string): Promise<ExchangeRow | undefined> {
+export async function lockExchange (client: Client, id: string): Promise<ExchangeRow | undefined> {
   const { rows } = await client.query<ExchangeRow>('SELECT * FROM exchanges WHERE id = $1 FOR UPDATE', [id])
   return rows[0]
 }
@@ -84,17 +84,17 @@ export async function lockExchange(client: Client, id: string): Promise<Exchange
  * Locks the exchange only if `messageId` opened it: a reply's delivery leaves the exchange row
  * alone, so it never holds up intake or the deadline watcher on that row.
  */
-export async function lockOpenedExchange(client: Client, exchangeId: string, messageId: string): Promise<ExchangeRow | undefined> {
+export async function lockOpenedExchange (client: Client, exchangeId: string, messageId: string): Promise<ExchangeRow | undefined> {
   const { rows } = await client.query<ExchangeRow>('SELECT * FROM exchanges WHERE id = $1 AND opened_by = $2 FOR UPDATE', [exchangeId, messageId])
   return rows[0]
 }
 
 /** Sets columns of an exchange and `updated_at`; a status only as state.ts decided it. */
-export async function updateExchange(client: Client, id: string, set: ExchangeChange & { status?: ExchangeStatus }, at: Date): Promise<void> {
+export async function updateExchange (client: Client, id: string, set: ExchangeChange & { status?: ExchangeStatus }, at: Date): Promise<void> {
   const columns = Object.keys(set)
   await client.query(
     `UPDATE exchanges SET ${columns.map((c, i) => `${c} = $${i + 2}`).join(', ')}${columns.length ? ', ' : ''}updated_at = $${columns.length + 2} WHERE id = $1`,
-    [id, ...Object.values(set), at],
+    [id, ...Object.values(set), at]
   )
 }
 
@@ -102,7 +102,7 @@ export async function updateExchange(client: Client, id: string, set: ExchangeCh
  * Part: the exchange `openedBy` opened moves to `to`, if it is in one of `from` and the row
  * `guard.cte` (an earlier part of the statement) has `guard.column` in `guard.in`.
  */
-export function statusChange(c: {
+export function statusChange (c: {
   id: string; openedBy: string; to: ExchangeStatus; from: readonly ExchangeStatus[]; at: Date
   guard: { cte: string; column: string; in: readonly string[] }
 }): SqlPart {
@@ -113,13 +113,13 @@ export function statusChange(c: {
 }
 
 /** The deadline of an exchange (null: none runs, or no such exchange). */
-export async function deadlineOf(db: Queryable, id: string): Promise<Date | null> {
+export async function deadlineOf (db: Queryable, id: string): Promise<Date | null> {
   const { rows } = await db.query<{ deadline: Date | null }>('SELECT deadline FROM exchanges WHERE id = $1', [id])
   return rows[0]?.deadline ?? null
 }
 
 /** The crime areas of an exchange: the purpose its messages serve. */
-export async function crimeAreasOf(db: Queryable, id: string): Promise<string[]> {
+export async function crimeAreasOf (db: Queryable, id: string): Promise<string[]> {
   const { rows } = await db.query<{ crime_areas: string[] }>('SELECT crime_areas FROM exchanges WHERE id = $1', [id])
   return rows[0]?.crime_areas ?? []
 }
@@ -130,19 +130,19 @@ export interface OverdueCandidate { id: string; requester: string; responder: st
  * Locks (SKIP LOCKED) up to `limit` exchanges in `statuses` whose deadline has passed at `now`,
  * not yet flagged overdue; a delayed one only once its announced delay has passed too.
  */
-export async function claimOverdue(client: Client, now: Date, statuses: readonly ExchangeStatus[], limit: number): Promise<OverdueCandidate[]> {
+export async function claimOverdue (client: Client, now: Date, statuses: readonly ExchangeStatus[], limit: number): Promise<OverdueCandidate[]> {
   const { rows } = await client.query<OverdueCandidate>(
     `SELECT id, requester, responder, status, deadline, delayed_until, legal_basis, opened_by FROM exchanges
           WHERE overdue_at IS NULL AND answered_at IS NULL AND deadline <= $1 AND status = ANY ($2::text[])
             AND (status <> 'delayed' OR delayed_until IS NULL OR delayed_until <= $1)
           ORDER BY deadline LIMIT ${limit} FOR UPDATE SKIP LOCKED`,
-    [now, statuses],
+    [now, statuses]
   )
   return rows
 }
 
 /** Locks (SKIP LOCKED) up to `limit` answered or refused exchanges answered at `before` or earlier. */
-export async function claimAnsweredBefore(client: Client, before: Date, limit: number): Promise<ExchangeRow[]> {
+export async function claimAnsweredBefore (client: Client, before: Date, limit: number): Promise<ExchangeRow[]> {
   const { rows } = await client.query<ExchangeRow>(
     `SELECT * FROM exchanges WHERE status IN ('answered', 'refused') AND answered_at <= $1
           ORDER BY answered_at LIMIT $2 FOR UPDATE SKIP LOCKED`, [before, limit])
@@ -153,7 +153,7 @@ export async function claimAnsweredBefore(client: Client, before: Date, limit: n
 const openingVisible = (): string => `NOT ${hiddenFromRecipient('exchanges.opened_by')}`
 
 /** The exchange if it exists, with `visible_to_responder`: false while its opening message is held (or was rejected). */
-export async function findExchange(db: Queryable, id: string): Promise<(ExchangeDbRow & { visible_to_responder: boolean }) | undefined> {
+export async function findExchange (db: Queryable, id: string): Promise<(ExchangeDbRow & { visible_to_responder: boolean }) | undefined> {
   const { rows } = await db.query<ExchangeDbRow & { visible_to_responder: boolean }>(
     `SELECT exchanges.*, ${openingVisible()} AS visible_to_responder FROM exchanges WHERE id = $1`, [id])
   return rows[0]
@@ -173,7 +173,7 @@ export interface ExchangeQuery {
 }
 
 /** `agency`'s exchanges matching `q`, newest first, `limit` rows after the cursor. */
-export async function pageExchanges(db: Queryable, agency: string, q: ExchangeQuery, limit: number): Promise<ExchangeDbRow[]> {
+export async function pageExchanges (db: Queryable, agency: string, q: ExchangeQuery, limit: number): Promise<ExchangeDbRow[]> {
   const where: string[] = []
   const params: unknown[] = [agency]
   const add = (sql: string, value: unknown) => {
@@ -182,7 +182,7 @@ export async function pageExchanges(db: Queryable, agency: string, q: ExchangeQu
   }
   if (q.direction === 'outgoing') where.push('requester = $1')
   else if (q.direction === 'incoming') where.push('responder = $1')
-  else where.push(`(requester = $1 OR responder = $1)`)
+  else where.push('(requester = $1 OR responder = $1)')
   // An exchange opened by a held message does not exist for its responder (D4).
   where.push(`(requester = $1 OR ${openingVisible()})`)
   if (q.status) add('status = ?', q.status)
@@ -202,12 +202,12 @@ export async function pageExchanges(db: Queryable, agency: string, q: ExchangeQu
   }
   const { rows } = await db.query<ExchangeDbRow>(
     `SELECT * FROM exchanges WHERE ${where.join(' AND ')} ORDER BY opened_at DESC, id DESC LIMIT ${limit}`,
-    params,
+    params
   )
   return rows
 }
 
 /** Flags an exchange overdue. */
-export async function markOverdue(client: Client, id: string, at: Date): Promise<void> {
+export async function markOverdue (client: Client, id: string, at: Date): Promise<void> {
   await client.query('UPDATE exchanges SET overdue_at = $2, updated_at = $2 WHERE id = $1', [id, at])
 }

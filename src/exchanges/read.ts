@@ -76,7 +76,7 @@ export interface DeliveryAttempt {
   error: string | null
 }
 
-function summarise(row: ExchangeDbRow, agency: string, now: Date): ExchangeSummary {
+function summarise (row: ExchangeDbRow, agency: string, now: Date): ExchangeSummary {
   const open = AWAITING_ANSWER.has(row.status)
   const timeLeft = row.deadline && open ? Math.round((row.deadline.getTime() - now.getTime()) / 1000) : null
   return {
@@ -105,12 +105,12 @@ function summarise(row: ExchangeDbRow, agency: string, now: Date): ExchangeSumma
 export const HIDDEN_FROM_RECIPIENT = ['held', 'rejected'] as const
 
 /** The agencies entitled to know of a message: its sender, and its recipient unless it is hidden from it (held, or rejected by review). */
-export function messageViewers(m: { sender: string; recipient: string; status: string }): string[] {
+export function messageViewers (m: { sender: string; recipient: string; status: string }): string[] {
   return (HIDDEN_FROM_RECIPIENT as readonly string[]).includes(m.status) ? [m.sender] : [m.sender, m.recipient]
 }
 
 /** The agencies entitled to see an exchange: its requester, and its responder once the opening message is released. */
-export function exchangeViewers(row: { requester: string; responder: string; visible_to_responder: boolean }): string[] {
+export function exchangeViewers (row: { requester: string; responder: string; visible_to_responder: boolean }): string[] {
   return row.visible_to_responder ? [row.requester, row.responder] : [row.requester]
 }
 
@@ -120,7 +120,7 @@ export function exchangeViewers(row: { requester: string; responder: string; vis
  * message and event. Whether `agency` may see the exchange at all is the caller's check
  * (`exchangeViewers`); this function does not make it.
  */
-export async function exchangeDetail(db: Queryable, row: ExchangeDbRow, agency: string, now: Date, o: { supervisor?: boolean } = {}): Promise<ExchangeSummary & { messages: MessageMeta[]; timeline: TimelineEntry[] }> {
+export async function exchangeDetail (db: Queryable, row: ExchangeDbRow, agency: string, now: Date, o: { supervisor?: boolean } = {}): Promise<ExchangeSummary & { messages: MessageMeta[]; timeline: TimelineEntry[] }> {
   const messages = await messagesOfExchange(db, row.id, agency, o.supervisor === true)
   const attempts = await attemptsOfExchange(db, row.id, agency, o.supervisor === true)
   const deliveriesOf = new Map<string, DeliveryAttempt[]>()
@@ -187,7 +187,7 @@ export interface ExchangeFilters {
 }
 
 /** The agency's exchanges, newest first, keyset-paged. */
-export async function listExchanges(db: Queryable, agency: string, f: ExchangeFilters, now: Date): Promise<{ items: ExchangeSummary[]; nextCursor: string | null }> {
+export async function listExchanges (db: Queryable, agency: string, f: ExchangeFilters, now: Date): Promise<{ items: ExchangeSummary[]; nextCursor: string | null }> {
   const limit = Math.min(Math.max(f.limit ?? 50, 1), 200)
   const rows = await pageExchanges(db, agency, {
     direction: f.direction, status: f.status, crimeArea: f.crimeArea, from: f.from, to: f.to, cursor: f.cursor,

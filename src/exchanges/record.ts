@@ -23,7 +23,7 @@ export interface Opening {
 }
 
 /** Prepares the exchange a request or own-initiative message opens (stored by the caller). */
-export function openExchange(o: { message: Message; status: 'accepted' | 'held'; deadline: Date | null; receivedAt: Date }): Opening {
+export function openExchange (o: { message: Message; status: 'accepted' | 'held'; deadline: Date | null; receivedAt: Date }): Opening {
   const { message } = o
   if (message.kind !== 'request' && message.kind !== 'spontaneous') {
     throw new DomainError('schema-violation', `a ${message.kind} needs inReplyTo`)
@@ -58,9 +58,9 @@ const REPLY_EVENTS: Partial<Record<Message['kind'], AuditEventType>> = {
  * the exchange (unless the reply is held for review; release applies it later) and recomputes
  * the deadline when the requested party states accessibility (T2).
  */
-export async function applyReply(
+export async function applyReply (
   client: Client,
-  r: { message: Message; held: boolean; receivedAt: Date; instrument: LegalInstrument; actor: AuditActor },
+  r: { message: Message; held: boolean; receivedAt: Date; instrument: LegalInstrument; actor: AuditActor }
 ): Promise<{ exchangeId: string; deadline: Date | null }> {
   const { message } = r
   const parent = message.inReplyTo === undefined ? undefined : await findReplyParent(client, message.inReplyTo)
@@ -93,13 +93,13 @@ export async function applyReply(
 }
 
 /** The state change a reply brings; shared by intake and the release of a held reply. */
-export async function applyReplyEffects(
+export async function applyReplyEffects (
   client: Client,
   exchange: ExchangeRow,
   message: Message,
   at: Date,
   instrument: LegalInstrument,
-  actor: AuditActor,
+  actor: AuditActor
 ): Promise<Date | null> {
   let deadline = exchange.deadline
   const set: ExchangeChange = {}
@@ -168,7 +168,7 @@ export type CloseBy = 'requester' | 'auto'
  * Closes an answered (or refused, or — for own-initiative exchanges — delivered) exchange and
  * records `exchange.closed`, in the caller's transaction. The state machine refuses other states.
  */
-export async function closeExchange(client: Client, exchange: ExchangeRow, by: CloseBy, actor: AuditActor, at: Date, details: Record<string, string | number | null> = {}): Promise<void> {
+export async function closeExchange (client: Client, exchange: ExchangeRow, by: CloseBy, actor: AuditActor, at: Date, details: Record<string, string | number | null> = {}): Promise<void> {
   const previous = exchange.status
   await changeStatus(client, exchange, 'close', at)
   await recordEvent(client, {
@@ -182,7 +182,7 @@ export async function closeExchange(client: Client, exchange: ExchangeRow, by: C
  * their requester has not closed, in batches; each closure is an `exchange.closed` event.
  * Returns how many were closed.
  */
-export async function closeAnsweredExchanges(pool: Pool, now: Date, afterSeconds: number, batch = 200): Promise<number> {
+export async function closeAnsweredExchanges (pool: Pool, now: Date, afterSeconds: number, batch = 200): Promise<number> {
   if (afterSeconds <= 0) return 0
   const before = new Date(now.getTime() - afterSeconds * 1000)
   let total = 0

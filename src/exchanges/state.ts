@@ -67,12 +67,12 @@ export const TRANSITIONS: Record<ExchangeEvent, { from: ExchangeStatus[]; to: Ex
 /** States in which an exchange still waits for the responder (a deadline can run out). */
 export const AWAITING_ANSWER: ReadonlySet<ExchangeStatus> = new Set(OPEN_AWAITING)
 
-export function canTransition(from: ExchangeStatus, event: ExchangeEvent): boolean {
+export function canTransition (from: ExchangeStatus, event: ExchangeEvent): boolean {
   return TRANSITIONS[event].from.includes(from)
 }
 
 /** The next state, or an invalid-transition DomainError naming both. */
-export function transition(from: ExchangeStatus, event: ExchangeEvent): ExchangeStatus {
+export function transition (from: ExchangeStatus, event: ExchangeEvent): ExchangeStatus {
   const rule = TRANSITIONS[event]
   if (!rule.from.includes(from)) {
     throw new DomainError('invalid-transition', `an exchange that is ${from} cannot take ${event}; allowed from: ${rule.from.join(', ')}`, {
@@ -86,12 +86,12 @@ export function transition(from: ExchangeStatus, event: ExchangeEvent): Exchange
  * Moves an exchange through the state machine and writes the new status (with `extra.set`) in the
  * caller's transaction. Throws invalid-transition when the state machine forbids it.
  */
-export async function changeStatus(
+export async function changeStatus (
   client: Client,
   exchange: ExchangeRow,
   event: ExchangeEvent,
   at: Date,
-  extra: { set?: ExchangeChange } = {},
+  extra: { set?: ExchangeChange } = {}
 ): Promise<ExchangeStatus> {
   const to = transition(exchange.status, event)
   await updateExchange(client, exchange.id, { status: to, ...(extra.set ?? {}) }, at)
@@ -104,9 +104,9 @@ export async function changeStatus(
  * the state machine allows it (the exchange may have moved on), and only if the row of
  * `guard.cte` has `guard.column` in `guard.in`. Nothing happens otherwise; nothing is refused.
  */
-export function transitionPart(
+export function transitionPart (
   event: ExchangeEvent,
-  c: { exchangeId: string; messageId: string; at: Date; guard: { cte: string; column: string; in: readonly string[] } },
+  c: { exchangeId: string; messageId: string; at: Date; guard: { cte: string; column: string; in: readonly string[] } }
 ): SqlPart {
   const rule = TRANSITIONS[event]
   return statusChange({ id: c.exchangeId, openedBy: c.messageId, to: rule.to, from: rule.from, at: c.at, guard: c.guard })

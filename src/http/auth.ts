@@ -37,7 +37,7 @@ const BEARER = /^Bearer ([A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{1,8192}\.[A-Za-z0-
  * LEIX_TOKEN_MAX_LIFETIME. The role `supervisor` counts only for principals in LEIX_SUPERVISORS,
  * and every request a supervisor makes is recorded (`supervisor.read`) before it is answered.
  */
-export function authenticate(rt: Pick<Runtime, 'config' | 'directory' | 'tokenKeys' | 'pool' | 'clock'>): Authenticate {
+export function authenticate (rt: Pick<Runtime, 'config' | 'directory' | 'tokenKeys' | 'pool' | 'clock'>): Authenticate {
   const { config, directory } = rt
   const supervisors = new Set(config.supervisors)
   const maxLifetime = config.tokenMaxLifetimeSeconds
@@ -83,7 +83,7 @@ export function authenticate(rt: Pick<Runtime, 'config' | 'directory' | 'tokenKe
 }
 
 /** Cross-agency reads are accountable: each one is an event before anything is answered. */
-async function recordSupervisorRead(rt: Pick<Runtime, 'pool' | 'clock'>, request: FastifyRequest, p: Principal): Promise<void> {
+async function recordSupervisorRead (rt: Pick<Runtime, 'pool' | 'clock'>, request: FastifyRequest, p: Principal): Promise<void> {
   const details: Record<string, string> = { method: request.method, route: request.routeOptions.url ?? request.url.split('?')[0] ?? '' }
   for (const [k, v] of Object.entries((request.params ?? {}) as Record<string, unknown>)) details[`param.${k}`] = String(v).slice(0, 200)
   for (const [k, v] of Object.entries((request.query ?? {}) as Record<string, unknown>)) details[`query.${k}`] = String(v).slice(0, 200)
@@ -93,22 +93,22 @@ async function recordSupervisorRead(rt: Pick<Runtime, 'pool' | 'clock'>, request
 }
 
 /** The principal, which `authenticate` guarantees on authenticated routes. */
-export function principalOf(request: FastifyRequest): Principal {
+export function principalOf (request: FastifyRequest): Principal {
   if (!request.principal) throw new DomainError('unauthorized', 'not authenticated')
   return request.principal
 }
 
 /** The principal as the audit log names who acted: a person, by agency, token subject and roles. */
-export function actorOf(p: Principal): AuditActor & { kind: 'person'; agency: string; id: string } {
+export function actorOf (p: Principal): AuditActor & { kind: 'person'; agency: string; id: string } {
   return { kind: 'person', agency: p.agency, id: p.sub, roles: p.roles }
 }
 
 /** Throws forbidden unless the principal holds one of `roles`. */
-export function requireRole(principal: Principal, ...roles: Role[]): void {
+export function requireRole (principal: Principal, ...roles: Role[]): void {
   if (!principal.roles.some((r) => roles.includes(r))) throw new DomainError('forbidden', `requires one of the roles ${roles.join(', ')}`)
 }
 
 /** Whether the principal acts across agencies (a granted supervisor). */
-export function isSupervisor(principal: Principal): boolean {
+export function isSupervisor (principal: Principal): boolean {
   return principal.roles.includes('supervisor')
 }

@@ -20,7 +20,7 @@ const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'
  * (LEIX_TLS_CLIENT_CERT=required) a request without a certificate is refused, whatever token it
  * carries; the orchestrator's health probes excepted.
  */
-export function bindClientCertificate(directory: Directory, o: { required?: boolean } = {}) {
+export function bindClientCertificate (directory: Directory, o: { required?: boolean } = {}) {
   return async function (request: FastifyRequest): Promise<void> {
     const socket = request.raw.socket as Partial<TLSSocket>
     const cert = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined

@@ -7,7 +7,7 @@ import { DomainError } from '../errors.ts'
 import { PROBLEMS, problemBody } from './problems.ts'
 
 /** Fastify's own error codes, mapped onto the catalogue. */
-function fromFastify(err: FastifyError): DomainError | undefined {
+function fromFastify (err: FastifyError): DomainError | undefined {
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new DomainError('payload-too-large', err.message)
@@ -40,7 +40,7 @@ function fromFastify(err: FastifyError): DomainError | undefined {
  * Turns anything thrown into the DomainError that is answered: a DomainError as it is, the audit
  * log's integrity failure, an unreachable backing service, Fastify's own errors, else internal.
  */
-export function toProblem(err: unknown): DomainError {
+export function toProblem (err: unknown): DomainError {
   if (err instanceof DomainError) return err
   // Never a silent answer: what is served about the log must be what the log hashed.
   if (err instanceof AuditIntegrityError) {
@@ -55,14 +55,14 @@ export function toProblem(err: unknown): DomainError {
 export const RETRY_AFTER_SECONDS = 5
 
 /** Answers `problem` as problem+json with the status the catalogue gives its code. */
-export function sendProblem(reply: FastifyReply, problem: DomainError, request: FastifyRequest): FastifyReply {
+export function sendProblem (reply: FastifyReply, problem: DomainError, request: FastifyRequest): FastifyReply {
   const { status } = PROBLEMS[problem.code]
   if (status === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', String(RETRY_AFTER_SECONDS))
   return reply.code(status).type('application/problem+json').send(problemBody(problem, request.url))
 }
 
 /** The one error handler: logs with the request, hides the internals of 5xx. */
-export function installErrorHandler(app: FastifyInstance, onProblem?: (request: FastifyRequest, problem: DomainError) => Promise<void>): void {
+export function installErrorHandler (app: FastifyInstance, onProblem?: (request: FastifyRequest, problem: DomainError) => Promise<void>): void {
   app.setErrorHandler(async (err, request, reply) => {
     const problem = toProblem(err)
     const { status } = PROBLEMS[problem.code]
@@ -80,7 +80,7 @@ export function installErrorHandler(app: FastifyInstance, onProblem?: (request: 
  * Fastify's clientErrorHandler: what Node's HTTP parser refuses (headers too large, a malformed
  * request line or header) is answered as problem+json too, then the connection is closed.
  */
-export function answerClientError(err: Error & { code?: string }, socket: Socket): void {
+export function answerClientError (err: Error & { code?: string }, socket: Socket): void {
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy()
     return

@@ -20,8 +20,8 @@ export const PROBLEMS = {
   'invalid-transition': { status: 409, title: 'The exchange cannot move to that state' },
   'not-counterpart': { status: 403, title: 'Only the counterpart agency of the exchange may reply' },
   'invalid-message-state': { status: 409, title: 'The message is not in a state that allows this' },
-  'unauthorized': { status: 401, title: 'A valid bearer token is required' },
-  'forbidden': { status: 403, title: 'Not allowed for this agency or role' },
+  unauthorized: { status: 401, title: 'A valid bearer token is required' },
+  forbidden: { status: 403, title: 'Not allowed for this agency or role' },
   'not-found': { status: 404, title: 'No such resource' },
   'bad-request': { status: 400, title: 'Request parameters are invalid' },
   'uri-too-long': { status: 414, title: 'The request URL is too long' },
@@ -33,16 +33,16 @@ export const PROBLEMS = {
   'witness-conflict': { status: 409, title: "The witness's tree size is beyond this log's newest checkpoint" },
   'unknown-witness': { status: 403, title: 'Not signed by a configured witness' },
   'bad-witness-statement': { status: 422, title: 'The cosignature or alarm does not verify against this log' },
-  'unavailable': { status: 503, title: 'A backing service is unavailable' },
+  unavailable: { status: 503, title: 'A backing service is unavailable' },
   'audit-integrity': { status: 500, title: 'The audit log failed its integrity check; an alarm was raised' },
-  'internal': { status: 500, title: 'Internal error' },
+  internal: { status: 500, title: 'Internal error' },
 } as const satisfies Record<DomainErrorCode, { status: number; title: string }>
 
 /**
  * The problem+json body of a refusal (RFC 9457): the code's type, title and status from the
  * catalogue, the error's message as `detail`, its violations and extra fields.
  */
-export function problemBody(err: DomainError, instance?: string): Record<string, unknown> {
+export function problemBody (err: DomainError, instance?: string): Record<string, unknown> {
   const { status, title } = PROBLEMS[err.code]
   return {
     type: `urn:leix:problem:${err.code}`,

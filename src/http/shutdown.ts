@@ -11,7 +11,7 @@ import { DomainError } from '../errors.ts'
  * built with Fastify's `return503OnClosing: false`, or Fastify answers late requests itself with
  * plain JSON before any hook runs.
  */
-export function shutdownHooks(app: FastifyInstance): void {
+export function shutdownHooks (app: FastifyInstance): void {
   let closing = false
   app.addHook('preClose', async () => {
     closing = true

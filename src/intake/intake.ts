@@ -62,7 +62,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
  * DomainError after recording `message.rejected` without the payload (rule A2, A3).
  * Returns `replayed: true` when the same bytes were already accepted: the first result, no new effect.
  */
-export async function submitMessage(deps: IntakeDeps, jws: string, channel: SubmitChannel = {}): Promise<{ replayed: boolean; result: SubmitResult }> {
+export async function submitMessage (deps: IntakeDeps, jws: string, channel: SubmitChannel = {}): Promise<{ replayed: boolean; result: SubmitResult }> {
   const receivedAt = deps.clock.now()
   const digest = digestOf(jws)
   const facts: RejectionFacts = {}
@@ -129,7 +129,7 @@ export async function submitMessage(deps: IntakeDeps, jws: string, channel: Subm
 }
 
 /** The message JSON, refusing prototype-polluting keys outright. */
-function parsePayload(bytes: Uint8Array): Record<string, unknown> {
+function parsePayload (bytes: Uint8Array): Record<string, unknown> {
   let value: unknown
   try {
     value = sjson.parse(Buffer.from(bytes).toString('utf8'), undefined, { protoAction: 'error', constructorAction: 'error' })
@@ -142,7 +142,7 @@ function parsePayload(bytes: Uint8Array): Record<string, unknown> {
 }
 
 /** For a resend of an accepted id: the first result; for a different message under that id: 409 (T4). */
-async function previousResult(pool: Pool, messageId: string, digest: string): Promise<SubmitResult | undefined> {
+async function previousResult (pool: Pool, messageId: string, digest: string): Promise<SubmitResult | undefined> {
   const row = await findStoredResult(pool, messageId)
   if (!row) return undefined
   if (row.digest !== digest) {
@@ -164,7 +164,7 @@ interface Accepted {
   holds: Hold[]
 }
 
-async function persist(deps: IntakeDeps, pool: Pool, a: Accepted): Promise<SubmitResult> {
+async function persist (deps: IntakeDeps, pool: Pool, a: Accepted): Promise<SubmitResult> {
   const { message, receivedAt } = a
   const actor: AuditActor = { kind: 'agency-system', agency: message.from.agency, id: message.from.officer, kid: a.kid }
   const status: SubmitResult['status'] = a.holds.length > 0 ? 'held' : 'accepted'
@@ -222,7 +222,7 @@ async function persist(deps: IntakeDeps, pool: Pool, a: Accepted): Promise<Submi
   })
 }
 
-async function enqueueQuietly(deps: IntakeDeps, messageId: string): Promise<void> {
+async function enqueueQuietly (deps: IntakeDeps, messageId: string): Promise<void> {
   // PostgreSQL already holds the message as due; if Redis fails now the reconciler enqueues it later.
   try {
     if (deps.queue) await deps.queue.enqueue(messageId)
@@ -241,7 +241,7 @@ const OFFICER_ID = /^[A-Za-z0-9][A-Za-z0-9._@:-]{0,99}$/
  * Only identifiers leix can vouch for go into the log: agencies and instruments of the directory,
  * an officer id of identifier characters (never free text, A3).
  */
-function readableFacts(payload: Record<string, unknown>, directory: IntakeDeps['directory'], facts: RejectionFacts): void {
+function readableFacts (payload: Record<string, unknown>, directory: IntakeDeps['directory'], facts: RejectionFacts): void {
   const field = (o: unknown, key: string): unknown => (o !== null && typeof o === 'object' && !Array.isArray(o) ? (o as Record<string, unknown>)[key] : undefined)
   const to = field(payload.to, 'agency')
   if (typeof to === 'string' && directory.agencies.has(to)) facts.recipient = to
@@ -251,7 +251,7 @@ function readableFacts(payload: Record<string, unknown>, directory: IntakeDeps['
   if (typeof officer === 'string' && OFFICER_ID.test(officer)) facts.officer = officer
 }
 
-async function recordRejection(deps: IntakeDeps, problem: DomainError, facts: RejectionFacts & { digest: string }, at: Date, channel: SubmitChannel): Promise<void> {
+async function recordRejection (deps: IntakeDeps, problem: DomainError, facts: RejectionFacts & { digest: string }, at: Date, channel: SubmitChannel): Promise<void> {
   const violations: Violation[] = problem.violations ?? []
   // Only a verified signature or client certificate identifies the sender; a claimed kid does not.
   const agency = facts.verified ? facts.agency : channel.channelAgency

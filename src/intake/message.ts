@@ -129,7 +129,7 @@ export type MessageValidation = { ok: true; message: Message } | { ok: false; er
 export type MessageValidator = (value: unknown) => MessageValidation
 
 /** Reads and parses `schemas/message.schema.json` (relative to this file, so it works from src/ and dist/). */
-export function loadMessageSchema(): Record<string, unknown> {
+export function loadMessageSchema (): Record<string, unknown> {
   const url = new URL('../../schemas/message.schema.json', import.meta.url)
   return JSON.parse(readFileSync(url, 'utf8')) as Record<string, unknown>
 }
@@ -142,7 +142,7 @@ const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormat
  * Compiles the message schema once; call at start-up and reuse the returned function.
  * Collects every error (`allErrors`), never coerces, removes or defaults anything.
  */
-export function compileMessageValidator(): MessageValidator {
+export function compileMessageValidator (): MessageValidator {
   const ajv = new Ajv2020({
     allErrors: true,
     strict: true,
@@ -163,18 +163,18 @@ export function compileMessageValidator(): MessageValidator {
  * Drops Ajv's summary errors that repeat a more precise one: the `if` wrapper of a failed
  * then/else, and the inner errors of a `propertyNames` failure (the outer one names the key).
  */
-function isInformative(e: ErrorObject): boolean {
+function isInformative (e: ErrorObject): boolean {
   if (e.keyword === 'if') return false
   if (e.propertyName !== undefined && e.keyword !== 'propertyNames') return false
   return true
 }
 
-function escapePointer(token: string): string {
+function escapePointer (token: string): string {
   return token.replace(/~/g, '~0').replace(/\//g, '~1')
 }
 
 /** Points at the offending property itself for required / additional / forbidden properties. */
-function toSchemaError(e: ErrorObject): MessageSchemaError {
+function toSchemaError (e: ErrorObject): MessageSchemaError {
   const params = e.params as Record<string, unknown>
   if (e.keyword === 'required' && typeof params.missingProperty === 'string') {
     return { path: `${e.instancePath}/${escapePointer(params.missingProperty)}`, message: 'is required' }

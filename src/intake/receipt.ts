@@ -16,11 +16,11 @@ export interface ReceiptBody {
 }
 
 /** base64url SHA-256 of the bytes, as receipts and audit events carry it. */
-export function digestOf(bytes: string | Uint8Array): string {
+export function digestOf (bytes: string | Uint8Array): string {
   return createHash('sha256').update(bytes).digest('base64url')
 }
 
-export async function signReceipt(body: ReceiptBody, key: SigningKey): Promise<string> {
+export async function signReceipt (body: ReceiptBody, key: SigningKey): Promise<string> {
   return signCompact({ alg: 'EdDSA', kid: key.kid, typ: RECEIPT_TYP }, body, key)
 }
 
@@ -28,7 +28,7 @@ export async function signReceipt(body: ReceiptBody, key: SigningKey): Promise<s
  * A compact JWS (RFC 7515) by an Ed25519 broker key. node:crypto signs synchronously, several
  * times faster than WebCrypto; tests verify the output with jose.
  */
-export function signCompact(header: { alg: 'EdDSA'; kid: string; typ: string }, payload: unknown, key: SigningKey): string {
+export function signCompact (header: { alg: 'EdDSA'; kid: string; typ: string }, payload: unknown, key: SigningKey): string {
   const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`
   return `${input}.${sign(null, Buffer.from(input, 'ascii'), key.privateKey).toString('base64url')}`
 }
@@ -36,7 +36,7 @@ export function signCompact(header: { alg: 'EdDSA'; kid: string; typ: string }, 
 /**
  * Verifies a receipt against the broker's JWKS; with `jws`, also that it covers exactly those bytes.
  */
-export async function verifyReceipt(receipt: string, jwks: jose.JSONWebKeySet, jws?: string): Promise<ReceiptBody> {
+export async function verifyReceipt (receipt: string, jwks: jose.JSONWebKeySet, jws?: string): Promise<ReceiptBody> {
   let result: jose.CompactVerifyResult
   try {
     result = await jose.compactVerify(receipt, jose.createLocalJWKSet(jwks), { algorithms: ['EdDSA'] })

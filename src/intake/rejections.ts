@@ -10,7 +10,7 @@ import type { Clock } from '../config/clock.ts'
 import type { Pool } from '../store/db.ts'
 
 /** Takes one window's counts and forgets them, atomically (two gateways never both record it). */
-const TAKE = `local h = redis.call('HGETALL', KEYS[1]) redis.call('DEL', KEYS[1]) redis.call('SREM', KEYS[2], ARGV[1]) return h`
+const TAKE = 'local h = redis.call(\'HGETALL\', KEYS[1]) redis.call(\'DEL\', KEYS[1]) redis.call(\'SREM\', KEYS[2], ARGV[1]) return h'
 
 export interface RejectionCounterOptions {
   redis: Redis
@@ -25,20 +25,20 @@ export interface RejectionCounterOptions {
 
 export class RejectionCounter {
   readonly #o: Required<RejectionCounterOptions>
-  constructor(o: RejectionCounterOptions) {
+  constructor (o: RejectionCounterOptions) {
     this.#o = { windowMs: 60_000, ...o }
   }
 
-  #pending(): string {
+  #pending (): string {
     return `${this.#o.prefix}:rejections:pending`
   }
 
-  #key(member: string): string {
+  #key (member: string): string {
     return `${this.#o.prefix}:rejections:${member}`
   }
 
   /** Counts one refusal of an unidentified request from `source` (a client address) with `code`. */
-  async count(source: string, code: string): Promise<void> {
+  async count (source: string, code: string): Promise<void> {
     const { windowMs, redis } = this.#o
     const start = Math.floor(this.#o.clock.now().getTime() / windowMs) * windowMs
     const member = `${start}|${source.slice(0, 64)}`
@@ -51,7 +51,7 @@ export class RejectionCounter {
   }
 
   /** Records one event per source for every window that has ended; returns how many. */
-  async flush(): Promise<number> {
+  async flush (): Promise<number> {
     const { windowMs, redis, pool, clock } = this.#o
     const now = clock.now()
     const members = await redis.smembers(this.#pending())

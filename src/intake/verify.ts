@@ -32,7 +32,7 @@ export interface JwsFacts {
  * and verifies the signature. Header checks come first, so a disallowed algorithm never reaches a
  * key lookup or the payload. Throws a DomainError; fills `facts` as it learns.
  */
-export async function verifyMessageJws(jws: string, directory: Directory, facts: JwsFacts = {}, keys: KeyCache = new KeyCache()): Promise<VerifiedJws> {
+export async function verifyMessageJws (jws: string, directory: Directory, facts: JwsFacts = {}, keys: KeyCache = new KeyCache()): Promise<VerifiedJws> {
   if (!COMPACT_JWS.test(jws)) throw new DomainError('malformed-jws', 'expected a compact JWS: three base64url segments separated by dots')
   let header: jose.ProtectedHeaderParameters
   try {
@@ -87,7 +87,7 @@ export async function verifyMessageJws(jws: string, directory: Directory, facts:
 export class KeyCache {
   readonly #keys = new WeakMap<jose.JWK, KeyObject>()
   /** The public key of a directory JWK; throws if the JWK cannot be imported. */
-  get(jwk: jose.JWK): KeyObject {
+  get (jwk: jose.JWK): KeyObject {
     let key = this.#keys.get(jwk)
     if (!key) {
       const { kty, crv, x, y } = jwk

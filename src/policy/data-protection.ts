@@ -43,7 +43,7 @@ export interface RetentionCheck {
  * D7: `retention.eraseBy` and `retention.reviewBy` must each be after `receivedAt` and no later than
  * `receivedAt + instrument.maxRetentionDays`.
  */
-export function retentionCap(message: Message, receivedAt: Date, instrument: LegalInstrument): RetentionCheck {
+export function retentionCap (message: Message, receivedAt: Date, instrument: LegalInstrument): RetentionCheck {
   const cap = new Date(receivedAt.getTime() + instrument.maxRetentionDays * DAY_MS)
   const violations: Violation[] = []
   for (const field of ['eraseBy', 'reviewBy'] as const) {

@@ -38,7 +38,7 @@ export interface PrinciplesResult {
  * Runs every rule on a schema-valid message; never stops at the first finding.
  * `ctx.now` is the receipt time. Pure: same input, same output.
  */
-export function checkPrinciples(message: Message, ctx: PolicyContext): PrinciplesResult {
+export function checkPrinciples (message: Message, ctx: PolicyContext): PrinciplesResult {
   return {
     violations: RULES.flatMap((rule) => rule(message, ctx)),
     holds: HOLD_RULES.flatMap((rule) => rule(message, ctx)),

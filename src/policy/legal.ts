@@ -83,12 +83,12 @@ export const checkRefusal: Rule = (message) => {
 }
 
 /** EU member states and EU bodies (country `EU`) are on the EU side of L5. */
-export function isEuSide(country: string, directory: Directory): boolean {
+export function isEuSide (country: string, directory: Directory): boolean {
   return country === 'EU' || directory.euMemberStates.has(country)
 }
 
 /** True when exactly one end of the message is on the EU side (L5 applies). */
-export function isThirdCountryTransfer(message: Message, directory: Directory): boolean {
+export function isThirdCountryTransfer (message: Message, directory: Directory): boolean {
   const from = directory.agencies.get(message.from.agency)
   const to = directory.agencies.get(message.to.agency)
   if (from === undefined || to === undefined) return false
@@ -128,7 +128,7 @@ export const checkTransfer: Rule = (message, { directory }) => {
  * L5: what the sealed event of an accepted third-country transfer records — its basis and
  * reference — so that they survive the erasure of the payload. Empty for other messages.
  */
-export function transferDetails(message: Message, directory: Directory): { transferBasis?: string; transferReference?: string } {
+export function transferDetails (message: Message, directory: Directory): { transferBasis?: string; transferReference?: string } {
   const transfer = message.legalBasis.transfer
   if (!transfer || !isThirdCountryTransfer(message, directory)) return {}
   return { transferBasis: transfer.basis, transferReference: transfer.reference.slice(0, 256) }

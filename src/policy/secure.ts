@@ -9,7 +9,7 @@ import { isBlank } from './text.ts'
 /** Europol handling codes (S2). */
 export const HANDLING_CODES = ['H0', 'H1', 'H2', 'H3'] as const
 
-export function isClassification(value: string): value is Classification {
+export function isClassification (value: string): value is Classification {
   return (CLASSIFICATIONS as readonly string[]).includes(value)
 }
 
@@ -20,7 +20,7 @@ export function isClassification(value: string): value is Classification {
  */
 export const checkRegisteredAgencies: Rule = (message, { directory }) => registrationViolations(message, directory)
 
-function registrationViolations(message: Message, directory: Directory): Violation[] {
+function registrationViolations (message: Message, directory: Directory): Violation[] {
   const violations: Violation[] = []
   if (!directory.agencies.has(message.from.agency)) {
     violations.push({ rule: 'S1', path: '/from/agency', message: `sender ${message.from.agency} is not a registered agency` })
@@ -36,7 +36,7 @@ function registrationViolations(message: Message, directory: Directory): Violati
  * the message, and both ends are registered. Call after schema validation, before
  * `checkPrinciples`; on any violation reject without running the principles (their S1 would repeat).
  */
-export function checkSenderBinding(keyAgency: string, message: Message, directory: Directory): Violation[] {
+export function checkSenderBinding (keyAgency: string, message: Message, directory: Directory): Violation[] {
   const violations: Violation[] = []
   if (keyAgency !== message.from.agency) {
     violations.push({

@@ -27,7 +27,7 @@ export const DEADLINE_PROFILES: Readonly<
  * T2: the deadline of a request, counted from receipt. Only a `request` has one (null otherwise).
  * The requester cannot know accessibility, so an urgent request starts at the strict 8 hours.
  */
-export function computeDeadline(message: Message, receivedAt: Date, instrument: LegalInstrument): Date | null {
+export function computeDeadline (message: Message, receivedAt: Date, instrument: LegalInstrument): Date | null {
   if (message.kind !== 'request') return null
   return recomputeDeadline(receivedAt, message.urgency.level, 'direct', instrument.deadlineProfile)
 }
@@ -38,11 +38,11 @@ export function computeDeadline(message: Message, receivedAt: Date, instrument: 
  * (8 hours -> 3 days, or 7 days in the 2006/960 profile); a normal request keeps 7 (or 14) days
  * whatever is stated, so a statement never shortens a deadline already running.
  */
-export function recomputeDeadline(
+export function recomputeDeadline (
   receivedAt: Date,
   urgency: Message['urgency']['level'],
   accessibility: Accessibility,
-  profile: DeadlineProfile,
+  profile: DeadlineProfile
 ): Date {
   const p = DEADLINE_PROFILES[profile]
   const ms = urgency === 'urgent' ? (accessibility === 'indirect' ? p.urgentIndirect : p.urgentDirect) : p.other
@@ -89,7 +89,7 @@ export const checkAccessibility: Rule = (message) => {
 }
 
 /** Milliseconds since the epoch, or null for a time JavaScript cannot read (for example a leap second). */
-export function parseTime(value: string): number | null {
+export function parseTime (value: string): number | null {
   const ms = Date.parse(value)
   return Number.isNaN(ms) ? null : ms
 }

@@ -9,7 +9,7 @@ export type Queryable = Pick<pg.Pool, 'query'>
 pg.types.setTypeParser(20, (v) => Number(v))
 
 /** Creates the PostgreSQL pool. The app owns it and ends it on close. */
-export function createPool(databaseUrl: string, opts: { max?: number; applicationName?: string } = {}): Pool {
+export function createPool (databaseUrl: string, opts: { max?: number; applicationName?: string } = {}): Pool {
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     max: opts.max ?? 10,
@@ -34,7 +34,7 @@ export function createPool(databaseUrl: string, opts: { max?: number; applicatio
  * progress fails with the error, so the unit of work fails and its caller retries it; and the
  * broken client is destroyed on release instead of going back to the pool.
  */
-export async function withClient<T>(pool: Pool, fn: (client: Client) => Promise<T>): Promise<T> {
+export async function withClient<T> (pool: Pool, fn: (client: Client) => Promise<T>): Promise<T> {
   const client = await pool.connect()
   let broken: Error | undefined
   const onError = (err: Error): void => { broken = err }
@@ -55,7 +55,7 @@ export async function withClient<T>(pool: Pool, fn: (client: Client) => Promise<
  * failures and deadlocks are retried a few times, since they say nothing about the request. A
  * lost connection fails the transaction (PostgreSQL rolls it back) without ending the process.
  */
-export async function withTransaction<T>(pool: Pool, fn: (client: Client) => Promise<T>, opts: { retries?: number } = {}): Promise<T> {
+export async function withTransaction<T> (pool: Pool, fn: (client: Client) => Promise<T>, opts: { retries?: number } = {}): Promise<T> {
   const retries = opts.retries ?? 3
   for (let attempt = 0; ; attempt++) {
     try {
@@ -90,7 +90,7 @@ const CONNECTION_MESSAGES = /Connection terminated|timeout exceeded when trying 
  * Whether `err` says PostgreSQL (or Redis) is unreachable or the connection to it was lost, so
  * the work may succeed later unchanged: intake answers 503 `unavailable`, workers retry.
  */
-export function isConnectionError(err: unknown): boolean {
+export function isConnectionError (err: unknown): boolean {
   if (!err || typeof err !== 'object') return false
   const { code, message } = err as { code?: unknown; message?: unknown }
   if (typeof code === 'string' && (CONNECTION_SQLSTATES.test(code) || CONNECTION_ERRNOS.has(code))) return true
@@ -100,7 +100,7 @@ export function isConnectionError(err: unknown): boolean {
 }
 
 /** `url` without its password, for messages and logs. */
-export function redactUrl(url: string): string {
+export function redactUrl (url: string): string {
   try {
     const u = new URL(url)
     if (u.password) u.password = '***'
@@ -111,7 +111,7 @@ export function redactUrl(url: string): string {
 }
 
 /** Creates the database named in `databaseUrl` if it does not exist (connects to `postgres`). */
-export async function ensureDatabase(databaseUrl: string): Promise<void> {
+export async function ensureDatabase (databaseUrl: string): Promise<void> {
   const url = new URL(databaseUrl)
   const name = decodeURIComponent(url.pathname.slice(1))
   if (!name) return

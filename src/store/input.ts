@@ -2,7 +2,8 @@
 // can reach PostgreSQL (text columns refuse NUL; timestamptz refuses years PostgreSQL cannot hold).
 
 /** C0 controls and DEL; `lines` allows tab, line feed and carriage return (free text). */
-export function hasControlCharacter(text: string, o: { lines?: boolean } = {}): boolean {
+export function hasControlCharacter (text: string, o: { lines?: boolean } = {}): boolean {
+  // eslint-disable-next-line no-control-regex -- control characters are what this refuses
   return o.lines ? /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text) : /[\u0000-\u001f\u007f]/.test(text)
 }
 
@@ -20,7 +21,7 @@ const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,
  * instant within 1970..9999 (the `date-time` format of every schema; JavaScript's Date accepts
  * years 0000 and +275760, PostgreSQL does not).
  */
-export function isBoundedInstant(text: string): boolean {
+export function isBoundedInstant (text: string): boolean {
   const m = ISO_INSTANT.exec(text)
   if (!m) return false
   const [, y, mo, d, h, mi, s] = m.map(Number) as number[]
@@ -32,7 +33,7 @@ export function isBoundedInstant(text: string): boolean {
 }
 
 /** The first string (value or key) in a JSON value that holds a control character, as a JSON pointer. */
-export function controlCharacterPath(value: unknown, o: { lines?: boolean } = {}, path = ''): string | undefined {
+export function controlCharacterPath (value: unknown, o: { lines?: boolean } = {}, path = ''): string | undefined {
   if (typeof value === 'string') return hasControlCharacter(value, o) ? path || '/' : undefined
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {

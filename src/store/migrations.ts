@@ -52,7 +52,7 @@ const SHA256 = /^[0-9a-f]{64}$/
  * Reads the manifest of `dir` and every file it lists, in its order; throws a MigrationError
  * when the manifest is malformed, a file is missing or its SHA-256 differs from the manifest.
  */
-export function loadMigrations(dir: URL = MIGRATIONS_DIR): readonly Migration[] {
+export function loadMigrations (dir: URL = MIGRATIONS_DIR): readonly Migration[] {
   const where = fileURLToPath(dir)
   let manifest: unknown
   try {
@@ -96,7 +96,7 @@ interface Applied {
  * What the database has applied. `to_jsonb` reads the checksum whether or not the column exists
  * yet, so a running role can check a database that was last migrated before checksums.
  */
-async function readApplied(db: Queryable): Promise<Applied[]> {
+async function readApplied (db: Queryable): Promise<Applied[]> {
   return (await db.query<Applied>("SELECT id, to_jsonb(l) ->> 'checksum' AS checksum FROM leix_migrations l")).rows
 }
 
@@ -104,7 +104,7 @@ async function readApplied(db: Queryable): Promise<Applied[]> {
  * Compares the ledger with `migrations`; throws a MigrationError naming the migrations the code
  * does not know, or those whose recorded checksum differs from the file. Returns the pending ones.
  */
-function compare(applied: Applied[], migrations: readonly Migration[]): Migration[] {
+function compare (applied: Applied[], migrations: readonly Migration[]): Migration[] {
   const known = new Map(migrations.map((m) => [m.id, m]))
   const unknown = applied.filter((a) => !known.has(a.id)).map((a) => a.id).sort()
   if (unknown.length) {
@@ -127,7 +127,7 @@ const LOCK_KEY = 0x1e1c5 // advisory lock id for migrations
  * records, for each migration applied without a checksum, the checksum of its file as it is now.
  * That trusts the files the first time; from then on a change is refused.
  */
-async function prepareLedger(client: Queryable, migrations: readonly Migration[]): Promise<void> {
+async function prepareLedger (client: Queryable, migrations: readonly Migration[]): Promise<void> {
   await client.query('CREATE TABLE IF NOT EXISTS leix_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), checksum text)')
   const { rows: [column] } = await client.query<{ missing: boolean }>(
     "SELECT NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'leix_migrations'::regclass AND attname = 'checksum' AND NOT attisdropped) AS missing")
@@ -135,7 +135,7 @@ async function prepareLedger(client: Queryable, migrations: readonly Migration[]
   compare(await readApplied(client), migrations) // refuse before changing anything
   await client.query(
     'UPDATE leix_migrations l SET checksum = m.checksum FROM unnest($1::text[], $2::text[]) AS m(id, checksum) WHERE l.id = m.id AND l.checksum IS NULL',
-    [migrations.map((m) => m.id), migrations.map((m) => m.checksum)],
+    [migrations.map((m) => m.id), migrations.map((m) => m.checksum)]
   )
 }
 
@@ -145,7 +145,7 @@ async function prepareLedger(client: Queryable, migrations: readonly Migration[]
  * next pending migration and records it, so a second migrator waits and then finds it applied.
  * Refuses (MigrationError) a database with migrations this code does not know or changed ones.
  */
-export async function migrate(pool: Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<string[]> {
+export async function migrate (pool: Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<string[]> {
   return await withClient(pool, async (client) => {
     const applied: string[] = []
     for (let first = true; ; first = false) {
@@ -181,7 +181,7 @@ export async function migrate(pool: Pool, migrations: readonly Migration[] = MIG
  * `leix migrate`: connects as the owner role (`migrationUrl(config)`), creates the database if
  * that role may, applies what is pending and disconnects. Returns the ids applied now.
  */
-export async function migrateDatabase(ownerUrl: string): Promise<string[]> {
+export async function migrateDatabase (ownerUrl: string): Promise<string[]> {
   await ensureDatabase(ownerUrl).catch((err: Error & { code?: string }) => {
     // No CREATEDB: fine when the administrator created the database (leix db roles).
     if (err.code !== '42501') throw err
@@ -199,7 +199,7 @@ export async function migrateDatabase(ownerUrl: string): Promise<string[]> {
  * when the database applied migrations this code does not know or changed ones, and the
  * database's own error when it cannot be read (down, wrong password, no grants).
  */
-export async function unappliedMigrations(db: Queryable, migrations: readonly Migration[] = MIGRATIONS): Promise<string[]> {
+export async function unappliedMigrations (db: Queryable, migrations: readonly Migration[] = MIGRATIONS): Promise<string[]> {
   let applied: Applied[]
   try {
     applied = await readApplied(db)
@@ -214,7 +214,7 @@ export async function unappliedMigrations(db: Queryable, migrations: readonly Mi
  * Migrations not yet applied (for `/health/ready`): as unappliedMigrations, but a database that
  * cannot be reached is said to be unavailable, not to lack every migration.
  */
-export async function pendingMigrations(db: Queryable): Promise<string[]> {
+export async function pendingMigrations (db: Queryable): Promise<string[]> {
   try {
     return await unappliedMigrations(db)
   } catch (err) {

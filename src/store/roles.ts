@@ -24,7 +24,7 @@ export interface RoleSpec {
 }
 
 /** The login role in a connection string (user and password). */
-export function loginOf(url: string): LoginRole {
+export function loginOf (url: string): LoginRole {
   const u = new URL(url)
   const user = decodeURIComponent(u.username)
   if (!user) throw new Error(`no user in ${u.protocol}//${u.host}${u.pathname}: name the role in the connection string`)
@@ -35,7 +35,7 @@ const id = (s: string): string => pg.escapeIdentifier(s)
 const lit = (s: string): string => pg.escapeLiteral(s)
 
 /** `DO` block that creates a role unless it exists (also when another session creates it at the same moment). */
-function createRole(name: string, attributes: string, password?: string): string {
+function createRole (name: string, attributes: string, password?: string): string {
   const withPassword = password ? ` PASSWORD ${lit(password)}` : ''
   const alter = password ? `ALTER ROLE ${id(name)} PASSWORD ${lit(password)};` : 'NULL;'
   return `DO $leix$ BEGIN
@@ -53,7 +53,7 @@ END $leix$`
  * and sealer logins are, or are members of, `leix_app` and `leix_sealer`; none is superuser, none
  * may create roles or databases.
  */
-export function roleStatements(spec: RoleSpec): string[] {
+export function roleStatements (spec: RoleSpec): string[] {
   const limits = 'NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS'
   const statements = [createRole(spec.owner.user, `LOGIN ${limits}`, spec.owner.password)]
   for (const kind of ['app', 'sealer'] as const) {
@@ -71,7 +71,7 @@ export function roleStatements(spec: RoleSpec): string[] {
 }
 
 /** Statements, run in the database itself, that hand an existing database's objects to the owner. */
-export function ownershipStatements(owner: string): string[] {
+export function ownershipStatements (owner: string): string[] {
   return [`DO $leix$ DECLARE r record; BEGIN
   FOR r IN SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm') AND c.relowner <> ${lit(owner)}::regrole LOOP
@@ -85,7 +85,7 @@ END $leix$`]
 }
 
 /** The whole set-up as a psql script, for an administrator who prefers to run it by hand. */
-export function setupScript(spec: RoleSpec, database: string): string {
+export function setupScript (spec: RoleSpec, database: string): string {
   return [
     '-- leix database roles (README "Database roles"). Run as a PostgreSQL superuser with psql; idempotent.',
     ...roleStatements(spec).map((s) => `${s};`),
@@ -105,7 +105,7 @@ const ROLES_LOCK = 0x1e1c5b // advisory lock in the admin database: one role set
  * tables to the owner. Safe when several processes run it at once: the role statements run under
  * an advisory lock and each tolerates a concurrent CREATE.
  */
-export async function setUpDatabase(adminUrl: string, spec: RoleSpec, database?: string): Promise<void> {
+export async function setUpDatabase (adminUrl: string, spec: RoleSpec, database?: string): Promise<void> {
   const admin = new pg.Client({ connectionString: adminUrl })
   await admin.connect()
   try {
@@ -192,7 +192,7 @@ const EXPECTATIONS: Record<RunningRole, Expectation[]> = {
  * cannot create in the schema or switch triggers off, holds its grants. Returns one sentence per
  * problem (empty when all is well); run after migrations.
  */
-export async function checkRunningRole(db: Queryable, role: RunningRole): Promise<string[]> {
+export async function checkRunningRole (db: Queryable, role: RunningRole): Promise<string[]> {
   const { rows: [me] } = await db.query<{ user: string; superuser: boolean; bypassrls: boolean; owns: string[]; create: boolean; version: number; missing: string[] }>(
     `SELECT current_user AS user, r.rolsuper AS superuser, r.rolbypassrls AS bypassrls,
             ARRAY(SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -201,7 +201,7 @@ export async function checkRunningRole(db: Queryable, role: RunningRole): Promis
             current_setting('server_version_num')::int AS version,
             ARRAY(SELECT relname FROM unnest($1::text[]) AS t(relname) WHERE to_regclass(relname) IS NULL) AS missing
        FROM pg_roles r WHERE r.rolname = current_user`,
-    [[...AUDIT, ...APP_TABLES, 'leix_migrations']],
+    [[...AUDIT, ...APP_TABLES, 'leix_migrations']]
   )
   if (!me) throw new Error('current_user is not in pg_roles')
   const who = `${VARIABLE[role]} connects as ${me.user}, which`
@@ -212,8 +212,8 @@ export async function checkRunningRole(db: Queryable, role: RunningRole): Promis
   if (me.owns.length) problems.push(`${who} owns ${me.owns.join(', ')}; the owner role runs migrations only`)
   if (me.create) problems.push(`${who} may create objects in schema public`)
   // PostgreSQL 15 lets a superuser GRANT SET on a superuser-only parameter; earlier ones cannot.
-  const replication = me.version >= 150000
-    && (await db.query<{ ok: boolean }>("SELECT has_parameter_privilege('session_replication_role', 'SET') AS ok")).rows[0]?.ok === true
+  const replication = me.version >= 150000 &&
+    (await db.query<{ ok: boolean }>("SELECT has_parameter_privilege('session_replication_role', 'SET') AS ok")).rows[0]?.ok === true
   if (replication) problems.push(`${who} may set session_replication_role (switching triggers off)`)
   const expectations = EXPECTATIONS[role]
   const { rows: [r] } = await db.query<{ r: boolean[] }>(`SELECT ARRAY[${expectations.map((e) => e.sql).join(', ')}] AS r`)
@@ -226,7 +226,7 @@ export async function checkRunningRole(db: Queryable, role: RunningRole): Promis
 }
 
 /** The variable whose connection failed, prefixed to the error (which URL is wrong is the question). */
-async function via<T>(role: RunningRole, fn: () => Promise<T>): Promise<T> {
+async function via<T> (role: RunningRole, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn()
   } catch (err) {
@@ -241,7 +241,7 @@ async function via<T>(role: RunningRole, fn: () => Promise<T>): Promise<T> {
  * each connection with exactly its role's privileges. Returns the problems (empty when ready);
  * throws when a connection fails. Start-up refuses on a problem; readiness reports them.
  */
-export async function checkDatabaseRoles(pools: { app: Queryable; sealer: Queryable }): Promise<string[]> {
+export async function checkDatabaseRoles (pools: { app: Queryable; sealer: Queryable }): Promise<string[]> {
   const pending = await via('app', () => unappliedMigrations(pools.app))
   if (pending.length) return [`migrations pending (${pending.join(', ')}): run \`leix migrate\` (as the owner role, LEIX_MIGRATE_DATABASE_URL)`]
   return [

@@ -14,7 +14,7 @@ export interface Statement {
 }
 
 /** A single part as a statement of its own. */
-export function statement(part: SqlPart): Statement {
+export function statement (part: SqlPart): Statement {
   const p = new Params()
   return { text: part(p), values: p.values }
 }
@@ -24,7 +24,7 @@ export function statement(part: SqlPart): Statement {
  * data-modifying CTEs all or nothing, in one snapshot: a multi-table change in one round trip.
  * The owner of the transaction composes it; each part comes from its table's repository.
  */
-export function withParts(parts: readonly (readonly [name: string, part: SqlPart])[], final: SqlPart): Statement {
+export function withParts (parts: readonly (readonly [name: string, part: SqlPart])[], final: SqlPart): Statement {
   const p = new Params()
   const ctes = parts.map(([name, part]) => `${name} AS (${part(p)})`)
   return { text: `WITH ${ctes.join(', ')} ${final(p)}`, values: p.values }

@@ -202,7 +202,7 @@ t.test('reading a message body requires a justification and records the consulta
   t.notMatch(JSON.stringify(consulted.rows[0].event), /SUBJ-7F3A|vehicle registration/, 'no body content in the log')
   t.notMatch(JSON.stringify(consulted.rows[0].event), /Verifying vehicle/, 'no free text of the justification in the log (A3)')
   const timeline = (await get(`/v1/exchanges/${first.exchangeId}`, al)).json().timeline as { event: string; actor: string }[]
-  t.ok(timeline.some((e) => e.event === 'message.consulted' && e.actor === 'RS-MUP'), "the sender sees in the timeline that the recipient read it")
+  t.ok(timeline.some((e) => e.event === 'message.consulted' && e.actor === 'RS-MUP'), 'the sender sees in the timeline that the recipient read it')
 
   const encoded = await get(url, al, { 'leix-justification': encodeURIComponent('Провера возила за предмет 0815') })
   t.equal(encoded.statusCode, 200, 'the sender too; percent-encoded UTF-8 in the header')

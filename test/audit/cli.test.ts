@@ -32,7 +32,7 @@ await writeFile(jwksFile, JSON.stringify(await brokerJwks(a.app)))
 const earlyCheckpoint = (await a.app.inject({ url: `/v1/audit/checkpoints/${sizes[1]}`, headers: { authorization: `Bearer ${auditor}` } })).body
 
 let files = 0
-async function file(content: string[] | string): Promise<string> {
+async function file (content: string[] | string): Promise<string> {
   const path = join(dir, `export-${files++}.ndjson`)
   await writeFile(path, Array.isArray(content) ? content.join('\n') + '\n' : content)
   return path

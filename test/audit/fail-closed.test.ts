@@ -14,7 +14,7 @@ const { app, audit, clock, databaseUrl } = a
 const ready = async () => (await app.inject('/health/ready')).json().checks['audit-seal'] as { ok: boolean; reason?: string }
 
 /** Another process holding the sealer lock: this one cannot seal (a stuck sealer, as seen from here). */
-async function stuckSealer(): Promise<pg.Client> {
+async function stuckSealer (): Promise<pg.Client> {
   const other = new pg.Client({ connectionString: databaseUrl })
   await other.connect()
   await other.query('SELECT pg_advisory_lock($1)', [SEAL_LOCK])

@@ -17,7 +17,7 @@ export interface AuditTestApp {
   databaseUrl: string
 }
 
-export async function auditTestApp(t: Teardown, o: { config?: Partial<Config>; databaseUrl?: string; clock?: ManualClock } = {}): Promise<AuditTestApp> {
+export async function auditTestApp (t: Teardown, o: { config?: Partial<Config>; databaseUrl?: string; clock?: ManualClock } = {}): Promise<AuditTestApp> {
   const { app, rt, clock, services, databaseUrl } = await buildTestApp(t, {
     ...o, config: { origin: 'leix.test', ...o.config }, workers: true, deliveryWorkers: false,
   })
@@ -25,13 +25,13 @@ export async function auditTestApp(t: Teardown, o: { config?: Partial<Config>; d
 }
 
 /** Submits a valid request from `from` to `to`; returns the intake answer. */
-export async function sendRequest(a: AuditTestApp, from = 'AL-ASP', to = 'RS-MUP'): Promise<{ exchangeId: string; messageId: string }> {
+export async function sendRequest (a: AuditTestApp, from = 'AL-ASP', to = 'RS-MUP'): Promise<{ exchangeId: string; messageId: string }> {
   const res = await submit(a.app, await sign(requestMessage(a.clock, { from, to })))
   if (res.statusCode !== 202) throw new Error(`intake answered ${res.statusCode}: ${res.body}`)
   return res.json()
 }
 
-export async function brokerJwks(app: FastifyInstance): Promise<{ keys: JWK[] }> {
+export async function brokerJwks (app: FastifyInstance): Promise<{ keys: JWK[] }> {
   return (await app.inject('/.well-known/jwks.json')).json()
 }
 

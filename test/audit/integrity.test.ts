@@ -75,7 +75,7 @@ t.test('an edited column copy changes nothing served; the self-check names the s
     ['actor', "UPDATE audit_events SET actor = 'someone-else' WHERE seq = $1", [seq]],
     ['message_id', 'UPDATE audit_events SET message_id = $2 WHERE seq = $1', [seq, randomUUID()]],
     ['exchange_id', 'UPDATE audit_events SET exchange_id = $2 WHERE seq = $1', [seq, randomUUID()]],
-    ['event (JSON copy)', `UPDATE audit_events SET event = jsonb_set(event, '{agencies}', '["ME-UP"]') WHERE seq = $1`, [seq]],
+    ['event (JSON copy)', 'UPDATE audit_events SET event = jsonb_set(event, \'{agencies}\', \'["ME-UP"]\') WHERE seq = $1', [seq]],
   ]
   for (const [column, sql, params] of edits) {
     const { rows } = await rt.pool.query('SELECT type, at, agencies, actor, message_id, exchange_id, event FROM audit_events WHERE seq = $1', [seq])
@@ -93,7 +93,7 @@ t.test('an edited column copy changes nothing served; the self-check names the s
     const walk = await audit.selfCheck({ full: true })
     if (column === 'event (JSON copy)') t.ok(walk.ok, 'the JSON copy of a sealed event is never served: nothing to flag')
     else t.match(walk, { ok: false, seq }, `${column} edited: the self-check names seq ${seq}`)
-    await asSuperuser(`UPDATE audit_events SET type = $2, at = $3, agencies = $4, actor = $5, message_id = $6, exchange_id = $7, event = $8 WHERE seq = $1`,
+    await asSuperuser('UPDATE audit_events SET type = $2, at = $3, agencies = $4, actor = $5, message_id = $6, exchange_id = $7, event = $8 WHERE seq = $1',
       [seq, original.type, original.at, original.agencies, original.actor, original.message_id, original.exchange_id, original.event])
     await rt.pool.query('UPDATE audit_alarms SET resolved_at = now() WHERE resolved_at IS NULL')
   }

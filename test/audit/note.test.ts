@@ -18,7 +18,7 @@ const logPriv = ed()
 const logKey = noteKey(origin, SIG_ED25519, rawEd25519(logPriv))
 
 // A tree of `n` leaves held in memory, as a NodeSource for proofs.
-function tree(n: number, salt = ''): { root: Buffer; src: NodeSource; rootB64: string } {
+function tree (n: number, salt = ''): { root: Buffer; src: NodeSource; rootB64: string } {
   const leaves = Array.from({ length: n }, (_, i) => leafHash(Buffer.from(`leaf ${i}${salt}`)))
   const src: NodeSource = async (level, index) => rootFromLeafHashes(leaves.slice(index * 2 ** level, (index + 1) * 2 ** level))
   const root = rootFromLeafHashes(leaves)

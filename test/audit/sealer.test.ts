@@ -56,6 +56,7 @@ t.test('concurrent writers and two sealers give contiguous seqs and one verifiab
 
   const stats = { sealed: [0, 0], busy: [0, 0], checkpoints: 0 }
   const sealLoop = async (rt: Runtime, who: 0 | 1): Promise<void> => {
+    // eslint-disable-next-line no-unmodified-loop-condition -- the writer below clears it after an await
     while (writing) {
       const r = await sealOnce(sealer(rt))
       if (r.status === 'sealed') { stats.sealed[who] += r.events; stats.checkpoints++ }

@@ -69,7 +69,7 @@ t.test('witnesses cosign, converge on one checkpoint, and leix serves the note w
   t.same(latest.cosignatures.map((c: { witness: string }) => c.witness).sort(), [identities[0]!.name, identities[1]!.name])
   const policy = witnessPolicy(vkeys.map(parseVkey), 2)
   t.ok(checkWitnessPolicy(latest.note, [logVkey], policy).ok, 'the served note meets 2 of 3')
-  const text = await app.inject(`/v1/witness/checkpoint?witnesses=2`)
+  const text = await app.inject('/v1/witness/checkpoint?witnesses=2')
   t.equal(text.headers['content-type'], 'text/plain; charset=utf-8')
   t.equal(text.body, latest.note, 'the plain text note endpoint serves the same signed note')
   t.equal((await app.inject('/v1/witness/checkpoint?witnesses=3')).statusCode, 404)
@@ -202,7 +202,7 @@ t.test('a log rewritten and re-signed with the broker key is caught by a witness
   const before = (await get('/v1/audit/checkpoints/latest')).json()
   t.equal(before.cosignatures.length, 3)
   const witnessedBefore = join(dir, 'witnessed-before.json')
-  writeFileSync(witnessedBefore, (await get(`/v1/audit/checkpoints/witnessed?witnesses=3`)).body)
+  writeFileSync(witnessedBefore, (await get('/v1/audit/checkpoints/witnessed?witnesses=3')).body)
   // The operator, as database superuser, changes one sealed event and rebuilds and re-signs the whole log.
   const su = new pg.Client({ connectionString: databaseUrlAs(databaseUrl, 'admin') })
   await su.connect()
@@ -213,7 +213,7 @@ t.test('a log rewritten and re-signed with the broker key is caught by a witness
   await su.query('DELETE FROM audit_nodes')
   await su.query("UPDATE audit_events SET event = jsonb_set(event, '{outcome}', '\"rejected\"') WHERE seq = 1")
   await su.query('UPDATE audit_events SET seq = NULL, line = NULL, leaf_hash = NULL')
-  await su.query(`UPDATE audit_state SET tree_size = 0, last_leaf = NULL, accumulator = '{"size": 0, "stack": []}'`)
+  await su.query('UPDATE audit_state SET tree_size = 0, last_leaf = NULL, accumulator = \'{"size": 0, "stack": []}\'')
   await su.query('COMMIT')
   await su.end()
   const rewritten = await sealed()
@@ -262,7 +262,7 @@ t.test('a witness cosigning round trip on loopback (figure, not an assertion)', 
     if (r.status !== 'cosigned') t.fail(`round ${i}: ${JSON.stringify(r)}`)
   }
   times.sort((x, y) => x - y)
-  t.comment(`witness round trip (GET add-checkpoint, verify signature and proof, cosign, fsync state, POST cosignature): ` +
+  t.comment('witness round trip (GET add-checkpoint, verify signature and proof, cosign, fsync state, POST cosignature): ' +
     `median ${times[50]!.toFixed(2)} ms, p90 ${times[90]!.toFixed(2)} ms over 100 rounds`)
   t.pass('100 rounds cosigned')
 })

@@ -14,7 +14,6 @@ import { leix as run, type Outcome } from './run.ts'
 
 const LEIX = new URL('bin/leix.js', ROOT).pathname
 
-
 const dir = mkdtempSync(join(tmpdir(), 'leix-cli-'))
 const databaseUrl = await createTestDatabase(t)
 const port = await freePort()
@@ -33,7 +32,7 @@ const env = {
 copyFileSync(new URL('config/directory.sample.json', ROOT), env.LEIX_DIRECTORY)
 
 /** `leix args...` with this test's environment; file arguments are under `dir`. */
-async function leix(args: string[], extraEnv: Record<string, string> = {}): Promise<Outcome> {
+async function leix (args: string[], extraEnv: Record<string, string> = {}): Promise<Outcome> {
   return await run(args, { ...env, ...extraEnv })
 }
 const at = (name: string): string => join(dir, name)
@@ -93,7 +92,7 @@ t.test('the walkthrough', async (t) => {
   })
   let ready = false
   for (let i = 0; i < 100 && !ready; i++) {
-    await new Promise((r) => setTimeout(r, 200))
+    await new Promise((resolve) => setTimeout(resolve, 200))
     ready = await fetch(`${url}/health/ready`).then((r) => r.ok, () => false)
   }
   t.ok(ready, `leix serve became ready ${serverErr}`)

@@ -71,7 +71,7 @@ t.test('leix <command> --help lists each declared option and positional, with th
 const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 /** A value each option accepts (its first choice, or a word). */
-function argvFor(command: Command): string[] {
+function argvFor (command: Command): string[] {
   return [
     ...Object.entries(command.options).flatMap(([name, spec]) => (spec.type === 'boolean' ? [`--${name}`] : [`--${name}`, spec.choices?.[0] ?? 'x'])),
     ...(command.positionals ?? []).map(() => 'p'),

@@ -9,10 +9,10 @@ export interface Outcome {
   stderr: string
 }
 
-function collector(): { stream: Writable; text: () => string } {
+function collector (): { stream: Writable; text: () => string } {
   const chunks: Buffer[] = []
   const stream = new Writable({
-    write(chunk: Buffer | string, _encoding, done) {
+    write (chunk: Buffer | string, _encoding, done) {
       chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk))
       done()
     },
@@ -21,7 +21,7 @@ function collector(): { stream: Writable; text: () => string } {
 }
 
 /** Runs leix with exactly `env` as its environment (nothing of the test process's). */
-export async function leix(args: string[], env: Record<string, string | undefined> = {}): Promise<Outcome> {
+export async function leix (args: string[], env: Record<string, string | undefined> = {}): Promise<Outcome> {
   const out = collector()
   const err = collector()
   const code = await main(args, { stdout: out.stream, stderr: err.stream, env })

@@ -40,7 +40,7 @@ export interface Recipient {
 }
 
 /** A recipient agency's webhook: a Fastify listener on 127.0.0.1, port 0. */
-export async function startRecipient(t: Teardown, answer: Recipient['answer'] = () => 200): Promise<Recipient> {
+export async function startRecipient (t: Teardown, answer: Recipient['answer'] = () => 200): Promise<Recipient> {
   const app: FastifyInstance = Fastify({ logger: false, forceCloseConnections: true })
   app.addContentTypeParser('application/jose', { parseAs: 'string' }, (_req, body, done) => done(null, body))
   const recipient: Recipient = {
@@ -78,7 +78,7 @@ export async function startRecipient(t: Teardown, answer: Recipient['answer'] = 
  * Writes a copy of the sample directory in a temp dir with the given agencies pushing to the
  * given webhooks (and their budget overrides). Returns its path.
  */
-export function writeDirectory(t: Teardown, push: Record<string, { webhook: string; maxAttempts?: number; maxElapsedSeconds?: number }>): string {
+export function writeDirectory (t: Teardown, push: Record<string, { webhook: string; maxAttempts?: number; maxElapsedSeconds?: number }>): string {
   const doc = JSON.parse(readFileSync(new URL('config/directory.sample.json', ROOT), 'utf8')) as { agencies: { id: string; delivery: Record<string, unknown> }[] }
   for (const agency of doc.agencies) {
     const p = push[agency.id]
@@ -110,7 +110,7 @@ export const FAST: Partial<Config> = {
  * log's retention and self-check stay off); timers off unless asked: tests drive the reconciler
  * and the watcher with `runOnce()`.
  */
-export async function deliveryApp(t: Teardown, o: { config?: Partial<Config>; clock?: Clock; workers?: boolean; timers?: boolean; databaseUrl?: string } = {}): Promise<DeliveryTestApp> {
+export async function deliveryApp (t: Teardown, o: { config?: Partial<Config>; clock?: Clock; workers?: boolean; timers?: boolean; databaseUrl?: string } = {}): Promise<DeliveryTestApp> {
   const built = await buildTestApp<Clock>(t, {
     ...o, config: { ...FAST, ...o.config }, workers: false, deliveryWorkers: o.workers ?? true, timers: o.timers ?? false,
   })
@@ -120,17 +120,16 @@ export async function deliveryApp(t: Teardown, o: { config?: Partial<Config>; cl
 /** Polls `check` every 25 ms until it returns a truthy value, or fails after `timeoutMs` (the fault suite's helper). */
 export const waitFor = waitUntil
 
-export async function messageStatus(rt: Runtime, id: string): Promise<string | undefined> {
+export async function messageStatus (rt: Runtime, id: string): Promise<string | undefined> {
   const { rows } = await rt.pool.query<{ status: string }>('SELECT status FROM messages WHERE id = $1', [id])
   return rows[0]?.status
 }
-
 
 /**
  * A private redis-server on a free port, without persistence, killed at teardown: for tests
  * that FLUSHALL, which must never touch the shared Redis.
  */
-export async function startRedisServer(t: Teardown): Promise<{ url: string; port: number; process: ChildProcess }> {
+export async function startRedisServer (t: Teardown): Promise<{ url: string; port: number; process: ChildProcess }> {
   const port = await freePort()
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(async () => {
@@ -147,7 +146,7 @@ export async function startRedisServer(t: Teardown): Promise<{ url: string; port
 }
 
 /** A `leix worker` child process; resolves once it says it is running. */
-export async function spawnWorker(t: Teardown, env: Record<string, string>): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
+export async function spawnWorker (t: Teardown, env: Record<string, string>): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
   const child = spawn(process.execPath, [LEIX, 'worker'], {
     env: { ...process.env, LEIX_DEV_KEYS: 'true', LEIX_ALLOW_LOOPBACK_HTTP: 'true', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -168,7 +167,7 @@ export async function spawnWorker(t: Teardown, env: Record<string, string>): Pro
 }
 
 /** Environment for a `leix worker` child that shares a test's database, Redis and queue prefix. */
-export function workerEnv(d: { config: Config }, extra: Record<string, string> = {}): Record<string, string> {
+export function workerEnv (d: { config: Config }, extra: Record<string, string> = {}): Record<string, string> {
   return {
     DATABASE_URL: d.config.databaseUrl,
     REDIS_URL: d.config.redisUrl,

@@ -44,7 +44,7 @@ t.test('a pull agency finds its messages in its inbox, oldest first, and acknowl
   t.equal((await app.inject({ url: '/v1/inbox' })).statusCode, 401)
   t.equal((await inbox('RS-MUP', '?cursor=bm9wZQ')).statusCode, 400, 'a forged cursor is refused')
 
-  const fetched = (await rt.pool.query("SELECT attempt, outcome FROM deliveries WHERE message_id = $1", [first.id])).rows
+  const fetched = (await rt.pool.query('SELECT attempt, outcome FROM deliveries WHERE message_id = $1', [first.id])).rows
   t.match(fetched, [{ attempt: 1, outcome: 'fetched' }], 'each fetch is recorded as a disclosure')
   t.equal(await count(rt, "SELECT 1 FROM audit_events WHERE type = 'delivery.attempted' AND message_id = $1 AND event->'details'->>'mode' = 'pull'", [first.id]), 1)
 

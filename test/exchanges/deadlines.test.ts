@@ -15,19 +15,19 @@ const jwks = (await app.inject('/.well-known/jwks.json')).json()
 const HOUR = 3_600_000
 const DAY = 24 * HOUR
 
-function reply(kind: string, inReplyTo: string, o: { from?: string; to?: string } = {}, patch: Record<string, unknown> = {}): Record<string, any> {
+function reply (kind: string, inReplyTo: string, o: { from?: string; to?: string } = {}, patch: Record<string, unknown> = {}): Record<string, any> {
   const base = requestMessage(clock, { from: o.from ?? 'RS-MUP', to: o.to ?? 'AL-ASP' })
   const m: Record<string, any> = { ...base, kind, inReplyTo, purpose: { statement: 'Reply in case CASE-2026-0815' }, body: { facts: 'Facts.' } }
   if (kind === 'response') m.evaluation = { source: 'B', information: '2' }
   return { ...m, ...patch }
 }
-async function open(patch: Record<string, unknown> = {}): Promise<{ id: string; exchangeId: string; deadline: Date }> {
+async function open (patch: Record<string, unknown> = {}): Promise<{ id: string; exchangeId: string; deadline: Date }> {
   const m = requestMessage(clock, {}, patch)
   const res = await submit(app, await sign(m))
   if (res.statusCode !== 202) throw new Error(res.body)
   return { id: m.id, exchangeId: res.json().exchangeId, deadline: new Date(res.json().deadline) }
 }
-async function send(m: Record<string, any>): Promise<void> {
+async function send (m: Record<string, any>): Promise<void> {
   const res = await submit(app, await sign(m))
   if (res.statusCode !== 202) throw new Error(`${m.kind}: ${res.body}`)
 }

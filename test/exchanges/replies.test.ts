@@ -18,7 +18,7 @@ const jwks = (await app.inject('/.well-known/jwks.json')).json()
 const HOUR = 3_600_000
 
 /** A reply of `kind` from `from` to `to` in reply to `inReplyTo`, valid for its kind. */
-function reply(kind: string, inReplyTo: string, o: { from?: string; to?: string } = {}, patch: Record<string, unknown> = {}): Record<string, any> {
+function reply (kind: string, inReplyTo: string, o: { from?: string; to?: string } = {}, patch: Record<string, unknown> = {}): Record<string, any> {
   const base = requestMessage(clock, { from: o.from ?? 'RS-MUP', to: o.to ?? 'AL-ASP' })
   const m: Record<string, any> = {
     ...base, kind, inReplyTo,
@@ -159,7 +159,7 @@ t.test('own-initiative information (P1) opens an exchange without a request and 
   t.match(e, { kind: 'spontaneous', requester: 'RS-MUP', responder: 'AL-ASP', status: 'delivered' })
 })
 
-t.test("a DPO of the sending agency reviews held messages (D3)", async (t) => {
+t.test('a DPO of the sending agency reviews held messages (D3)', async (t) => {
   const minor = { dataSubjects: [{ ref: 'SUBJ-M1', category: 'victim', minor: true }] }
   const dpo = (agency: string) => ({ authorization: `Bearer ${tokenFor(app, agency, ['dpo'], `${agency.toLowerCase()}-dpo`)}` })
   const decide = (id: string, agency: string, payload: Record<string, unknown>, roles = ['dpo']) =>

@@ -16,7 +16,7 @@ const recipient = await startRecipient(t)
 const directoryPath = writeDirectory(t, { 'RS-MUP': { webhook: recipient.url } })
 const received = () => new Set(recipient.messages.map((r) => String(r.headers['leix-message-id'])))
 
-function env(databaseUrl: string, port: number, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
+function env (databaseUrl: string, port: number, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     DATABASE_URL: databaseUrl, LEIX_MIGRATE_DATABASE_URL: databaseUrlAs(databaseUrl, 'owner'), REDIS_URL, LEIX_QUEUE_PREFIX: prefix, LEIX_DIRECTORY: directoryPath, LEIX_DEV_KEYS: 'true',
     LEIX_ALLOW_LOOPBACK_HTTP: 'true', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info',
@@ -25,13 +25,13 @@ function env(databaseUrl: string, port: number, prefix: string, extra: Record<st
   }
 }
 
-async function post(url: string): Promise<{ id: string; status: number; body: Record<string, unknown>; retryAfter: string | null }> {
+async function post (url: string): Promise<{ id: string; status: number; body: Record<string, unknown>; retryAfter: string | null }> {
   const message = requestMessage(systemClock)
   const res = await fetch(`${url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/jose' }, body: await sign(message) })
   return { id: message.id, status: res.status, body: (await res.json()) as Record<string, unknown>, retryAfter: res.headers.get('retry-after') }
 }
 
-function nonJsonLines(p: LeixProcess): string[] {
+function nonJsonLines (p: LeixProcess): string[] {
   return p.output().split('\n').filter((line) => line.trim() && !line.startsWith('leix worker running')).filter((line) => {
     try { JSON.parse(line); return false } catch { return true }
   })

@@ -26,12 +26,12 @@ const serve = spawnLeix('serve', {
 t.teardown(() => kill(serve))
 await waitRunning(serve, url, 90_000)
 
-async function signed(): Promise<{ id: string; jws: string }> {
+async function signed (): Promise<{ id: string; jws: string }> {
   const message = requestMessage(systemClock)
   return { id: message.id, jws: await sign(message) }
 }
 
-async function post(): Promise<{ id: string; status: number }> {
+async function post (): Promise<{ id: string; status: number }> {
   const { id, jws } = await signed()
   const res = await fetch(`${url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/jose' }, body: jws })
   return { id, status: res.status }
@@ -59,13 +59,13 @@ t.test('Redis killed and restarted: logged once as JSON, nothing lost, the proce
 })
 
 /** Reads everything a raw socket receives until the server closes it. */
-function readAll(socket: Socket): Promise<string> {
+function readAll (socket: Socket): Promise<string> {
   let text = ''
   socket.on('data', (chunk: Buffer) => { text += chunk.toString() })
   return new Promise((resolve) => socket.once('close', () => resolve(text)))
 }
 
-async function open(): Promise<Socket> {
+async function open (): Promise<Socket> {
   const socket = connect(port, '127.0.0.1')
   await new Promise((resolve) => socket.once('connect', resolve))
   return socket

@@ -7,7 +7,7 @@ import { verifyReceipt, digestOf } from '../../src/intake/receipt.ts'
 const { app, rt, clock } = await buildTestApp(t)
 
 /** Refusals of unverified senders counted in Redis and not yet written as aggregate events. */
-async function countedRefusals(rt: { redis: import('ioredis').Redis; config: { queuePrefix: string } }, code: string): Promise<number> {
+async function countedRefusals (rt: { redis: import('ioredis').Redis; config: { queuePrefix: string } }, code: string): Promise<number> {
   let n = 0
   for (const key of await rt.redis.keys(`${rt.config.queuePrefix}:rejections:*|*`)) n += Number((await rt.redis.hget(key, code)) ?? 0)
   return n
@@ -71,26 +71,34 @@ t.test('hostile and malformed input is refused with a stable code; nothing is st
   const m = () => requestMessage(clock)
 
   const none = m()
-  cases.push({ name: 'alg none', id: none.id, status: 400, code: 'algorithm-not-allowed', rule: 'S1',
-    jws: () => `${b64({ alg: 'none', kid: al.kid, typ: 'leix-message+json' })}.${b64(none)}.c2ln` })
+  cases.push({
+    name: 'alg none', id: none.id, status: 400, code: 'algorithm-not-allowed', rule: 'S1',
+    jws: () => `${b64({ alg: 'none', kid: al.kid, typ: 'leix-message+json' })}.${b64(none)}.c2ln`
+  })
   const hs = m()
-  cases.push({ name: 'HS256 keyed with the public key', id: hs.id, status: 400, code: 'algorithm-not-allowed', rule: 'S1',
+  cases.push({
+    name: 'HS256 keyed with the public key', id: hs.id, status: 400, code: 'algorithm-not-allowed', rule: 'S1',
     jws: () => {
       const input = `${b64({ alg: 'HS256', kid: al.kid, typ: 'leix-message+json' })}.${b64(hs)}`
       return `${input}.${createHmac('sha256', JSON.stringify(al.publicJwk)).update(input).digest('base64url')}`
-    } })
+    }
+  })
   const unknown = m()
-  cases.push({ name: 'unknown kid', id: unknown.id, status: 401, code: 'unknown-key', jws: async () => {
-    const stranger = await jose.generateKeyPair('EdDSA', { extractable: true })
-    return new jose.CompactSign(new TextEncoder().encode(JSON.stringify(unknown))).setProtectedHeader({ alg: 'EdDSA', kid: 'nobody-1', typ: 'leix-message+json' }).sign(stranger.privateKey)
-  } })
+  cases.push({
+    name: 'unknown kid', id: unknown.id, status: 401, code: 'unknown-key', jws: async () => {
+      const stranger = await jose.generateKeyPair('EdDSA', { extractable: true })
+      return new jose.CompactSign(new TextEncoder().encode(JSON.stringify(unknown))).setProtectedHeader({ alg: 'EdDSA', kid: 'nobody-1', typ: 'leix-message+json' }).sign(stranger.privateKey)
+    }
+  })
   const otherAgency = m()
   cases.push({ name: "another agency's kid (S1 binding)", id: otherAgency.id, status: 422, code: 'principle-violation', rule: 'S1', jws: () => sign(otherAgency, { key: rs }) })
   const tampered = m()
-  cases.push({ name: 'tampered payload', id: tampered.id, status: 401, code: 'bad-signature', jws: async () => {
-    const [h, , s] = (await sign(tampered)).split('.')
-    return `${h}.${b64({ ...tampered, caseRef: 'CASE-EVIL' })}.${s}`
-  } })
+  cases.push({
+    name: 'tampered payload', id: tampered.id, status: 401, code: 'bad-signature', jws: async () => {
+      const [h, , s] = (await sign(tampered)).split('.')
+      return `${h}.${b64({ ...tampered, caseRef: 'CASE-EVIL' })}.${s}`
+    }
+  })
   const stale = m()
   stale.createdAt = new Date(clock.now().getTime() - 3600_000).toISOString()
   cases.push({ name: 'stale createdAt', id: stale.id, status: 422, code: 'principle-violation', rule: 'T4', jws: () => sign(stale) })
@@ -107,11 +115,15 @@ t.test('hostile and malformed input is refused with a stable code; nothing is st
   const embedded = m()
   cases.push({ name: 'embedded jwk header', id: embedded.id, status: 400, code: 'malformed-jws', jws: () => sign(embedded, { header: { jwk: al.publicJwk } }) })
   const proto = m()
-  cases.push({ name: '__proto__ key', status: 400, code: 'malformed-json',
-    jws: () => sign(null, { as: 'AL-ASP', raw: JSON.stringify(proto).replace('"body":{', '"body":{"__proto__":{"isAdmin":true},') }) })
+  cases.push({
+    name: '__proto__ key', status: 400, code: 'malformed-json',
+    jws: () => sign(null, { as: 'AL-ASP', raw: JSON.stringify(proto).replace('"body":{', '"body":{"__proto__":{"isAdmin":true},') })
+  })
   const ctor = m()
-  cases.push({ name: 'constructor.prototype key', status: 400, code: 'malformed-json',
-    jws: () => sign(null, { as: 'AL-ASP', raw: JSON.stringify(ctor).replace('"body":{', '"body":{"constructor":{"prototype":{"x":1}},') }) })
+  cases.push({
+    name: 'constructor.prototype key', status: 400, code: 'malformed-json',
+    jws: () => sign(null, { as: 'AL-ASP', raw: JSON.stringify(ctor).replace('"body":{', '"body":{"constructor":{"prototype":{"x":1}},') })
+  })
   const ctorPlain = m()
   ctorPlain.body = { constructor: 'x', text: 'y' }
   cases.push({ name: 'constructor key in body', id: ctorPlain.id, status: 422, code: 'schema-violation', jws: () => sign(ctorPlain) })

@@ -11,7 +11,7 @@ t.test('D2 special categories', async (t) => {
   t.same(findings(request(), 'D2'), [])
   t.same(
     findings(withSubjects({ ref: 'P1', category: 'victim', specialCategories: ['health'], specialJustification: 'Injuries relevant to the offence', specialBasis: 'law' }), 'D2'),
-    [],
+    []
   )
   t.same(findings(withSubjects({ ref: 'P1', category: 'victim', specialCategories: [] }), 'D2'), [], 'an empty list needs nothing')
 
@@ -21,7 +21,7 @@ t.test('D2 special categories', async (t) => {
   ])
   t.same(
     findings(withSubjects({ ref: 'P1', category: 'suspect', specialCategories: ['genetic'], specialJustification: ' ', specialBasis: 'law' }), 'D2'),
-    [{ rule: 'D2', path: '/dataSubjects/0/specialJustification' }],
+    [{ rule: 'D2', path: '/dataSubjects/0/specialJustification' }]
   )
 })
 
@@ -37,7 +37,7 @@ t.test('D4 non-refoulement is held', async (t) => {
   t.same(
     findings(withSubjects({ ref: 'P0', category: 'suspect' }, { ref: 'P1', category: 'witness', protectionStatus: 'asylum-seeker', countryOfFlight: 'RS' }), 'D4'),
     [{ rule: 'D4', path: '/dataSubjects/1/countryOfFlight' }],
-    'recipient RS-MUP is in the country fled',
+    'recipient RS-MUP is in the country fled'
   )
 })
 

@@ -13,7 +13,7 @@ export const EU_MEMBER_STATES = [
   'IT', 'LV', 'LT', 'LU', 'MT', 'NL', 'PL', 'PT', 'RO', 'SK', 'SI', 'ES', 'SE',
 ]
 
-function agency(id: string, country: string, clearance: Classification, competentAuthority = true): Agency {
+function agency (id: string, country: string, clearance: Classification, competentAuthority = true): Agency {
   return {
     id,
     name: id,
@@ -26,7 +26,7 @@ function agency(id: string, country: string, clearance: Classification, competen
   }
 }
 
-function instrument(id: string, parties: string[], deadlineProfile: LegalInstrument['deadlineProfile'], maxRetentionDays: number): LegalInstrument {
+function instrument (id: string, parties: string[], deadlineProfile: LegalInstrument['deadlineProfile'], maxRetentionDays: number): LegalInstrument {
   return { id, title: id, parties, deadlineProfile, maxRetentionDays }
 }
 
@@ -34,7 +34,7 @@ export interface DirectoryOptions {
   riskCountries?: string[]
 }
 
-export function makeDirectory(options: DirectoryOptions = {}): Directory {
+export function makeDirectory (options: DirectoryOptions = {}): Directory {
   const agencies = [
     agency('AL-ASP', 'AL', 'EU_CONFIDENTIAL'),
     agency('RS-MUP', 'RS', 'EU_RESTRICTED'),
@@ -58,7 +58,7 @@ export function makeDirectory(options: DirectoryOptions = {}): Directory {
   }
 }
 
-export function makeContext(overrides: Partial<PolicyContext> = {}): PolicyContext {
+export function makeContext (overrides: Partial<PolicyContext> = {}): PolicyContext {
   return { directory: makeDirectory(), now: NOW, limits: { ...DEFAULT_POLICY_LIMITS }, ...overrides }
 }
 
@@ -69,7 +69,7 @@ export const HOUR = 3_600_000
 const REQUEST_ID = '0b0e8f0a-6a3c-4f3e-9d2a-6f6a2b1c0d01'
 
 /** A valid normal request from AL-ASP to RS-MUP under PCC-SEE about one suspect. */
-export function request(): Message {
+export function request (): Message {
   return {
     id: REQUEST_ID,
     kind: 'request',
@@ -96,7 +96,7 @@ export function request(): Message {
 }
 
 /** A valid message of `kind`: replies go back from RS-MUP to AL-ASP in reply to `request()`. */
-export function messageOf(kind: MessageKind): Message {
+export function messageOf (kind: MessageKind): Message {
   const base = request()
   if (kind === 'request') return base
   const m: Message = {
@@ -121,7 +121,7 @@ export const KINDS: readonly MessageKind[] = [
 ]
 
 /** Findings of one rule from the full principles check, as `{rule, path}` pairs. */
-export function findings(message: Message, rule: RuleId, ctx: PolicyContext = makeContext()): { rule: RuleId; path: string }[] {
+export function findings (message: Message, rule: RuleId, ctx: PolicyContext = makeContext()): { rule: RuleId; path: string }[] {
   const { violations, holds } = checkPrinciples(message, ctx)
   return [...violations, ...holds].filter((f: Violation | Hold) => f.rule === rule).map(({ rule, path }) => ({ rule, path }))
 }

@@ -13,7 +13,7 @@ t.test('L1 legal basis', async (t) => {
   t.same(
     findings({ ...request(), legalBasis: { instrument: 'EU-2023/977' } }, 'L1'),
     [{ rule: 'L1', path: '/from/agency' }, { rule: 'L1', path: '/to/agency' }],
-    'neither AL nor RS is a party to 2023/977',
+    'neither AL nor RS is a party to 2023/977'
   )
   const [v] = checkLegalBasis({ ...request(), to: { agency: 'XK-KP' } }, makeContext())
   t.match(v?.message, /XK.*PCC-SEE/, 'names the missing party and the instrument')
@@ -64,22 +64,22 @@ t.test('L5 third-country transfer', async (t) => {
   t.same(
     findings({ ...messageOf('response'), from: { agency: 'EU-EUROPOL', officer: 'x' }, legalBasis: { instrument: 'EUROPOL-OA', transfer: { basis: 'adequacy', reference: 'OA Art. 9' } } }, 'L5'),
     [],
-    'Europol (EU side) to AL with a basis',
+    'Europol (EU side) to AL with a basis'
   )
 
   t.same(findings(toAustria, 'L5'), [{ rule: 'L5', path: '/legalBasis/transfer' }], 'AL to AT without a basis')
   t.same(
     findings({ ...messageOf('response'), from: { agency: 'EU-EUROPOL', officer: 'x' }, legalBasis: { instrument: 'EUROPOL-OA' } }, 'L5'),
     [{ rule: 'L5', path: '/legalBasis/transfer' }],
-    'an EU body counts as the EU side',
+    'an EU body counts as the EU side'
   )
   t.same(
     findings({ ...toAustria, legalBasis: { instrument: 'PCC-SEE', transfer: { basis: 'derogation', reference: ' ' } } }, 'L5'),
-    [{ rule: 'L5', path: '/legalBasis/transfer/reference' }],
+    [{ rule: 'L5', path: '/legalBasis/transfer/reference' }]
   )
   t.same(
     findings({ ...request(), to: { agency: 'DE-BAFIN' }, legalBasis: { instrument: 'EUROPOL-OA', transfer: { basis: 'safeguards', reference: 'r' } } }, 'L5'),
     [{ rule: 'L5', path: '/to/agency' }],
-    'recipient must be a competent authority',
+    'recipient must be a competent authority'
   )
 })

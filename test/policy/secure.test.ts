@@ -13,12 +13,12 @@ t.test('S1 sender binding', async (t) => {
   t.same(
     pairs(checkSenderBinding('AL-ASP', { ...request(), to: { agency: 'XX-NONE' } }, directory)),
     [{ rule: 'S1', path: '/to/agency' }],
-    'unregistered recipient',
+    'unregistered recipient'
   )
   t.same(
     pairs(checkSenderBinding('XX-NONE', { ...request(), from: { agency: 'XX-NONE', officer: 'x' } }, directory)),
     [{ rule: 'S1', path: '/from/agency' }],
-    'unregistered sender, even with a matching key agency',
+    'unregistered sender, even with a matching key agency'
   )
 })
 
@@ -57,6 +57,6 @@ t.test('S3 classification', async (t) => {
   t.same(
     findings({ ...request(), to: { agency: 'XK-KP' }, handling: { code: 'H0', classification: 'EU_RESTRICTED' } }, 'S3'),
     [{ rule: 'S3', path: '/handling/classification' }],
-    'XK-KP is cleared to BASIC_PROTECTION only',
+    'XK-KP is cleared to BASIC_PROTECTION only'
   )
 })

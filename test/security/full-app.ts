@@ -24,7 +24,7 @@ export interface Gateway {
   sealed(): Promise<void>
 }
 
-export async function startGateway(t: Teardown, config: Partial<Config> = {}): Promise<Gateway> {
+export async function startGateway (t: Teardown, config: Partial<Config> = {}): Promise<Gateway> {
   const { app, rt } = await buildTestApp<Clock>(t, {
     clock: systemClock,
     config: { role: 'gateway', port: 0, checkpointIntervalMs: 50, supervisors: [`${SUPERVISOR.agency}/${SUPERVISOR.sub}`], ...config },
@@ -39,12 +39,12 @@ export async function startGateway(t: Teardown, config: Partial<Config> = {}): P
     app, rt, clock, token,
     get: (url, bearer, headers = {}) => app.inject({ method: 'GET', url, headers: { ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...headers } }),
     inject: (o) => app.inject(o),
-    async send(from, to, patch = {}) {
+    async send (from, to, patch = {}) {
       const res = await submit(app, await sign(requestMessage(clock, { from, to }, patch)))
       if (res.statusCode !== 202) throw new Error(`intake answered ${res.statusCode}: ${res.body}`)
       return res.json()
     },
-    async sealed() {
+    async sealed () {
       for (let i = 0; i < 400; i++) {
         const { rows } = await rt.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_events WHERE seq IS NULL')
         if (rows[0]?.n === 0) {
@@ -52,7 +52,7 @@ export async function startGateway(t: Teardown, config: Partial<Config> = {}): P
             'SELECT (SELECT count(*)::int FROM audit_events) - coalesce((SELECT max(tree_size) FROM audit_checkpoints), 0) AS n')
           if (cp.rows[0]?.n === 0) return
         }
-        await new Promise((r) => setTimeout(r, 25))
+        await new Promise((resolve) => setTimeout(resolve, 25))
       }
       throw new Error('events were not sealed')
     },

@@ -20,10 +20,10 @@ const CONTROL = ['\u0000', 'a\u0000b', 'x\u0001y', 'line\nbreak', 'tab\there', '
 const DATES = ['0000-01-01T00:00:00Z', '+275760-09-13T00:00:00.000Z', '-000001-01-01T00:00:00Z', '2026-02-31T00:00:00Z', '2026-13-01T00:00:00Z',
   '1969-12-31T23:59:59Z', '10000-01-01T00:00:00Z', '2026-01-01', 'yesterday']
 const CURSORS = [cursor(`1|${uuid}`), cursor(`0000-01-01T00:00:00.000Z|${uuid}`), cursor(`+275760-09-13T00:00:00.000Z|${uuid}`),
-  cursor(`2026-01-01T00:00:00.000Z|not-a-uuid`), cursor('s99999999999999999999'), cursor('s-1'), cursor('\u0000'), 'not base64!', '%00']
+  cursor('2026-01-01T00:00:00.000Z|not-a-uuid'), cursor('s99999999999999999999'), cursor('s-1'), cursor('\u0000'), 'not base64!', '%00']
 
 /** Values that must be refused for a parameter of this schema. */
-function mustRefuse(s: Schema, name: string): unknown[] {
+function mustRefuse (s: Schema, name: string): unknown[] {
   const type = Array.isArray(s.type) ? s.type.find((x) => x !== 'null') : s.type
   if (type === 'integer' || type === 'number') return HUGE.filter((v) => !(v === '-1' && false))
   if (type === 'boolean') return ['maybe', '2', 'null', '\u0000']
@@ -125,7 +125,7 @@ t.test('hostile values for every parameter of every route: 4xx problem+json, nev
 })
 
 /** Sends raw bytes to the gateway and returns the raw answer. */
-function raw(port: number, bytes: string | Buffer): Promise<string> {
+function raw (port: number, bytes: string | Buffer): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1')
     let answer = ''

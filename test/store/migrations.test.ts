@@ -31,7 +31,7 @@ const SHIPPED: [string, string][] = [
 ]
 
 /** A pool as the owner role (who migrates) on a fresh test database, and one as the app role. */
-async function database(t: Test): Promise<{ owner: Pool; app: Pool; url: string }> {
+async function database (t: Test): Promise<{ owner: Pool; app: Pool; url: string }> {
   const url = await createTestDatabase(t)
   const owner = createPool(databaseUrlAs(url, 'owner'), { max: 1 })
   const app = createPool(url, { max: 1 })
@@ -39,7 +39,7 @@ async function database(t: Test): Promise<{ owner: Pool; app: Pool; url: string 
   return { owner, app, url }
 }
 
-async function ledger(pool: Pool): Promise<{ id: string; checksum: string | null }[]> {
+async function ledger (pool: Pool): Promise<{ id: string; checksum: string | null }[]> {
   return (await pool.query<{ id: string; checksum: string | null }>('SELECT id, checksum FROM leix_migrations ORDER BY id')).rows
 }
 

@@ -31,7 +31,7 @@ for (const role of ['app', 'sealer', 'owner', 'admin'] as const) {
 t.teardown(async () => { for (const c of Object.values(clients)) await c.end() })
 
 /** Runs `sql` as `role` in a transaction that is always rolled back; resolves with its error, if any. */
-async function attempt(role: Role | 'admin', sql: string): Promise<{ code?: string; message: string } | undefined> {
+async function attempt (role: Role | 'admin', sql: string): Promise<{ code?: string; message: string } | undefined> {
   const c = clients[role]
   await c.query('BEGIN')
   try {
@@ -117,7 +117,7 @@ for (const row of FORBIDDEN) {
 t.test('what the roles may do, they can: the app records, only the sealer seals', async (t) => {
   t.equal(await attempt('app', "INSERT INTO audit_events (id, type, at, event) VALUES (gen_random_uuid(), 'delivery.attempted', now(), '{}')"), undefined, 'the app records an unsealed event')
   t.equal(await attempt('sealer', "UPDATE audit_events SET seq = 1000000, line = '{}', leaf_hash = '\\x00' WHERE seq IS NULL"), undefined, 'the sealer seals')
-  t.equal(await attempt('sealer', "UPDATE audit_state SET tree_size = tree_size + 1"), undefined, 'the sealer advances its state')
+  t.equal(await attempt('sealer', 'UPDATE audit_state SET tree_size = tree_size + 1'), undefined, 'the sealer advances its state')
 
   const seal = { clock: rt.clock, key: rt.brokerKey, origin: rt.config.origin }
   await t.rejects(sealOnce({ ...seal, pool: rt.pool }), { code: '42501' }, 'the sealer code on the app connection is refused')

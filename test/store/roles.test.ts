@@ -16,7 +16,7 @@ const appUrl = (() => { const u = new URL(databaseUrlAs(`postgres://x@h/${name}`
 const adminDb = databaseUrlAs(appUrl, 'admin')
 const adminServer = (() => { const u = new URL(adminDb); u.pathname = '/postgres'; return u.toString() })()
 
-async function asAdmin<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+async function asAdmin<T> (url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: url })
   await c.connect()
   try {
@@ -43,7 +43,7 @@ t.test('a database migrated by a superuser is handed to the owner, then migrated
   // Several administrators (or test files) at once: all succeed.
   await Promise.all([0, 1, 2].map(() => setUpDatabase(adminServer, SPEC, name)))
   const owners = await asAdmin(adminDb, async (c) => (await c.query<{ owner: string; n: number }>(
-    `SELECT tableowner AS owner, count(*)::int AS n FROM pg_tables WHERE schemaname = 'public' GROUP BY 1`)).rows)
+    'SELECT tableowner AS owner, count(*)::int AS n FROM pg_tables WHERE schemaname = \'public\' GROUP BY 1')).rows)
   t.same(owners.map((o) => o.owner), [DATABASE_ROLES.owner], 'every table now belongs to the owner role')
   const dbOwner = await asAdmin(adminServer, async (c) => (await c.query('SELECT pg_get_userbyid(datdba) AS o FROM pg_database WHERE datname = $1', [name])).rows[0].o)
   t.equal(dbOwner, DATABASE_ROLES.owner)

@@ -57,7 +57,7 @@ export type ExportRefusal = { refused: 'nothing-sealed' | 'empty-range' | 'halte
  * order, a few events next to the bounds may lie just outside the window (the range stays
  * contiguous so that it can be verified).
  */
-export async function planExport(db: Queryable, req: ExportRequest, signer: ExportSigner): Promise<ExportPlanned | ExportRefusal> {
+export async function planExport (db: Queryable, req: ExportRequest, signer: ExportSigner): Promise<ExportPlanned | ExportRefusal> {
   const latest = await latestCheckpoint(db)
   if (!latest) return { refused: 'nothing-sealed', detail: 'no checkpoint has been signed yet' }
   let start = req.fromSeq ?? 0
@@ -83,7 +83,7 @@ export async function planExport(db: Queryable, req: ExportRequest, signer: Expo
     `SELECT DISTINCT ON ((tree_size - $1) / $3) jws, tree_size FROM audit_checkpoints
       WHERE tree_size > $1 AND tree_size < $2
       ORDER BY (tree_size - $1) / $3, tree_size`,
-    [start, end, step],
+    [start, end, step]
   )
   const statementBody: ExportStatement = {
     origin: signer.origin, from: req.asked?.from ?? null, to: req.asked?.to ?? null,
@@ -102,7 +102,7 @@ export async function planExport(db: Queryable, req: ExportRequest, signer: Expo
  * checkpoint, so that a damaged node store is an alarm, never a signature. One root per size:
  * the primary key keeps the first of two concurrent signers, and both answer with it.
  */
-async function checkpointAtEnd(db: Queryable, size: number, latest: StoredCheckpoint, signer: ExportSigner): Promise<StoredCheckpoint | ExportRefusal> {
+async function checkpointAtEnd (db: Queryable, size: number, latest: StoredCheckpoint, signer: ExportSigner): Promise<StoredCheckpoint | ExportRefusal> {
   const existing = size === latest.treeSize ? latest : await checkpointAt(db, size)
   if (existing) return existing
   const { rows: alarms } = await db.query<{ reason: string }>('SELECT reason FROM audit_alarms WHERE resolved_at IS NULL LIMIT 1')
@@ -123,7 +123,7 @@ async function checkpointAtEnd(db: Queryable, size: number, latest: StoredCheckp
 }
 
 /** Canonical event lines for seq [start, end), in keyset batches. */
-async function * eventLines(db: Queryable, start: number, end: number, batch: number): AsyncGenerator<string> {
+async function * eventLines (db: Queryable, start: number, end: number, batch: number): AsyncGenerator<string> {
   let next = start
   while (next < end) {
     const { rows } = await db.query<{ seq: string; line: string; leaf_hash: Buffer }>(
@@ -143,7 +143,7 @@ async function * eventLines(db: Queryable, start: number, end: number, batch: nu
  * The export as text chunks of whole lines ("\n"-terminated), ready to stream: memory holds one
  * batch of lines, not the export.
  */
-export async function * exportChunks(db: Queryable, plan: ExportPlanned, opts: { batch?: number } = {}): AsyncGenerator<string> {
+export async function * exportChunks (db: Queryable, plan: ExportPlanned, opts: { batch?: number } = {}): AsyncGenerator<string> {
   const lines = exportLines({
     events: eventLines(db, plan.start, plan.end, opts.batch ?? EXPORT_BATCH),
     start: plan.start,

@@ -12,7 +12,7 @@ import { readJwks, readText } from '../files.ts'
 import { WITNESS_OPTIONS, readWitnessedFile, witnessPolicyFromArgs } from '../witness-policy.ts'
 
 /** The checkpoint JWS in a file: bare, or as {jws} (the API's checkpoint answers) or {checkpoint: {jws}}. */
-function readCheckpoint(path: string): string {
+function readCheckpoint (path: string): string {
   const text = readText(path, '--previous').trim()
   if (!text.startsWith('{')) return text
   try {
@@ -25,7 +25,7 @@ function readCheckpoint(path: string): string {
   throw new UsageError(`--previous ${path} holds no checkpoint JWS`)
 }
 
-function describe(r: Extract<VerifyResult, { ok: false }>): string {
+function describe (r: Extract<VerifyResult, { ok: false }>): string {
   const at = r.seq === undefined ? '' : r.seqEnd !== undefined && r.seqEnd !== r.seq ? ` at seq ${r.seq}..${r.seqEnd}` : ` at seq ${r.seq}`
   const line = r.line > 0 ? ` (line ${r.line})` : ''
   return `FAILED ${r.code}${at}${line}: ${r.reason}`
@@ -52,7 +52,7 @@ Exit 0 verified, 1 verification failed, 2 usage or unreadable input.`,
     ...WITNESS_OPTIONS,
     witnessed: { type: 'string', value: 'FILE', description: 'the witnessed checkpoint (GET /v1/audit/checkpoints/witnessed)' },
   },
-  async run({ values, positionals }, io) {
+  async run ({ values, positionals }, io) {
     const file = positionals[0] as string
     try {
       // Fail early, as a usage error, on a missing or unreadable file (without reading it whole).
@@ -96,7 +96,7 @@ Exit 0 verified, 1 verification failed, 2 usage or unreadable input.`,
           `OK: ${result.events} events, seq ${result.first}..${result.last}, ${result.checkpoints} checkpoint(s) verified; ` +
             `tree size ${result.treeSize}, root ${result.rootHash}, origin ${result.origin}; ` +
             `complete for the range asked (from ${result.requested.from ?? 'the start'} to ${result.requested.to ?? 'the newest checkpoint'}), signed ${result.exportedAt}` +
-            `${previous ? '; consistent with the previous checkpoint' : ''}\n`,
+            `${previous ? '; consistent with the previous checkpoint' : ''}\n`
         )
       }
       return EXIT.ok
@@ -116,7 +116,7 @@ const download = command({
     token: { ...TOKEN_OPTION, description: 'an auditor, dpo or supervisor token' },
     out: { type: 'string', value: 'FILE', description: 'write the export to FILE instead of stdout' },
   },
-  async run({ values }, io) {
+  async run ({ values }, io) {
     if (!values.token) throw new UsageError('export needs --token or LEIX_TOKEN (an auditor or dpo token)')
     const base = baseUrl(values.url)
     const query = new URLSearchParams()
@@ -156,7 +156,7 @@ Exit 0 the log verifies, 1 it does not, 2 usage or configuration error.`,
     resolve: { type: 'boolean', description: 'when the walk passes, close the open integrity alarms' },
     json: { type: 'boolean', description: 'print the result as JSON' },
   },
-  async run({ values }, io) {
+  async run ({ values }, io) {
     const { loadConfig } = await import('../../config/config.ts')
     const { loadBrokerKey } = await import('../../config/keys.ts')
     const { createPool } = await import('../../store/db.ts')

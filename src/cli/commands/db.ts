@@ -15,7 +15,7 @@ const roles = command({
     },
     print: { type: 'boolean', description: 'print the SQL as an idempotent psql script instead of running it' },
   },
-  async run({ values }, io) {
+  async run ({ values }, io) {
     const { loginOf, setUpDatabase, setupScript } = await import('../../store/roles.ts')
     const cfg = databaseConfig(io.env)
     const spec = { owner: loginOf(migrationUrl(cfg)), app: loginOf(cfg.databaseUrl), sealer: loginOf(cfg.sealerDatabaseUrl) }

@@ -20,7 +20,7 @@ Exit 0 verified, 1 a check failed, 2 usage or unreadable input.`,
     ...WITNESS_OPTIONS,
     json: { type: 'boolean', description: 'print the result as JSON' },
   },
-  async run({ values, positionals }, io) {
+  async run ({ values, positionals }, io) {
     const bundle = readJson(positionals[0] as string, 'bundle')
     const jwks: { keys: JWK[] } | undefined = values.jwks ? readJwks(values.jwks) : undefined
     const policy = values['witness-key'] || values['witness-threshold'] ? witnessPolicyFromArgs(values) : undefined
@@ -35,7 +35,7 @@ Exit 0 verified, 1 a check failed, 2 usage or unreadable input.`,
         `OK: exchange ${result.exchangeId} for ${result.party}: ${result.messages} receipt(s), ${result.jwsVerified} JWS(s) matching their receipts, ` +
           `${result.events} event(s) included in tree size ${result.treeSize}` +
           (policy ? `; witnessed by ${result.witnesses.join(', ') || 'none'} (policy ${policy.threshold} of ${policy.keys.length})` : '; no witness policy given') +
-          (result.keysFromBundle ? '; broker keys taken from the bundle itself (pass --jwks to check their origin)' : '') + '\n',
+          (result.keysFromBundle ? '; broker keys taken from the bundle itself (pass --jwks to check their origin)' : '') + '\n'
       )
     }
     return EXIT.ok

@@ -11,7 +11,7 @@ export const example = command({
     kind: { type: 'string', choices: ['request', 'spontaneous'], default: 'request', description: 'a request, or spontaneous information' },
     officer: { type: 'string', value: 'ID', default: 'officer-0042', description: 'the sending officer' },
   },
-  async run({ values }, io) {
+  async run ({ values }, io) {
     io.stdout.write(JSON.stringify(exampleMessage({ from: values.from, to: values.to, kind: values.kind, officer: values.officer }), null, 2) + '\n')
     return EXIT.ok
   },

@@ -18,7 +18,7 @@ export const exchanges = command({
     url: URL_OPTION,
     json: JSON_OPTION,
   },
-  async run({ values }, io) {
+  async run ({ values }, io) {
     const query = new URLSearchParams()
     for (const [flag, param] of [['direction', 'direction'], ['status', 'status'], ['crime-area', 'crimeArea'], ['limit', 'limit'], ['cursor', 'cursor']] as const) {
       const value = values[flag]

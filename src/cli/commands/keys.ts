@@ -15,7 +15,7 @@ const generate = command({
     alg: { type: 'string', choices: ['EdDSA', 'ES256'], default: 'EdDSA', description: 'the signature algorithm' },
     out: { type: 'string', value: 'FILE', description: 'write the private JWK to FILE (mode 600) and print only the public JWKS' },
   },
-  async run({ values }, io) {
+  async run ({ values }, io) {
     const kid = values.kid ?? `${values.agency}-${new Date().toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`
     const { privateJwk, publicJwk } = await generateKeyPair(kid, values.alg)
     if (values.out) {
@@ -41,7 +41,7 @@ const register = command({
     public: { type: 'string', value: 'FILE', required: true, description: 'the public JWK, or a JWKS holding it (the output of keys generate --out)' },
     directory: { type: 'string', value: 'FILE', env: 'LEIX_DIRECTORY', default: 'config/directory.sample.json', description: 'the directory file to change' },
   },
-  async run({ values }, io) {
+  async run ({ values }, io) {
     const path = values.directory
     const doc = readJson(path, 'directory') as DirectoryDocument
     const agency = doc.agencies.find((a) => a.id === values.agency)

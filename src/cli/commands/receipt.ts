@@ -8,7 +8,7 @@ import { EXIT, UsageError, command, type CommandGroup } from '../command.ts'
 import { readJwks, readText } from '../files.ts'
 
 /** The receipt JWS given inline, or in a file: bare, or the JSON answer of send. */
-function receiptFrom(arg: string): string {
+function receiptFrom (arg: string): string {
   if (/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(arg)) return arg
   let text: string
   try {
@@ -32,7 +32,7 @@ const verify = command({
     jwks: { type: 'string', value: 'FILE', description: "the broker's keys (default: fetched from --url)" },
     url: URL_OPTION,
   },
-  async run({ values, positionals }, io) {
+  async run ({ values, positionals }, io) {
     const receipt = receiptFrom(positionals[0] as string)
     let jwks: jose.JSONWebKeySet
     if (values.jwks) jwks = readJwks(values.jwks)

@@ -13,7 +13,7 @@ export const send = command({
     url: URL_OPTION,
     'save-jws': { type: 'string', value: 'FILE', description: 'also write the JWS sent to FILE (for receipt verify --jws)' },
   },
-  async run({ values, positionals }, io) {
+  async run ({ values, positionals }, io) {
     const jws = await signMessage(values.key, positionals[0] as string, values.fresh)
     if (values['save-jws']) writeFileSync(values['save-jws'], jws + '\n')
     const { status, body } = await fetchJson(`${baseUrl(values.url)}/v1/messages`, {

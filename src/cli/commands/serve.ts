@@ -3,13 +3,13 @@
 import { loadConfig } from '../../config/config.ts'
 import { EXIT, command, type Command } from '../command.ts'
 
-function role(name: 'serve' | 'gateway' | 'worker', summary: string): Command {
+function role (name: 'serve' | 'gateway' | 'worker', summary: string): Command {
   return command({
     name,
     summary,
     description: 'Configured by the environment (README "Configuration"); stops cleanly on SIGTERM or SIGINT.',
     options: {},
-    async run(_args, io) {
+    async run (_args, io) {
       const { start } = await import('../../server.ts')
       const started = await start(loadConfig(io.env, { role: name }), { installSignalHandlers: true })
       if (!started.app) io.stderr.write(`leix ${name} running\n`)

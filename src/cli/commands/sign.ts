@@ -13,7 +13,7 @@ export const SIGNING_OPTIONS = {
 
 export const MESSAGE_POSITIONAL: Positional = { name: 'MESSAGE.json', description: 'the message (see leix example)' }
 
-export async function signMessage(keyPath: string, messagePath: string, fresh: boolean): Promise<string> {
+export async function signMessage (keyPath: string, messagePath: string, fresh: boolean): Promise<string> {
   const key = signingKeyFromJwk(readJwkFile(keyPath, '--key'), '--key')
   const message = readJson(messagePath, 'message') as Record<string, unknown>
   if (fresh) {
@@ -30,7 +30,7 @@ export const sign = command({
   summary: 'print the compact JWS; --fresh sets a new id and createdAt=now',
   positionals: [MESSAGE_POSITIONAL],
   options: SIGNING_OPTIONS,
-  async run({ values, positionals }, io) {
+  async run ({ values, positionals }, io) {
     io.stdout.write((await signMessage(values.key, positionals[0] as string, values.fresh)) + '\n')
     return EXIT.ok
   },

@@ -7,7 +7,7 @@ export const status = command({
   summary: "an exchange's status, deadline and timeline",
   positionals: [{ name: 'EXCHANGE_ID', description: 'the exchange (exchangeId in the answer of send)' }],
   options: { token: TOKEN_OPTION, url: URL_OPTION, json: JSON_OPTION },
-  async run({ values, positionals }, io) {
+  async run ({ values, positionals }, io) {
     const body = await readAsOfficer<ExchangeDetail>(io, 'status', values, `/v1/exchanges/${encodeURIComponent(positionals[0] as string)}`)
     if (body === undefined) return EXIT.failed
     if (values.json) {
@@ -20,8 +20,8 @@ export const status = command({
         `status   ${body.status}${body.overdue ? ' [OVERDUE]' : ''}\n` +
         `deadline ${body.deadline ?? 'none'}${left}\n` +
         `case     ${body.caseRef}  legal basis ${body.legalBasis}  crime areas ${body.crimeAreas.join(', ')}\n` +
-        `timeline\n` +
-        body.timeline.map((e) => `  ${e.at}  ${e.event.padEnd(32)} ${e.actor ?? ''} ${e.outcome}${e.reason ? ` (${e.reason})` : ''}`).join('\n') + '\n',
+        'timeline\n' +
+        body.timeline.map((e) => `  ${e.at}  ${e.event.padEnd(32)} ${e.actor ?? ''} ${e.outcome}${e.reason ? ` (${e.reason})` : ''}`).join('\n') + '\n'
     )
     return EXIT.ok
   },

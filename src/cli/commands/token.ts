@@ -6,7 +6,7 @@ import { loadTokenKeys } from '../../config/keys.ts'
 import { EXIT, UsageError, command } from '../command.ts'
 
 /** A token lifetime such as `90s`, `30m`, `1h`, in seconds; undefined when not one. */
-export function parseTtl(text: string): number | undefined {
+export function parseTtl (text: string): number | undefined {
   const m = /^(\d{1,6})([smh])$/.exec(text)
   if (!m) return undefined
   const seconds = Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h']
@@ -22,7 +22,7 @@ export const token = command({
     roles: { type: 'string', value: 'officer,...', default: 'officer', description: 'comma-separated roles' },
     ttl: { type: 'string', value: 'DURATION', default: '1h', description: 'lifetime such as 30m or 1h, at most LEIX_TOKEN_MAX_LIFETIME' },
   },
-  async run({ values }, io) {
+  async run ({ values }, io) {
     const cfg = loadConfig(io.env)
     const ttlSeconds = parseTtl(values.ttl)
     if (ttlSeconds === undefined || ttlSeconds > cfg.tokenMaxLifetimeSeconds) {

@@ -17,7 +17,7 @@ cosignature vkey, which the leix operator adds to LEIX_WITNESSES and auditors pa
     name: { type: 'string', value: 'NAME', required: true, description: 'the witness name (the key id)' },
     out: { type: 'string', value: 'FILE', description: 'write the private JWK to FILE, never overwriting one, and print only the vkey' },
   },
-  async run({ values }, io) {
+  async run ({ values }, io) {
     if (!isKeyName(values.name)) throw new UsageError('keygen needs --name NAME (no spaces, no +)')
     const { privateKey } = generateKeyPairSync('ed25519')
     const jwk = { ...(privateKey.export({ format: 'jwk' }) as JWK), kid: values.name, alg: 'EdDSA', use: 'sig' }
@@ -44,7 +44,7 @@ const logVkey = command({
     jwks: { type: 'string', value: 'BROKER-JWKS.json', required: true, description: "the broker's public keys, obtained out of band" },
     origin: { type: 'string', value: 'ORIGIN', required: true, description: "the log's origin (LEIX_ORIGIN of the broker)" },
   },
-  async run({ values }, io) {
+  async run ({ values }, io) {
     const doc = readJson(values.jwks, '--jwks') as { keys?: JWK[] }
     const keys = logNoteKeysFromJwks(values.origin, { keys: doc.keys ?? [] })
     if (keys.length === 0) throw new UsageError(`${values.jwks} holds no Ed25519 key`)
@@ -68,7 +68,7 @@ exit 1 with --once. One process per state file.`,
     interval: { type: 'string', value: 'SECONDS', default: '10', description: 'seconds between rounds' },
     once: { type: 'boolean', description: 'one round; exit 0 when it cosigned, 1 otherwise' },
   },
-  async run({ values }, io) {
+  async run ({ values }, io) {
     const interval = Number(values.interval)
     if (!Number.isFinite(interval) || interval < 1) throw new UsageError('--interval must be at least 1 second')
     const logs = new Map<string, NoteKey[]>()

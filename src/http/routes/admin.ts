@@ -22,7 +22,7 @@ const codeProperty = { type: 'string', enum: [...JUSTIFICATION_CODES], descripti
 const caseRefProperty = { type: 'string', pattern: CASE_REF_PATTERN.source, description: 'case reference: an identifier, not text' } as const
 
 /** Decisions by people on single messages: redelivery (admin) and review of held messages (DPO). */
-export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): Promise<void> {
+export async function adminRoutes (app: FastifyInstance, deps: AdminRouteDeps): Promise<void> {
   // PostgreSQL already says the message is due; if Redis fails now, the reconciler enqueues it.
   const enqueue = (id: string) => deps.queue.enqueueNow(id).catch((err: unknown) => deps.log.warn({ err, messageId: id }, 'enqueue failed; the reconciler will retry'))
 
@@ -55,7 +55,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
 
   app.post<{ Params: { id: string }; Body: { decision: 'release' | 'reject'; justification: string; justificationCode?: JustificationCode; caseRef?: string } }>('/v1/messages/:id/review', {
     schema: {
-      summary: "Decide on a message held for review (DPO of the sending agency): release it for delivery or reject it",
+      summary: 'Decide on a message held for review (DPO of the sending agency): release it for delivery or reject it',
       tags: ['review'],
       security: [{ bearer: [] }],
       params: idParams,

@@ -17,7 +17,6 @@ import { isBoundedInstant } from '../../store/input.ts'
 import { DomainError } from '../../errors.ts'
 import { problemSchema } from '../problems.ts'
 
-
 const problems = { '4xx': { description: 'problem+json', ...problemSchema } }
 const hash = { type: 'string', description: 'base64 SHA-256' } as const
 const checkpointSchema = {
@@ -36,17 +35,17 @@ const checkpointSchema = {
 const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const
 
 /** Auditors and data-protection officers search their own agency's events; supervisors the whole log. */
-export function isAuditor(p: Principal): boolean {
+export function isAuditor (p: Principal): boolean {
   return p.roles.includes('auditor') || p.roles.includes('dpo') || isSupervisor(p)
 }
 
-function checkpointView(cp: StoredCheckpoint): Record<string, unknown> {
+function checkpointView (cp: StoredCheckpoint): Record<string, unknown> {
   const { payload } = parseCheckpointUnverified(cp.jws)
   return { ...payload, jws: cp.jws }
 }
 
 /** A seq range bound: a non-negative integer (seq) or an ISO 8601 time. */
-function parseBound(value: string | undefined, name: string): { seq?: number; time?: string } {
+function parseBound (value: string | undefined, name: string): { seq?: number; time?: string } {
   if (value === undefined) return {}
   if (/^\d{1,15}$/.test(value)) return { seq: Number(value) }
   if (isBoundedInstant(value)) {
@@ -60,7 +59,7 @@ function parseBound(value: string | undefined, name: string): { seq?: number; ti
  * search and the streamed export for auditors (`auditor`, `dpo`). Auditors' searches and exports
  * are themselves logged (`audit.queried`, `audit.exported`); refused access is `access.denied`.
  */
-export async function auditRoutes(app: FastifyInstance, deps: {
+export async function auditRoutes (app: FastifyInstance, deps: {
   pool: Pool; clock: Clock; key: CheckpointSigningKey; origin: string
   /** The sealer role's pool: an export may sign the checkpoint at its last event, which only the sealer may store. */
   sealerPool?: Pool

@@ -22,7 +22,7 @@ export const JUSTIFICATION_CODE_HEADER = 'leix-justification-code'
 export const CASE_REF_HEADER = 'leix-case-reference'
 
 /** Code and case reference from their headers; a 400 for a code off the list or a case reference that is not an identifier. */
-export function justificationMeta(request: FastifyRequest): { code: JustificationInput['code']; caseRef?: string } {
+export function justificationMeta (request: FastifyRequest): { code: JustificationInput['code']; caseRef?: string } {
   const header = (name: string): string | undefined => {
     const v = request.headers[name]
     const s = (Array.isArray(v) ? v[0] : v)?.trim()
@@ -47,7 +47,7 @@ const NOT_FOR_RECIPIENT = new Set(['held', 'rejected'])
  * header values are Latin-1). Only a header: a query parameter would put it into access logs.
  * Control characters (also percent-encoded ones) are refused.
  */
-export function justificationOf(request: FastifyRequest): string | undefined {
+export function justificationOf (request: FastifyRequest): string | undefined {
   const header = request.headers[JUSTIFICATION_HEADER]
   let raw = Array.isArray(header) ? header[0] : header
   if (raw !== undefined && /%[0-9A-Fa-f]{2}/.test(raw)) {
@@ -72,7 +72,7 @@ export function justificationOf(request: FastifyRequest): string | undefined {
  * - a `supervisor` (LEIX_SUPERVISORS), any message: the one cross-agency reader, justified and logged.
  * Auditors and admins see metadata and the log, never bodies. Returns why not, or undefined when allowed.
  */
-export function consultationRefusal(p: Principal, m: { sender: string; recipient: string; status: string }): string | undefined {
+export function consultationRefusal (p: Principal, m: { sender: string; recipient: string; status: string }): string | undefined {
   if (isSupervisor(p)) return undefined
   const reads = p.roles.includes('officer') || p.roles.includes('system') || p.roles.includes('dpo')
   const visible = p.agency === m.sender || (p.agency === m.recipient && !NOT_FOR_RECIPIENT.has(m.status))
@@ -80,9 +80,8 @@ export function consultationRefusal(p: Principal, m: { sender: string; recipient
   return reads ? undefined : 'role'
 }
 
-
 /** `GET /v1/messages/{id}`: reading a message body is a consultation, justified and logged. */
-export async function consultRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; justificationRetentionDays?: number }): Promise<void> {
+export async function consultRoutes (app: FastifyInstance, deps: { pool: Pool; clock: Clock; justificationRetentionDays?: number }): Promise<void> {
   app.get<{ Params: { id: string } }>('/v1/messages/:id', {
     schema: {
       summary: 'Read a message body (a consultation: requires a justification, and is logged)',

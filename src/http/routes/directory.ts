@@ -4,7 +4,7 @@ import type { Directory } from '../../directory/types.ts'
 import type { SigningKey } from '../../config/keys.ts'
 
 /** Public trust material: the broker's keys and the agency directory. */
-export async function directoryRoutes(app: FastifyInstance, deps: { directory: Directory; brokerKey: SigningKey }): Promise<void> {
+export async function directoryRoutes (app: FastifyInstance, deps: { directory: Directory; brokerKey: SigningKey }): Promise<void> {
   app.get('/.well-known/jwks.json', {
     schema: { summary: "The broker's public keys: verify receipts, delivery signatures and audit checkpoints", tags: ['directory'] },
   }, async (_request, reply) => {

@@ -17,7 +17,7 @@ import { JUSTIFICATION_MAX, JUSTIFICATION_MIN, justificationMeta, justificationO
  * `access.denied` event. Each bundle is logged (`evidence.exported`); message bodies are included
  * only for officers and systems who give a justification, each then logged as a consultation.
  */
-export async function evidenceRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock; brokerKey: SigningKey; defaultWitnesses: number }): Promise<void> {
+export async function evidenceRoutes (app: FastifyInstance, deps: { pool: Pool; clock: Clock; brokerKey: SigningKey; defaultWitnesses: number }): Promise<void> {
   app.get<{ Params: { id: string }; Querystring: { witnesses?: number } }>('/v1/exchanges/:id/evidence', {
     schema: {
       summary: "An exchange's evidence bundle for the caller's agency: JWSs (or digests), receipts, its audit events with inclusion proofs to a witnessed checkpoint, the broker keys",

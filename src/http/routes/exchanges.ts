@@ -13,7 +13,7 @@ import { problemSchema } from '../problems.ts'
 const problems = { '4xx': { description: 'problem+json', ...problemSchema } }
 
 /** Status tracking for liaison officers and agency systems. */
-export async function exchangeRoutes(app: FastifyInstance, deps: { pool: Pool; clock: Clock }): Promise<void> {
+export async function exchangeRoutes (app: FastifyInstance, deps: { pool: Pool; clock: Clock }): Promise<void> {
   app.get<{ Params: { id: string } }>('/v1/exchanges/:id', {
     schema: {
       summary: 'An exchange: status, deadline, time left, messages (metadata) and timeline of hops',

@@ -7,7 +7,7 @@ import type { Pool } from '../../store/db.ts'
 import { checkDatabaseRoles } from '../../store/roles.ts'
 
 /** Liveness (the process answers) and readiness (it can do its work, and if not, why not). */
-export async function healthRoutes(app: FastifyInstance, deps: { pool: Pool; sealerPool: Pool; redis: Redis; extra?: ReadinessCheck[] }): Promise<void> {
+export async function healthRoutes (app: FastifyInstance, deps: { pool: Pool; sealerPool: Pool; redis: Redis; extra?: ReadinessCheck[] }): Promise<void> {
   app.get('/health/live', { schema: { tags: ['health'], summary: 'The process is up' } }, async () => ({ status: 'ok' }))
 
   const checks: ReadinessCheck[] = [
@@ -50,9 +50,9 @@ export async function healthRoutes(app: FastifyInstance, deps: { pool: Pool; sea
   })
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+function withTimeout<T> (p: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)
-    p.then((v) => { clearTimeout(t); resolve(v) }, (e: unknown) => { clearTimeout(t); reject(e as Error) })
+    p.then((v) => { clearTimeout(t); resolve(v) }, (e: unknown) => { clearTimeout(t); reject(e) })
   })
 }

@@ -13,7 +13,7 @@ export interface RouteDeps {
 }
 
 /** The pull side of delivery, for the recipient agency's system. */
-export async function inboxRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
+export async function inboxRoutes (app: FastifyInstance, deps: RouteDeps): Promise<void> {
   app.get<{ Querystring: { limit?: number; cursor?: string } }>('/v1/inbox', {
     schema: {
       summary: "The caller agency's messages not yet acknowledged, oldest first, paged",

@@ -23,7 +23,7 @@ const submitResult = {
  * (media type, size, rate, input hygiene) is recorded here; from the handler on, intake records
  * its own rejections.
  */
-export async function messageRoutes(app: FastifyInstance, deps: { intake: IntakeDeps; bodyLimit: number; gate: () => DomainError | undefined }): Promise<void> {
+export async function messageRoutes (app: FastifyInstance, deps: { intake: IntakeDeps; bodyLimit: number; gate: () => DomainError | undefined }): Promise<void> {
   const recordedByIntake = new WeakSet<FastifyRequest>()
   // Runs before the app's error handler answers, for this plugin's route only.
   app.addHook('onError', async (request, _reply, err) => {
@@ -59,7 +59,7 @@ export async function messageRoutes(app: FastifyInstance, deps: { intake: Intake
 }
 
 /** Records `message.rejected` for intake failures that happened before intake ran (type, size, rate). */
-async function recordEarlyRejection(deps: IntakeDeps, request: FastifyRequest, problem: DomainError): Promise<void> {
+async function recordEarlyRejection (deps: IntakeDeps, request: FastifyRequest, problem: DomainError): Promise<void> {
   // Nothing can be recorded while the log is unsealed or PostgreSQL is away; the 503 says why.
   if (problem.code === 'audit-unsealed' || problem.code === 'unavailable') return
   // Nothing verified the sender yet unless a client certificate did: count, do not log each (rejections.ts).

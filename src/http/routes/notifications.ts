@@ -5,7 +5,7 @@ import { problemSchema } from '../problems.ts'
 import type { RouteDeps } from './inbox.ts'
 
 /** What leix tells an agency about its exchanges: overdue, non-delivery (T5), undeliverable, review due (D7). */
-export async function notificationRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
+export async function notificationRoutes (app: FastifyInstance, deps: RouteDeps): Promise<void> {
   app.get<{ Querystring: { after?: number; limit?: number } }>('/v1/notifications', {
     schema: {
       summary: "The caller agency's notifications in order; poll with after = the nextCursor of the previous answer",

@@ -28,7 +28,7 @@ export type WitnessRouteDeps = WitnessDeps & { pool: Pool; clock: Clock; origin:
  * signed notes. These routes carry hashes and signatures only, so witnesses need no token: a
  * cosignature or an alarm is authenticated by its signature with a configured witness key.
  */
-export async function witnessRoutes(app: FastifyInstance, deps: WitnessRouteDeps): Promise<void> {
+export async function witnessRoutes (app: FastifyInstance, deps: WitnessRouteDeps): Promise<void> {
   app.get<{ Querystring: { old: number } }>('/v1/witness/add-checkpoint', {
     schema: {
       summary: 'The tlog-witness add-checkpoint body for a witness that last cosigned size `old`: old size, consistency proof, signed checkpoint note',
@@ -113,7 +113,7 @@ export async function witnessRoutes(app: FastifyInstance, deps: WitnessRouteDeps
 }
 
 /** The witnessed checkpoint for an auditor's verification (authenticated, unlike the witnesses' routes). */
-export async function witnessedCheckpointRoutes(app: FastifyInstance, deps: WitnessRouteDeps): Promise<void> {
+export async function witnessedCheckpointRoutes (app: FastifyInstance, deps: WitnessRouteDeps): Promise<void> {
   app.get<{ Querystring: { witnesses?: number; from?: number } }>('/v1/audit/checkpoints/witnessed', {
     schema: {
       summary: 'The newest checkpoint with at least `witnesses` cosignatures (default 1), its signed note, and optionally a consistency proof from tree size `from`',
