@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { createTestDatabase, dropKeys, freePort, REDIS_URL, ROOT } from '../helpers.ts'
 import { leix as run, type Outcome } from './run.ts'
+import { childEnv } from '../../scripts/chaos/services.ts'
 
 const LEIX = new URL('bin/leix.js', ROOT).pathname
 
@@ -19,7 +20,7 @@ const databaseUrl = await createTestDatabase(t)
 const port = await freePort()
 const url = `http://127.0.0.1:${port}`
 const env = {
-  ...process.env,
+  ...childEnv(),
   DATABASE_URL: databaseUrl,
   REDIS_URL,
   PORT: String(port),

@@ -1,7 +1,7 @@
 // Fixtures for delivery tests: a real HTTP recipient on loopback, a per-test directory whose
 // agencies push to it, a runtime with the delivery service, a private redis-server, and
 // `leix worker` child processes. Real Redis, PostgreSQL and HTTP only.
-import { waitUntil } from '../../scripts/chaos/services.ts'
+import { childEnv, waitUntil } from '../../scripts/chaos/services.ts'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -148,7 +148,7 @@ export async function startRedisServer (t: Teardown): Promise<{ url: string; por
 /** A `leix worker` child process; resolves once it says it is running. */
 export async function spawnWorker (t: Teardown, env: Record<string, string>): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
   const child = spawn(process.execPath, [LEIX, 'worker'], {
-    env: { ...process.env, LEIX_DEV_KEYS: 'true', LEIX_ALLOW_LOOPBACK_HTTP: 'true', LOG_LEVEL: 'warn', ...env },
+    env: childEnv({ LEIX_DEV_KEYS: 'true', LEIX_ALLOW_LOOPBACK_HTTP: 'true', LOG_LEVEL: 'warn', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''

@@ -11,6 +11,7 @@ import { promisify } from 'node:util'
 import { start } from '../../src/server.ts'
 import { setUpDatabase } from '../../src/store/roles.ts'
 import { freePort, ROOT, testConfig } from '../helpers.ts'
+import { childEnv } from '../../scripts/chaos/services.ts'
 
 const run = promisify(execFile)
 const version = readdirSync('/usr/lib/postgresql').sort().at(-1)
@@ -37,7 +38,7 @@ t.teardown(async () => {
 
 const server = `127.0.0.1:${port}`
 const env = {
-  ...process.env,
+  ...childEnv(),
   LEIX_DIST: '',
   LEIX_ADMIN_DATABASE_URL: `postgres://postgres:admin-secret@${server}/postgres`,
   DATABASE_URL: `postgres://leix_app:app-secret@${server}/leix`,
