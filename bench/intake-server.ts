@@ -13,7 +13,7 @@ import { createRedis } from '../src/delivery/queue.ts'
 
 const [mode, databaseUrl, queuePrefix] = process.argv.slice(2) as [string, string, string]
 const config = loadConfig({}, {
-  databaseUrl, queuePrefix, devKeys: true, logLevel: 'silent', rateLimitPerMinute: 10_000_000, port: 0,
+  databaseUrl, queuePrefix, devKeys: true, logLevel: 'silent', rateLimitPerMinute: 1_000_000, port: 0,
   directoryPath: new URL('../config/directory.sample.json', import.meta.url).pathname,
 })
 const rt = createRuntime(config)
