@@ -2,11 +2,16 @@
 // configuration: the export file and the broker's public keys are all it trusts.
 import { accessSync, constants, createWriteStream, statSync } from 'node:fs'
 import { once } from 'node:events'
+import type { JWK } from 'jose'
 import { verifyExport, type VerifyResult } from '../../audit/export/verify.ts'
 import { exportFileLines } from '../export-file.ts'
 import { logNoteKeysFromJwks } from '../../audit/note.ts'
 import { verifyWitnessed } from '../../audit/witness.ts'
-import { TOKEN_OPTION, URL_OPTION, baseUrl } from '../api.ts'
+import { TOKEN_OPTION, URL_OPTION, baseUrl, fetchJson, printProblem } from '../api.ts'
+import { checkpointRoot, verifyCheckpoint, type Checkpoint } from '../../audit/checkpoint.ts'
+import { parseNote, parseCheckpointText, verifyCheckpointNote } from '../../audit/note.ts'
+import { hashToBase64, parseHashBase64 } from '../../audit/merkle/hash.ts'
+import { verifyConsistency } from '../../audit/merkle/verify.ts'
 import { EXIT, UsageError, command, type CommandGroup } from '../command.ts'
 import { readJwks, readText } from '../files.ts'
 import { WITNESS_OPTIONS, readWitnessedFile, witnessPolicyFromArgs } from '../witness-policy.ts'
@@ -184,4 +189,113 @@ Exit 0 the log verifies, 1 it does not, 2 usage or configuration error.`,
   },
 })
 
-export const audit: CommandGroup = { name: 'audit', summary: "the audit log's offline tools", subcommands: [verify, download, selfCheck] }
+/**
+ * A checkpoint an agency or witness kept, verified against the broker's keys: a compact JWS, the
+ * JSON of a checkpoint answer ({jws} or {note}, or {checkpoint: …}), or a C2SP signed note.
+ */
+async function heldCheckpoint (path: string, jwks: { keys: JWK[] }): Promise<Pick<Checkpoint, 'origin' | 'treeSize' | 'rootHash'>> {
+  const text = readText(path, 'CHECKPOINT').trim()
+  let jws: string | undefined
+  let note: string | undefined
+  if (text.startsWith('{')) {
+    let v: { jws?: unknown; note?: unknown; checkpoint?: { jws?: unknown; note?: unknown } }
+    try {
+      v = JSON.parse(text)
+    } catch (err) {
+      throw new UsageError(`checkpoint ${path}: ${(err as Error).message}`)
+    }
+    const found = typeof v.jws === 'string' || typeof v.note === 'string' ? v : (v.checkpoint ?? {})
+    if (typeof found.jws === 'string') jws = found.jws
+    else if (typeof found.note === 'string') note = found.note
+  } else if (text.includes('\n\n')) {
+    note = text + '\n'
+  } else {
+    jws = text
+  }
+  if (jws !== undefined) {
+    try {
+      return await verifyCheckpoint(jws, jwks)
+    } catch (err) {
+      throw new UsageError(`checkpoint ${path} does not verify against the broker's keys: ${(err as Error).message}`)
+    }
+  }
+  if (note === undefined) throw new UsageError(`checkpoint ${path} holds no checkpoint JWS or note`)
+  let origin: string
+  try {
+    origin = parseCheckpointText(parseNote(note).text).origin
+  } catch (err) {
+    throw new UsageError(`checkpoint ${path}: ${(err as Error).message}`)
+  }
+  const r = verifyCheckpointNote(note, logNoteKeysFromJwks(origin, jwks))
+  if (!r.ok) throw new UsageError(`checkpoint ${path} does not verify against the broker's keys: ${r.reason}`)
+  return r.checkpoint
+}
+
+interface ConsistencyAnswer {
+  from: number
+  to: number
+  consistencyPath: string[]
+  fromCheckpoint: { rootHash: string }
+  toCheckpoint: { jws: string }
+}
+
+const check = command({
+  name: 'check',
+  summary: 'prove a (restored) log is continuous with a checkpoint you kept',
+  description: `After a restore: proves that the log the broker at --url serves extends, unchanged, a
+checkpoint an agency or a witness kept (a checkpoint JWS, the JSON of a checkpoint answer, or
+its C2SP signed note). Fetches GET /v1/audit/proofs/consistency from that tree size to the
+newest checkpoint and verifies it here, with nothing trusted but --jwks: your checkpoint's
+signature, the newest checkpoint's signature and origin, and the RFC 9162 consistency proof.
+A log restored from before your checkpoint, or rewritten since, fails.
+Exit 0 continuous, 1 not continuous, 2 usage, unreadable input or the broker unreachable.`,
+  positionals: [{ name: 'CHECKPOINT', description: 'the checkpoint you kept (JWS, checkpoint JSON, or signed note)' }],
+  options: {
+    jwks: { type: 'string', value: 'BROKER-JWKS.json', required: true, description: "the broker's public keys (a JWKS or one JWK)" },
+    url: URL_OPTION,
+    token: { ...TOKEN_OPTION, description: 'a bearer token of any role' },
+    json: { type: 'boolean', description: 'print the result as JSON' },
+  },
+  async run ({ values, positionals }, io) {
+    if (!values.token) throw new UsageError('check needs --token or LEIX_TOKEN (see `leix token`)')
+    const jwks = readJwks(values.jwks)
+    const held = await heldCheckpoint(positionals[0] as string, jwks)
+    const base = baseUrl(values.url)
+    const result = (ok: boolean, reason: string, extra: Record<string, unknown> = {}): number => {
+      if (values.json) io.stdout.write(JSON.stringify({ ok, reason, origin: held.origin, treeSize: held.treeSize, rootHash: held.rootHash, ...extra }) + '\n')
+      else if (ok) io.stdout.write(`OK: ${reason}\n`)
+      else io.stderr.write(`NOT CONTINUOUS: ${reason}\n`)
+      return ok ? EXIT.ok : EXIT.failed
+    }
+    if (held.treeSize === 0) return result(true, 'an empty tree is extended by every log')
+    const { status, body } = await fetchJson(`${base}/v1/audit/proofs/consistency?from=${held.treeSize}`, { headers: { authorization: `Bearer ${values.token}` } })
+    if (status === 404) {
+      return result(false, `${base} has no checkpoint of tree size ${held.treeSize}: its log was restored from before your checkpoint, or rewritten`)
+    }
+    if (status !== 200) {
+      printProblem(io, status, body)
+      throw new UsageError(`${base} refused the consistency proof (${status})`)
+    }
+    const answer = body as ConsistencyAnswer
+    let newest: Checkpoint
+    try {
+      newest = await verifyCheckpoint(answer.toCheckpoint.jws, jwks)
+    } catch (err) {
+      return result(false, `the newest checkpoint from ${base} does not verify: ${(err as Error).message}`)
+    }
+    if (newest.origin !== held.origin) return result(false, `${base} serves the log ${newest.origin}, your checkpoint is of ${held.origin}`)
+    const path = Array.isArray(answer.consistencyPath) ? answer.consistencyPath.map(parseHashBase64) : []
+    const served = { to: newest.treeSize, newestRootHash: newest.rootHash, newestTimestamp: newest.timestamp }
+    if (answer.fromCheckpoint?.rootHash !== held.rootHash) {
+      return result(false, `${base} has a different tree of size ${held.treeSize} (root ${answer.fromCheckpoint?.rootHash}, yours ${held.rootHash}): the log was rewritten`, served)
+    }
+    if (answer.from !== held.treeSize || path.some((h) => h === undefined) ||
+      !verifyConsistency(held.treeSize, newest.treeSize, checkpointRoot(held as Checkpoint), checkpointRoot(newest), path as Buffer[])) {
+      return result(false, `the consistency proof from size ${held.treeSize} to ${newest.treeSize} does not verify`, served)
+    }
+    return result(true, `the log at ${base} (tree size ${newest.treeSize}, root ${hashToBase64(checkpointRoot(newest))}, signed ${newest.timestamp}) ` +
+      `extends your checkpoint of ${held.origin} at size ${held.treeSize} unchanged`, served)
+  },
+})
+
+export const audit: CommandGroup = { name: 'audit', summary: "the audit log's offline tools", subcommands: [verify, download, selfCheck, check] }
