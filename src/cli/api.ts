@@ -67,7 +67,10 @@ export async function callLeix<T> (io: Io, values: ConnectionValues, call: (clie
       printProblem(io, err.status, err.body)
       return undefined
     }
-    if (err instanceof LeixConnectionError) throw new UsageError(err.message)
+    if (err instanceof LeixConnectionError) {
+      const hint = /certificate/i.test(err.message) && !values.ca ? ' (trust the CA of leix\'s certificate with --ca FILE)' : ''
+      throw new UsageError(err.message + hint)
+    }
     throw err
   } finally {
     await client.close()

@@ -100,6 +100,11 @@ export async function verifyInclusionProof (proof: InclusionProof, jwks: jose.JS
   return { seq: proof.seq, event: JSON.parse(proof.line) as Record<string, unknown>, checkpoint }
 }
 
+function withQuery (path: string, query: URLSearchParams): string {
+  const q = query.toString()
+  return q ? `${path}?${q}` : path
+}
+
 function pems (input: PemInput | undefined): string | Buffer | (string | Buffer)[] | undefined {
   return input === undefined ? undefined : typeof input === 'string' || Buffer.isBuffer(input) ? input : [...input]
 }
@@ -179,7 +184,7 @@ export class LeixClient {
   async exchanges (filters: ExchangeFilters = {}): Promise<ExchangeList> {
     const query = new URLSearchParams()
     for (const [name, value] of Object.entries(filters)) if (value !== undefined) query.set(name, String(value))
-    return await this.request<ExchangeList>('GET', `/v1/exchanges?${query}`)
+    return await this.request<ExchangeList>('GET', withQuery('/v1/exchanges', query))
   }
 
   /** The agency's unacknowledged messages (role system); each fetch is logged as a disclosure. */
@@ -187,7 +192,7 @@ export class LeixClient {
     const query = new URLSearchParams()
     if (o.limit !== undefined) query.set('limit', String(o.limit))
     if (o.cursor !== undefined) query.set('cursor', o.cursor)
-    return await this.request<InboxPage>('GET', `/v1/inbox?${query}`)
+    return await this.request<InboxPage>('GET', withQuery('/v1/inbox', query))
   }
 
   /** Acknowledges a received message (idempotent). */
@@ -200,7 +205,7 @@ export class LeixClient {
     const query = new URLSearchParams()
     if (o.after !== undefined) query.set('after', String(o.after))
     if (o.limit !== undefined) query.set('limit', String(o.limit))
-    return await this.request<NotificationPage>('GET', `/v1/notifications?${query}`)
+    return await this.request<NotificationPage>('GET', withQuery('/v1/notifications', query))
   }
 
   /** A pushed delivery's Leix-Delivery-Signature, checked against the body and recipient when given. */
@@ -222,7 +227,7 @@ export class LeixClient {
   async inclusionProof (seq: number, treeSize?: number): Promise<InclusionProof> {
     const query = new URLSearchParams({ seq: String(seq) })
     if (treeSize !== undefined) query.set('treeSize', String(treeSize))
-    return await this.request<InclusionProof>('GET', `/v1/audit/proofs/inclusion?${query}`)
+    return await this.request<InclusionProof>('GET', withQuery('/v1/audit/proofs/inclusion', query))
   }
 
   /** Fetches an inclusion proof and verifies it offline against the broker's keys. */
