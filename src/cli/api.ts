@@ -1,63 +1,11 @@
-// The CLI as a client of leix's HTTP API: the answers it reads, typed as the API sends them
-// (README "HTTP API"), and the options every client command shares.
+// The CLI as a client of leix's HTTP API (through src/client, the library agencies use): the
+// options every networked command shares, and how its failures are printed.
+import type * as jose from 'jose'
+import { LeixApiError, LeixClient, LeixConnectionError, isProblem } from '../client/index.ts'
 import { UsageError, type Io, type OptionSpec } from './command.ts'
+import { readJwks, readText } from './files.ts'
 
-/** POST /v1/messages: the broker's answer, with its signed receipt. */
-export interface SubmitAnswer {
-  exchangeId: string
-  messageId: string
-  status: string
-  deadline: string | null
-  receipt: string
-}
-
-/** One hop of an exchange's timeline (GET /v1/exchanges/{id}). */
-export interface TimelineEntry {
-  at: string
-  event: string
-  actor?: string
-  outcome: string
-  reason?: string
-}
-
-/** One exchange as the caller's agency sees it (GET /v1/exchanges items). */
-export interface ExchangeSummary {
-  id: string
-  requester: string
-  responder: string
-  direction: 'outgoing' | 'incoming'
-  kind: 'request' | 'spontaneous'
-  caseRef: string
-  crimeAreas: string[]
-  legalBasis: string
-  urgency: 'urgent' | 'normal'
-  status: string
-  deadline: string | null
-  /** Negative when overdue; null when no deadline runs. */
-  timeLeftSeconds: number | null
-  overdue: boolean
-}
-
-/** GET /v1/exchanges/{id}. */
-export interface ExchangeDetail extends ExchangeSummary {
-  timeline: TimelineEntry[]
-}
-
-/** GET /v1/exchanges: a page, newest first. */
-export interface ExchangeList {
-  items: ExchangeSummary[]
-  nextCursor: string | null
-}
-
-/** An application/problem+json answer (RFC 9457), with leix's extensions. */
-export interface ProblemBody {
-  type: string
-  title?: string
-  detail?: string
-  code?: string
-  violations?: { rule: string; path: string; message: string }[]
-  errors?: { path: string; message: string }[]
-}
+export type { ExchangeDetail, ExchangeList, ExchangeSummary, ProblemBody, SubmitAnswer, TimelineEntry } from '../client/types.ts'
 
 export const URL_OPTION = { type: 'string', value: 'URL', env: 'LEIX_URL', default: 'http://127.0.0.1:8080', description: "leix's base URL" } as const satisfies OptionSpec
 export const TOKEN_OPTION = { type: 'string', value: 'T', env: 'LEIX_TOKEN', description: 'bearer token (see leix token)' } as const satisfies OptionSpec
@@ -67,25 +15,33 @@ export function baseUrl (url: string): string {
   return url.replace(/\/$/, '')
 }
 
-function isProblem (body: unknown): body is ProblemBody {
-  return typeof body === 'object' && body !== null && typeof (body as { type?: unknown }).type === 'string'
+/** `--ca`, `--cert`, `--cert-key`: on every command that talks to leix. */
+export const TLS_OPTIONS = {
+  ca: { type: 'string', value: 'FILE', env: 'LEIX_CA', description: "PEM CA certificate(s) to trust for leix's certificate" },
+  cert: { type: 'string', value: 'FILE', env: 'LEIX_CERT', description: 'PEM client certificate for mutual TLS (with --cert-key)' },
+  'cert-key': { type: 'string', value: 'FILE', env: 'LEIX_CERT_KEY', description: "PEM private key of --cert (--key is the agency's signing key)" },
+} as const satisfies Record<string, OptionSpec>
+
+/** What a networked command's options give to the client. */
+export interface ConnectionValues {
+  url: string
+  token?: string | undefined
+  ca?: string | undefined
+  cert?: string | undefined
+  'cert-key'?: string | undefined
 }
 
-/** The answer's status and body: parsed JSON, or the text when it is not JSON. */
-export async function fetchJson (url: string, init: RequestInit = {}): Promise<{ status: number; body: unknown }> {
-  let res: Response
-  try {
-    res = await fetch(url, init)
-  } catch (err) {
-    const cause = (err as Error & { cause?: unknown }).cause
-    throw new UsageError(`cannot reach ${url}: ${cause ? String(cause) : (err as Error).message}`)
-  }
-  const text = await res.text()
-  let body: unknown = text
-  try {
-    body = JSON.parse(text)
-  } catch {}
-  return { status: res.status, body }
+/** A client for the command's --url, --token and TLS files; the caller closes it. */
+export function clientFrom (values: ConnectionValues, o: { needsToken?: string } = {}): LeixClient {
+  if (o.needsToken && !values.token) throw new UsageError(`${o.needsToken} needs --token or LEIX_TOKEN (see \`leix token\`)`)
+  if (Boolean(values.cert) !== Boolean(values['cert-key'])) throw new UsageError('--cert and --cert-key go together (mutual TLS)')
+  return new LeixClient({
+    baseUrl: values.url,
+    ...(values.token ? { token: values.token } : {}),
+    ...(values.ca ? { ca: readText(values.ca, '--ca') } : {}),
+    ...(values.cert ? { cert: readText(values.cert, '--cert') } : {}),
+    ...(values['cert-key'] ? { key: readText(values['cert-key'], '--cert-key') } : {}),
+  })
 }
 
 export function printProblem (io: Io, status: number, body: unknown): void {
@@ -99,17 +55,42 @@ export function printProblem (io: Io, status: number, body: unknown): void {
 }
 
 /**
- * GETs a tracking resource with a bearer token. Returns the body (typed as the API answers it),
- * or undefined after printing the problem (the command then exits 1).
+ * Runs `call` with a client for the command's options. Returns its answer, or undefined after
+ * printing leix's problem (the command then exits 1); an unreachable leix is a usage error (exit 2).
  */
-export async function readAsOfficer<T> (io: Io, command: string, values: { token: string | undefined; url: string }, path: string): Promise<T | undefined> {
-  if (!values.token) throw new UsageError(`${command} needs --token or LEIX_TOKEN (see \`leix token\`)`)
-  const { status, body } = await fetchJson(`${baseUrl(values.url)}${path}`, { headers: { authorization: `Bearer ${values.token}` } })
-  if (status >= 300) {
-    printProblem(io, status, body)
-    return undefined
+export async function callLeix<T> (io: Io, values: ConnectionValues, call: (client: LeixClient) => Promise<T>, o: { needsToken?: string } = {}): Promise<T | undefined> {
+  const client = clientFrom(values, o)
+  try {
+    return await call(client)
+  } catch (err) {
+    if (err instanceof LeixApiError) {
+      printProblem(io, err.status, err.body)
+      return undefined
+    }
+    if (err instanceof LeixConnectionError) {
+      const hint = /certificate/i.test(err.message) && !values.ca ? ' (trust the CA of leix\'s certificate with --ca FILE)' : ''
+      throw new UsageError(err.message + hint)
+    }
+    throw err
+  } finally {
+    await client.close()
   }
-  return body as T
+}
+
+/** The broker's keys: from --jwks FILE when given (offline), else fetched from --url. */
+export async function brokerKeys (io: Io, values: ConnectionValues & { jwks?: string | undefined }): Promise<jose.JSONWebKeySet | undefined> {
+  if (values.jwks) return readJwks(values.jwks)
+  return await callLeix(io, values, (client) => client.jwks())
+}
+
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$/
+
+/** A compact JWS given inline, or a file holding it. */
+export function jwsFrom (arg: string, what: string): string {
+  if (COMPACT_JWS.test(arg)) return arg
+  const text = readText(arg, what).trim()
+  if (!COMPACT_JWS.test(text)) throw new UsageError(`${what} ${arg}: not a compact JWS`)
+  return text
 }
 
 /** `3d 4h left` or `2h 5m overdue`. */

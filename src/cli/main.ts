@@ -6,14 +6,20 @@ import {
   EXIT, UsageError, commandHelp, groupHelp, isGroup, parseCommandArgs, row, synopsis, wantsHelp, wrap,
   type Command, type CommandGroup, type Entry, type Io,
 } from './command.ts'
+import { ack } from './commands/ack.ts'
 import { audit } from './commands/audit.ts'
 import { db } from './commands/db.ts'
+import { delivery } from './commands/delivery.ts'
 import { evidence } from './commands/evidence.ts'
 import { example } from './commands/example.ts'
 import { exchanges } from './commands/exchanges.ts'
+import { inbox } from './commands/inbox.ts'
 import { keys } from './commands/keys.ts'
 import { migrate } from './commands/migrate.ts'
+import { notifications } from './commands/notifications.ts'
+import { proof } from './commands/proof.ts'
 import { receipt } from './commands/receipt.ts'
+import { reply } from './commands/reply.ts'
 import { send } from './commands/send.ts'
 import { gateway, serve, worker } from './commands/serve.ts'
 import { sign } from './commands/sign.ts'
@@ -26,7 +32,8 @@ export const SECTIONS: readonly { title: string; commands: readonly Entry[] }[] 
   { title: 'Run', commands: [serve, gateway, worker, migrate, db] },
   { title: 'Keys and tokens', commands: [keys, token] },
   { title: 'Messages', commands: [example, sign, send, status, exchanges, receipt] },
-  { title: 'Audit', commands: [audit, witness, evidence] },
+  { title: 'Receiving', commands: [inbox, ack, reply, notifications, delivery] },
+  { title: 'Audit', commands: [audit, witness, evidence, proof] },
 ]
 
 export const COMMANDS: readonly Entry[] = SECTIONS.flatMap((s) => s.commands)

@@ -29,7 +29,9 @@ t.test('the commands that exist', async (t) => {
     'serve', 'gateway', 'worker', 'migrate', 'db roles',
     'keys generate', 'keys register', 'token',
     'example', 'sign', 'send', 'status', 'exchanges', 'receipt verify',
+    'inbox', 'ack', 'reply', 'notifications', 'delivery verify',
     'audit verify', 'audit export', 'audit self-check', 'audit check', 'witness keygen', 'witness log-vkey', 'witness run', 'evidence verify',
+    'proof',
   ])
 })
 

@@ -1,7 +1,7 @@
 // `leix exchanges`: the token's agency's exchanges, a page at a time.
 import { EXCHANGE_STATUSES } from '../../exchanges/state.ts'
 import { CRIME_AREAS } from '../../intake/message.ts'
-import { JSON_OPTION, TOKEN_OPTION, URL_OPTION, readAsOfficer, timeLeft, type ExchangeList } from '../api.ts'
+import { JSON_OPTION, TLS_OPTIONS, TOKEN_OPTION, URL_OPTION, callLeix, timeLeft } from '../api.ts'
 import { EXIT, command } from '../command.ts'
 
 export const exchanges = command({
@@ -17,15 +17,14 @@ export const exchanges = command({
     token: TOKEN_OPTION,
     url: URL_OPTION,
     json: JSON_OPTION,
+    ...TLS_OPTIONS,
   },
   async run ({ values }, io) {
-    const query = new URLSearchParams()
-    for (const [flag, param] of [['direction', 'direction'], ['status', 'status'], ['crime-area', 'crimeArea'], ['limit', 'limit'], ['cursor', 'cursor']] as const) {
-      const value = values[flag]
-      if (value !== undefined) query.set(param, value)
+    const filters = {
+      direction: values.direction, status: values.status, crimeArea: values['crime-area'], cursor: values.cursor,
+      ...(values.limit !== undefined ? { limit: Number(values.limit) } : {}), ...(values.overdue ? { overdue: true } : {}),
     }
-    if (values.overdue) query.set('overdue', 'true')
-    const body = await readAsOfficer<ExchangeList>(io, 'exchanges', values, `/v1/exchanges?${query}`)
+    const body = await callLeix(io, values, (client) => client.exchanges(filters), { needsToken: 'exchanges' })
     if (body === undefined) return EXIT.failed
     if (values.json) {
       io.stdout.write(JSON.stringify(body, null, 2) + '\n')

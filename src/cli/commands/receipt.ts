@@ -1,11 +1,10 @@
 // `leix receipt verify`: the broker's receipt, checked against its published keys.
 import { readFileSync } from 'node:fs'
-import type * as jose from 'jose'
 import { VerificationError } from '../../errors.ts'
 import { verifyReceipt } from '../../intake/receipt.ts'
-import { URL_OPTION, baseUrl, fetchJson, type SubmitAnswer } from '../api.ts'
+import { TLS_OPTIONS, URL_OPTION, brokerKeys, type SubmitAnswer } from '../api.ts'
 import { EXIT, UsageError, command, type CommandGroup } from '../command.ts'
-import { readJwks, readText } from '../files.ts'
+import { readText } from '../files.ts'
 
 /** The receipt JWS given inline, or in a file: bare, or the JSON answer of send. */
 function receiptFrom (arg: string): string {
@@ -31,16 +30,12 @@ const verify = command({
     jws: { type: 'string', value: 'FILE', description: 'the JWS sent (send --save-jws): the receipt must cover its bytes' },
     jwks: { type: 'string', value: 'FILE', description: "the broker's keys (default: fetched from --url)" },
     url: URL_OPTION,
+    ...TLS_OPTIONS,
   },
   async run ({ values, positionals }, io) {
     const receipt = receiptFrom(positionals[0] as string)
-    let jwks: jose.JSONWebKeySet
-    if (values.jwks) jwks = readJwks(values.jwks)
-    else {
-      const { status, body } = await fetchJson(`${baseUrl(values.url)}/.well-known/jwks.json`)
-      if (status !== 200) throw new UsageError(`could not fetch the broker's keys (${status})`)
-      jwks = body as jose.JSONWebKeySet
-    }
+    const jwks = await brokerKeys(io, values)
+    if (jwks === undefined) return EXIT.failed
     const jws = values.jws ? readText(values.jws, '--jws').trim() : undefined
     try {
       const body = await verifyReceipt(receipt, jwks, jws)

@@ -1,6 +1,6 @@
 // `leix send`: sign and submit a message; prints the broker's answer with its receipt.
 import { writeFileSync } from 'node:fs'
-import { URL_OPTION, baseUrl, fetchJson, printProblem } from '../api.ts'
+import { TLS_OPTIONS, URL_OPTION, callLeix } from '../api.ts'
 import { EXIT, command } from '../command.ts'
 import { MESSAGE_POSITIONAL, SIGNING_OPTIONS, signMessage } from './sign.ts'
 
@@ -12,17 +12,13 @@ export const send = command({
     ...SIGNING_OPTIONS,
     url: URL_OPTION,
     'save-jws': { type: 'string', value: 'FILE', description: 'also write the JWS sent to FILE (for receipt verify --jws)' },
+    ...TLS_OPTIONS,
   },
   async run ({ values, positionals }, io) {
     const jws = await signMessage(values.key, positionals[0] as string, values.fresh)
     if (values['save-jws']) writeFileSync(values['save-jws'], jws + '\n')
-    const { status, body } = await fetchJson(`${baseUrl(values.url)}/v1/messages`, {
-      method: 'POST', headers: { 'content-type': 'application/jose' }, body: jws,
-    })
-    if (status >= 300) {
-      printProblem(io, status, body)
-      return EXIT.failed
-    }
+    const body = await callLeix(io, values, (client) => client.submit(jws))
+    if (body === undefined) return EXIT.failed
     io.stdout.write(JSON.stringify(body, null, 2) + '\n')
     return EXIT.ok
   },

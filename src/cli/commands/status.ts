@@ -1,14 +1,14 @@
 // `leix status`: one exchange, as a liaison officer follows it.
-import { JSON_OPTION, TOKEN_OPTION, URL_OPTION, readAsOfficer, timeLeft, type ExchangeDetail } from '../api.ts'
+import { JSON_OPTION, TLS_OPTIONS, TOKEN_OPTION, URL_OPTION, callLeix, timeLeft } from '../api.ts'
 import { EXIT, command } from '../command.ts'
 
 export const status = command({
   name: 'status',
   summary: "an exchange's status, deadline and timeline",
   positionals: [{ name: 'EXCHANGE_ID', description: 'the exchange (exchangeId in the answer of send)' }],
-  options: { token: TOKEN_OPTION, url: URL_OPTION, json: JSON_OPTION },
+  options: { token: TOKEN_OPTION, url: URL_OPTION, json: JSON_OPTION, ...TLS_OPTIONS },
   async run ({ values, positionals }, io) {
-    const body = await readAsOfficer<ExchangeDetail>(io, 'status', values, `/v1/exchanges/${encodeURIComponent(positionals[0] as string)}`)
+    const body = await callLeix(io, values, (client) => client.exchange(positionals[0] as string), { needsToken: 'status' })
     if (body === undefined) return EXIT.failed
     if (values.json) {
       io.stdout.write(JSON.stringify(body, null, 2) + '\n')
