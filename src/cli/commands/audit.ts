@@ -7,7 +7,8 @@ import { verifyExport, type VerifyResult } from '../../audit/export/verify.ts'
 import { exportFileLines } from '../export-file.ts'
 import { logNoteKeysFromJwks } from '../../audit/note.ts'
 import { verifyWitnessed } from '../../audit/witness.ts'
-import { TOKEN_OPTION, URL_OPTION, baseUrl, fetchJson, printProblem } from '../api.ts'
+import { TLS_OPTIONS, TOKEN_OPTION, URL_OPTION, baseUrl, clientFrom, printProblem } from '../api.ts'
+import { LeixApiError, LeixConnectionError } from '../../client/index.ts'
 import { checkpointRoot, verifyCheckpoint, type Checkpoint } from '../../audit/checkpoint.ts'
 import { parseNote, parseCheckpointText, verifyCheckpointNote } from '../../audit/note.ts'
 import { hashToBase64, parseHashBase64 } from '../../audit/merkle/hash.ts'
@@ -254,6 +255,7 @@ Exit 0 continuous, 1 not continuous, 2 usage, unreadable input or the broker unr
     jwks: { type: 'string', value: 'BROKER-JWKS.json', required: true, description: "the broker's public keys (a JWKS or one JWK)" },
     url: URL_OPTION,
     token: { ...TOKEN_OPTION, description: 'a bearer token of any role' },
+    ...TLS_OPTIONS,
     json: { type: 'boolean', description: 'print the result as JSON' },
   },
   async run ({ values, positionals }, io) {
@@ -268,15 +270,23 @@ Exit 0 continuous, 1 not continuous, 2 usage, unreadable input or the broker unr
       return ok ? EXIT.ok : EXIT.failed
     }
     if (held.treeSize === 0) return result(true, 'an empty tree is extended by every log')
-    const { status, body } = await fetchJson(`${base}/v1/audit/proofs/consistency?from=${held.treeSize}`, { headers: { authorization: `Bearer ${values.token}` } })
-    if (status === 404) {
-      return result(false, `${base} has no checkpoint of tree size ${held.treeSize}: its log was restored from before your checkpoint, or rewritten`)
+    const client = clientFrom(values)
+    let answer: ConsistencyAnswer
+    try {
+      answer = await client.request<ConsistencyAnswer>('GET', `/v1/audit/proofs/consistency?from=${held.treeSize}`)
+    } catch (err) {
+      if (err instanceof LeixApiError && err.status === 404) {
+        return result(false, `${base} has no checkpoint of tree size ${held.treeSize}: its log was restored from before your checkpoint, or rewritten`)
+      }
+      if (err instanceof LeixApiError) {
+        printProblem(io, err.status, err.body)
+        throw new UsageError(`${base} refused the consistency proof (${err.status})`)
+      }
+      if (err instanceof LeixConnectionError) throw new UsageError(err.message)
+      throw err
+    } finally {
+      await client.close()
     }
-    if (status !== 200) {
-      printProblem(io, status, body)
-      throw new UsageError(`${base} refused the consistency proof (${status})`)
-    }
-    const answer = body as ConsistencyAnswer
     let newest: Checkpoint
     try {
       newest = await verifyCheckpoint(answer.toCheckpoint.jws, jwks)
