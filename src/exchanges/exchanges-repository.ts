@@ -21,6 +21,12 @@ export interface ExchangeRow {
   legal_basis: string
   /** What the requested party stated (T2), if anything. */
   accessibility: 'direct' | 'indirect' | null
+  /** T2 profile fixed when the exchange opened (null: opened before it was stored; never recomputed). */
+  deadline_profile: '2023/977' | 'requester-set' | null
+  /** IANA zone calendar days are counted in (the requested agency's, when the exchange opened). */
+  time_zone: string | null
+  overdue_at: Date | null
+  delayed_until: Date | null
 }
 
 /** An exchange row as the read models show it. */
@@ -63,14 +69,16 @@ export interface NewExchange {
   openedAt: Date
   deadline: Date | null
   deadlineBasis: string | null
+  deadlineProfile: string
+  timeZone: string
 }
 
 /** The INSERT of a new exchange, as a part of intake's one-statement commit. */
 export function insertExchange (e: NewExchange): SqlPart {
   return (p) => `INSERT INTO exchanges (id, requester, responder, opened_by, kind, case_ref, crime_areas, legal_basis, urgency, classification,
-       status, opened_at, deadline, deadline_basis, updated_at) VALUES ${p.row([
+       status, opened_at, deadline, deadline_basis, updated_at, deadline_profile, time_zone) VALUES ${p.row([
     e.id, e.requester, e.responder, e.openedBy, e.kind, e.caseRef, e.crimeAreas, e.legalBasis, e.urgency, e.classification, e.status,
-    e.openedAt, e.deadline, e.deadlineBasis, e.openedAt,
+    e.openedAt, e.deadline, e.deadlineBasis, e.openedAt, e.deadlineProfile, e.timeZone,
   ])}`
 }
 
