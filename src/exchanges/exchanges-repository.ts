@@ -215,6 +215,34 @@ export async function pageExchanges (db: Queryable, agency: string, q: ExchangeQ
   return rows
 }
 
+/** A deadline warning (T2): a share of the time from opening to the deadline, or a time before it. */
+export type DeadlineWarning = { key: string; fraction: number } | { key: string; beforeSeconds: number }
+
+export interface WarningCandidate { id: string; requester: string; responder: string; status: ExchangeStatus; deadline: Date; legal_basis: string; opened_by: string }
+
+/**
+ * Locks (SKIP LOCKED) up to `limit` exchanges in `statuses` whose deadline still runs at `now` and
+ * is near by `warning`, not yet warned for this warning and this deadline (a moved deadline warns again).
+ */
+export async function claimWarningDue (client: Client, now: Date, statuses: readonly ExchangeStatus[], warning: DeadlineWarning, limit: number): Promise<WarningCandidate[]> {
+  const due = 'fraction' in warning
+    ? 'opened_at + (deadline - opened_at) * $4::float8 <= $1'
+    : 'deadline - make_interval(secs => $4::float8) <= $1'
+  const { rows } = await client.query<WarningCandidate>(
+    `SELECT id, requester, responder, status, deadline, legal_basis, opened_by FROM exchanges e
+          WHERE overdue_at IS NULL AND answered_at IS NULL AND deadline > $1 AND status = ANY ($2::text[]) AND ${due}
+            AND NOT EXISTS (SELECT 1 FROM deadline_warnings w WHERE w.exchange_id = e.id AND w.warning = $3 AND w.deadline = e.deadline)
+          ORDER BY deadline LIMIT ${limit} FOR UPDATE SKIP LOCKED`,
+    [now, statuses, warning.key, 'fraction' in warning ? warning.fraction : warning.beforeSeconds]
+  )
+  return rows
+}
+
+/** Records that `warning` was sent for the exchange's current `deadline`. */
+export async function recordWarningSent (client: Client, id: string, warning: string, deadline: Date, at: Date): Promise<void> {
+  await client.query('INSERT INTO deadline_warnings (exchange_id, warning, deadline, sent_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [id, warning, deadline, at])
+}
+
 /** Flags an exchange overdue. */
 export async function markOverdue (client: Client, id: string, at: Date): Promise<void> {
   await client.query('UPDATE exchanges SET overdue_at = $2, updated_at = $2 WHERE id = $1', [id, at])

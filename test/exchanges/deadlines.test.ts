@@ -3,6 +3,7 @@
 import t from 'tap'
 import { ManualClock } from '../../src/config/clock.ts'
 import { addCalendarDays } from '../../src/policy/calendar.ts'
+import { parseDeadlineWarnings, warningAt } from '../../src/exchanges/deadlines.ts'
 import { verifyNotification } from '../../src/delivery/signature.ts'
 import { count, requestMessage, sign, submit, tokenFor } from '../helpers.ts'
 import { deliveryApp, startRecipient, waitFor, writeDirectory } from '../delivery/helpers.ts'
@@ -244,4 +245,64 @@ t.test('time spent in review stays added when the requested party later states a
   }))
   const moved = await exchange(held.json().exchangeId)
   t.equal(moved.deadline.getTime() - addCalendarDays(new Date(openedAt), 3, 'Europe/Ljubljana').getTime(), 2 * HOUR, 'indirect: 3 calendar days, still plus the 2 hours in review')
+})
+
+t.test('T2 deadline warnings setting: shares of the time and times before the deadline', async (t) => {
+  t.same(parseDeadlineWarnings('75%, 1h,30m,90s,2d'), [
+    { key: '75%', fraction: 0.75 }, { key: '1h', beforeSeconds: 3600 }, { key: '30m', beforeSeconds: 1800 }, { key: '90s', beforeSeconds: 90 }, { key: '2d', beforeSeconds: 172_800 },
+  ])
+  t.same(parseDeadlineWarnings(''), [], 'none')
+  t.throws(() => parseDeadlineWarnings('soon'))
+  t.throws(() => parseDeadlineWarnings('0%'))
+  const opened = new Date('2026-03-27T09:00:00Z')
+  const deadline = new Date('2026-03-30T08:00:00Z') // 3 calendar days in Belgrade across the spring change: 71 hours
+  t.equal(warningAt(opened, deadline, { key: '75%', fraction: 0.75 }).toISOString(), '2026-03-29T14:15:00.000Z', '75 % of 71 elapsed hours')
+  t.equal(warningAt(opened, deadline, { key: '1h', beforeSeconds: 3600 }).toISOString(), '2026-03-30T07:00:00.000Z')
+})
+
+t.test('T2 deadline warnings: both parties are told once per warning, pushed and listed, audited', async (t) => {
+  const { id, exchangeId, deadline } = await open()
+  const openedAt = clock.now()
+  const warnedNow = async () => (await service.watcher.runOnce()).warned.filter((x) => x === exchangeId)
+  const at75 = warningAt(openedAt, deadline, { key: '75%', fraction: 0.75 })
+  clock.set(at75.getTime() - 1000)
+  t.same(await warnedNow(), [], 'not before 75 % of the time')
+  clock.set(at75.getTime())
+  t.same(await warnedNow(), [exchangeId], '75 %')
+  t.same(await warnedNow(), [], 'once')
+  clock.set(deadline.getTime() - HOUR)
+  t.same(await warnedNow(), [exchangeId], 'one hour before')
+  t.same(await warnedNow(), [], 'once')
+  const events = (await rt.pool.query("SELECT event FROM audit_events WHERE type = 'exchange.deadline-warning' AND exchange_id = $1 ORDER BY at", [exchangeId])).rows
+  t.equal(events.length, 2)
+  t.match(events[0].event, { agencies: ['AL-ASP', 'RS-MUP'], messageId: id, reason: 'T2', details: { warning: '75%', deadline: deadline.toISOString() } })
+  t.match(events[1].event, { details: { warning: '1h', secondsLeft: 3600 } })
+  for (const agency of ['AL-ASP', 'RS-MUP']) {
+    const notes = (await get(agency, '/v1/notifications')).json().items
+      .filter((n: { exchangeId: string; type: string }) => n.exchangeId === exchangeId && n.type === 'exchange.deadline-warning')
+    t.equal(notes.length, 2, `${agency} lists both warnings`)
+  }
+  await waitFor('the warning pushed to AL-ASP', async () => {
+    for (const r of recipient.notifications) {
+      const n = await verifyNotification(r.body, jwks)
+      if (n.exchangeId === exchangeId && n.type === 'exchange.deadline-warning') return n
+    }
+    return undefined
+  })
+  clock.set(deadline.getTime() + 1000)
+  t.same(await warnedNow(), [], 'no warning once the deadline has passed')
+})
+
+t.test('T2 deadline warnings: none for an answered exchange; a moved deadline warns again', async (t) => {
+  const answered = await open()
+  await send(reply('response', answered.id))
+  const running = await open({ ...EU, ...URGENT }, EU_PAIR)
+  clock.advance(6 * HOUR) // 75 % of 8 hours
+  const first = (await service.watcher.runOnce()).warned
+  t.notOk(first.includes(answered.exchangeId))
+  t.ok(first.includes(running.exchangeId), '75 % of the 8 hours')
+  await send(euReply('clarification', running.id, { accessibility: { level: 'indirect', reason: 'Held by the land registry.' } }))
+  const moved = await exchange(running.exchangeId)
+  t.equal(moved.status, 'clarification')
+  t.notOk((await service.watcher.runOnce()).warned.includes(running.exchangeId), 'no warning while paused')
 })
