@@ -82,17 +82,10 @@ export class DeadlineWatcher {
   }
 
   /** One pass with the clock's current time. Returns the exchanges and messages flagged. */
-  async runOnce (): Promise<{ overdue: string[]; nonDelivery: string[]; warned: string[] }> {
+  async runOnce (): Promise<{ overdue: string[]; nonDelivery: string[] }> {
+    await this.warnOnce()
     const overdue: string[] = []
     const nonDelivery: string[] = []
-    const warned: string[] = []
-    for (const warning of this.#deps.warnings ?? []) {
-      for (;;) {
-        const batch = await this.#warningBatch(warning)
-        warned.push(...batch)
-        if (batch.length < BATCH) break
-      }
-    }
     for (;;) {
       const batch = await this.#overdueBatch()
       overdue.push(...batch)
@@ -103,7 +96,20 @@ export class DeadlineWatcher {
       nonDelivery.push(...batch)
       if (batch.length < BATCH) break
     }
-    return { overdue, nonDelivery, warned }
+    return { overdue, nonDelivery }
+  }
+
+  /** The deadline warnings (T2) of one pass, also run by `runOnce`. Returns the exchanges warned. */
+  async warnOnce (): Promise<string[]> {
+    const warned: string[] = []
+    for (const warning of this.#deps.warnings ?? []) {
+      for (;;) {
+        const batch = await this.#warningBatch(warning)
+        warned.push(...batch)
+        if (batch.length < BATCH) break
+      }
+    }
+    return warned
   }
 
   /** T2: both parties are told, once per warning and deadline, that the deadline is near. */

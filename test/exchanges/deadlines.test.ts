@@ -263,7 +263,7 @@ t.test('T2 deadline warnings setting: shares of the time and times before the de
 t.test('T2 deadline warnings: both parties are told once per warning, pushed and listed, audited', async (t) => {
   const { id, exchangeId, deadline } = await open()
   const openedAt = clock.now()
-  const warnedNow = async () => (await service.watcher.runOnce()).warned.filter((x) => x === exchangeId)
+  const warnedNow = async () => (await service.watcher.warnOnce()).filter((x) => x === exchangeId)
   const at75 = warningAt(openedAt, deadline, { key: '75%', fraction: 0.75 })
   clock.set(at75.getTime() - 1000)
   t.same(await warnedNow(), [], 'not before 75 % of the time')
@@ -298,11 +298,11 @@ t.test('T2 deadline warnings: none for an answered exchange; a moved deadline wa
   await send(reply('response', answered.id))
   const running = await open({ ...EU, ...URGENT }, EU_PAIR)
   clock.advance(6 * HOUR) // 75 % of 8 hours
-  const first = (await service.watcher.runOnce()).warned
+  const first = (await service.watcher.warnOnce())
   t.notOk(first.includes(answered.exchangeId))
   t.ok(first.includes(running.exchangeId), '75 % of the 8 hours')
   await send(euReply('clarification', running.id, { accessibility: { level: 'indirect', reason: 'Held by the land registry.' } }))
   const moved = await exchange(running.exchangeId)
   t.equal(moved.status, 'clarification')
-  t.notOk((await service.watcher.runOnce()).warned.includes(running.exchangeId), 'no warning while paused')
+  t.notOk((await service.watcher.warnOnce()).includes(running.exchangeId), 'no warning while paused')
 })
