@@ -13,6 +13,7 @@ const root = new URL('..', import.meta.url).pathname
  */
 const OWNERS: Record<string, string> = {
   exchanges: 'src/exchanges/exchanges-repository.ts',
+  deadline_warnings: 'src/exchanges/exchanges-repository.ts',
   messages: 'src/delivery/messages-repository.ts',
   // A message's push attempts and inbox fetches: never written without their message.
   deliveries: 'src/delivery/messages-repository.ts',

@@ -36,6 +36,7 @@ const REQUIRED_BY_TYPE: Record<string, string[]> = {
   'exchange.corrected': ['exchangeId'],
   'exchange.accessibility-stated': ['exchangeId'],
   'exchange.overdue': ['exchangeId'],
+  'exchange.deadline-warning': ['exchangeId'],
   'exchange.closed': ['exchangeId'],
   'payload.erased': ['messageId'],
   'retention.review-due': ['messageId'],

@@ -27,6 +27,7 @@ export const AUDIT_EVENT_TYPES = [
   'exchange.corrected',
   'exchange.accessibility-stated',
   'exchange.overdue',
+  'exchange.deadline-warning',
   'exchange.closed',
   'payload.erased',
   'retention.review-due',

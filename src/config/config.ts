@@ -58,6 +58,8 @@ export interface Config {
   deliveryBackoffMs: number
   deliveryTimeoutMs: number
   nonDeliverySeconds: number
+  /** T2: when both parties are warned that a deadline is near (`75%` of the time, `1h` before; comma-separated). */
+  deadlineWarnings: string
   reconcileIntervalMs: number
   deliveryCaPath?: string
   allowInsecureLoopbackWebhooks: boolean
@@ -118,6 +120,7 @@ export const ENV_NAMES: Record<string, keyof Config> = {
   LEIX_DELIVERY_BACKOFF_MS: 'deliveryBackoffMs',
   LEIX_DELIVERY_TIMEOUT_MS: 'deliveryTimeoutMs',
   LEIX_NON_DELIVERY_SECONDS: 'nonDeliverySeconds',
+  LEIX_DEADLINE_WARNINGS: 'deadlineWarnings',
   LEIX_RECONCILE_INTERVAL_MS: 'reconcileIntervalMs',
   LEIX_DELIVERY_CA: 'deliveryCaPath',
   LEIX_ALLOW_LOOPBACK_HTTP: 'allowInsecureLoopbackWebhooks',

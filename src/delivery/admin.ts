@@ -142,7 +142,7 @@ export async function review (
       deadline = exchange.deadline ? new Date(exchange.deadline.getTime() + heldMs) : null
       await changeStatus(client, exchange, 'release', o.now, { set: deadline ? { deadline } : {} })
     } else {
-      deadline = await applyReplyEffects(client, exchange, message, o.now, instrument, o.actor)
+      deadline = await applyReplyEffects(client, exchange, message, o.now, o.actor)
     }
     await restartDelivery(client, m.id, o.now, { released: true })
     await recordEvent(client, {

@@ -86,6 +86,17 @@ export async function findReplyParent (db: Queryable, id: string): Promise<{ exc
   return rows[0]
 }
 
+/**
+ * When the requester received the responder's clarification question that paused exchange `exchangeId`
+ * at `pausedAt` (pushed with a 2xx, or acknowledged from its inbox); null while it has not (T2 pause).
+ */
+export async function receivedByRequesterAt (db: Queryable, exchangeId: string, responder: string, pausedAt: Date): Promise<Date | null> {
+  const { rows } = await db.query<{ delivered_at: Date | null }>(
+    `SELECT delivered_at FROM messages WHERE exchange_id = $1 AND sender = $2 AND kind = 'clarification' AND received_at <= $3
+      ORDER BY received_at DESC LIMIT 1`, [exchangeId, responder, pausedAt])
+  return rows[0]?.delivered_at ?? null
+}
+
 /** What a resend is answered with: the stored digest, exchange and receipt of a message id. */
 export async function findStoredResult (db: Queryable, id: string): Promise<{ digest: string; exchange_id: string; receipt: string } | undefined> {
   const { rows } = await db.query<{ digest: string; exchange_id: string; receipt: string }>(

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis'
 import pino, { type Logger } from 'pino'
 import type { Agent } from 'undici'
 import type { Service } from '../background.ts'
-import { DeadlineWatcher } from '../exchanges/deadlines.ts'
+import { DeadlineWatcher, parseDeadlineWarnings } from '../exchanges/deadlines.ts'
 import type { ReadinessCheck } from '../readiness.ts'
 import type { Runtime } from '../runtime.ts'
 import { deliverMessage, type DeliveryDeps } from './deliver.ts'
@@ -52,7 +52,7 @@ export class DeliveryService implements Service {
     this.#pgOutage = new OutageLog(this.#log, 'delivery workers', 'postgres')
     const push = (ids: string[]) => enqueuePushes(rt.queue, ids, this.#log)
     this.reconciler = new Reconciler({ pool: rt.pool, queue: rt.queue, clock: rt.clock, directory: rt.directory })
-    this.watcher = new DeadlineWatcher({ pool: rt.pool, clock: rt.clock, directory: rt.directory, nonDeliverySeconds: config.nonDeliverySeconds, push })
+    this.watcher = new DeadlineWatcher({ pool: rt.pool, clock: rt.clock, directory: rt.directory, nonDeliverySeconds: config.nonDeliverySeconds, push, warnings: parseDeadlineWarnings(config.deadlineWarnings ?? '') })
     if (!opts.workers) return
     this.#agent = createWebhookAgent(config)
     // Workers block on Redis, so they need their own connection without a retry limit per request.

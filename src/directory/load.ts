@@ -3,6 +3,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js'
 import addFormatsModule from 'ajv-formats'
 import type { JWK } from 'jose'
 import type { Agency, Directory, LegalInstrument } from './types.ts'
+import { isTimeZone } from '../policy/calendar.ts'
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020
 
@@ -46,6 +47,7 @@ export function buildDirectory (raw: unknown, opts: { allowInsecureLoopbackWebho
     if (agencies.has(agency.id)) throw new DirectoryError(`${source}: /agencies/${i}/id: duplicate agency ${agency.id}`)
     const prefix = agency.id.split('-')[0]
     if (prefix !== agency.country) throw new DirectoryError(`${source}: /agencies/${i}/id: ${agency.id} does not start with its country ${agency.country}`)
+    if (agency.timeZone !== undefined && !isTimeZone(agency.timeZone)) throw new DirectoryError(`${source}: /agencies/${i}/timeZone: ${agency.timeZone} is not an IANA time zone`)
     if (agency.delivery.mode === 'push' && agency.delivery.webhook) {
       const url = new URL(agency.delivery.webhook)
       const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) || url.hostname.startsWith('127.')

@@ -37,6 +37,8 @@ export interface Agency {
    * agency: a request over such a connection may only act as this agency (S4).
    */
   tlsClientSubjects?: string[]
+  /** IANA time zone of the agency: calendar-day deadlines it must meet end at its wall-clock time (T2). @defaultValue UTC */
+  timeZone?: string
 }
 
 /** A legal instrument under which information may be exchanged (rule L1). */
@@ -46,8 +48,19 @@ export interface LegalInstrument {
   title: string
   /** Country codes (or `EU` for EU bodies) of the parties. Both ends of an exchange must be parties. */
   parties: string[]
-  /** Deadline profile (T2): `2023/977` (8h / 3d / 7d) or `2006/960` (8h / 7d / 14d). */
-  deadlineProfile: '2023/977' | '2006/960'
+  /**
+   * Deadline profile (T2): `2023/977` (8 h / 3 calendar days / 7 calendar days, Art. 5(1)), or
+   * `requester-set` for instruments without time limits (the request's `answerBy`, else
+   * `defaultDeadlineDays`, else none).
+   */
+  deadlineProfile: '2023/977' | 'requester-set'
+  /** `requester-set`: calendar days from receipt when the request names no `answerBy`. */
+  defaultDeadlineDays?: number
+  /**
+   * T3: grounds for a delay this instrument adds to `judicial-authorisation` (or a different
+   * allowance for it), each with the longest extension in calendar days past the deadline.
+   */
+  delayGrounds?: Array<{ ground: string; maxExtensionDays: number }>
   /** Longest retention, in days from receipt, the instrument allows (D7). */
   maxRetentionDays: number
 }

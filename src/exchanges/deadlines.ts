@@ -5,7 +5,7 @@ import { createNotifications } from '../delivery/notifications.ts'
 import { messageEventBase } from '../delivery/message-row.ts'
 import { claimUndelivered, markNonDelivery } from '../delivery/messages-repository.ts'
 import { withTransaction, type Pool } from '../store/db.ts'
-import { claimOverdue, markOverdue } from './exchanges-repository.ts'
+import { claimOverdue, claimWarningDue, markOverdue, recordWarningSent, type DeadlineWarning } from './exchanges-repository.ts'
 import { AWAITING_ANSWER, type ExchangeStatus } from './state.ts'
 
 export interface DeadlineWatcherDeps {
@@ -16,7 +16,43 @@ export interface DeadlineWatcherDeps {
   nonDeliverySeconds: number
   /** Called after commit with the notifications to push. */
   push: (notificationIds: string[]) => Promise<void>
+  /** T2: when both parties are warned that a deadline is near (`parseDeadlineWarnings`). @defaultValue none */
+  warnings?: readonly DeadlineWarning[]
 }
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 }
+
+/**
+ * Reads the deadline warnings setting: comma-separated `75%` (that share of the time from opening
+ * to the deadline has passed) or `1h`, `30m`, `90s`, `2d` (that long before the deadline).
+ * Throws on anything else.
+ */
+export function parseDeadlineWarnings (setting: string): DeadlineWarning[] {
+  const warnings: DeadlineWarning[] = []
+  for (const raw of setting.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const share = /^(\d{1,2}(?:\.\d+)?)%$/.exec(raw)
+    const before = /^(\d{1,7})([smhd])$/.exec(raw)
+    if (share && Number(share[1]) > 0) warnings.push({ key: raw, fraction: Number(share[1]) / 100 })
+    else if (before && Number(before[1]) > 0) warnings.push({ key: raw, beforeSeconds: Number(before[1]) * UNIT_SECONDS[before[2]!]! })
+    else throw new Error(`deadline warning ${JSON.stringify(raw)}: expected a share such as 75% or a time before such as 1h`)
+  }
+  return warnings
+}
+
+/**
+ * When `warning` falls for a deadline running from `openedAt` (pure; the watcher's SQL applies
+ * the same arithmetic).
+ */
+export function warningAt (openedAt: Date, deadline: Date, warning: DeadlineWarning): Date {
+  if ('fraction' in warning) return new Date(openedAt.getTime() + (deadline.getTime() - openedAt.getTime()) * warning.fraction)
+  return new Date(deadline.getTime() - warning.beforeSeconds * 1000)
+}
+
+/**
+ * States in which a deadline warning is useful: the clock runs and the responder has not
+ * announced a delay (T3) — a delayed exchange's requester already knows when to expect the answer.
+ */
+const WARNING_RUNS: readonly ExchangeStatus[] = ['accepted', 'delivered', 'acknowledged']
 
 /** Rows handled per transaction. */
 const BATCH = 200
@@ -47,6 +83,7 @@ export class DeadlineWatcher {
 
   /** One pass with the clock's current time. Returns the exchanges and messages flagged. */
   async runOnce (): Promise<{ overdue: string[]; nonDelivery: string[] }> {
+    await this.warnOnce()
     const overdue: string[] = []
     const nonDelivery: string[] = []
     for (;;) {
@@ -60,6 +97,42 @@ export class DeadlineWatcher {
       if (batch.length < BATCH) break
     }
     return { overdue, nonDelivery }
+  }
+
+  /** The deadline warnings (T2) of one pass, also run by `runOnce`. Returns the exchanges warned. */
+  async warnOnce (): Promise<string[]> {
+    const warned: string[] = []
+    for (const warning of this.#deps.warnings ?? []) {
+      for (;;) {
+        const batch = await this.#warningBatch(warning)
+        warned.push(...batch)
+        if (batch.length < BATCH) break
+      }
+    }
+    return warned
+  }
+
+  /** T2: both parties are told, once per warning and deadline, that the deadline is near. */
+  async #warningBatch (warning: DeadlineWarning): Promise<string[]> {
+    const now = this.#deps.clock.now()
+    const { ids, push } = await withTransaction(this.#deps.pool, async (client) => {
+      const rows = await claimWarningDue(client, now, WARNING_RUNS, warning, BATCH)
+      const push: string[] = []
+      for (const e of rows) {
+        await recordWarningSent(client, e.id, warning.key, e.deadline, now)
+        const details = { warning: warning.key, deadline: e.deadline.toISOString(), status: e.status, secondsLeft: Math.round((e.deadline.getTime() - now.getTime()) / 1000) }
+        await recordEvent(client, {
+          type: 'exchange.deadline-warning', actor: { kind: 'broker' }, exchangeId: e.id, messageId: e.opened_by,
+          agencies: [e.requester, e.responder], legalBasis: e.legal_basis, outcome: 'ok', reason: 'T2', details,
+        }, now)
+        push.push(...await createNotifications(client, this.#deps.directory, {
+          type: 'exchange.deadline-warning', agencies: [e.requester, e.responder], exchangeId: e.id, messageId: e.opened_by, details,
+        }, now))
+      }
+      return { ids: rows.map((r) => r.id), push }
+    })
+    await this.#deps.push(push)
+    return ids
   }
 
   async #overdueBatch (): Promise<string[]> {

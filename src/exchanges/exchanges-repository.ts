@@ -21,6 +21,12 @@ export interface ExchangeRow {
   legal_basis: string
   /** What the requested party stated (T2), if anything. */
   accessibility: 'direct' | 'indirect' | null
+  /** T2 profile fixed when the exchange opened (null: opened before it was stored; never recomputed). */
+  deadline_profile: '2023/977' | 'requester-set' | null
+  /** IANA zone calendar days are counted in (the requested agency's, when the exchange opened). */
+  time_zone: string | null
+  overdue_at: Date | null
+  delayed_until: Date | null
 }
 
 /** An exchange row as the read models show it. */
@@ -63,14 +69,16 @@ export interface NewExchange {
   openedAt: Date
   deadline: Date | null
   deadlineBasis: string | null
+  deadlineProfile: string
+  timeZone: string
 }
 
 /** The INSERT of a new exchange, as a part of intake's one-statement commit. */
 export function insertExchange (e: NewExchange): SqlPart {
   return (p) => `INSERT INTO exchanges (id, requester, responder, opened_by, kind, case_ref, crime_areas, legal_basis, urgency, classification,
-       status, opened_at, deadline, deadline_basis, updated_at) VALUES ${p.row([
+       status, opened_at, deadline, deadline_basis, updated_at, deadline_profile, time_zone) VALUES ${p.row([
     e.id, e.requester, e.responder, e.openedBy, e.kind, e.caseRef, e.crimeAreas, e.legalBasis, e.urgency, e.classification, e.status,
-    e.openedAt, e.deadline, e.deadlineBasis, e.openedAt,
+    e.openedAt, e.deadline, e.deadlineBasis, e.openedAt, e.deadlineProfile, e.timeZone,
   ])}`
 }
 
@@ -205,6 +213,34 @@ export async function pageExchanges (db: Queryable, agency: string, q: ExchangeQ
     params
   )
   return rows
+}
+
+/** A deadline warning (T2): a share of the time from opening to the deadline, or a time before it. */
+export type DeadlineWarning = { key: string; fraction: number } | { key: string; beforeSeconds: number }
+
+export interface WarningCandidate { id: string; requester: string; responder: string; status: ExchangeStatus; deadline: Date; legal_basis: string; opened_by: string }
+
+/**
+ * Locks (SKIP LOCKED) up to `limit` exchanges in `statuses` whose deadline still runs at `now` and
+ * is near by `warning`, not yet warned for this warning and this deadline (a moved deadline warns again).
+ */
+export async function claimWarningDue (client: Client, now: Date, statuses: readonly ExchangeStatus[], warning: DeadlineWarning, limit: number): Promise<WarningCandidate[]> {
+  const due = 'fraction' in warning
+    ? 'opened_at + (deadline - opened_at) * $4::float8 <= $1'
+    : 'deadline - make_interval(secs => $4::float8) <= $1'
+  const { rows } = await client.query<WarningCandidate>(
+    `SELECT id, requester, responder, status, deadline, legal_basis, opened_by FROM exchanges e
+          WHERE overdue_at IS NULL AND answered_at IS NULL AND deadline > $1 AND status = ANY ($2::text[]) AND ${due}
+            AND NOT EXISTS (SELECT 1 FROM deadline_warnings w WHERE w.exchange_id = e.id AND w.warning = $3 AND w.deadline = e.deadline)
+          ORDER BY deadline LIMIT ${limit} FOR UPDATE SKIP LOCKED`,
+    [now, statuses, warning.key, 'fraction' in warning ? warning.fraction : warning.beforeSeconds]
+  )
+  return rows
+}
+
+/** Records that `warning` was sent for the exchange's current `deadline`. */
+export async function recordWarningSent (client: Client, id: string, warning: string, deadline: Date, at: Date): Promise<void> {
+  await client.query('INSERT INTO deadline_warnings (exchange_id, warning, deadline, sent_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [id, warning, deadline, at])
 }
 
 /** Flags an exchange overdue. */

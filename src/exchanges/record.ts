@@ -2,8 +2,8 @@ import { recordEvent, type AuditActor, type AuditEventInput, type AuditEventType
 import type { LegalInstrument } from '../directory/types.ts'
 import { DomainError } from '../errors.ts'
 import type { Message } from '../intake/message.ts'
-import { recomputeDeadline } from '../policy/index.ts'
-import { findReplyParent } from '../delivery/messages-repository.ts'
+import { checkDelayAgainstDeadline, DEFAULT_TIME_ZONE, recomputeDeadline, type DeadlineTerms } from '../policy/index.ts'
+import { findReplyParent, receivedByRequesterAt } from '../delivery/messages-repository.ts'
 import { withTransaction, type Client, type Pool } from '../store/db.ts'
 import type { SqlPart } from '../store/statement.ts'
 import { claimAnsweredBefore, insertExchange, lockExchange, updateExchange, type ExchangeChange, type ExchangeRow } from './exchanges-repository.ts'
@@ -23,7 +23,7 @@ export interface Opening {
 }
 
 /** Prepares the exchange a request or own-initiative message opens (stored by the caller). */
-export function openExchange (o: { message: Message; status: 'accepted' | 'held'; deadline: Date | null; receivedAt: Date }): Opening {
+export function openExchange (o: { message: Message; status: 'accepted' | 'held'; deadline: Date | null; receivedAt: Date; terms: DeadlineTerms }): Opening {
   const { message } = o
   if (message.kind !== 'request' && message.kind !== 'spontaneous') {
     throw new DomainError('schema-violation', `a ${message.kind} needs inReplyTo`)
@@ -36,7 +36,8 @@ export function openExchange (o: { message: Message; status: 'accepted' | 'held'
       id, requester: message.from.agency, responder: message.to.agency, openedBy: message.id, kind: message.kind, caseRef: message.caseRef,
       crimeAreas: message.crimeAreas, legalBasis: message.legalBasis.instrument, urgency: message.urgency.level,
       classification: message.handling.classification, status: o.status, openedAt: o.receivedAt, deadline: o.deadline,
-      deadlineBasis: o.deadline ? (message.urgency.level === 'urgent' ? 'urgent-direct' : 'normal') : null,
+      deadlineBasis: o.deadline ? (o.terms.profile === 'requester-set' ? 'requester-set' : message.urgency.level === 'urgent' ? 'urgent-direct' : 'normal') : null,
+      deadlineProfile: o.terms.profile, timeZone: o.terms.timeZone,
     }),
     event: {
       type: 'exchange.opened', actor: { kind: 'agency-system', agency: message.from.agency, id: message.from.officer },
@@ -87,8 +88,22 @@ export async function applyReply (
   if (message.accessibility && !fromResponder) {
     throw new DomainError('not-counterpart', `only the requested agency ${exchange.responder} may state accessibility`)
   }
+  // L1: the exchange's instrument governs every message in it (and so its deadline profile).
+  if (message.legalBasis.instrument !== exchange.legal_basis) {
+    throw new DomainError('principle-violation', `a reply cites its exchange's instrument ${exchange.legal_basis}`, {
+      violations: [{ rule: 'L1', path: '/legalBasis/instrument', message: `exchange ${exchange.id} is under ${exchange.legal_basis}, not ${message.legalBasis.instrument}` }],
+    })
+  }
+  // T3: a delay notice before the deadline, within its ground's allowance; a miss is never erased.
+  if (message.kind === 'delay-notice' && message.delay) {
+    const violations = checkDelayAgainstDeadline({
+      at: r.receivedAt, deadline: exchange.deadline, delayedUntil: exchange.delayed_until, overdueAt: exchange.overdue_at,
+      delay: message.delay, instrument: r.instrument, timeZone: exchange.time_zone ?? DEFAULT_TIME_ZONE,
+    })
+    if (violations.length > 0) throw new DomainError('principle-violation', 'the delay notice breaks rule T3', { violations })
+  }
   if (r.held) return { exchangeId: exchange.id, deadline: exchange.deadline }
-  const deadline = await applyReplyEffects(client, exchange, message, r.receivedAt, r.instrument, r.actor)
+  const deadline = await applyReplyEffects(client, exchange, message, r.receivedAt, r.actor)
   return { exchangeId: exchange.id, deadline }
 }
 
@@ -98,25 +113,37 @@ export async function applyReplyEffects (
   exchange: ExchangeRow,
   message: Message,
   at: Date,
-  instrument: LegalInstrument,
   actor: AuditActor
 ): Promise<Date | null> {
   let deadline = exchange.deadline
   const set: ExchangeChange = {}
   const common = { actor, exchangeId: exchange.id, messageId: message.id, agencies: [exchange.requester, exchange.responder], legalBasis: exchange.legal_basis }
   if (message.accessibility && exchange.kind === 'request' && deadline) {
-    // Keep the time the deadline already moved by (review holds, clarification pauses): it is
-    // the difference between the running deadline and the one its current basis gives.
-    const profile = instrument.deadlineProfile
-    const current = recomputeDeadline(exchange.opened_at, exchange.urgency, exchange.accessibility ?? 'direct', profile)
-    const shift = Math.max(0, deadline.getTime() - current.getTime())
-    deadline = new Date(recomputeDeadline(exchange.opened_at, exchange.urgency, message.accessibility.level, profile).getTime() + shift)
-    set.deadline = deadline
     set.accessibility = message.accessibility.level
-    set.deadline_basis = exchange.urgency === 'urgent' ? `urgent-${message.accessibility.level}` : 'normal'
-    // A deadline moved past now un-flags an exchange flagged overdue under the stricter one.
-    if (deadline.getTime() > at.getTime()) set.overdue_at = null
-    await recordEvent(client, { ...common, type: 'exchange.accessibility-stated', outcome: 'ok', details: { accessibility: message.accessibility.level, deadline: deadline.toISOString() } }, at)
+    let moved = false
+    // A statement may lengthen a running deadline; a deadline already missed stays missed (T2).
+    if (exchange.deadline_profile !== null && deadline.getTime() > at.getTime() && exchange.overdue_at === null) {
+      // Keep the time the deadline already moved by (review holds, clarification pauses): it is
+      // the difference between the running deadline and the one its current basis gives.
+      const terms: DeadlineTerms = { profile: exchange.deadline_profile, timeZone: exchange.time_zone ?? DEFAULT_TIME_ZONE }
+      const current = recomputeDeadline(exchange.opened_at, exchange.urgency, exchange.accessibility ?? 'direct', terms)
+      const next = recomputeDeadline(exchange.opened_at, exchange.urgency, message.accessibility.level, terms)
+      if (current && next) {
+        const shift = Math.max(0, deadline.getTime() - current.getTime())
+        const candidate = new Date(next.getTime() + shift)
+        // Never shorter than the deadline already running.
+        if (candidate.getTime() > deadline.getTime()) {
+          deadline = candidate
+          set.deadline = deadline
+          set.deadline_basis = exchange.urgency === 'urgent' ? `urgent-${message.accessibility.level}` : 'normal'
+          moved = true
+        }
+      }
+    }
+    await recordEvent(client, {
+      ...common, type: 'exchange.accessibility-stated', outcome: 'ok',
+      details: { accessibility: message.accessibility.level, deadline: deadline.toISOString(), moved, missed: deadline.getTime() <= at.getTime() || exchange.overdue_at !== null },
+    }, at)
   }
   let event: ExchangeEvent | undefined
   switch (message.kind) {
@@ -129,11 +156,15 @@ export async function applyReplyEffects (
         set.paused_at = at
       } else if (exchange.status === 'clarification') {
         event = 'clarification-given'
-        // The deadline stood still while the requested party waited for the clarification.
+        // The deadline stood still from when the requester received the question (pushed, or
+        // fetched from its inbox) until its answer; before that receipt, the clock ran.
         if (exchange.paused_at && deadline) {
-          deadline = new Date(deadline.getTime() + (at.getTime() - exchange.paused_at.getTime()))
-          set.deadline = deadline
-          if (deadline.getTime() > at.getTime()) set.overdue_at = null
+          const received = await receivedByRequesterAt(client, exchange.id, exchange.responder, exchange.paused_at)
+          const from = received ?? at
+          if (from.getTime() < at.getTime()) {
+            deadline = new Date(deadline.getTime() + (at.getTime() - from.getTime()))
+            set.deadline = deadline
+          }
         }
         set.paused_at = null
       }

@@ -9,7 +9,7 @@ import { findStoredResult, insertMessage, type NewMessage } from '../delivery/me
 import { deadlineOf } from '../exchanges/exchanges-repository.ts'
 import { statement, withParts } from '../store/statement.ts'
 import { DomainError } from '../errors.ts'
-import { checkPrinciples, checkSenderBinding, computeDeadline, type PolicyLimits, type Violation, type Hold } from '../policy/index.ts'
+import { checkPrinciples, checkSenderBinding, computeDeadline, DEFAULT_TIME_ZONE, type PolicyLimits, type Violation, type Hold } from '../policy/index.ts'
 import { transferDetails } from '../policy/legal.ts'
 import { withTransaction, type Pool } from '../store/db.ts'
 import { applyReply, openExchange } from '../exchanges/record.ts'
@@ -203,7 +203,9 @@ async function persist (deps: IntakeDeps, pool: Pool, a: Accepted): Promise<Subm
   if (message.inReplyTo === undefined) {
     // Opening an exchange touches no existing row: one statement stores the exchange, the
     // message and their events atomically, in a single round trip.
-    const opening = openExchange({ message, status, deadline: computeDeadline(message, receivedAt, instrument), receivedAt })
+    // T2: the profile and the requested agency's zone are fixed on the exchange now.
+    const terms = { profile: instrument.deadlineProfile, timeZone: deps.directory.agencies.get(message.to.agency)?.timeZone ?? DEFAULT_TIME_ZONE }
+    const opening = openExchange({ message, status, deadline: computeDeadline(message, receivedAt, instrument, terms.timeZone), receivedAt, terms })
     const receipt = await sign(opening.exchangeId)
     const events = [{ ...opening.event, agencies }, ...messageEvents(opening.exchangeId, opening.deadline)].map((e) => auditEvent(e, receivedAt))
     const commit = withParts([['exchange', opening.insert], ['message', insertMessage(stored(opening.exchangeId, receipt))]], insertEvents(events))

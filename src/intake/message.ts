@@ -112,7 +112,9 @@ export interface Message {
   /** Present if and only if kind is `refusal`. `ground` is one lower-case letter; L4 accepts a-h. */
   refusal?: { ground: string; reasons: string }
   /** Present if and only if kind is `delay-notice`. */
-  delay?: { expectedBy: string; reasons: string }
+  delay?: { ground: string; expectedBy: string; reasons: string }
+  /** T2: on a request under an instrument without time limits, when the requester needs the answer. */
+  answerBy?: string
   /** The requested party's statement (T2). */
   accessibility?: { level: Accessibility; reason: string }
   body: MessageBody

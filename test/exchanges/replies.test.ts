@@ -27,7 +27,7 @@ function reply (kind: string, inReplyTo: string, o: { from?: string; to?: string
   }
   if (kind === 'response') m.evaluation = { source: 'B', information: '2' }
   if (kind === 'refusal') m.refusal = { ground: 'f', reasons: 'Disclosure would harm an ongoing investigation.' }
-  if (kind === 'delay-notice') m.delay = { expectedBy: new Date(clock.now().getTime() + 3 * 86400_000).toISOString(), reasons: 'Awaiting judicial authorisation.' }
+  if (kind === 'delay-notice') m.delay = { ground: 'judicial-authorisation', expectedBy: new Date(clock.now().getTime() + 3 * 86400_000).toISOString(), reasons: 'Awaiting judicial authorisation.' }
   return { ...m, ...patch }
 }
 

@@ -186,7 +186,7 @@ t.test('each principle: an accepting and a rejecting case through the gateway', 
     })
   }
   t.test('accepting cases: urgent with grounds (T1/T2 8 hours), H3 with restrictions, EU_RESTRICTED to a cleared agency', async (t) => {
-    const urgent = requestMessage(clock, {}, { urgency: { level: 'urgent', grounds: ['threat-to-life'], reasons: 'A witness has been threatened.' } })
+    const urgent = requestMessage(clock, { from: 'AT-BK', to: 'DE-BKA' }, { legalBasis: { instrument: 'EU-2023/977' }, urgency: { level: 'urgent', grounds: ['threat-to-life'], reasons: 'A witness has been threatened.' } })
     const res = await submit(app, await sign(urgent))
     t.equal(res.statusCode, 202, JSON.stringify(res.json()))
     t.equal(new Date(res.json().deadline).getTime() - clock.now().getTime(), 8 * 3600_000, 'urgent deadline is 8 hours from receipt (T2)')
@@ -220,7 +220,7 @@ t.test('tracking: only the two agencies see an exchange', async (t) => {
   const detail = mine.json()
   t.equal(detail.status, 'accepted')
   t.equal(detail.direction, 'outgoing')
-  t.equal(detail.deadline, new Date(clock.now().getTime() + 14 * 86400_000).toISOString(), 'PCC-SEE uses the 2006/960 profile: 14 days')
+  t.equal(detail.deadline, new Date(clock.now().getTime() + 14 * 86400_000).toISOString(), 'PCC-SEE sets no time limit: the configured default of the sample directory, 14 calendar days (T2)')
   t.equal(detail.timeLeftSeconds, 14 * 86400)
   t.same(detail.timeline.map((e: { event: string }) => e.event).sort(), ['exchange.opened', 'message.accepted', 'message.received'])
   t.equal(detail.messages[0].id, message.id)

@@ -45,9 +45,9 @@ export function makeDirectory (options: DirectoryOptions = {}): Directory {
     agency('EU-EUROPOL', 'EU', 'EU_CONFIDENTIAL'),
   ]
   const instruments = [
-    instrument('PCC-SEE', ['AL', 'AT', 'BA', 'BG', 'HU', 'MD', 'ME', 'MK', 'RO', 'RS', 'SI'], '2006/960', 365),
+    instrument('PCC-SEE', ['AL', 'AT', 'BA', 'BG', 'HU', 'MD', 'ME', 'MK', 'RO', 'RS', 'SI'], 'requester-set', 365),
     instrument('EU-2023/977', EU_MEMBER_STATES, '2023/977', 365),
-    instrument('EUROPOL-OA', ['EU', 'AL', 'RS', 'AT', 'DE'], '2023/977', 730),
+    instrument('EUROPOL-OA', ['EU', 'AL', 'RS', 'AT', 'DE'], 'requester-set', 730),
   ]
   return {
     agencies: new Map(agencies.map((a) => [a.id, a])),
@@ -112,7 +112,7 @@ export function messageOf (kind: MessageKind): Message {
   if (kind === 'response' || kind === 'spontaneous') m.evaluation = { source: 'B', information: '2' }
   if (kind === 'spontaneous') m.purpose = { statement: 'Own-initiative information on a shipment' }
   if (kind === 'refusal') m.refusal = { ground: 'a', reasons: 'No record of the vehicle' }
-  if (kind === 'delay-notice') m.delay = { expectedBy: at(3 * DAY), reasons: 'Awaiting judicial authorisation' }
+  if (kind === 'delay-notice') m.delay = { ground: 'judicial-authorisation', expectedBy: at(3 * DAY), reasons: 'Awaiting judicial authorisation' }
   return m
 }
 

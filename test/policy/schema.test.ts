@@ -105,7 +105,7 @@ t.test('refusal is required if and only if kind is refusal', async (t) => {
 t.test('delay is required if and only if kind is delay-notice', async (t) => {
   const { delay: _d, ...noDelay } = messageOf('delay-notice')
   t.same(paths(check(noDelay)), ['/delay'])
-  t.same(paths(check({ ...messageOf('response'), delay: { expectedBy: '2026-03-05T00:00:00Z', reasons: 'x' } })), ['/delay'])
+  t.same(paths(check({ ...messageOf('response'), delay: { ground: 'judicial-authorisation', expectedBy: '2026-03-05T00:00:00Z', reasons: 'x' } })), ['/delay'])
 })
 
 t.test('non-objects are rejected', async (t) => {
