@@ -17,6 +17,7 @@ import { RejectionCounter } from './intake/rejections.ts'
 import { DomainError } from './errors.ts'
 import { shutdownHooks } from './http/shutdown.ts'
 import { adminRoutes } from './http/routes/admin.ts'
+import { reloadRoutes } from './http/routes/reload.ts'
 import { auditRoutes } from './http/routes/audit.ts'
 import { consultRoutes } from './http/routes/consult.ts'
 import { directoryRoutes } from './http/routes/directory.ts'
@@ -235,6 +236,7 @@ export async function buildApp (rt: Runtime, services: AppServices, opts: AppOpt
     await authenticated.register(inboxRoutes, { pool, clock })
     await authenticated.register(notificationRoutes, { pool, clock })
     await authenticated.register(adminRoutes, { pool, clock, directory, queue: rt.queue, log: app.log })
+    await authenticated.register(reloadRoutes, { config, directory, brokerKey, pool, clock, tokenKeys: rt.tokenKeys })
     await authenticated.register(auditRoutes, {
       pool, sealerPool: rt.sealerPool, clock, key: brokerKey, origin: config.origin, notes: (cp) => cosignedNote(pool, brokerKey, cp),
     })

@@ -24,6 +24,8 @@ export const DOMAIN_ERROR_CODES = [
   'algorithm-not-allowed',
   'bad-jws-type',
   'unknown-key',
+  'key-not-valid',
+  'directory-invalid',
   'bad-signature',
   'malformed-json',
   'schema-violation',

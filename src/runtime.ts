@@ -85,7 +85,7 @@ export function createRuntime (config: Config, opts: { clock?: Clock } = {}): Ru
  * directory, broker key or token issuer key that is a development key (marked `dev: true`, or
  * whose private half is committed under config/dev) stops start-up, naming it.
  */
-function refuseDevelopmentKeys (config: Config, directory: Directory, brokerKey: SigningKey, tokenKeys: TokenKeys): void {
+export function refuseDevelopmentKeys (config: Config, directory: Directory, brokerKey: SigningKey, tokenKeys: TokenKeys): void {
   const committed = committedDevKeys()
   const found: string[] = []
   for (const agency of directory.agencies.values()) {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { sighupHandler } from './directory/reload.ts'
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import pino, { type Logger } from 'pino'
@@ -105,6 +106,9 @@ export async function start (config: Config, opts: { installSignalHandlers?: boo
       else if (signal && app) app.log.info({ signal }, 'shutting down')
       await stop()
     })
+    // SIGHUP: reload the directory and the broker key ring (validated first; README "Key management").
+    const reload = sighupHandler(runtime, app?.log ?? log)
+    process.on('SIGHUP', () => { void reload() })
   }
   return { runtime, app, services, stop }
 }

@@ -40,6 +40,10 @@ const REQUIRED_BY_TYPE: Record<string, string[]> = {
   'exchange.closed': ['exchangeId'],
   'payload.erased': ['messageId'],
   'retention.review-due': ['messageId'],
+  // digest: sha-256 (base64url) of the new directory's RFC 8785 JSON; details: what changed.
+  'directory.changed': ['digest', 'details'],
+  // details: previousKid and activeKid.
+  'broker-key.rotated': ['details'],
 }
 
 /** JSON Schema (2020-12) of a recorded, not yet sealed, audit event. */

@@ -1,5 +1,5 @@
 // Assembling an evidence bundle (evidence.ts) from the database, for one party of one exchange.
-import type { SigningKey } from '../config/keys.ts'
+import { publishedKeys, type SigningKey } from '../config/keys.ts'
 import { messagesForEvidence } from '../delivery/messages-repository.ts'
 import type { Queryable } from '../store/db.ts'
 import { parseCheckpointUnverified } from './checkpoint.ts'
@@ -65,7 +65,7 @@ export async function buildEvidence (db: Queryable, req: EvidenceRequest): Promi
     exchangeId: req.exchangeId,
     party: req.party,
     generatedAt: req.now.toISOString(),
-    brokerKeys: { keys: [req.brokerKey.publicJwk] },
+    brokerKeys: publishedKeys(req.brokerKey),
     checkpoint: { origin: payload.origin, treeSize: payload.treeSize, rootHash: payload.rootHash, jws: cp.jws, note },
     messages,
     events: events.map((e, i) => ({ seq: Number(e.seq), line: e.line, auditPath: (paths[i] ?? []).map(hashToBase64) })),

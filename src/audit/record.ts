@@ -41,6 +41,8 @@ export const AUDIT_EVENT_TYPES = [
   'evidence.exported',
   'supervisor.read',
   'intake.rejected-aggregate',
+  'directory.changed',
+  'broker-key.rotated',
 ] as const
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number]

@@ -17,6 +17,7 @@ import { eraseJustifications } from './justification.ts'
 import { isConnectionError } from '../store/db.ts'
 import { erasePastRetention, notifyReviewsDue } from './retention.ts'
 import { LogWalker, type WalkResult } from './self-check.ts'
+import { publishedKeys } from '../config/keys.ts'
 import { sealOnce, sealPending, type SealDeps, type SealResult } from './sealer.ts'
 
 /** What the gate knows about the seal, refreshed by every tick (never by a request). */
@@ -161,20 +162,27 @@ export async function createAuditService (rt: Runtime, opts: AuditServiceOptions
   }
 
   // The self-check: one walker kept between rounds (incremental), a fresh one for a full walk.
-  const jwks = { keys: [rt.brokerKey.publicJwk] }
-  let walker = new LogWalker({ jwks, origin: config.origin })
+  // The ring as loaded now: a reload may rotate the broker key (src/directory/reload.ts).
+  const jwks = () => publishedKeys(rt.brokerKey)
+  let walkerKid = rt.brokerKey.kid
+  let walker = new LogWalker({ jwks: jwks(), origin: config.origin })
   let lastFull = -Infinity
   const selfCheck = async (o: { full?: boolean } = {}): Promise<WalkResult> => {
     const current = await openAlarms(pool, 1)
     if (current.length > 0) return { ok: false, ...(current[0]?.seq != null ? { seq: current[0].seq } : {}), reason: `alarm open: ${current[0]?.reason ?? ''}` }
-    const w = o.full ? new LogWalker({ jwks, origin: config.origin }) : walker
+    // After a rotation the walker needs the new key; it starts again (one full walk).
+    if (walkerKid !== rt.brokerKey.kid) {
+      walker = new LogWalker({ jwks: jwks(), origin: config.origin })
+      walkerKid = rt.brokerKey.kid
+    }
+    const w = o.full ? new LogWalker({ jwks: jwks(), origin: config.origin }) : walker
     const result = await w.walk(pool)
     if (result.ok) {
       if (o.full) walker = w
       return result
     }
     await raiseAlarm(pool, log, clock.now(), { seq: result.seq, source: o.full ? 'self-check (full)' : 'self-check', reason: result.reason })
-    walker = new LogWalker({ jwks, origin: config.origin })
+    walker = new LogWalker({ jwks: jwks(), origin: config.origin })
     await check()
     return result
   }

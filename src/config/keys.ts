@@ -10,6 +10,11 @@ export interface SigningKey {
   alg: 'EdDSA' | 'ES256'
   privateKey: KeyObject
   publicJwk: jose.JWK
+  /**
+   * Every public key a verifier may meet (the active one first, then retired ones), each with
+   * `leix:validFrom`/`leix:validUntil`; absent for a single-key file (then only `publicJwk`).
+   */
+  published?: jose.JWK[]
 }
 
 /** Generates an Ed25519 (default) or P-256 key pair as JWKs with `kid`, `alg` and `use: 'sig'`. */
@@ -58,13 +63,97 @@ function keyPath (configured: string | undefined, devFile: string, config: Confi
   return undefined
 }
 
-/** The broker's signing key: receipts, delivery signatures, audit checkpoints. */
-export function loadBrokerKey (config: Config): SigningKey {
+/**
+ * The broker key ring (LEIX_BROKER_KEY may name one private JWK or a ring): the active key signs,
+ * the retired ones stay published so that what they signed still verifies.
+ */
+export interface BrokerKeyRing {
+  /** kid of the one key that signs. */
+  active: string
+  /** Private JWKs with `leix:validFrom` and (retired keys) `leix:validUntil`, ISO 8601. */
+  keys: (jose.JWK & { 'leix:validFrom'?: string; 'leix:validUntil'?: string })[]
+}
+
+export function isKeyRing (doc: unknown): doc is BrokerKeyRing {
+  return typeof doc === 'object' && doc !== null && Array.isArray((doc as { keys?: unknown }).keys)
+}
+
+/** A ring from a broker key file: a ring as is, a single JWK as a ring of one. */
+export function keyRingOf (doc: jose.JWK | BrokerKeyRing): BrokerKeyRing {
+  if (isKeyRing(doc)) return doc
+  if (!doc.kid) throw new ConfigError('LEIX_BROKER_KEY: JWK has no kid')
+  return { active: doc.kid, keys: [doc] }
+}
+
+/** Validates a ring and turns it into the active SigningKey with every public key published. */
+export function signingKeyFromRing (ring: BrokerKeyRing, what = 'LEIX_BROKER_KEY'): SigningKey {
+  if (typeof ring.active !== 'string') throw new ConfigError(`${what}: the key ring has no active kid`)
+  const kids = new Set<string>()
+  const published: jose.JWK[] = []
+  let active: SigningKey | undefined
+  for (const jwk of ring.keys) {
+    const key = signingKeyFromJwk(jwk, what)
+    if (key.alg !== 'EdDSA') throw new ConfigError(`${what}: the broker key must be Ed25519 (EdDSA)`)
+    if (kids.has(key.kid)) throw new ConfigError(`${what}: kid ${key.kid} appears twice in the key ring`)
+    kids.add(key.kid)
+    const validity = {
+      ...(jwk['leix:validFrom'] ? { 'leix:validFrom': jwk['leix:validFrom'] } : {}),
+      ...(jwk['leix:validUntil'] ? { 'leix:validUntil': jwk['leix:validUntil'] } : {}),
+    }
+    if (key.kid === ring.active) {
+      if (validity['leix:validUntil']) throw new ConfigError(`${what}: the active key ${key.kid} is retired (leix:validUntil)`)
+      active = key
+      published.unshift({ ...key.publicJwk, ...validity })
+    } else {
+      if (!validity['leix:validUntil']) throw new ConfigError(`${what}: key ${key.kid} is not active and has no leix:validUntil`)
+      published.push({ ...key.publicJwk, ...validity })
+    }
+  }
+  if (!active) throw new ConfigError(`${what}: the active kid ${ring.active} is not in the key ring`)
+  return { ...active, published }
+}
+
+/** The ring after a rotation at `now`: `next` becomes active, the active key is retired (valid until now). */
+export function rotateKeyRing (ring: BrokerKeyRing, next: jose.JWK, now: Date): BrokerKeyRing {
+  const at = now.toISOString()
+  if (!next.kid || ring.keys.some((k) => k.kid === next.kid)) throw new ConfigError(`kid ${String(next.kid)} is already in the key ring`)
+  const keys = ring.keys.map((k) => k.kid === ring.active ? { ...k, 'leix:validUntil': at } : k)
+  return { active: next.kid, keys: [{ ...next, 'leix:validFrom': at }, ...keys] }
+}
+
+function brokerKeyPath (config: Config): string {
   const path = keyPath(config.brokerKeyPath, 'broker.DEV-ONLY.private.jwk.json', config)
   if (!path) throw new ConfigError('brokerKeyPath (LEIX_BROKER_KEY): no broker signing key configured (set LEIX_DEV_KEYS=true for local development)')
-  const key = signingKeyFromJwk(readJwkFile(path, 'LEIX_BROKER_KEY'), 'LEIX_BROKER_KEY')
-  if (key.alg !== 'EdDSA') throw new ConfigError('LEIX_BROKER_KEY: the broker key must be Ed25519 (EdDSA)')
-  return key
+  return path
+}
+
+/** The broker's signing key: receipts, delivery signatures, audit checkpoints (the active key of the ring). */
+export function loadBrokerKey (config: Config): SigningKey {
+  const doc = readJwkFile(brokerKeyPath(config), 'LEIX_BROKER_KEY') as jose.JWK | BrokerKeyRing
+  if (!isKeyRing(doc)) {
+    const key = signingKeyFromJwk(doc, 'LEIX_BROKER_KEY')
+    if (key.alg !== 'EdDSA') throw new ConfigError('LEIX_BROKER_KEY: the broker key must be Ed25519 (EdDSA)')
+    return key
+  }
+  return signingKeyFromRing(doc)
+}
+
+/**
+ * Reads the ring again and makes its active key the one `current` names, in place: every signer
+ * holds this one object, so the next receipt, checkpoint or delivery uses the new key. Throws (and
+ * changes nothing) when the ring is invalid. Returns the kids before and after.
+ */
+export function reloadBrokerKey (current: SigningKey, config: Config): { previousKid: string; activeKid: string } {
+  const next = loadBrokerKey(config)
+  const previousKid = current.kid
+  // One synchronous assignment: no signer sees a kid of one key with the private key of another.
+  Object.assign(current, { kid: next.kid, alg: next.alg, privateKey: next.privateKey, publicJwk: next.publicJwk, published: next.published ?? [next.publicJwk] })
+  return { previousKid, activeKid: next.kid }
+}
+
+/** The JWKS a verifier of the broker's signatures needs: the active key and the retired ones. */
+export function publishedKeys (key: SigningKey): { keys: jose.JWK[] } {
+  return { keys: key.published ?? [key.publicJwk] }
 }
 
 /** The bearer-token issuer's keys: how to verify (a key set, so the issuer can rotate) and, if available, how to sign (dev, `leix token`). */

@@ -11,6 +11,8 @@ export const PROBLEMS = {
   'algorithm-not-allowed': { status: 400, title: 'JWS algorithm is not on the allow-list' },
   'bad-jws-type': { status: 400, title: 'JWS typ must be leix-message+json' },
   'unknown-key': { status: 401, title: 'JWS kid is not a registered agency key' },
+  'key-not-valid': { status: 401, title: 'JWS kid is revoked, expired or not yet valid' },
+  'directory-invalid': { status: 422, title: 'The directory file is invalid; the loaded directory stays' },
   'bad-signature': { status: 401, title: 'JWS signature does not verify' },
   'malformed-json': { status: 400, title: 'JWS payload is not a JSON object' },
   'schema-violation': { status: 422, title: 'Message does not match the message schema' },

@@ -67,7 +67,7 @@ export async function submitMessage (deps: IntakeDeps, jws: string, channel: Sub
   const digest = digestOf(jws)
   const facts: RejectionFacts = {}
   try {
-    const verified = await verifyMessageJws(jws, deps.directory, facts, deps.keys)
+    const verified = await verifyMessageJws(jws, deps.directory, facts, deps.keys, receivedAt)
     if (channel.channelAgency && channel.channelAgency !== verified.agency) {
       throw new DomainError('forbidden', `the client certificate speaks for ${channel.channelAgency}, the signature for ${verified.agency}`, {
         violations: [{ rule: 'S4', path: '/protected/kid', message: 'signing key and client certificate belong to different agencies' }],

@@ -32,7 +32,7 @@ export interface JwsFacts {
  * and verifies the signature. Header checks come first, so a disallowed algorithm never reaches a
  * key lookup or the payload. Throws a DomainError; fills `facts` as it learns.
  */
-export async function verifyMessageJws (jws: string, directory: Directory, facts: JwsFacts = {}, keys: KeyCache = new KeyCache()): Promise<VerifiedJws> {
+export async function verifyMessageJws (jws: string, directory: Directory, facts: JwsFacts = {}, keys: KeyCache = new KeyCache(), now: Date = new Date()): Promise<VerifiedJws> {
   if (!COMPACT_JWS.test(jws)) throw new DomainError('malformed-jws', 'expected a compact JWS: three base64url segments separated by dots')
   let header: jose.ProtectedHeaderParameters
   try {
@@ -57,6 +57,7 @@ export async function verifyMessageJws (jws: string, directory: Directory, facts
   const jwk = agencyId ? directory.agencies.get(agencyId)?.jwks.keys.find((k) => k.kid === kid) : undefined
   if (!agencyId || !jwk) throw new DomainError('unknown-key', `kid ${kid} is not registered to any agency`)
   facts.agency = agencyId
+  refuseOutsideValidity(jwk, kid, agencyId, now)
   const keyAlg = jwk.kty === 'OKP' && jwk.crv === 'Ed25519' ? 'EdDSA' : jwk.kty === 'EC' && jwk.crv === 'P-256' ? 'ES256' : undefined
   if (keyAlg !== alg || (jwk.alg !== undefined && jwk.alg !== alg)) {
     throw new DomainError('algorithm-not-allowed', `alg ${alg} does not match key ${kid} (${keyAlg ?? 'unsupported key type'}) (S1)`, {
@@ -78,6 +79,28 @@ export async function verifyMessageJws (jws: string, directory: Directory, facts
   facts.verified = true
   const payloadPart = jws.slice(jws.indexOf('.') + 1, dot)
   return { agency: agencyId, kid, alg, payload: Buffer.from(payloadPart, 'base64url') }
+}
+
+/** Key validity in the directory: `leix:validFrom`, `leix:validUntil`, `leix:revokedAt` (ISO 8601). */
+type DirectoryKey = jose.JWK & { 'leix:validFrom'?: string; 'leix:validUntil'?: string; 'leix:revokedAt'?: string }
+
+/**
+ * S1: a key signs new messages only inside its validity window and until it is revoked. Checked
+ * at receipt time, so receipts the broker issued earlier stay valid (they are the broker's signature).
+ */
+function refuseOutsideValidity (jwk: DirectoryKey, kid: string, agency: string, now: Date): void {
+  const at = now.getTime()
+  const refuse = (why: string, message: string): never => {
+    throw new DomainError('key-not-valid', `key ${kid} of ${agency} ${message} (S1)`, {
+      violations: [{ rule: 'S1', path: '/protected/kid', message: why }],
+    })
+  }
+  const revokedAt = jwk['leix:revokedAt']
+  if (revokedAt !== undefined && Date.parse(revokedAt) <= at) refuse('key revoked', `was revoked at ${revokedAt}`)
+  const from = jwk['leix:validFrom']
+  if (from !== undefined && Date.parse(from) > at) refuse('key not yet valid', `is not valid before ${from}`)
+  const until = jwk['leix:validUntil']
+  if (until !== undefined && Date.parse(until) <= at) refuse('key expired', `expired at ${until}`)
 }
 
 /**

@@ -164,7 +164,7 @@ Exit 0 the log verifies, 1 it does not, 2 usage or configuration error.`,
   },
   async run ({ values }, io) {
     const { loadConfig } = await import('../../config/config.ts')
-    const { loadBrokerKey } = await import('../../config/keys.ts')
+    const { loadBrokerKey, publishedKeys } = await import('../../config/keys.ts')
     const { createPool } = await import('../../store/db.ts')
     const { fullSelfCheck } = await import('../../audit/self-check.ts')
     const cfg = loadConfig(io.env)
@@ -172,7 +172,7 @@ Exit 0 the log verifies, 1 it does not, 2 usage or configuration error.`,
     const pool = createPool(cfg.databaseUrl, { max: 2 })
     try {
       const started = performance.now()
-      const r = await fullSelfCheck(pool, { jwks: { keys: [key.publicJwk] }, origin: cfg.origin, resolve: values.resolve, at: new Date() })
+      const r = await fullSelfCheck(pool, { jwks: publishedKeys(key), origin: cfg.origin, resolve: values.resolve, at: new Date() })
       const seconds = (performance.now() - started) / 1000
       if (values.json) io.stdout.write(JSON.stringify({ ...r, seconds }) + '\n')
       if (r.ok) {

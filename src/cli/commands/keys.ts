@@ -1,8 +1,9 @@
-// `leix keys generate | register`: an agency's signing keys and the directory entry of their public half.
+// `leix keys generate | register | rotate`: an agency's signing keys and the directory entry of
+// their public half; the broker's key ring.
 import { randomUUID } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { renameSync, writeFileSync } from 'node:fs'
 import type * as jose from 'jose'
-import { generateKeyPair, publicJwkOf } from '../../config/keys.ts'
+import { generateKeyPair, keyRingOf, publicJwkOf, rotateKeyRing, signingKeyFromRing, type BrokerKeyRing } from '../../config/keys.ts'
 import { EXIT, UsageError, command, type CommandGroup } from '../command.ts'
 import { readJson } from '../files.ts'
 
@@ -35,7 +36,7 @@ interface DirectoryDocument {
 
 const register = command({
   name: 'register',
-  summary: 'add a public JWK to an agency in the directory file (restart to apply)',
+  summary: 'add a public JWK to an agency in the directory file (then reload: SIGHUP or the admin call)',
   options: {
     agency: { type: 'string', value: 'ID', required: true, description: 'the agency whose key it is' },
     public: { type: 'string', value: 'FILE', required: true, description: 'the public JWK, or a JWKS holding it (the output of keys generate --out)' },
@@ -55,9 +56,36 @@ const register = command({
     const { buildDirectory } = await import('../../directory/load.ts')
     buildDirectory(structuredClone(doc), { source: path, allowInsecureLoopbackWebhooks: true })
     writeFileSync(path, JSON.stringify(doc, null, 2) + '\n')
-    io.stdout.write(`registered ${jwk.kid} for ${values.agency} in ${path}; restart leix to load it\n`)
+    io.stdout.write(`registered ${jwk.kid} for ${values.agency} in ${path}; reload leix to load it (SIGHUP or POST /v1/admin/directory/reload)\n`)
     return EXIT.ok
   },
 })
 
-export const keys: CommandGroup = { name: 'keys', summary: "agencies' signing keys", subcommands: [generate, register] }
+const rotate = command({
+  name: 'rotate',
+  summary: "new broker signing key: the key ring's active key is retired (still published, so what it signed verifies)",
+  description: 'Then reload every node: SIGHUP, or POST /v1/admin/directory/reload on each (README "Key management").',
+  options: {
+    key: { type: 'string', value: 'FILE', env: 'LEIX_BROKER_KEY', required: true, description: 'the broker key ring (a single private JWK becomes a ring)' },
+    kid: { type: 'string', value: 'KID', description: 'the new key id (default: broker-<date>-<random>)' },
+  },
+  async run ({ values }, io) {
+    const path = values.key
+    const before = keyRingOf(readJson(path, 'broker key') as BrokerKeyRing)
+    // An unreadable ring is refused before anything is written.
+    signingKeyFromRing(before, path)
+    const kid = values.kid ?? `broker-${new Date().toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`
+    const { privateJwk } = await generateKeyPair(kid, 'EdDSA')
+    const ring = rotateKeyRing(before, privateJwk, new Date())
+    signingKeyFromRing(ring, path)
+    // Whole or not at all: a node reloading meanwhile reads the old ring or the new one.
+    const temporary = `${path}.${randomUUID().slice(0, 8)}.tmp`
+    writeFileSync(temporary, JSON.stringify(ring, null, 2) + '\n', { mode: 0o600 })
+    renameSync(temporary, path)
+    io.stdout.write(`active broker key ${kid}; retired ${before.active} (published until the ring drops it)\n`)
+    io.stderr.write('reload every node: kill -HUP <pid>, or POST /v1/admin/directory/reload on each\n')
+    return EXIT.ok
+  },
+})
+
+export const keys: CommandGroup = { name: 'keys', summary: "agencies' signing keys and the broker's key ring", subcommands: [generate, register, rotate] }
