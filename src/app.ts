@@ -11,7 +11,7 @@ import { authenticate } from './http/auth.ts'
 import { bindClientCertificate } from './http/channel.ts'
 import { raiseAlarm } from './audit/integrity.ts'
 import { trustProxyOption } from './config/config.ts'
-import { installErrorHandler, answerClientError, sendProblem } from './http/error-handler.ts'
+import { installErrorHandler, answerClientError, sendProblem, toProblem } from './http/error-handler.ts'
 import { controlCharacterPath, ENCODED_CONTROL, hasControlCharacter, isBoundedInstant } from './store/input.ts'
 import { RejectionCounter } from './intake/rejections.ts'
 import { DomainError } from './errors.ts'
@@ -86,6 +86,8 @@ export async function buildApp (rt: Runtime, services: AppServices, opts: AppOpt
     },
     // Late requests during shutdown get a problem+json 503 from shutdownHooks, not Fastify's plain one.
     return503OnClosing: false,
+    // Probes every few seconds would drown the log: the health routes log one debug line each.
+    disableRequestLogging: (req: IncomingMessage) => (req.url ?? '').startsWith('/health/'),
     ...opts.fastify,
   } as FastifyServerOptions)
   shutdownHooks(app)
@@ -207,6 +209,7 @@ export async function buildApp (rt: Runtime, services: AppServices, opts: AppOpt
   installErrorHandler(app, async (request, problem) => {
     if (problem.code !== 'audit-integrity') return
     const seq = problem.extra?.seq
+    rt.metrics.integrityAlarms.inc({ source: 'served-line' })
     await raiseAlarm(rt.pool, request.log, rt.clock.now(), {
       seq: typeof seq === 'number' ? seq : undefined, source: `${request.method} ${request.routeOptions.url ?? request.url}`, reason: problem.message,
     })
@@ -218,6 +221,18 @@ export async function buildApp (rt: Runtime, services: AppServices, opts: AppOpt
   // Echo the request id so an integrator can quote it when asking what happened.
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
+  })
+
+  // Intake counted by outcome and problem code, and timed (leix_intake_*).
+  const intakeProblems = new WeakMap<FastifyRequest, string>()
+  app.addHook('onError', async (request, _reply, err) => {
+    if (request.method === 'POST' && request.routeOptions.url === '/v1/messages') intakeProblems.set(request, toProblem(err).code)
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.method !== 'POST' || request.routeOptions.url !== '/v1/messages') return
+    const outcome = reply.statusCode === 202 ? 'accepted' : reply.statusCode === 200 ? 'replayed' : 'rejected'
+    rt.metrics.intake.inc({ outcome, problem: intakeProblems.get(request) ?? (outcome === 'rejected' ? String(reply.statusCode) : '') })
+    rt.metrics.intakeSeconds.observe({ outcome }, reply.elapsedTime / 1000)
   })
 
   // The whole API. Public: signed by the sender (messages, witness statements) or for anyone.
