@@ -23,6 +23,7 @@ import { directoryRoutes } from './http/routes/directory.ts'
 import { evidenceRoutes } from './http/routes/evidence.ts'
 import { exchangeRoutes } from './http/routes/exchanges.ts'
 import { healthRoutes } from './http/routes/health.ts'
+import { readinessCounts } from './observability/counts.ts'
 import { inboxRoutes } from './http/routes/inbox.ts'
 import { messageRoutes } from './http/routes/messages.ts'
 import { notificationRoutes } from './http/routes/notifications.ts'
@@ -239,7 +240,7 @@ export async function buildApp (rt: Runtime, services: AppServices, opts: AppOpt
   const { pool, clock, directory, brokerKey } = rt
   const witnessing = { ...services.witness.deps, pool, clock, origin: config.origin }
   await app.register(messageRoutes, { intake, bodyLimit: config.bodyLimitBytes, gate: services.intakeGate })
-  await app.register(healthRoutes, { pool, sealerPool: rt.sealerPool, redis: rt.redis, extra: services.readiness })
+  await app.register(healthRoutes, { pool, sealerPool: rt.sealerPool, redis: rt.redis, extra: services.readiness, counts: () => readinessCounts(rt) })
   await app.register(directoryRoutes, { directory, brokerKey })
   await app.register(witnessRoutes, witnessing)
   // Everything else needs a bearer token, checked once for the whole group.
