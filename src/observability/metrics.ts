@@ -81,20 +81,29 @@ export class Metrics {
         }
       })(),
     })
-    const unsealed: Gauge = new Gauge({ name: 'leix_audit_unsealed_events', help: 'Audit events recorded and not yet sealed (capped at 100 000)', registers })
-    const checkpointAge: Gauge = new Gauge({ name: 'leix_audit_checkpoint_age_seconds', help: 'Age of the newest signed checkpoint', registers })
-    const sealLag: Gauge = new Gauge({
-      name: 'leix_audit_seal_lag_seconds',
-      help: 'Age of the oldest audit event not yet sealed (0 when none waits)',
-      registers,
-      collect: async () => await guarded('seal', sealLag, async () => {
-        const s = await sources.seal?.()
-        if (!s) return
-        sealLag.set(age(s.oldestUnsealedAt))
-        unsealed.set(s.unsealed)
-        if (s.latestCheckpointAt) checkpointAge.set(age(s.latestCheckpointAt))
-      })(),
-    })
+    // prom-client collects all gauges at once: the three audit gauges share one read per scrape.
+    // (they start in one synchronous pass, so the read is shared until the next turn of the loop).
+    let sealRead: ReturnType<NonNullable<ScrapeSources['seal']>> | undefined
+    const seal = () => {
+      if (!sealRead) {
+        sealRead = sources.seal?.() ?? Promise.resolve({ unsealed: 0, oldestUnsealedAt: null, latestCheckpointAt: null })
+        setImmediate(() => { sealRead = undefined })
+      }
+      return sealRead
+    }
+    const auditGauge = (name: string, help: string, read: (s: Awaited<ReturnType<typeof seal>>) => number | undefined): void => {
+      const g: Gauge = new Gauge({
+        name, help, registers,
+        collect: async () => await guarded('seal', g, async () => {
+          if (!sources.seal) return
+          const v = read(await seal())
+          if (v !== undefined) g.set(v)
+        })(),
+      })
+    }
+    auditGauge('leix_audit_seal_lag_seconds', 'Age of the oldest audit event not yet sealed (0 when none waits)', (s) => age(s.oldestUnsealedAt))
+    auditGauge('leix_audit_unsealed_events', 'Audit events recorded and not yet sealed (capped at 100 000)', (s) => s.unsealed)
+    auditGauge('leix_audit_checkpoint_age_seconds', 'Age of the newest signed checkpoint', (s) => (s.latestCheckpointAt ? age(s.latestCheckpointAt) : undefined))
     const overdue: Gauge<'agency'> = new Gauge({
       name: 'leix_exchanges_overdue',
       help: 'Exchanges past their deadline and not answered, by the responding agency',
