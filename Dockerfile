@@ -31,6 +31,7 @@ RUN ! find /app -name '*.private.jwk.json' | grep -q . && ! test -e /app/node_mo
 # Unprivileged (uid 1000 of the base image): the files above stay root-owned and read-only to it.
 USER node
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# The operations listener (plain HTTP on loopback, in every role): works for workers and with TLS on the API port.
+HEALTHCHECK --interval=10s --timeout=5s --retries=3 CMD ["node", "bin/leix.js", "health"]
 ENTRYPOINT ["node", "bin/leix.js"]
 CMD ["serve"]

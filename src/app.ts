@@ -11,7 +11,7 @@ import { authenticate } from './http/auth.ts'
 import { bindClientCertificate } from './http/channel.ts'
 import { raiseAlarm } from './audit/integrity.ts'
 import { trustProxyOption } from './config/config.ts'
-import { installErrorHandler, answerClientError, sendProblem } from './http/error-handler.ts'
+import { installErrorHandler, answerClientError, sendProblem, toProblem } from './http/error-handler.ts'
 import { controlCharacterPath, ENCODED_CONTROL, hasControlCharacter, isBoundedInstant } from './store/input.ts'
 import { RejectionCounter } from './intake/rejections.ts'
 import { DomainError } from './errors.ts'
@@ -24,6 +24,7 @@ import { directoryRoutes } from './http/routes/directory.ts'
 import { evidenceRoutes } from './http/routes/evidence.ts'
 import { exchangeRoutes } from './http/routes/exchanges.ts'
 import { healthRoutes } from './http/routes/health.ts'
+import { readinessCounts } from './observability/counts.ts'
 import { inboxRoutes } from './http/routes/inbox.ts'
 import { messageRoutes } from './http/routes/messages.ts'
 import { notificationRoutes } from './http/routes/notifications.ts'
@@ -87,6 +88,8 @@ export async function buildApp (rt: Runtime, services: AppServices, opts: AppOpt
     },
     // Late requests during shutdown get a problem+json 503 from shutdownHooks, not Fastify's plain one.
     return503OnClosing: false,
+    // Probes every few seconds would drown the log: the health routes log one debug line each.
+    disableRequestLogging: (req: IncomingMessage) => (req.url ?? '').startsWith('/health/'),
     ...opts.fastify,
   } as FastifyServerOptions)
   shutdownHooks(app)
@@ -208,6 +211,7 @@ export async function buildApp (rt: Runtime, services: AppServices, opts: AppOpt
   installErrorHandler(app, async (request, problem) => {
     if (problem.code !== 'audit-integrity') return
     const seq = problem.extra?.seq
+    rt.metrics.integrityAlarms.inc({ source: 'served-line' })
     await raiseAlarm(rt.pool, request.log, rt.clock.now(), {
       seq: typeof seq === 'number' ? seq : undefined, source: `${request.method} ${request.routeOptions.url ?? request.url}`, reason: problem.message,
     })
@@ -221,11 +225,23 @@ export async function buildApp (rt: Runtime, services: AppServices, opts: AppOpt
     reply.header('x-request-id', request.id)
   })
 
+  // Intake counted by outcome and problem code, and timed (leix_intake_*).
+  const intakeProblems = new WeakMap<FastifyRequest, string>()
+  app.addHook('onError', async (request, _reply, err) => {
+    if (request.method === 'POST' && request.routeOptions.url === '/v1/messages') intakeProblems.set(request, toProblem(err).code)
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.method !== 'POST' || request.routeOptions.url !== '/v1/messages') return
+    const outcome = reply.statusCode === 202 ? 'accepted' : reply.statusCode === 200 ? 'replayed' : 'rejected'
+    rt.metrics.intake.inc({ outcome, problem: intakeProblems.get(request) ?? (outcome === 'rejected' ? String(reply.statusCode) : '') })
+    rt.metrics.intakeSeconds.observe({ outcome }, reply.elapsedTime / 1000)
+  })
+
   // The whole API. Public: signed by the sender (messages, witness statements) or for anyone.
   const { pool, clock, directory, brokerKey } = rt
   const witnessing = { ...services.witness.deps, pool, clock, origin: config.origin }
   await app.register(messageRoutes, { intake, bodyLimit: config.bodyLimitBytes, gate: services.intakeGate })
-  await app.register(healthRoutes, { pool, sealerPool: rt.sealerPool, redis: rt.redis, extra: services.readiness })
+  await app.register(healthRoutes, { pool, sealerPool: rt.sealerPool, redis: rt.redis, extra: services.readiness, counts: () => readinessCounts(rt) })
   await app.register(directoryRoutes, { directory, brokerKey })
   await app.register(witnessRoutes, witnessing)
   // Everything else needs a bearer token, checked once for the whole group.

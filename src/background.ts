@@ -4,6 +4,8 @@ import type { Runtime } from './runtime.ts'
 import { startDelivery, type DeliveryService } from './delivery/service.ts'
 import { createAuditService, type AuditService } from './audit/service.ts'
 import { witnessService, type WitnessService } from './audit/witness-service.ts'
+import { countOverdueByResponder } from './exchanges/exchanges-repository.ts'
+import { AWAITING_ANSWER } from './exchanges/state.ts'
 
 /** A background service: started once, stopped once; it may report on readiness. */
 export interface Service {
@@ -51,6 +53,7 @@ export async function startServices (rt: Runtime, opts: ServiceOptions): Promise
     })()
     return stopping
   }
+  rt.metrics.sources.overdue = () => countOverdueByResponder(rt.pool, [...AWAITING_ANSWER])
   try {
     const audit = await createAuditService(rt, { workers: opts.workers, autoStart: timers })
     started.push(audit)

@@ -11,6 +11,7 @@ import { createRedis, DeliveryQueue } from './delivery/queue.ts'
 import { compileMessageValidator, type MessageValidator } from './intake/message.ts'
 import { OutageLog, watchRedis } from './outage.ts'
 import { createPool, type Pool } from './store/db.ts'
+import { Metrics } from './observability/metrics.ts'
 
 /**
  * The resources one leix process holds: created once at start, shared by the gateway and the
@@ -29,6 +30,8 @@ export interface Runtime {
   sealerPool: Pool
   redis: Redis
   queue: DeliveryQueue
+  /** This process's Prometheus registry (src/observability/metrics.ts). */
+  metrics: Metrics
   close(): Promise<void>
 }
 
@@ -57,10 +60,15 @@ export function createRuntime (config: Config, opts: { clock?: Clock } = {}): Ru
   // Reported by /health/ready and logged once per outage; ioredis reconnects by itself.
   watchRedis(log, 'redis connection', redis)
   const queue = new DeliveryQueue(redis, config.queuePrefix, log)
+  const clock = opts.clock ?? systemClock
+  const metrics = new Metrics()
+  metrics.sources.now = () => clock.now()
+  metrics.sources.pools = { app: pool, sealer: sealerPool }
+  metrics.sources.queues = async () => ({ delivery: await queue.queue.getJobCounts(), notifications: await queue.notifications.getJobCounts() })
   let closed = false
   return {
     config,
-    clock: opts.clock ?? systemClock,
+    clock,
     directory,
     brokerKey,
     tokenKeys,
@@ -69,9 +77,11 @@ export function createRuntime (config: Config, opts: { clock?: Clock } = {}): Ru
     sealerPool,
     redis,
     queue,
+    metrics,
     async close () {
       if (closed) return
       closed = true
+      metrics.close()
       await queue.close().catch(() => {})
       redis.disconnect()
       await pool.end().catch(() => {})

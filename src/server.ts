@@ -12,6 +12,7 @@ import { isConnectionError, redactUrl } from './store/db.ts'
 import { migrateDatabase } from './store/migrations.ts'
 import { checkDatabaseRoles } from './store/roles.ts'
 import { startServices, type Services } from './background.ts'
+import { buildOperationsApp } from './observability/listener.ts'
 
 export interface Started {
   runtime: Runtime
@@ -75,11 +76,13 @@ export async function start (config: Config, opts: { installSignalHandlers?: boo
   const runtime = createRuntime(config)
   let services: Services | undefined
   let app: FastifyInstance | undefined
+  let operations: FastifyInstance | undefined
   let stopping: Promise<void> | undefined
   const stop = () => {
     stopping ??= (async () => {
       // Gateway first: no new messages; then workers finish or release their jobs.
       if (app) await app.close()
+      if (operations) await operations.close()
       await services?.stop()
       await runtime.close()
     })()
@@ -92,6 +95,10 @@ export async function start (config: Config, opts: { installSignalHandlers?: boo
     const eviction = await checkNoEviction(runtime.redis)
     if (eviction) throw new Error(`${eviction}: set maxmemory-policy noeviction`)
     services = await startServices(runtime, { workers: config.role !== 'gateway' })
+    if (config.metricsPort > 0) {
+      operations = await buildOperationsApp(runtime, services.readiness)
+      await operations.listen({ port: config.metricsPort, host: config.metricsHost })
+    }
     if (config.role !== 'worker') {
       app = await buildApp(runtime, services, { fastify: serverOptions(config) })
       await app.listen({ port: config.port, host: config.host })

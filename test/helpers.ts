@@ -85,6 +85,8 @@ export function testConfig (databaseUrl: string, overrides: Partial<Config> = {}
     redisUrl: REDIS_URL,
     devKeys: true,
     logLevel: 'silent',
+    // Parallel test files would all want the operations listener's default port.
+    metricsPort: 0,
     queuePrefix: `leixtest-${randomUUID().slice(0, 8)}`,
     directoryPath: new URL('config/directory.sample.json', ROOT).pathname,
     ...overrides,

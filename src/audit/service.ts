@@ -169,6 +169,7 @@ export async function createAuditService (rt: Runtime, opts: AuditServiceOptions
   let lastFull = -Infinity
   const selfCheck = async (o: { full?: boolean } = {}): Promise<WalkResult> => {
     const current = await openAlarms(pool, 1)
+    if (current.length > 0) rt.metrics.selfCheckOk.set(0)
     if (current.length > 0) return { ok: false, ...(current[0]?.seq != null ? { seq: current[0].seq } : {}), reason: `alarm open: ${current[0]?.reason ?? ''}` }
     // After a rotation the walker needs the new key; it starts again (one full walk).
     if (walkerKid !== rt.brokerKey.kid) {
@@ -177,10 +178,14 @@ export async function createAuditService (rt: Runtime, opts: AuditServiceOptions
     }
     const w = o.full ? new LogWalker({ jwks: jwks(), origin: config.origin }) : walker
     const result = await w.walk(pool)
+    rt.metrics.selfCheckLastRun.set(clock.now().getTime() / 1000)
+    rt.metrics.selfCheckOk.set(result.ok ? 1 : 0)
     if (result.ok) {
       if (o.full) walker = w
       return result
     }
+    rt.metrics.selfCheckFailures.inc()
+    rt.metrics.integrityAlarms.inc({ source: 'self-check' })
     await raiseAlarm(pool, log, clock.now(), { seq: result.seq, source: o.full ? 'self-check (full)' : 'self-check', reason: result.reason })
     walker = new LogWalker({ jwks: jwks(), origin: config.origin })
     await check()
@@ -193,6 +198,11 @@ export async function createAuditService (rt: Runtime, opts: AuditServiceOptions
     await selfCheck({ full })
   }
 
+  // Seal lag and checkpoint age, read when Prometheus scrapes.
+  rt.metrics.sources.seal = async () => {
+    const h = await check()
+    return { unsealed: h.unsealed, oldestUnsealedAt: h.oldestUnsealedAt, latestCheckpointAt: h.latestCheckpoint?.at ?? null }
+  }
   // Know the state before the gateway opens; the first seal follows on the first tick.
   await check()
   const loops: Periodic[] = []

@@ -33,6 +33,8 @@ export interface WitnessDeps {
   witnesses: readonly NoteKey[]
   /** See config.witnessRoundSeconds. */
   roundSeconds: number
+  /** Told of each accepted alarm (the metrics counter). */
+  onAlarm?: (witness: string) => void
 }
 
 interface CheckpointRow { tree_size: number; root_hash: Buffer; jws: string; created_at: Date }
@@ -202,6 +204,7 @@ export async function acceptAlarm (deps: WitnessDeps, body: string, now: Date): 
       witnessTime: new Date(alarm.time * 1000).toISOString(), statement: alarm.reason,
     },
   }, now)
+  deps.onAlarm?.(witness.name)
   return { witness: witness.name, alarm }
 }
 
@@ -235,7 +238,9 @@ export interface WitnessService extends Service {
 export async function witnessService (rt: Runtime): Promise<WitnessService> {
   const deps: WitnessDeps = {
     db: rt.pool, brokerKey: rt.brokerKey, witnesses: parseWitnessKeys(rt.config.witnesses), roundSeconds: rt.config.witnessRoundSeconds,
+    onAlarm: (witness) => rt.metrics.witnessAlarms.inc({ witness }),
   }
+  rt.metrics.sources.witnessAlarmActive = async () => (await activeAlarm(rt.pool)) !== undefined
   return {
     deps,
     readiness: {

@@ -24,12 +24,13 @@ import { send } from './commands/send.ts'
 import { gateway, serve, worker } from './commands/serve.ts'
 import { sign } from './commands/sign.ts'
 import { status } from './commands/status.ts'
+import { health } from './commands/health.ts'
 import { token } from './commands/token.ts'
 import { witness } from './commands/witness.ts'
 
 /** Every command, in the sections of `leix --help`. */
 export const SECTIONS: readonly { title: string; commands: readonly Entry[] }[] = [
-  { title: 'Run', commands: [serve, gateway, worker, migrate, db] },
+  { title: 'Run', commands: [serve, gateway, worker, migrate, db, health] },
   { title: 'Keys and tokens', commands: [keys, token] },
   { title: 'Messages', commands: [example, sign, send, status, exchanges, receipt] },
   { title: 'Receiving', commands: [inbox, ack, reply, notifications, delivery] },

@@ -7,6 +7,9 @@ import { parseWitnessKeys } from '../audit/witness.ts'
 export interface Config {
   port: number
   host: string
+  /** The operations listener (metrics, health); 0 turns it off. */
+  metricsPort: number
+  metricsHost: string
   /** The app role's connection (gateway, workers): owns nothing, holds only its grants. */
   databaseUrl: string
   /** The sealer role's connection; defaults to databaseUrl with the user `leix_sealer`. */
@@ -80,6 +83,8 @@ export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const ENV_NAMES: Record<string, keyof Config> = {
   PORT: 'port',
   HOST: 'host',
+  LEIX_METRICS_PORT: 'metricsPort',
+  LEIX_METRICS_HOST: 'metricsHost',
   DATABASE_URL: 'databaseUrl',
   LEIX_SEALER_DATABASE_URL: 'sealerDatabaseUrl',
   LEIX_MIGRATE_DATABASE_URL: 'migrateDatabaseUrl',

@@ -1,4 +1,6 @@
+import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
+import type { Metrics } from '../observability/metrics.ts'
 import { auditEvent, insertEvents, recordEvent, type AuditActor } from '../audit/record.ts'
 import type { Clock } from '../config/clock.ts'
 import type { Config } from '../config/config.ts'
@@ -27,6 +29,10 @@ export interface DeliveryDeps {
   /** The process's keep-alive agent for webhooks. */
   agent: Dispatcher
   config: Pick<Config, 'deliveryMaxAttempts' | 'deliveryMaxElapsedSeconds' | 'deliveryBackoffMs' | 'deliveryTimeoutMs'>
+  /** Attempts, failures and undeliverables are counted here when given. */
+  metrics?: Metrics
+  /** Failed attempts (warn) and undeliverables (error) are logged here, with the message's ids. */
+  log?: Logger
 }
 
 /** What became of one delivery job. */
@@ -96,8 +102,20 @@ export async function deliverMessage (deps: DeliveryDeps, messageId: string): Pr
       'leix-delivery-signature': signature,
     }, deps.config.deliveryTimeoutMs)
   }
+  const m = claimed.message
+  const status = outcome.httpStatus !== undefined ? String(outcome.httpStatus) : 'error'
+  deps.metrics?.deliveryAttempts.inc({ recipient: m.recipient, status })
   if (outcome.ok) return recordDelivered(deps, claimed, outcome)
-  return withTransaction(deps.pool, (client) => recordOutcome(deps, client, claimed, outcome))
+  deps.metrics?.deliveryFailures.inc({ recipient: m.recipient, status })
+  const log = deps.log?.child({ messageId: m.id, exchangeId: m.exchange_id })
+  // The error text is the transport's or the agency's status line, never the payload.
+  log?.warn({ recipient: m.recipient, status, attempt: claimed.attempt, permanent: outcome.permanent ?? false, error: outcome.error ?? null }, 'delivery attempt failed')
+  const step = await withTransaction(deps.pool, (client) => recordOutcome(deps, client, claimed, outcome))
+  if (step.kind === 'done' && step.outcome === 'undeliverable') {
+    deps.metrics?.undeliverable.inc({ recipient: m.recipient })
+    log?.error({ recipient: m.recipient, status, attempts: claimed.attempt }, 'message undeliverable: the sender and the recipient are notified')
+  }
+  return step
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Queryable } from '../store/db.ts'
 import * as messages from './messages-repository.ts'
 import * as notifications from './notifications-repository.ts'
 import type { DeliveryQueue } from './queue.ts'
+import type { Metrics } from '../observability/metrics.ts'
 
 export interface ReconcilerDeps {
   pool: Queryable
@@ -11,6 +12,8 @@ export interface ReconcilerDeps {
   clock: Clock
   /** When given, messages waiting in the inbox of an agency that now receives by push are pushed. */
   directory?: Directory
+  /** Re-enqueued jobs are counted here when given. */
+  metrics?: Metrics
 }
 
 /** Rows read per round trip. */
@@ -43,6 +46,8 @@ export class Reconciler {
       (ids) => this.#deps.queue.heldNotifications(ids),
       (id, delay) => this.#deps.queue.enqueueNotification(id, delay)
     )
+    if (pushed > 0) this.#deps.metrics?.reconcilerReenqueued.inc({ kind: 'message' }, pushed)
+    if (notified > 0) this.#deps.metrics?.reconcilerReenqueued.inc({ kind: 'notification' }, notified)
     return { messages: pushed, notifications: notified }
   }
 

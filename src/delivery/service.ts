@@ -51,14 +51,14 @@ export class DeliveryService implements Service {
     this.#log = opts.log ?? pino({ level: config.logLevel, name: 'delivery' })
     this.#pgOutage = new OutageLog(this.#log, 'delivery workers', 'postgres')
     const push = (ids: string[]) => enqueuePushes(rt.queue, ids, this.#log)
-    this.reconciler = new Reconciler({ pool: rt.pool, queue: rt.queue, clock: rt.clock, directory: rt.directory })
+    this.reconciler = new Reconciler({ pool: rt.pool, queue: rt.queue, clock: rt.clock, directory: rt.directory, metrics: rt.metrics })
     this.watcher = new DeadlineWatcher({ pool: rt.pool, clock: rt.clock, directory: rt.directory, nonDeliverySeconds: config.nonDeliverySeconds, push, warnings: parseDeadlineWarnings(config.deadlineWarnings ?? '') })
     if (!opts.workers) return
     this.#agent = createWebhookAgent(config)
     // Workers block on Redis, so they need their own connection without a retry limit per request.
     this.#connection = createRedis(config.redisUrl, { forWorker: true })
     watchRedis(this.#log, 'worker connection', this.#connection) // ioredis reconnects; readiness reports it
-    const deps: DeliveryDeps = { pool: rt.pool, directory: rt.directory, clock: rt.clock, brokerKey: rt.brokerKey, agent: this.#agent, config }
+    const deps: DeliveryDeps = { pool: rt.pool, directory: rt.directory, clock: rt.clock, brokerKey: rt.brokerKey, agent: this.#agent, config, metrics: rt.metrics, log: this.#log }
     const workerOptions = {
       connection: this.#connection,
       prefix: config.queuePrefix,

@@ -149,6 +149,14 @@ export async function claimOverdue (client: Client, now: Date, statuses: readonl
   return rows
 }
 
+/** Exchanges flagged overdue and still awaiting their answer, counted by the responding agency (the metrics gauge). */
+export async function countOverdueByResponder (db: Queryable, awaiting: readonly ExchangeStatus[]): Promise<{ agency: string; count: number }[]> {
+  const { rows } = await db.query<{ agency: string; count: number }>(
+    `SELECT responder AS agency, count(*)::int AS count FROM exchanges
+      WHERE overdue_at IS NOT NULL AND answered_at IS NULL AND status = ANY ($1::text[]) GROUP BY responder`, [awaiting])
+  return rows
+}
+
 /** Locks (SKIP LOCKED) up to `limit` answered or refused exchanges answered at `before` or earlier. */
 export async function claimAnsweredBefore (client: Client, before: Date, limit: number): Promise<ExchangeRow[]> {
   const { rows } = await client.query<ExchangeRow>(

@@ -106,7 +106,10 @@ export async function submitMessage (deps: IntakeDeps, jws: string, channel: Sub
       }
       throw err
     }
-    if (result.status === 'accepted') await enqueueQuietly(deps, message.id)
+    // One line per new message, with its ids and never its body (the operator follows it by id).
+    const log = deps.log.child({ messageId: result.messageId, exchangeId: result.exchangeId })
+    log.info({ sender: verified.agency, status: result.status }, 'message accepted')
+    if (result.status === 'accepted') await enqueueQuietly(deps, message.id, log)
     return { replayed: false, result }
   } catch (err) {
     if (!(err instanceof DomainError)) throw err
@@ -224,12 +227,12 @@ async function persist (deps: IntakeDeps, pool: Pool, a: Accepted): Promise<Subm
   })
 }
 
-async function enqueueQuietly (deps: IntakeDeps, messageId: string): Promise<void> {
+async function enqueueQuietly (deps: IntakeDeps, messageId: string, log: FastifyBaseLogger): Promise<void> {
   // PostgreSQL already holds the message as due; if Redis fails now the reconciler enqueues it later.
   try {
     if (deps.queue) await deps.queue.enqueue(messageId)
   } catch (err) {
-    deps.log.warn({ err, messageId }, 'enqueue failed; the reconciler will retry')
+    log.warn({ err }, 'enqueue failed; the reconciler will retry')
   }
 }
 

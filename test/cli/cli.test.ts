@@ -24,6 +24,7 @@ const env = {
   DATABASE_URL: databaseUrl,
   REDIS_URL,
   PORT: String(port),
+  LEIX_METRICS_PORT: '0',
   LEIX_DIRECTORY: join(dir, 'directory.json'),
   LEIX_DEV_KEYS: 'true',
   LEIX_QUEUE_PREFIX: `leixcli-${port}`,

@@ -26,7 +26,7 @@ const commands = cli.runnableCommands()
 
 t.test('the commands that exist', async (t) => {
   t.same(commands.map((c) => c.path), [
-    'serve', 'gateway', 'worker', 'migrate', 'db roles',
+    'serve', 'gateway', 'worker', 'migrate', 'db roles', 'health',
     'keys generate', 'keys register', 'keys rotate', 'token',
     'example', 'sign', 'send', 'status', 'exchanges', 'receipt verify',
     'inbox', 'ack', 'reply', 'notifications', 'delivery verify',

@@ -19,7 +19,7 @@ const received = () => new Set(recipient.messages.map((r) => String(r.headers['l
 function env (databaseUrl: string, port: number, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     DATABASE_URL: databaseUrl, LEIX_MIGRATE_DATABASE_URL: databaseUrlAs(databaseUrl, 'owner'), REDIS_URL, LEIX_QUEUE_PREFIX: prefix, LEIX_DIRECTORY: directoryPath, LEIX_DEV_KEYS: 'true',
-    LEIX_ALLOW_LOOPBACK_HTTP: 'true', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info',
+    LEIX_ALLOW_LOOPBACK_HTTP: 'true', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', LEIX_METRICS_PORT: '0',
     LEIX_CHECKPOINT_INTERVAL_MS: '200', LEIX_RECONCILE_INTERVAL_MS: '500', LEIX_DELIVERY_BACKOFF_MS: '50', LEIX_DELIVERY_TIMEOUT_MS: '2000',
     ...extra,
   }

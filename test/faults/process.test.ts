@@ -20,7 +20,7 @@ const port = await freePort()
 const url = `http://127.0.0.1:${port}`
 const serve = spawnLeix('serve', {
   DATABASE_URL: databaseUrl, LEIX_MIGRATE_DATABASE_URL: databaseUrlAs(databaseUrl, 'owner'), REDIS_URL: redis.url, LEIX_QUEUE_PREFIX: `leixtest-${randomUUID().slice(0, 8)}`, LEIX_DIRECTORY: directoryPath,
-  LEIX_DEV_KEYS: 'true', LEIX_ALLOW_LOOPBACK_HTTP: 'true', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info',
+  LEIX_DEV_KEYS: 'true', LEIX_ALLOW_LOOPBACK_HTTP: 'true', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', LEIX_METRICS_PORT: '0',
   LEIX_CHECKPOINT_INTERVAL_MS: '200', LEIX_RECONCILE_INTERVAL_MS: '500', LEIX_DELIVERY_BACKOFF_MS: '50',
 })
 t.teardown(() => kill(serve))

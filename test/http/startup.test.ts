@@ -20,7 +20,7 @@ t.test('`leix serve` on a taken port exits non-zero and leaves no worker running
   const serve = spawnLeix('serve', {
     DATABASE_URL: config.databaseUrl, LEIX_SEALER_DATABASE_URL: config.sealerDatabaseUrl, REDIS_URL: config.redisUrl,
     LEIX_QUEUE_PREFIX: config.queuePrefix, LEIX_DIRECTORY: config.directoryPath, LEIX_DEV_KEYS: 'true',
-    PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn',
+    PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', LEIX_METRICS_PORT: '0',
   })
   t.teardown(() => kill(serve))
 

@@ -7,7 +7,11 @@ import type { Pool } from '../../store/db.ts'
 import { checkDatabaseRoles } from '../../store/roles.ts'
 
 /** Liveness (the process answers) and readiness (it can do its work, and if not, why not). */
-export async function healthRoutes (app: FastifyInstance, deps: { pool: Pool; sealerPool: Pool; redis: Redis; extra?: ReadinessCheck[] }): Promise<void> {
+export async function healthRoutes (app: FastifyInstance, deps: { pool: Pool; sealerPool: Pool; redis: Redis; extra?: ReadinessCheck[]; counts?: () => Promise<object> }): Promise<void> {
+  // Request logging is off for probes (app.ts); one debug line each instead of two info lines.
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ url: request.url, statusCode: reply.statusCode, responseTime: reply.elapsedTime }, 'health probe')
+  })
   app.get('/health/live', { schema: { tags: ['health'], summary: 'The process is up' } }, async () => ({ status: 'ok' }))
 
   const checks: ReadinessCheck[] = [
@@ -36,6 +40,7 @@ export async function healthRoutes (app: FastifyInstance, deps: { pool: Pool; se
   ]
 
   app.get('/health/ready', { schema: { tags: ['health'], summary: 'PostgreSQL, migrations, database roles, Redis (noeviction) and the audit seal, each with its reason when not ready' } }, async (_request, reply) => {
+    const counts = deps.counts ? withTimeout(deps.counts(), 2000).catch(() => undefined) : Promise.resolve(undefined)
     const results = await Promise.all(checks.map(async ({ name, check }) => {
       try {
         const problem = await withTimeout(check(), 2000)
@@ -46,7 +51,8 @@ export async function healthRoutes (app: FastifyInstance, deps: { pool: Pool; se
     }))
     const ready = results.every((r) => r.ok)
     reply.code(ready ? 200 : 503)
-    return { status: ready ? 'ready' : 'not-ready', checks: Object.fromEntries(results.map(({ name, ...rest }) => [name, rest])) }
+    const numbers = await counts
+    return { status: ready ? 'ready' : 'not-ready', checks: Object.fromEntries(results.map(({ name, ...rest }) => [name, rest])), ...(numbers ? { counts: numbers } : {}) }
   })
 }
 
