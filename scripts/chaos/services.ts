@@ -161,11 +161,12 @@ export function childEnv (extra: Record<string, string | undefined> = {}): NodeJ
 }
 
 /**
- * Spawns `leix <role>` (serve, gateway or worker) with `env` on top of this process's environment.
+ * Spawns `leix <role>` (serve, gateway or worker) with `env` on top of this process's environment
+ * (without the operations listener unless `env` asks for one: several processes share the host).
  * Resolves at once; `waitRunning` waits until it says it runs.
  */
 export function spawnLeix (role: 'serve' | 'gateway' | 'worker', env: Record<string, string>): LeixProcess {
-  const child = spawn(process.execPath, [LEIX, role], { env: childEnv({ LEIX_DIST: '', ...env }), stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [LEIX, role], { env: childEnv({ LEIX_DIST: '', LEIX_METRICS_PORT: '0', ...env }), stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString() })
   child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
