@@ -11,7 +11,7 @@ function role (name: 'serve' | 'gateway' | 'worker', summary: string): Command {
       'A service that cannot be reached at start-up, or a port that is taken, is named with its address and exits 2.',
     options: {},
     async run (_args, io) {
-      const config = loadConfig(io.env, { role: name })
+      const config = loadConfig(io.env, { role: name }, { server: true })
       // Said before anything else, whatever the log level: an operator must not miss it.
       if (config.devKeys) {
         io.stderr.write('leix: warning: development mode (LEIX_DEV_KEYS=true): the committed development keys, whose private halves are public, ' +
