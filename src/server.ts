@@ -7,7 +7,7 @@ import { buildApp, type AppOptions } from './app.ts'
 import { ConfigError, type Config } from './config/config.ts'
 import { createRuntime, type Runtime } from './runtime.ts'
 import { checkNoEviction } from './delivery/queue.ts'
-import { isConnectionError, redactUrl } from './store/db.ts'
+import { createPool, isConnectionError, redactUrl } from './store/db.ts'
 import { migrateDatabase } from './store/migrations.ts'
 import { checkDatabaseRoles } from './store/roles.ts'
 import { startServices, type Services } from './background.ts'
@@ -48,6 +48,14 @@ function refusedLogin (err: unknown): string | undefined {
   return pg ? (pg as Error).message : undefined
 }
 
+/** A probe of one connection; an error that is not about reaching it names the setting, as checkDatabaseRoles does. */
+function probe (variable: string, query: () => Promise<unknown>): () => Promise<unknown> {
+  return () => query().catch((err: unknown) => {
+    if (causes(err).some(isConnectionError) || refusedLogin(err)) throw err
+    throw new Error(`${variable}: ${(err as Error).message}`, { cause: err })
+  })
+}
+
 /** A listener that cannot bind names the address and what to check, not a stack. */
 function listenError (err: unknown, config: Pick<Config, 'host' | 'port'>): unknown {
   const code = (err as { code?: unknown }).code
@@ -68,7 +76,7 @@ async function whenReachable<T> (backing: Backing, deadline: number, log: Logger
       return await step()
     } catch (err) {
       const login = refusedLogin(err)
-      if (login) throw new StartupError(`${backing.service} at ${backing.address} refused the connection: ${login}; check the user, password and database name in ${backing.variable}`)
+      if (login) throw new StartupError(`${backing.variable}: ${login}: ${backing.service} at ${backing.address} refused the login; check the user, password and database name`)
       if (!causes(err).some(isConnectionError)) throw err
       const reason = (err as Error).message || (err as { code?: string }).code || String(err)
       if (Date.now() >= deadline) {
@@ -99,6 +107,13 @@ export async function start (config: Config, opts: { installSignalHandlers?: boo
   // `leix migrate` runs apart, so the running process never holds the owner's credentials.
   const migrateUrl = config.migrateDatabaseUrl
   if (migrateUrl) {
+    // The app's own connection first: when PostgreSQL is down, DATABASE_URL is the address to name.
+    const appProbe = createPool(config.databaseUrl)
+    try {
+      await whenReachable(postgres, deadline, log, probe('DATABASE_URL', () => appProbe.query('select 1')))
+    } finally {
+      await appProbe.end()
+    }
     const owner: Backing = { service: 'PostgreSQL (owner role)', address: redactUrl(migrateUrl), hint: pgHint, variable: 'LEIX_MIGRATE_DATABASE_URL' }
     await whenReachable(owner, deadline, log, () => migrateDatabase(migrateUrl))
   }
@@ -116,8 +131,8 @@ export async function start (config: Config, opts: { installSignalHandlers?: boo
     return stopping
   }
   try {
-    await whenReachable(postgres, deadline, log, () => runtime.pool.query('select 1'))
-    await whenReachable(sealer, deadline, log, () => runtime.sealerPool.query('select 1'))
+    await whenReachable(postgres, deadline, log, probe('DATABASE_URL', () => runtime.pool.query('select 1')))
+    await whenReachable(sealer, deadline, log, probe('LEIX_SEALER_DATABASE_URL', () => runtime.sealerPool.query('select 1')))
     const problems = await whenReachable(postgres, deadline, log, () => checkDatabaseRoles({ app: runtime.pool, sealer: runtime.sealerPool }))
     if (problems.length) throw new ConfigError(`the database is not ready for leix:\n  ${problems.join('\n  ')}`)
     // ioredis reports a refused connection as "max retries per request": name the socket's error instead.

@@ -18,9 +18,11 @@ t.test('unreachable DATABASE_URL: PostgreSQL, its address without password, what
   t.notMatch(r.stderr, NO_STACK)
 })
 
-t.test('development mode announces itself before anything else', async (t) => {
-  const r = await leix(['serve'], { ...DEV, DATABASE_URL: 'postgres://leix_app@127.0.0.1:5999/leix', PORT: '0' })
-  t.match(r.stderr, /^leix: warning: development mode \(LEIX_DEV_KEYS=true\)/)
+t.test('development mode announces itself before anything else, as a warning log line', async (t) => {
+  const r = await leix(['serve'], { ...DEV, LOG_LEVEL: 'info', DATABASE_URL: 'postgres://leix_app@127.0.0.1:5999/leix', PORT: '0' })
+  const first = JSON.parse(r.stderr.split('\n')[0]!)
+  t.equal(first.level, 40)
+  t.match(first.msg, /^development mode \(LEIX_DEV_KEYS=true\)/)
 })
 
 t.test('a migrated database, then Redis or the port fails', async (t) => {

@@ -1,5 +1,6 @@
 // `leix serve | gateway | worker`: one leix process in a role. They return once started; the
 // process then runs until a signal (close-with-grace stops everything and exits).
+import pino from 'pino'
 import { loadConfig } from '../../config/config.ts'
 import { EXIT, command, type Command } from '../command.ts'
 
@@ -12,10 +13,10 @@ function role (name: 'serve' | 'gateway' | 'worker', summary: string): Command {
     options: {},
     async run (_args, io) {
       const config = loadConfig(io.env, { role: name }, { server: true })
-      // Said before anything else, whatever the log level: an operator must not miss it.
+      // Said before anything else, as a log line like every other line the process prints.
       if (config.devKeys) {
-        io.stderr.write('leix: warning: development mode (LEIX_DEV_KEYS=true): the committed development keys, whose private halves are public, ' +
-          'are trusted and used for any key not configured; never run it so in production\n')
+        pino({ name: 'leix', level: config.logLevel }, io.stderr).warn({ devKeys: true }, 'development mode (LEIX_DEV_KEYS=true): the committed development keys, ' +
+          'whose private halves are public, are trusted and used for any key not configured; never run it so in production')
       }
       const { start, StartupError } = await import('../../server.ts')
       try {
