@@ -8,7 +8,7 @@ import { buildApp, type AppOptions } from './app.ts'
 import { ConfigError, type Config } from './config/config.ts'
 import { createRuntime, type Runtime } from './runtime.ts'
 import { checkNoEviction } from './delivery/queue.ts'
-import { isConnectionError, redactUrl } from './store/db.ts'
+import { createPool, isConnectionError, redactUrl } from './store/db.ts'
 import { migrateDatabase } from './store/migrations.ts'
 import { checkDatabaseRoles } from './store/roles.ts'
 import { startServices, type Services } from './background.ts'
@@ -33,6 +33,38 @@ interface Backing {
   address: string
   /** What an operator should check. */
   hint: string
+  /** The setting that holds the address. */
+  variable: string
+}
+
+/** The error and the errors it wraps (`cause`), outermost first. */
+function causes (err: unknown): unknown[] {
+  const chain: unknown[] = []
+  for (let e = err; e && typeof e === 'object' && chain.length < 5; e = (e as { cause?: unknown }).cause) chain.push(e)
+  return chain
+}
+
+/** PostgreSQL's reason when it refused the login itself (no retry helps): bad password, unknown role or database. */
+function refusedLogin (err: unknown): string | undefined {
+  const pg = causes(err).find((e) => /^(28000|28P01|3D000)$/.test(String((e as { code?: unknown }).code)))
+  return pg ? (pg as Error).message : undefined
+}
+
+/** A probe of one connection; an error that is not about reaching it names the setting, as checkDatabaseRoles does. */
+function probe (variable: string, query: () => Promise<unknown>): () => Promise<unknown> {
+  return () => query().catch((err: unknown) => {
+    if (causes(err).some(isConnectionError) || refusedLogin(err)) throw err
+    throw new Error(`${variable}: ${(err as Error).message}`, { cause: err })
+  })
+}
+
+/** A listener that cannot bind names the address and what to check, not a stack. */
+function listenError (err: unknown, config: Pick<Config, 'host' | 'port'>): unknown {
+  const code = (err as { code?: unknown }).code
+  if (code === 'EADDRINUSE') return new StartupError(`the gateway cannot listen on ${config.host}:${config.port}: the port is taken (EADDRINUSE); check PORT and HOST, or stop the process that holds the port`)
+  if (code === 'EACCES') return new StartupError(`the gateway may not listen on ${config.host}:${config.port} (EACCES); use a port above 1023 in PORT, or give the process the right to bind it`)
+  if (code === 'EADDRNOTAVAIL') return new StartupError(`the gateway cannot listen on ${config.host}:${config.port}: the address is not on this machine (EADDRNOTAVAIL); check HOST`)
+  return err
 }
 
 /**
@@ -45,10 +77,12 @@ async function whenReachable<T> (backing: Backing, deadline: number, log: Logger
     try {
       return await step()
     } catch (err) {
-      if (!isConnectionError(err)) throw err
+      const login = refusedLogin(err)
+      if (login) throw new StartupError(`${backing.variable}: ${login}: ${backing.service} at ${backing.address} refused the login; check the user, password and database name`)
+      if (!causes(err).some(isConnectionError)) throw err
       const reason = (err as Error).message || (err as { code?: string }).code || String(err)
       if (Date.now() >= deadline) {
-        throw new StartupError(`${backing.service} at ${backing.address} is unreachable (${reason}); check ${backing.hint} (waited LEIX_STARTUP_WAIT)`)
+        throw new StartupError(`${backing.service} at ${backing.address} is unreachable (${reason}); check ${backing.hint}, and ${backing.variable} (waited LEIX_STARTUP_WAIT)`)
       }
       if (tries === 1) log.warn({ service: backing.service, address: backing.address, error: reason }, `waiting for ${backing.service}`)
       await sleep(500)
@@ -67,12 +101,24 @@ async function whenReachable<T> (backing: Backing, deadline: number, log: Logger
 export async function start (config: Config, opts: { installSignalHandlers?: boolean } = {}): Promise<Started> {
   const log = pino({ level: config.logLevel, name: 'leix' })
   const deadline = Date.now() + config.startupWaitSeconds * 1000
-  const postgres: Backing = { service: 'PostgreSQL', address: redactUrl(config.databaseUrl), hint: 'that PostgreSQL runs and accepts connections there, and DATABASE_URL' }
-  const redis: Backing = { service: 'Redis', address: redactUrl(config.redisUrl), hint: 'that redis-server runs there, and REDIS_URL' }
+  const pgHint = 'that PostgreSQL runs and accepts connections there'
+  const postgres: Backing = { service: 'PostgreSQL', address: redactUrl(config.databaseUrl), hint: pgHint, variable: 'DATABASE_URL' }
+  const sealer: Backing = { service: 'PostgreSQL (sealer role)', address: redactUrl(config.sealerDatabaseUrl), hint: pgHint, variable: 'LEIX_SEALER_DATABASE_URL' }
+  const redis: Backing = { service: 'Redis', address: redactUrl(config.redisUrl), hint: 'that redis-server runs there', variable: 'REDIS_URL' }
   // Migrations run as the owner role; only when its URL is given (development). In production
   // `leix migrate` runs apart, so the running process never holds the owner's credentials.
   const migrateUrl = config.migrateDatabaseUrl
-  if (migrateUrl) await whenReachable(postgres, deadline, log, () => migrateDatabase(migrateUrl))
+  if (migrateUrl) {
+    // The app's own connection first: when PostgreSQL is down, DATABASE_URL is the address to name.
+    const appProbe = createPool(config.databaseUrl)
+    try {
+      await whenReachable(postgres, deadline, log, probe('DATABASE_URL', () => appProbe.query('select 1')))
+    } finally {
+      await appProbe.end()
+    }
+    const owner: Backing = { service: 'PostgreSQL (owner role)', address: redactUrl(migrateUrl), hint: pgHint, variable: 'LEIX_MIGRATE_DATABASE_URL' }
+    await whenReachable(owner, deadline, log, () => migrateDatabase(migrateUrl))
+  }
   const runtime = createRuntime(config)
   let services: Services | undefined
   let app: FastifyInstance | undefined
@@ -89,9 +135,17 @@ export async function start (config: Config, opts: { installSignalHandlers?: boo
     return stopping
   }
   try {
+    await whenReachable(postgres, deadline, log, probe('DATABASE_URL', () => runtime.pool.query('select 1')))
+    await whenReachable(sealer, deadline, log, probe('LEIX_SEALER_DATABASE_URL', () => runtime.sealerPool.query('select 1')))
     const problems = await whenReachable(postgres, deadline, log, () => checkDatabaseRoles({ app: runtime.pool, sealer: runtime.sealerPool }))
     if (problems.length) throw new ConfigError(`the database is not ready for leix:\n  ${problems.join('\n  ')}`)
-    await whenReachable(redis, deadline, log, () => runtime.redis.ping())
+    // ioredis reports a refused connection as "max retries per request": name the socket's error instead.
+    let redisError: Error | undefined
+    const onRedisError = (err: Error) => { redisError = err }
+    runtime.redis.on('error', onRedisError)
+    await whenReachable(redis, deadline, log, () => runtime.redis.ping().catch((err: unknown) => {
+      throw redisError && isConnectionError(redisError) ? Object.assign(new Error(redisError.message, { cause: err }), { code: (redisError as { code?: string }).code }) : err
+    })).finally(() => runtime.redis.off('error', onRedisError))
     const eviction = await checkNoEviction(runtime.redis)
     if (eviction) throw new Error(`${eviction}: set maxmemory-policy noeviction`)
     services = await startServices(runtime, { workers: config.role !== 'gateway' })
@@ -101,7 +155,7 @@ export async function start (config: Config, opts: { installSignalHandlers?: boo
     }
     if (config.role !== 'worker') {
       app = await buildApp(runtime, services, { fastify: serverOptions(config) })
-      await app.listen({ port: config.port, host: config.host })
+      await app.listen({ port: config.port, host: config.host }).catch((err: unknown) => { throw listenError(err, config) })
     }
   } catch (err) {
     await stop()

@@ -1,4 +1,5 @@
-// Every error a client can see, and every setting, has a line in README.md.
+// Every error a client can see, and every setting, has a line in README.md; each error's line links
+// to its section in docs/problems.md (the link test in test/docs/rules.test.ts checks the anchor).
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { PROBLEMS } from '../src/http/problems.ts'
@@ -8,7 +9,7 @@ const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
 
 t.test('every problem code is documented with its status', async (t) => {
   for (const [code, { status }] of Object.entries(PROBLEMS)) {
-    t.match(readme, new RegExp(`\\| \`${code}\` \\| ${status} \\|`), code)
+    t.match(readme, new RegExp(`\\| \\[\`${code}\`\\]\\(docs/problems\\.md#${code}\\) \\| ${status} \\|`), code)
   }
 })
 

@@ -164,15 +164,34 @@ export class ConfigError extends Error {
 const FIELD_TO_ENV = Object.fromEntries(Object.entries(ENV_NAMES).map(([env, field]) => [field, env]))
 
 /**
- * Reads configuration from an optional JSON file (`LEIX_CONFIG`), then the environment, then
- * `overrides` (tests), applies defaults and validates. Throws ConfigError naming the bad field.
+ * What a server process (serve, gateway, worker) needs beyond the schema, each missing one named
+ * with its variable, so that an operator sees the whole list at once.
  */
-export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+function missingServerSettings (raw: Record<string, unknown>, dev: boolean): string[] {
+  if (dev) return []
+  const missing: string[] = []
+  if (!raw.brokerKeyPath) missing.push('brokerKeyPath (LEIX_BROKER_KEY): no broker signing key configured')
+  if (!raw.tokenJwks && !raw.tokenPublicKeyPath) missing.push('tokenJwks (LEIX_TOKEN_JWKS) or tokenPublicKeyPath (LEIX_TOKEN_PUBLIC_KEY): no token issuer key configured')
+  return missing
+}
+
+/**
+ * Reads configuration from an optional JSON file (`LEIX_CONFIG`, keyed by the variables' names or
+ * the schema's field names), then the environment, then `overrides` (tests), applies defaults and
+ * validates. Throws one ConfigError listing every bad or missing field with its variable; with
+ * `server`, also the keys a server process needs.
+ */
+export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}, opts: { server?: boolean } = {}): Config {
   const schema = JSON.parse(readFileSync(new URL('../../schemas/config.schema.json', import.meta.url), 'utf8'))
   const raw: Record<string, unknown> = {}
   if (env.LEIX_CONFIG) {
     try {
-      Object.assign(raw, JSON.parse(readFileSync(env.LEIX_CONFIG, 'utf8')))
+      const file = JSON.parse(readFileSync(env.LEIX_CONFIG, 'utf8')) as Record<string, unknown>
+      // README documents the variables; a file may use their names or the schema's fields.
+      for (const [key, value] of Object.entries(file)) {
+        const field = ENV_NAMES[key]
+        raw[field ?? key] = field === 'supervisors' && typeof value === 'string' ? value.split(',').map((v) => v.trim()).filter(Boolean) : value
+      }
     } catch (err) {
       throw new ConfigError(`LEIX_CONFIG (${env.LEIX_CONFIG}): ${(err as Error).message}`)
     }
@@ -191,13 +210,19 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Par
   }
   const ajv = new Ajv2020({ allErrors: true, useDefaults: true, coerceTypes: true, strict: false })
   const validate = ajv.compile(schema)
+  const lines: string[] = []
   if (!validate(raw)) {
-    const lines = (validate.errors ?? []).map((e) => {
+    lines.push(...(validate.errors ?? []).map((e) => {
       const field = e.instancePath.slice(1) || String(e.params.additionalProperty ?? e.params.missingProperty ?? '')
       const envName = FIELD_TO_ENV[field.split('/')[0] ?? field]
-      return `${field}${envName ? ` (${envName})` : ''}: ${e.message}`
-    })
-    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`)
+      return e.keyword === 'required' ? `${field}${envName ? ` (${envName})` : ''}: missing` : `${field}${envName ? ` (${envName})` : ''}: ${e.message}`
+    }))
+  }
+  // Every missing setting in one report, not one per start.
+  if (!raw.directoryPath) lines.push('directoryPath (LEIX_DIRECTORY): no directory configured')
+  if (opts.server) lines.push(...missingServerSettings(raw, dev))
+  if (lines.length) {
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}${dev ? '' : '\n(outside development mode, LEIX_DEV_KEYS=true, there are no defaults for directory, keys and audience)'}`)
   }
   const config = raw as unknown as Config
   config.sealerDatabaseUrl ??= withUser(config.databaseUrl, DATABASE_ROLES.sealer)

@@ -35,8 +35,9 @@ export function publicJwkOf (jwk: jose.JWK): jose.JWK {
 
 /** Turns a private JWK into a SigningKey; the JWK must carry `kid` and be Ed25519 or P-256. */
 export function signingKeyFromJwk (jwk: jose.JWK, what = 'key'): SigningKey {
+  if (Array.isArray((jwk as { keys?: unknown }).keys)) throw new ConfigError(`${what}: a JWKS (a set of keys) was given where one private JWK is expected`)
   if (!jwk.kid) throw new ConfigError(`${what}: JWK has no kid`)
-  if (!jwk.d) throw new ConfigError(`${what}: JWK is not a private key`)
+  if (!jwk.d) throw new ConfigError(`${what}: a public key was given where the private key belongs (the JWK has no d)`)
   let alg: 'EdDSA' | 'ES256'
   if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') alg = 'EdDSA'
   else if (jwk.kty === 'EC' && jwk.crv === 'P-256') alg = 'ES256'
@@ -186,11 +187,17 @@ export function loadTokenKeys (config: Config): TokenKeys {
     } else {
       const pubPath = keyPath(config.tokenPublicKeyPath, 'token-issuer.DEV-ONLY.public.jwk.json', config)
       if (!pubPath) throw new ConfigError('tokenJwks (LEIX_TOKEN_JWKS) or tokenPublicKeyPath (LEIX_TOKEN_PUBLIC_KEY): no token issuer key configured (set LEIX_DEV_KEYS=true for local development)')
-      publicJwks = [readJwkFile(pubPath, 'LEIX_TOKEN_PUBLIC_KEY')]
+      const given = readJwkFile(pubPath, 'LEIX_TOKEN_PUBLIC_KEY') as jose.JWK & { keys?: jose.JWK[] }
+      // A JWKS of one key is that key; several belong in LEIX_TOKEN_JWKS.
+      if (Array.isArray(given.keys) && given.keys.length !== 1) {
+        throw new ConfigError(`tokenPublicKeyPath (LEIX_TOKEN_PUBLIC_KEY): a JWKS of ${given.keys.length} keys was given where one key is expected; name it in LEIX_TOKEN_JWKS instead`)
+      }
+      publicJwks = [Array.isArray(given.keys) ? given.keys[0]! : given]
     }
+    const variable = config.tokenJwks ? 'LEIX_TOKEN_JWKS' : 'LEIX_TOKEN_PUBLIC_KEY'
     publicJwks = publicJwks.map((k, i) => {
-      if (k.d) throw new ConfigError(`token issuer key ${i}: a private key where a public one is expected`)
-      if (k.kty !== 'OKP' || k.crv !== 'Ed25519') throw new ConfigError(`token issuer key ${k.kid ?? i}: the token issuer key must be Ed25519`)
+      if (k.d) throw new ConfigError(`token issuer key ${k.kid ?? i} (${variable}): a private key was given where a public key belongs; publish only the public JWK (without d)`)
+      if (k.kty !== 'OKP' || k.crv !== 'Ed25519') throw new ConfigError(`token issuer key ${k.kid ?? i} (${variable}): the token issuer key must be Ed25519 (kty OKP, crv Ed25519), got kty ${k.kty ?? 'none'}${k.crv ? ` crv ${k.crv}` : ''}`)
       return { ...publicJwkOf(k), alg: 'EdDSA' }
     })
     keySet = jose.createLocalJWKSet({ keys: publicJwks })

@@ -231,8 +231,8 @@ async function via<T> (role: RunningRole, fn: () => Promise<T>): Promise<T> {
     return await fn()
   } catch (err) {
     const e = err as Error & { code?: string }
-    if (e.code === '42501') throw new Error(`${VARIABLE[role]}: ${e.message}: run \`leix migrate\` as the owner role (it grants)`)
-    throw new Error(`${VARIABLE[role]}: ${e.message}`)
+    if (e.code === '42501') throw new Error(`${VARIABLE[role]}: ${e.message}: run \`leix migrate\` as the owner role (it grants)`, { cause: err })
+    throw new Error(`${VARIABLE[role]}: ${e.message}`, { cause: err })
   }
 }
 

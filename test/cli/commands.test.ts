@@ -106,7 +106,7 @@ t.test('only the framework parses arguments and reads the environment', async (t
 t.test('enum-valued options: a value outside the list is refused, naming the allowed ones', async (t) => {
   const kind = await leix(['example', '--kind', 'gossip'])
   t.equal(kind.code, 2)
-  t.match(kind.stderr, /^leix: --kind must be request or spontaneous\nusage: leix example /)
+  t.match(kind.stderr, /^leix: --kind must be request, response, refusal, clarification, delay-notice, spontaneous or correction\nusage: leix example /)
   const alg = await leix(['keys', 'generate', '--agency', 'AL-ASP', '--alg', 'RS256'])
   t.match(alg.stderr, /--alg must be EdDSA or ES256/)
   const status = await leix(['exchanges', '--status', 'lost', '--token', 't'])
