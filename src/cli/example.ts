@@ -92,7 +92,7 @@ export function exampleMessage (o: ExampleOptions): Record<string, unknown> {
     case 'delay-notice':
       return {
         ...base,
-        delay: { expectedBy: new Date(now.getTime() + 5 * DAY_MS).toISOString(), reasons: 'The records may be released only with the authorisation of the investigating judge, requested today.' },
+        delay: { ground: 'judicial-authorisation', expectedBy: new Date(now.getTime() + 5 * DAY_MS).toISOString(), reasons: 'The records may be released only with the authorisation of the investigating judge, requested today.' },
         body: { text: 'Answer delayed pending judicial authorisation.' },
       }
     case 'correction':

@@ -70,7 +70,8 @@ export function replyTo (received: Record<string, unknown>, o: {
   }
   if (o.kind === 'delay-notice') {
     if (!o.expectedBy || !o.reasons) throw new UsageError('a delay-notice needs --expected-by (ISO 8601) and --reasons')
-    reply.delay = { expectedBy: o.expectedBy, reasons: o.reasons }
+    // The ground every instrument allows (T3); an instrument's own grounds need a hand-written reply.
+    reply.delay = { ground: 'judicial-authorisation', expectedBy: o.expectedBy, reasons: o.reasons }
   }
   return reply
 }
