@@ -65,6 +65,9 @@ t.test('the served document', async (t) => {
     t.equal(doc.info.license?.identifier, 'EUPL-1.2')
     t.equal(doc.info.version, (await import('../../package.json', { with: { type: 'json' } })).default.version)
     t.ok(doc.servers?.length)
+    // Witnesses speak C2SP signed notes: text, both ways.
+    t.ok(doc.paths['/v1/witness/cosignatures']?.post?.requestBody?.content['text/plain'])
+    t.ok(doc.paths['/v1/witness/add-checkpoint']?.get?.responses['200']?.content?.['text/plain'])
   })
 
   t.test('a problem is served as application/problem+json', async (t) => {
