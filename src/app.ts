@@ -5,6 +5,8 @@ import fastifyHelmet from '@fastify/helmet'
 import fastifyJwt from '@fastify/jwt'
 import fastifyRateLimit from '@fastify/rate-limit'
 import fastifySwagger from '@fastify/swagger'
+import fastifySwaggerUi from '@fastify/swagger-ui'
+import { finishDocument, packageVersion } from './http/openapi.ts'
 import type { Services } from './background.ts'
 import type { Runtime } from './runtime.ts'
 import { authenticate } from './http/auth.ts'
@@ -105,15 +107,22 @@ export async function buildApp (rt: Runtime, services: AppServices, opts: AppOpt
       openapi: '3.1.0',
       info: {
         title: 'leix',
-        version: '0.1.0',
+        version: packageVersion(),
         description: 'Secure law-enforcement information exchange for the Berlin Process parties. Errors are application/problem+json with type urn:leix:problem:<code>.',
+        license: { name: 'EUPL-1.2', identifier: 'EUPL-1.2' },
       },
+      // Relative: the document is right wherever the broker is reached (behind a proxy, on any host).
+      servers: [{ url: '/', description: 'this broker' }],
       components: {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (EdDSA; claims sub, agency, roles)' } },
         schemas: { Message: stripId(loadMessageSchema()) },
       },
     },
+    transformObject: (documents) => finishDocument('openapiObject' in documents ? documents.openapiObject : documents.swaggerObject),
   })
+  // The reference page at /docs (and the document at /docs/json): Swagger UI from the package's own
+  // files, so it works under helmet's CSP (script-src 'self') and the browser asks no other host.
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { validatorUrl: null } })
   await app.register(fastifyHelmet, { global: true })
   // Limits come before any other work, shared by every gateway through Redis: per client address
   // first (the first onRequest hook), then per agency once a certificate or token names it.
@@ -259,7 +268,6 @@ export async function buildApp (rt: Runtime, services: AppServices, opts: AppOpt
     await authenticated.register(witnessedCheckpointRoutes, witnessing)
     await authenticated.register(evidenceRoutes, { pool, clock, brokerKey, defaultWitnesses: services.witness.deps.witnesses.length > 0 ? 1 : 0 })
   })
-  app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger())
   return app
 }
 

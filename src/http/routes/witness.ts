@@ -35,6 +35,7 @@ export async function witnessRoutes (app: FastifyInstance, deps: WitnessRouteDep
       description: 'Verify it as a tlog-witness would (log signature, old size, RFC 9162 consistency proof), cosign, then POST /v1/witness/cosignatures. 409 witness-conflict: the log is smaller than what the witness cosigned.',
       tags,
       querystring: { type: 'object', additionalProperties: false, required: ['old'], properties: { old: count } },
+      produces: ['text/plain'],
       response: { ...text, ...problems },
     },
   }, async (request, reply) => {
@@ -49,6 +50,7 @@ export async function witnessRoutes (app: FastifyInstance, deps: WitnessRouteDep
       schema: {
         summary: "A witness's cosigned checkpoint note (text/plain): the checkpoint note with its cosignature line(s) appended",
         tags,
+        consumes: ['text/plain'],
         body: { type: 'string', maxLength: 65536 },
         response: {
           200: { type: 'object', required: ['treeSize', 'witnesses'], properties: { treeSize: { type: 'integer' }, witnesses: { type: 'array', items: { type: 'string' } } } },
@@ -65,6 +67,7 @@ export async function witnessRoutes (app: FastifyInstance, deps: WitnessRouteDep
         summary: 'A witness reports that the log contradicts a checkpoint it cosigned (text/plain signed note, leix-witness-alarm/v1)',
         description: 'Recorded as the audit event witness.alarm; readiness fails until that witness cosigns again.',
         tags,
+        consumes: ['text/plain'],
         body: { type: 'string', maxLength: 65536 },
         response: { 202: { type: 'object', properties: { recorded: { type: 'boolean' }, witness: { type: 'string' } } }, ...problems },
       },
@@ -94,6 +97,7 @@ export async function witnessRoutes (app: FastifyInstance, deps: WitnessRouteDep
       summary: 'The newest checkpoint (or the newest with at least `witnesses` cosignatures) as a C2SP signed note with its cosignatures',
       tags,
       querystring: { type: 'object', additionalProperties: false, properties: { witnesses: { ...count, maximum: 64 } } },
+      produces: ['text/plain'],
       response: { ...text, ...problems },
     },
   }, async (request, reply) => {
