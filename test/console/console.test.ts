@@ -18,6 +18,8 @@ if (!existsSync(CHROMIUM)) {
   t.test('the console in Chromium', async (t) => {
     const gw = await startGateway(t)
     const sent = await gw.send('AL-ASP', 'RS-MUP')
+    // Held for the DPO's review (rule D3: a minor among the data subjects).
+    const held = await gw.send('AL-ASP', 'ME-UP', { dataSubjects: [{ ref: 'SUBJ-M1', category: 'victim', minor: true }] })
     await gw.sealed()
     const { port } = gw.app.server.address() as AddressInfo
     const origin = `http://127.0.0.1:${port}`
@@ -79,6 +81,22 @@ if (!existsSync(CHROMIUM)) {
       await shot('justified-read')
     })
 
+    await t.test('a DPO: the held message with its reason, released with a reason code', async (t) => {
+      await page.getByRole('button', { name: 'Sign out' }).click()
+      await signInAs(gw.token('AL-ASP', ['dpo']))
+      await page.goto(`${origin}/console/#/review`)
+      const item = page.locator('li.panel', { hasText: held.exchangeId })
+      await item.waitFor()
+      t.match(await item.textContent() ?? '', /D3: a data subject is a minor/, 'the hold reason')
+      await item.locator('select[name="code"]').selectOption('data-protection-review')
+      await item.locator('textarea[name="reason"]').fill('The minor is the victim; sharing protects them.')
+      await shot('review')
+      await item.getByRole('button', { name: 'Decide' }).click()
+      await item.getByText('Released for delivery.').waitFor()
+      const after = await gw.get(`/v1/exchanges/${held.exchangeId}`, gw.token('AL-ASP', ['officer']))
+      t.not(after.json().status, 'held', 'the API has the decision')
+    })
+
     await t.test('an auditor: an inclusion proof verified in the browser', async (t) => {
       await page.getByRole('button', { name: 'Sign out' }).click()
       await signInAs(gw.token('AL-ASP', ['auditor']))
@@ -116,6 +134,14 @@ if (!existsSync(CHROMIUM)) {
       t.match(await page.locator('footer').textContent() ?? '', /Косова/, 'the footnote in the chosen language')
       await shot('sr-Cyrl')
       await page.locator('#language').selectOption('en')
+
+      // A browser set to Macedonian gets Macedonian without choosing.
+      const mk = await browser.newContext({ locale: 'mk-MK', timezoneId: 'Europe/Skopje' })
+      const other = await mk.newPage()
+      await other.goto(`${origin}/console/`)
+      await other.getByRole('heading', { name: 'Најава' }).waitFor()
+      t.equal(await other.locator('html').getAttribute('lang'), 'mk', 'chosen from navigator.languages')
+      await mk.close()
     })
 
     t.same(problems, [], 'no CSP violation, script error or third-party request')

@@ -1,11 +1,15 @@
 import { createHash } from 'node:crypto'
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 
-/** The console's files: plain ES modules, CSS and JSON, served as they are (no build step). */
-export const CONSOLE_DIR = fileURLToPath(new URL('../../console/static/', import.meta.url))
+/**
+ * The console's files: plain ES modules, CSS and JSON, served as they are (no build step). tsc
+ * copies no assets, so the compiled build (dist/) reads them from src/console/static too.
+ */
+export const CONSOLE_DIR = [new URL('../../console/static/', import.meta.url), new URL('../../../src/console/static/', import.meta.url)]
+  .map((u) => fileURLToPath(u)).find((dir) => existsSync(join(dir, 'index.html'))) ?? fileURLToPath(new URL('../../console/static/', import.meta.url))
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -41,7 +45,10 @@ function loadAssets (dir: string, prefix = ''): Map<string, Asset> {
  * (`no-cache`) so that an upgrade of leix is picked up at the next load.
  */
 export async function consoleRoutes (app: FastifyInstance, opts: { dir?: string } = {}): Promise<void> {
-  const assets = loadAssets(opts.dir ?? CONSOLE_DIR)
+  const dir = opts.dir ?? CONSOLE_DIR
+  // A deployment without the files still serves the API; /console then answers 404.
+  const assets = existsSync(dir) ? loadAssets(dir) : new Map<string, Asset>()
+  if (assets.size === 0) app.log.warn({ dir }, 'the console\'s files are missing: /console is not served')
   const send = (path: string) => async (request: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply) => {
     const asset = assets.get(path)
     if (!asset) return await reply.callNotFound()
