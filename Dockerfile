@@ -22,6 +22,8 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # tsc copies no .sql: the compiled build reads the migrations from src/store/migrations (src/store/migrations.ts).
 COPY --from=build /app/src/store/migrations ./src/store/migrations
+# Nor the console's static files: the compiled build serves them from src/console/static.
+COPY --from=build /app/src/console/static ./src/console/static
 COPY package.json ./
 COPY bin ./bin
 COPY schemas ./schemas

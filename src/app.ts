@@ -22,6 +22,7 @@ import { adminRoutes } from './http/routes/admin.ts'
 import { reloadRoutes } from './http/routes/reload.ts'
 import { auditRoutes } from './http/routes/audit.ts'
 import { consultRoutes } from './http/routes/consult.ts'
+import { consoleRoutes } from './http/routes/console.ts'
 import { directoryRoutes } from './http/routes/directory.ts'
 import { evidenceRoutes } from './http/routes/evidence.ts'
 import { exchangeRoutes } from './http/routes/exchanges.ts'
@@ -253,6 +254,7 @@ export async function buildApp (rt: Runtime, services: AppServices, opts: AppOpt
   await app.register(healthRoutes, { pool, sealerPool: rt.sealerPool, redis: rt.redis, extra: services.readiness, counts: () => readinessCounts(rt) })
   await app.register(directoryRoutes, { directory, brokerKey })
   await app.register(witnessRoutes, witnessing)
+  await app.register(consoleRoutes)
   // Everything else needs a bearer token, checked once for the whole group.
   await app.register(async (authenticated) => {
     authenticated.addHook('onRequest', authenticate(rt))
