@@ -12,7 +12,7 @@ import { createPool, isConnectionError, redactUrl } from './store/db.ts'
 import { migrateDatabase } from './store/migrations.ts'
 import { checkDatabaseRoles } from './store/roles.ts'
 import { startServices, type Services } from './background.ts'
-import { buildOperationsApp } from './observability/listener.ts'
+import { buildOperationsApp } from './http/operations.ts'
 
 export interface Started {
   runtime: Runtime

@@ -88,7 +88,7 @@ export function keyRingOf (doc: jose.JWK | BrokerKeyRing): BrokerKeyRing {
 
 /** Validates a ring and turns it into the active SigningKey with every public key published. */
 export function signingKeyFromRing (ring: BrokerKeyRing, what = 'LEIX_BROKER_KEY'): SigningKey {
-  if (typeof ring.active !== 'string') throw new ConfigError(`${what}: the key ring has no active kid`)
+  if (typeof ring.active !== 'string') throw new ConfigError(`${what}: a JWKS (a set of keys) was given where one private JWK is expected, or a key ring with an "active" kid`)
   const kids = new Set<string>()
   const published: jose.JWK[] = []
   let active: SigningKey | undefined

@@ -6,7 +6,7 @@ import pino from 'pino'
 import { systemClock, type Clock } from '../../src/config/clock.ts'
 import { deliverMessage, type DeliveryDeps } from '../../src/delivery/deliver.ts'
 import { createWebhookAgent } from '../../src/delivery/webhook.ts'
-import { buildOperationsApp } from '../../src/observability/listener.ts'
+import { buildOperationsApp } from '../../src/http/operations.ts'
 import { buildTestApp, requestMessage, sign, submit } from '../helpers.ts'
 import { FAST, startRecipient, writeDirectory } from '../delivery/helpers.ts'
 

@@ -1,9 +1,9 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Runtime } from '../runtime.ts'
 import type { ReadinessCheck } from '../readiness.ts'
-import { healthRoutes } from '../http/routes/health.ts'
-import { metricsRoutes } from '../http/routes/metrics.ts'
-import { readinessCounts } from './counts.ts'
+import { healthRoutes } from './routes/health.ts'
+import { metricsRoutes } from './routes/metrics.ts'
+import { readinessCounts } from '../observability/counts.ts'
 
 /**
  * The operations listener (LEIX_METRICS_HOST:LEIX_METRICS_PORT, loopback by default): /metrics,
