@@ -1,6 +1,6 @@
 import { createPublicKey, randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import fastifyHelmet from '@fastify/helmet'
 import fastifyJwt from '@fastify/jwt'
 import fastifyRateLimit from '@fastify/rate-limit'
@@ -92,7 +92,7 @@ export async function buildApp (rt: Runtime, services: AppServices, opts: AppOpt
     // Late requests during shutdown get a problem+json 503 from shutdownHooks, not Fastify's plain one.
     return503OnClosing: false,
     // Probes every few seconds would drown the log: the health routes log one debug line each.
-    disableRequestLogging: (req: IncomingMessage) => (req.url ?? '').startsWith('/health/'),
+    logController: new LogController({ disableRequestLogging: (req: FastifyRequest) => req.url.startsWith('/health/') }),
     ...opts.fastify,
   } as FastifyServerOptions)
   shutdownHooks(app)
