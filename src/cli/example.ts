@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Directory, LegalInstrument } from '../directory/types.ts'
-import { isEuSide } from '../policy/legal.ts'
+import { coverageGap, inForce, isEuSide } from '../policy/legal.ts'
+import { acceptedOpeningLanguages } from '../policy/language.ts'
 import { MESSAGE_KINDS, type MessageKind } from '../intake/message.ts'
 
 const DAY_MS = 86_400_000
@@ -16,8 +17,10 @@ export interface ExampleOptions {
   kind: MessageKind
   officer: string
   now?: Date
-  /** Legal instrument to cite; `PCC-SEE` (with a five-year cap) when absent. */
-  instrument?: Pick<LegalInstrument, 'id' | 'maxRetentionDays'>
+  /** Legal instrument to cite; `PCC-SEE` (with a five-year cap) when absent. No data subjects when it allows no personal data (L1). */
+  instrument?: Pick<LegalInstrument, 'id' | 'maxRetentionDays'> & { personalData?: boolean }
+  /** BCP 47 tag of the message's language (P2). @defaultValue 'en' */
+  language?: string
   /** Between the EU side and a third country: name a transfer basis (rule L5). */
   thirdCountryTransfer?: boolean
   /** The message answered; required for the reply kinds. */
@@ -45,12 +48,13 @@ export function exampleMessage (o: ExampleOptions): Record<string, unknown> {
     from: { agency: o.from, officer: o.officer },
     to: { agency: o.to },
     createdAt: now.toISOString(),
+    language: o.language ?? 'en',
     caseRef: 'CASE-2026-0815',
     crimeAreas: ['drug-trafficking', 'organised-crime'],
     legalBasis,
     urgency: { level: 'normal' },
     handling: { code: 'H2', classification: 'BASIC_PROTECTION' },
-    dataSubjects: [{ ref: 'SUBJ-7F3A', category: 'suspect' }],
+    dataSubjects: instrument.personalData === false ? [] : [{ ref: 'SUBJ-7F3A', category: 'suspect' }],
     retention: { eraseBy },
     body: { text: 'Request for vehicle registration and border-crossing records for the subject.' },
   }
@@ -68,7 +72,7 @@ export function exampleMessage (o: ExampleOptions): Record<string, unknown> {
           offence: 'Unauthorised production and trafficking of narcotic drugs (Criminal Code Art. 283)',
           facts: 'Seizure of 40 kg of cannabis on 12 November; the driver named the subject as organiser.',
           availabilityGrounds: 'The subject is a resident of the requested country and holds a vehicle registered there.',
-          personLink: 'The subject is the suspected organiser of the shipment.',
+          ...(instrument.personalData === false ? {} : { personLink: 'The subject is the suspected organiser of the shipment.' }),
           necessity: 'Needed to identify further vehicles before the next shipment; no less intrusive source is available.',
         },
       }
@@ -106,27 +110,31 @@ export class NoExampleError extends Error {
 }
 
 /**
- * The instrument two agencies may exchange under: the first in the directory to which both their
- * countries are parties (rule L1). The same for both directions, so a reply cites what its request
- * cited. Throws NoExampleError naming what is missing.
+ * The instrument two agencies may exchange under: the first in the directory, in force at `now`,
+ * that covers the pair (rule L1: both countries parties, the hub at one end, the contact points).
+ * The same for both directions, so a reply cites what its request cited. Throws NoExampleError
+ * naming what is missing.
  */
-export function instrumentFor (directory: Directory, from: string, to: string): LegalInstrument {
+export function instrumentFor (directory: Directory, from: string, to: string, now: Date = new Date()): LegalInstrument {
   const sender = directory.agencies.get(from)
   const recipient = directory.agencies.get(to)
   if (!sender) throw new NoExampleError(`${from} is not an agency in the directory`)
   if (!recipient) throw new NoExampleError(`${to} is not an agency in the directory`)
   if (from === to) throw new NoExampleError(`${from} cannot send a message to itself: an exchange has two agencies`)
   for (const instrument of directory.instruments.values()) {
-    if (instrument.parties.includes(sender.country) && instrument.parties.includes(recipient.country)) return instrument
+    if (inForce(instrument, now) && coverageGap(instrument, sender, recipient) === undefined) return instrument
   }
-  throw new NoExampleError(`no legal instrument in the directory has both ${sender.country} (${from}) and ${recipient.country} (${to}) as parties, ` +
+  throw new NoExampleError(`no legal instrument in the directory in force covers ${sender.country} (${from}) and ${recipient.country} (${to}), ` +
     'so these agencies cannot exchange through leix (rule L1); add the instrument they share to the directory first')
 }
 
 /** An example message that the directory's rules accept for this pair and kind. */
-export function exampleFor (directory: Directory, o: Omit<ExampleOptions, 'instrument' | 'thirdCountryTransfer'>): Record<string, unknown> {
-  const instrument = instrumentFor(directory, o.from, o.to)
+export function exampleFor (directory: Directory, o: Omit<ExampleOptions, 'instrument' | 'thirdCountryTransfer' | 'language'>): Record<string, unknown> {
+  const instrument = instrumentFor(directory, o.from, o.to, o.now)
   const ends = [o.from, o.to].map((id) => isEuSide(directory.agencies.get(id)?.country ?? '', directory))
   const thirdCountryTransfer = ends[0] !== ends[1]
-  return exampleMessage({ ...o, instrument, thirdCountryTransfer })
+  // P2: English where the recipient or the instrument accepts it, else the recipient's first language.
+  const accepted = acceptedOpeningLanguages({ to: { agency: o.to }, legalBasis: { instrument: instrument.id } }, directory) ?? ['en']
+  const language = accepted.includes('en') ? 'en' : accepted[0]
+  return exampleMessage({ ...o, instrument, thirdCountryTransfer, ...(language ? { language } : {}) })
 }

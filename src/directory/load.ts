@@ -4,6 +4,8 @@ import addFormatsModule from 'ajv-formats'
 import type { JWK } from 'jose'
 import type { Agency, Directory, LegalInstrument } from './types.ts'
 import { isTimeZone } from '../policy/calendar.ts'
+import { CRIME_AREAS } from '../intake/message.ts'
+import { countryFootnote, countryName } from './names.ts'
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020
 
@@ -69,6 +71,7 @@ export function buildDirectory (raw: unknown, opts: { allowInsecureLoopbackWebho
   const instruments = new Map<string, LegalInstrument>()
   doc.instruments.forEach((instrument, i) => {
     if (instruments.has(instrument.id)) throw new DirectoryError(`${source}: /instruments/${i}/id: duplicate instrument ${instrument.id}`)
+    checkInstrument(instrument, agencies, `${source}: /instruments/${i}`)
     instruments.set(instrument.id, instrument)
   })
   return {
@@ -81,12 +84,46 @@ export function buildDirectory (raw: unknown, opts: { allowInsecureLoopbackWebho
   }
 }
 
+/**
+ * L1: what the schema cannot say of an instrument: its hub and contact points are agencies of its
+ * parties, its validity ends after it starts, its reservations are by parties about known crime areas.
+ */
+function checkInstrument (instrument: LegalInstrument, agencies: ReadonlyMap<string, Agency>, at: string): void {
+  const fail = (path: string, message: string): never => { throw new DirectoryError(`${at}/${path}: ${message}`) }
+  const parties = new Set(instrument.parties)
+  if (instrument.validUntil !== undefined && instrument.validUntil < instrument.validFrom) {
+    fail('validUntil', `${instrument.validUntil} is before validFrom ${instrument.validFrom}`)
+  }
+  if (instrument.covers !== 'any-two-parties') {
+    instrument.covers.hub.forEach((id, h) => {
+      const hub = agencies.get(id)
+      if (hub === undefined) fail(`covers/hub/${h}`, `unknown agency ${id}`)
+      else if (!parties.has(hub.country)) fail(`covers/hub/${h}`, `hub ${id} is of ${hub.country}, not a party to ${instrument.id}`)
+    })
+  }
+  for (const [country, ids] of Object.entries(instrument.contactPoints ?? {})) {
+    if (!parties.has(country)) fail(`contactPoints/${country}`, `${country} is not a party to ${instrument.id}`)
+    ids.forEach((id, c) => {
+      const agency = agencies.get(id)
+      if (agency === undefined) fail(`contactPoints/${country}/${c}`, `unknown agency ${id}`)
+      else if (agency.country !== country) fail(`contactPoints/${country}/${c}`, `${id} is an agency of ${agency.country}, not ${country}`)
+    })
+  }
+  instrument.reservations?.forEach((reservation, r) => {
+    if (!parties.has(reservation.party)) fail(`reservations/${r}/party`, `${reservation.party} is not a party to ${instrument.id}`)
+    const unknown = (reservation.crimeAreas ?? []).filter((area) => !(CRIME_AREAS as readonly string[]).includes(area))
+    if (unknown.length > 0) fail(`reservations/${r}/crimeAreas`, `unknown crime area ${unknown.join(', ')}`)
+  })
+}
+
 /** The public view of an agency for `GET /v1/agencies`. */
 export function publicAgency (agency: Agency): Record<string, unknown> {
   return {
     id: agency.id,
     name: agency.name,
     country: agency.country,
+    countryName: countryName(agency.country),
+    ...(countryFootnote(agency.country) !== undefined ? { footnote: countryFootnote(agency.country) } : {}),
     clearance: agency.clearance,
     languages: agency.languages,
     delivery: { mode: agency.delivery.mode },

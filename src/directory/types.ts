@@ -21,7 +21,10 @@ export interface Agency {
   /** `CC-NAME`, for example `AL-ASP`, `RS-MUP`, `EU-EUROPOL`. */
   id: string
   name: string
-  /** ISO 3166-1 alpha-2 (with `XK` for Kosovo) or `EU` for EU bodies. */
+  /**
+   * ISO 3166-1 alpha-2, or `EU` for EU bodies, or `XK` for Kosovo*: `XK` is a user-assigned code
+   * (ISO 3166-1 reserves XA-XZ for users), not an ISO 3166-1 country code.
+   */
   country: string
   /** Highest classification the agency may receive (S3). */
   clearance: Classification
@@ -63,6 +66,57 @@ export interface LegalInstrument {
   delayGrounds?: Array<{ ground: string; maxExtensionDays: number }>
   /** Longest retention, in days from receipt, the instrument allows (D7). */
   maxRetentionDays: number
+  /**
+   * L1: which pairs of agencies the instrument covers. `any-two-parties`: any two agencies of its
+   * parties (PCC-SEE, 2023/977, bilateral agreements). `{hub}`: every message has one of the hub
+   * agencies at exactly one end (Europol ↔ a member state or partner, never partner ↔ partner).
+   * @defaultValue 'any-two-parties'
+   */
+  covers: InstrumentCoverage
+  /**
+   * L1: per country, the only agencies that may exchange under the instrument (a party's single
+   * contact point, for example BiH's Ministry of Security for Europol). Other countries: any agency.
+   */
+  contactPoints?: Record<string, string[]>
+  /** L1: first day the instrument applies (`YYYY-MM-DD`, UTC). */
+  validFrom: string
+  /** L1: last day the instrument applies (`YYYY-MM-DD`, UTC, inclusive); none: open-ended. */
+  validUntil?: string
+  /** L1: what a party excludes from the instrument (crime areas or kinds of message). */
+  reservations?: InstrumentReservation[]
+  /** L1: whether personal data (data subjects) may be exchanged at all. @defaultValue true */
+  personalData: boolean
+  /** L4: the refusal grounds the instrument allows. @defaultValue 2023/977 Art. 6(1) (a)-(h) */
+  refusalGrounds: string[]
+  /** P2: a request in English is accepted whatever the recipient lists. @defaultValue false */
+  englishAccepted: boolean
+  /** Where the instrument's text is published. */
+  source: InstrumentSource
+  /** Free text for the reader of the directory (a reading, an unconfirmed date). */
+  note?: string
+}
+
+/** L1: the pairs an instrument covers (see `LegalInstrument.covers`). */
+export type InstrumentCoverage = 'any-two-parties' | { hub: string[] }
+
+/** L1: a party's reservation: it does not apply the instrument to these crime areas or kinds. */
+export interface InstrumentReservation {
+  /** Country code of the reserving party. */
+  party: string
+  crimeAreas?: string[]
+  kinds?: string[]
+  note: string
+  /** Where the reservation is published. */
+  source: string
+}
+
+/** Where an instrument is published: its title, date (signature or adoption) and publication. */
+export interface InstrumentSource {
+  title: string
+  /** `YYYY-MM-DD`. */
+  date: string
+  /** Official Journal reference, treaty series, or the publishing body's site. */
+  publishedIn: string
 }
 
 /** The trust registry, loaded from `LEIX_DIRECTORY` and validated by `schemas/directory.schema.json`. */

@@ -25,6 +25,8 @@ export interface ExchangeRow {
   deadline_profile: '2023/977' | 'requester-set' | null
   /** IANA zone calendar days are counted in (the requested agency's, when the exchange opened). */
   time_zone: string | null
+  /** P2: the request's BCP 47 language (null: opened before it was stored). */
+  language: string | null
   overdue_at: Date | null
   delayed_until: Date | null
 }
@@ -71,14 +73,16 @@ export interface NewExchange {
   deadlineBasis: string | null
   deadlineProfile: string
   timeZone: string
+  /** P2: the opening message's language; replies are checked against it. */
+  language: string
 }
 
 /** The INSERT of a new exchange, as a part of intake's one-statement commit. */
 export function insertExchange (e: NewExchange): SqlPart {
   return (p) => `INSERT INTO exchanges (id, requester, responder, opened_by, kind, case_ref, crime_areas, legal_basis, urgency, classification,
-       status, opened_at, deadline, deadline_basis, updated_at, deadline_profile, time_zone) VALUES ${p.row([
+       status, opened_at, deadline, deadline_basis, updated_at, deadline_profile, time_zone, language) VALUES ${p.row([
     e.id, e.requester, e.responder, e.openedBy, e.kind, e.caseRef, e.crimeAreas, e.legalBasis, e.urgency, e.classification, e.status,
-    e.openedAt, e.deadline, e.deadlineBasis, e.openedAt, e.deadlineProfile, e.timeZone,
+    e.openedAt, e.deadline, e.deadlineBasis, e.openedAt, e.deadlineProfile, e.timeZone, e.language,
   ])}`
 }
 

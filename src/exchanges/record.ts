@@ -2,7 +2,7 @@ import { recordEvent, type AuditActor, type AuditEventInput, type AuditEventType
 import type { LegalInstrument } from '../directory/types.ts'
 import { DomainError } from '../errors.ts'
 import type { Message } from '../intake/message.ts'
-import { checkDelayAgainstDeadline, DEFAULT_TIME_ZONE, recomputeDeadline, type DeadlineTerms } from '../policy/index.ts'
+import { acceptedReplyLanguages, checkDelayAgainstDeadline, checkReplyLanguage, DEFAULT_TIME_ZONE, recomputeDeadline, type DeadlineTerms } from '../policy/index.ts'
 import { findReplyParent, receivedByRequesterAt } from '../delivery/messages-repository.ts'
 import { withTransaction, type Client, type Pool } from '../store/db.ts'
 import type { SqlPart } from '../store/statement.ts'
@@ -37,7 +37,7 @@ export function openExchange (o: { message: Message; status: 'accepted' | 'held'
       crimeAreas: message.crimeAreas, legalBasis: message.legalBasis.instrument, urgency: message.urgency.level,
       classification: message.handling.classification, status: o.status, openedAt: o.receivedAt, deadline: o.deadline,
       deadlineBasis: o.deadline ? (o.terms.profile === 'requester-set' ? 'requester-set' : message.urgency.level === 'urgent' ? 'urgent-direct' : 'normal') : null,
-      deadlineProfile: o.terms.profile, timeZone: o.terms.timeZone,
+      deadlineProfile: o.terms.profile, timeZone: o.terms.timeZone, language: message.language,
     }),
     event: {
       type: 'exchange.opened', actor: { kind: 'agency-system', agency: message.from.agency, id: message.from.officer },
@@ -61,7 +61,7 @@ const REPLY_EVENTS: Partial<Record<Message['kind'], AuditEventType>> = {
  */
 export async function applyReply (
   client: Client,
-  r: { message: Message; held: boolean; receivedAt: Date; instrument: LegalInstrument; actor: AuditActor }
+  r: { message: Message; held: boolean; receivedAt: Date; instrument: LegalInstrument; actor: AuditActor; recipientLanguages: readonly string[] }
 ): Promise<{ exchangeId: string; deadline: Date | null }> {
   const { message } = r
   const parent = message.inReplyTo === undefined ? undefined : await findReplyParent(client, message.inReplyTo)
@@ -92,6 +92,13 @@ export async function applyReply (
   if (message.legalBasis.instrument !== exchange.legal_basis) {
     throw new DomainError('principle-violation', `a reply cites its exchange's instrument ${exchange.legal_basis}`, {
       violations: [{ rule: 'L1', path: '/legalBasis/instrument', message: `exchange ${exchange.id} is under ${exchange.legal_basis}, not ${message.legalBasis.instrument}` }],
+    })
+  }
+  // P2: in the request's language, or one the reply's recipient lists.
+  const language = checkReplyLanguage(message, exchange.language, r.recipientLanguages)
+  if (language.length > 0) {
+    throw new DomainError('principle-violation', 'the message breaks P2', {
+      violations: language, extra: { acceptedLanguages: acceptedReplyLanguages(exchange.language, r.recipientLanguages) },
     })
   }
   // T3: a delay notice before the deadline, within its ground's allowance; a miss is never erased.

@@ -9,7 +9,7 @@ import { findStoredResult, insertMessage, type NewMessage } from '../delivery/me
 import { deadlineOf } from '../exchanges/exchanges-repository.ts'
 import { statement, withParts } from '../store/statement.ts'
 import { DomainError } from '../errors.ts'
-import { checkPrinciples, checkSenderBinding, computeDeadline, DEFAULT_TIME_ZONE, type PolicyLimits, type Violation, type Hold } from '../policy/index.ts'
+import { acceptedOpeningLanguages, checkPrinciples, checkSenderBinding, computeDeadline, DEFAULT_TIME_ZONE, type PolicyLimits, type Violation, type Hold } from '../policy/index.ts'
 import { transferDetails } from '../policy/legal.ts'
 import { withTransaction, type Pool } from '../store/db.ts'
 import { applyReply, openExchange } from '../exchanges/record.ts'
@@ -93,7 +93,11 @@ export async function submitMessage (deps: IntakeDeps, jws: string, channel: Sub
     const { violations, holds } = checkPrinciples(message, { directory: deps.directory, now: receivedAt, limits: deps.limits })
     const all = [...binding, ...violations]
     if (all.length > 0) {
-      throw new DomainError('principle-violation', `the message breaks ${[...new Set(all.map((v) => v.rule))].join(', ')}`, { violations: all })
+      // P2: the problem names the languages the recipient accepts.
+      const languages = all.some((v) => v.rule === 'P2') ? acceptedOpeningLanguages(message, deps.directory) : undefined
+      throw new DomainError('principle-violation', `the message breaks ${[...new Set(all.map((v) => v.rule))].join(', ')}`, {
+        violations: all, ...(languages ? { extra: { acceptedLanguages: languages } } : {}),
+      })
     }
     let result: SubmitResult
     try {
@@ -218,7 +222,8 @@ async function persist (deps: IntakeDeps, pool: Pool, a: Accepted): Promise<Subm
 
   // A reply changes its exchange: lock it, check the counterpart and the state machine.
   return withTransaction(pool, async (client) => {
-    const reply = await applyReply(client, { message, held: status === 'held', receivedAt, instrument, actor })
+    const recipientLanguages = deps.directory.agencies.get(message.to.agency)?.languages ?? []
+    const reply = await applyReply(client, { message, held: status === 'held', receivedAt, instrument, actor, recipientLanguages })
     const receipt = await sign(reply.exchangeId)
     const insert = statement(insertMessage(stored(reply.exchangeId, receipt)))
     await client.query(insert.text, insert.values)

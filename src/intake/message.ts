@@ -84,6 +84,8 @@ export interface Message {
   from: { agency: string; officer: string }
   to: { agency: string }
   createdAt: string
+  /** P2: the message's language, a BCP 47 tag (well-formedness is checked by P2). */
+  language: string
   caseRef: string
   /** Non-empty, unique. */
   crimeAreas: CrimeArea[]

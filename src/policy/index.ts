@@ -2,6 +2,7 @@
 import type { Message } from '../intake/message.ts'
 import { DATA_PROTECTION_HOLDS, DATA_PROTECTION_RULES } from './data-protection.ts'
 import { LEGAL_RULES } from './legal.ts'
+import { LANGUAGE_RULES } from './language.ts'
 import { QUALITY_RULES } from './quality.ts'
 import { SECURE_RULES } from './secure.ts'
 import { TIMELY_RULES } from './timely.ts'
@@ -15,11 +16,13 @@ export type { DeadlineProfile } from './timely.ts'
 export { retentionCap } from './data-protection.ts'
 export type { RetentionCheck } from './data-protection.ts'
 export { checkSenderBinding } from './secure.ts'
+export { acceptedOpeningLanguages, acceptedReplyLanguages, checkReplyLanguage, languageMatches } from './language.ts'
 
-/** Every rejecting rule, in report order: legal, timely, secure, quality, data protection. */
+/** Every rejecting rule, in report order: legal, timely, proactive (language), secure, quality, data protection. */
 export const RULES: readonly Rule[] = [
   ...LEGAL_RULES,
   ...TIMELY_RULES,
+  ...LANGUAGE_RULES,
   ...SECURE_RULES,
   ...QUALITY_RULES,
   ...DATA_PROTECTION_RULES,

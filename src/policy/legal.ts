@@ -1,5 +1,5 @@
 // Legal principle (rule L1-L5). Pure functions of the message and the directory.
-import type { Directory } from '../directory/types.ts'
+import type { Agency, Directory, LegalInstrument } from '../directory/types.ts'
 import type { Message } from '../intake/message.ts'
 import type { Rule, Violation } from './types.ts'
 import { isBlank } from './text.ts'
@@ -8,26 +8,100 @@ import { isBlank } from './text.ts'
 export const REFUSAL_GROUNDS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'] as const
 
 /**
- * L1: the instrument is in the registry and both ends' countries are parties to it.
+ * L1: why `instrument` does not cover a message from `from` to `to`, or undefined when it does:
+ * both countries are parties, a hub instrument has a hub agency at exactly one end, and a
+ * country with named contact points speaks only through them. Shared by intake and `leix example`.
+ */
+export function coverageGap (instrument: LegalInstrument, from: Agency, to: Agency): { end: 'from' | 'to'; message: string } | undefined {
+  for (const [end, agency] of [['from', from], ['to', to]] as const) {
+    if (!instrument.parties.includes(agency.country)) {
+      return { end, message: `${agency.country} (${end === 'from' ? 'sender' : 'recipient'} ${agency.id}) is not a party to ${instrument.id}` }
+    }
+  }
+  if (instrument.covers !== 'any-two-parties') {
+    const hub = instrument.covers.hub
+    const hubs = [from, to].filter((a) => hub.includes(a.id)).length
+    if (hubs !== 1) {
+      return {
+        end: 'to',
+        message: `${instrument.id} covers exchanges between ${hub.join(' or ')} and a party's agency only, not ${from.id} to ${to.id}`,
+      }
+    }
+  }
+  for (const [end, agency] of [['from', from], ['to', to]] as const) {
+    const points = instrument.contactPoints?.[agency.country]
+    if (points !== undefined && !points.includes(agency.id)) {
+      return { end, message: `under ${instrument.id}, ${agency.country} exchanges only through ${points.join(', ')}, not ${agency.id}` }
+    }
+  }
+  return undefined
+}
+
+/** L1: whether the instrument applies on the day of `at` (UTC dates, `validUntil` inclusive). */
+export function inForce (instrument: LegalInstrument, at: Date): boolean {
+  const day = at.toISOString().slice(0, 10)
+  return day >= instrument.validFrom && (instrument.validUntil === undefined || day <= instrument.validUntil)
+}
+
+/**
+ * L1: the instrument is in the registry, in force on the day of receipt, and covers the pair
+ * (parties, hub, contact points); no party's reservation excludes the message; personal data only
+ * where the instrument allows it; never to one's own agency.
  * Agencies missing from the directory are skipped here: `checkRegisteredAgencies` (S1) reports them.
  */
-export const checkLegalBasis: Rule = (message, { directory }) => {
+export const checkLegalBasis: Rule = (message, { directory, now }) => {
+  const violations: Violation[] = []
+  if (message.from.agency === message.to.agency) {
+    violations.push({ rule: 'L1', path: '/to/agency', message: `${message.to.agency} cannot send a message to itself: an exchange has two agencies` })
+  }
   const id = message.legalBasis.instrument
   const instrument = directory.instruments.get(id)
   if (instrument === undefined) {
-    return [{ rule: 'L1', path: '/legalBasis/instrument', message: `legal instrument ${id} is not in the registry` }]
+    return [...violations, { rule: 'L1', path: '/legalBasis/instrument', message: `legal instrument ${id} is not in the registry` }]
   }
-  const violations: Violation[] = []
-  for (const end of ['from', 'to'] as const) {
-    const agency = directory.agencies.get(message[end].agency)
-    if (agency === undefined) continue
-    if (!instrument.parties.includes(agency.country)) {
-      violations.push({
-        rule: 'L1',
-        path: `/${end}/agency`,
-        message: `${agency.country} (${end === 'from' ? 'sender' : 'recipient'} ${agency.id}) is not a party to ${instrument.id}`,
-      })
+  if (!inForce(instrument, now)) {
+    violations.push({
+      rule: 'L1',
+      path: '/legalBasis/instrument',
+      message: `${instrument.id} applies from ${instrument.validFrom}${instrument.validUntil ? ` until ${instrument.validUntil}` : ''}, not on ${now.toISOString().slice(0, 10)}`,
+    })
+  }
+  const from = directory.agencies.get(message.from.agency)
+  const to = directory.agencies.get(message.to.agency)
+  if (from === undefined || to === undefined) {
+    // Only the party check can be made for the end that is known.
+    for (const [end, agency] of [['from', from], ['to', to]] as const) {
+      if (agency !== undefined && !instrument.parties.includes(agency.country)) {
+        violations.push({ rule: 'L1', path: `/${end}/agency`, message: `${agency.country} (${end === 'from' ? 'sender' : 'recipient'} ${agency.id}) is not a party to ${instrument.id}` })
+      }
     }
+  } else if (message.from.agency !== message.to.agency) {
+    // Both ends may fail the party check; report both, then the pair rules.
+    const notParties = (['from', 'to'] as const).filter((end) => !instrument.parties.includes((end === 'from' ? from : to).country))
+    for (const end of notParties) {
+      const agency = end === 'from' ? from : to
+      violations.push({ rule: 'L1', path: `/${end}/agency`, message: `${agency.country} (${end === 'from' ? 'sender' : 'recipient'} ${agency.id}) is not a party to ${instrument.id}` })
+    }
+    const gap = notParties.length === 0 ? coverageGap(instrument, from, to) : undefined
+    if (gap !== undefined) violations.push({ rule: 'L1', path: `/${gap.end}/agency`, message: gap.message })
+  }
+  for (const reservation of instrument.reservations ?? []) {
+    const ends = [from, to].filter((a) => a?.country === reservation.party)
+    if (ends.length === 0) continue
+    const areas = (reservation.crimeAreas ?? []).filter((area) => (message.crimeAreas as readonly string[]).includes(area))
+    if (areas.length > 0) {
+      violations.push({ rule: 'L1', path: '/crimeAreas', message: `${reservation.party} excludes ${areas.join(', ')} from ${instrument.id}: ${reservation.note} (${reservation.source})` })
+    }
+    if (reservation.kinds?.includes(message.kind)) {
+      violations.push({ rule: 'L1', path: '/kind', message: `${reservation.party} excludes ${message.kind} messages from ${instrument.id}: ${reservation.note} (${reservation.source})` })
+    }
+  }
+  if (!instrument.personalData && message.dataSubjects.length > 0) {
+    violations.push({
+      rule: 'L1',
+      path: '/dataSubjects',
+      message: `${instrument.id} allows no exchange of personal data; the message names ${message.dataSubjects.length} data subject${message.dataSubjects.length === 1 ? '' : 's'}`,
+    })
   }
   return violations
 }
@@ -63,17 +137,23 @@ export const checkAccountability: Rule = (message) => {
   return violations
 }
 
-/** L4: a refusal gives one ground of the closed list (a)-(h) and its reasons. */
-export const checkRefusal: Rule = (message) => {
+/**
+ * L4: a refusal gives one ground of its instrument's closed list (2023/977 Art. 6(1) (a)-(h) unless
+ * the instrument lists its own) and its reasons. An unknown instrument is L1's finding; its
+ * refusal is then checked against (a)-(h).
+ */
+export const checkRefusal: Rule = (message, { directory }) => {
   if (message.kind !== 'refusal') return []
   const refusal = message.refusal
   if (refusal === undefined) return [{ rule: 'L4', path: '/refusal', message: 'a refusal must give a ground and reasons' }]
   const violations: Violation[] = []
-  if (!(REFUSAL_GROUNDS as readonly string[]).includes(refusal.ground)) {
+  const instrument = directory.instruments.get(message.legalBasis.instrument)
+  const grounds: readonly string[] = instrument?.refusalGrounds ?? REFUSAL_GROUNDS
+  if (!grounds.includes(refusal.ground)) {
     violations.push({
       rule: 'L4',
       path: '/refusal/ground',
-      message: `refusal ground ${refusal.ground} is not one of 2023/977 Art. 6(1) (a)-(h)`,
+      message: `refusal ground ${refusal.ground} is not one of ${instrument?.id ?? '2023/977 Art. 6(1)'}'s grounds (${grounds.join(', ')})`,
     })
   }
   if (isBlank(refusal.reasons)) {

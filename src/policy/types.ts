@@ -5,7 +5,7 @@ import type { Message } from '../intake/message.ts'
 export type RuleId =
   | 'L1' | 'L2' | 'L3' | 'L4' | 'L5'
   | 'T1' | 'T2' | 'T3' | 'T4' | 'T5'
-  | 'P1'
+  | 'P1' | 'P2'
   | 'S1' | 'S2' | 'S3' | 'S4'
   | 'Q1' | 'Q2' | 'Q3'
   | 'D1' | 'D2' | 'D3' | 'D4' | 'D5' | 'D6' | 'D7'

@@ -7,6 +7,7 @@ import { loadDirectory } from '../../src/directory/load.ts'
 import { compileMessageValidator } from '../../src/intake/message.ts'
 import { checkPrinciples, checkSenderBinding, DEFAULT_POLICY_LIMITS } from '../../src/policy/index.ts'
 import { EXAMPLE_KINDS, REPLY_KINDS } from '../../src/cli/example.ts'
+import { coverageGap, inForce } from '../../src/policy/legal.ts'
 import { leix } from './run.ts'
 
 const DIRECTORY = 'config/directory.sample.json'
@@ -14,9 +15,10 @@ const directory = loadDirectory(DIRECTORY)
 const validate = compileMessageValidator()
 const agencies = [...directory.agencies.keys()]
 
+/** L1: an instrument in force covers the pair (parties, hub, contact points). */
 function sharesInstrument (from: string, to: string): boolean {
-  const [a, b] = [directory.agencies.get(from)!.country, directory.agencies.get(to)!.country]
-  return from !== to && [...directory.instruments.values()].some((i) => i.parties.includes(a) && i.parties.includes(b))
+  const [a, b] = [directory.agencies.get(from)!, directory.agencies.get(to)!]
+  return from !== to && [...directory.instruments.values()].some((i) => inForce(i, new Date()) && coverageGap(i, a, b) === undefined)
 }
 
 /** What intake would say of the message, short of the signature and the stored exchange. */
@@ -40,16 +42,20 @@ t.test('every ordered pair: a request intake accepts, or "no legal instrument"',
       } else {
         t.equal(r.code, 1, `${from} -> ${to} exits 1`)
         t.equal(r.stdout, '')
-        t.match(r.stderr, from === to ? /cannot send a message to itself/ : /no legal instrument in the directory has both .* as parties/, `${from} -> ${to} says why`)
+        t.match(r.stderr, from === to ? /cannot send a message to itself/ : /no legal instrument in the directory in force covers .* and .*rule L1/, `${from} -> ${to} says why`)
       }
     }
   }
   t.ok(written > 50, `${written} pairs can exchange`)
 })
 
-t.test('the pairs the issue named: an instrument both are party to, and a transfer basis where L5 asks', async (t) => {
+t.test('L1: the pairs the issue named: an instrument that covers them, and a transfer basis where L5 asks', async (t) => {
   const cases: [string, string, string, boolean][] = [
     ['EU-EUROPOL', 'AL-ASP', 'EUROPOL-OA-AL', true],
+    ['EU-EUROPOL', 'BA-MSB', 'EUROPOL-OA-BA', true],
+    ['DE-BKA', 'EU-EUROPOL', 'EUROPOL-REG', false],
+    ['EU-EUROJUST', 'RS-MUP', 'EUROJUST-CA-RS', true],
+    ['EU-EUROPOL', 'XK-KP', 'EUROPOL-WA-XK', true],
     ['XK-KP', 'AL-ASP', 'BIL-AL-XK', false],
     ['DE-BKA', 'AT-BK', 'EU-2023/977', false],
     ['AT-BK', 'RS-MUP', 'PCC-SEE', true],
@@ -63,6 +69,13 @@ t.test('the pairs the issue named: an instrument both are party to, and a transf
   const none = await leix(['example', '--from', 'XK-KP', '--to', 'RS-MUP', '--directory', DIRECTORY])
   t.equal(none.code, 1)
   t.match(none.stderr, /XK \(XK-KP\) and RS \(RS-MUP\)/)
+  // Hub instruments never cover partner and partner, nor a country's other agencies than its contact point.
+  for (const [from, to] of [['BA-DKPT', 'EU-EUROPOL'], ['EU-EUROJUST', 'BA-MSB'], ['XK-KP', 'EU-EUROJUST']]) {
+    const r = await leix(['example', '--from', from!, '--to', to!, '--directory', DIRECTORY])
+    t.equal(r.code, 1, `${from} -> ${to}: no instrument covers the pair`)
+  }
+  const wa = JSON.parse((await leix(['example', '--from', 'XK-KP', '--to', 'EU-EUROPOL', '--directory', DIRECTORY])).stdout)
+  t.same(wa.dataSubjects, [], 'a working arrangement allows no personal data: the example names no data subject')
 })
 
 t.test('every kind, for every pair that can exchange', async (t) => {

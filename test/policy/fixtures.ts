@@ -3,6 +3,7 @@
 import type { Agency, Classification, Directory, LegalInstrument } from '../../src/directory/types.ts'
 import type { Message, MessageKind } from '../../src/intake/message.ts'
 import { checkPrinciples, DEFAULT_POLICY_LIMITS } from '../../src/policy/index.ts'
+import { REFUSAL_GROUNDS } from '../../src/policy/legal.ts'
 import type { Hold, PolicyContext, RuleId, Violation } from '../../src/policy/index.ts'
 
 /** Receipt time of every test message. */
@@ -26,12 +27,19 @@ function agency (id: string, country: string, clearance: Classification, compete
   }
 }
 
-function instrument (id: string, parties: string[], deadlineProfile: LegalInstrument['deadlineProfile'], maxRetentionDays: number): LegalInstrument {
-  return { id, title: id, parties, deadlineProfile, maxRetentionDays }
+function instrument (id: string, parties: string[], deadlineProfile: LegalInstrument['deadlineProfile'], maxRetentionDays: number, more: Partial<LegalInstrument> = {}): LegalInstrument {
+  return {
+    id, title: id, parties, deadlineProfile, maxRetentionDays, covers: 'any-two-parties', validFrom: '2007-10-10', personalData: true,
+    refusalGrounds: [...REFUSAL_GROUNDS], englishAccepted: false, source: { title: id, date: '2006-05-05', publishedIn: 'test fixture' }, ...more,
+  }
 }
 
 export interface DirectoryOptions {
   riskCountries?: string[]
+  /** Extra instruments (L1, L4, P2 tests); unset fields take the fixture defaults. */
+  instruments?: Partial<LegalInstrument>[]
+  /** Languages per agency id (P2); others list `en`. */
+  languages?: Record<string, string[]>
 }
 
 export function makeDirectory (options: DirectoryOptions = {}): Directory {
@@ -47,8 +55,10 @@ export function makeDirectory (options: DirectoryOptions = {}): Directory {
   const instruments = [
     instrument('PCC-SEE', ['AL', 'AT', 'BA', 'BG', 'HU', 'MD', 'ME', 'MK', 'RO', 'RS', 'SI'], 'requester-set', 365),
     instrument('EU-2023/977', EU_MEMBER_STATES, '2023/977', 365),
-    instrument('EUROPOL-OA', ['EU', 'AL', 'RS', 'AT', 'DE'], 'requester-set', 730),
+    instrument('EUROPOL-OA', ['EU', 'AL', 'RS', 'AT', 'DE'], 'requester-set', 730, { covers: { hub: ['EU-EUROPOL'] } }),
+    ...(options.instruments ?? []).map((i) => instrument(i.id ?? 'X', i.parties ?? [], i.deadlineProfile ?? 'requester-set', i.maxRetentionDays ?? 365, i)),
   ]
+  for (const a of agencies) a.languages = options.languages?.[a.id] ?? a.languages
   return {
     agencies: new Map(agencies.map((a) => [a.id, a])),
     instruments: new Map(instruments.map((i) => [i.id, i])),
@@ -76,6 +86,7 @@ export function request (): Message {
     from: { agency: 'AL-ASP', officer: 'al-officer-17' },
     to: { agency: 'RS-MUP' },
     createdAt: at(-10_000),
+    language: 'en',
     caseRef: 'AL-2026-0042',
     crimeAreas: ['drug-trafficking', 'organised-crime'],
     legalBasis: { instrument: 'PCC-SEE', article: '5' },

@@ -52,6 +52,8 @@ export function replyTo (received: Record<string, unknown>, o: {
     from: { agency: r.to.agency, officer: o.officer },
     to: { agency: r.from.agency },
     createdAt: o.now.toISOString(),
+    // P2: a reply in the request's language is always accepted.
+    language: r.language,
     caseRef: r.caseRef,
     crimeAreas: r.crimeAreas,
     legalBasis: r.legalBasis,

@@ -17,6 +17,6 @@ export async function directoryRoutes (app: FastifyInstance, deps: { directory: 
   })
 
   app.get('/v1/agencies', {
-    schema: { summary: "Every agency's id, name, country, clearance, delivery mode and public keys", tags: ['directory'] },
+    schema: { summary: "Every agency's id, name, country (with its countryName, and the footnote that goes with Kosovo*), clearance, languages, delivery mode and public keys", tags: ['directory'] },
   }, async () => ({ agencies: [...deps.directory.agencies.values()].map(publicAgency) }))
 }
