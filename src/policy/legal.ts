@@ -68,21 +68,16 @@ export const checkLegalBasis: Rule = (message, { directory, now }) => {
   }
   const from = directory.agencies.get(message.from.agency)
   const to = directory.agencies.get(message.to.agency)
-  if (from === undefined || to === undefined) {
-    // Only the party check can be made for the end that is known.
-    for (const [end, agency] of [['from', from], ['to', to]] as const) {
-      if (agency !== undefined && !instrument.parties.includes(agency.country)) {
-        violations.push({ rule: 'L1', path: `/${end}/agency`, message: `${agency.country} (${end === 'from' ? 'sender' : 'recipient'} ${agency.id}) is not a party to ${instrument.id}` })
-      }
-    }
-  } else if (message.from.agency !== message.to.agency) {
-    // Both ends may fail the party check; report both, then the pair rules.
-    const notParties = (['from', 'to'] as const).filter((end) => !instrument.parties.includes((end === 'from' ? from : to).country))
-    for (const end of notParties) {
-      const agency = end === 'from' ? from : to
+  // Every known end that is not a party; if both are parties, the pair rules (hub, contact points).
+  let parties = true
+  for (const [end, agency] of [['from', from], ['to', to]] as const) {
+    if (agency !== undefined && !instrument.parties.includes(agency.country)) {
+      parties = false
       violations.push({ rule: 'L1', path: `/${end}/agency`, message: `${agency.country} (${end === 'from' ? 'sender' : 'recipient'} ${agency.id}) is not a party to ${instrument.id}` })
     }
-    const gap = notParties.length === 0 ? coverageGap(instrument, from, to) : undefined
+  }
+  if (parties && from !== undefined && to !== undefined && from.id !== to.id) {
+    const gap = coverageGap(instrument, from, to)
     if (gap !== undefined) violations.push({ rule: 'L1', path: `/${gap.end}/agency`, message: gap.message })
   }
   for (const reservation of instrument.reservations ?? []) {
