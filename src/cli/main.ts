@@ -7,6 +7,7 @@ import {
   type Command, type CommandGroup, type Entry, type Io,
 } from './command.ts'
 import { ack } from './commands/ack.ts'
+import { agencies } from './commands/agencies.ts'
 import { audit } from './commands/audit.ts'
 import { db } from './commands/db.ts'
 import { delivery } from './commands/delivery.ts'
@@ -32,7 +33,7 @@ import { witness } from './commands/witness.ts'
 export const SECTIONS: readonly { title: string; commands: readonly Entry[] }[] = [
   { title: 'Run', commands: [serve, gateway, worker, migrate, db, health] },
   { title: 'Keys and tokens', commands: [keys, token] },
-  { title: 'Messages', commands: [example, sign, send, status, exchanges, receipt] },
+  { title: 'Messages', commands: [agencies, example, sign, send, status, exchanges, receipt] },
   { title: 'Receiving', commands: [inbox, ack, reply, notifications, delivery] },
   { title: 'Audit', commands: [audit, witness, evidence, proof] },
 ]
