@@ -81,8 +81,8 @@ export const checkLegalBasis: Rule = (message, { directory, now }) => {
     if (gap !== undefined) violations.push({ rule: 'L1', path: `/${gap.end}/agency`, message: gap.message })
   }
   for (const reservation of instrument.reservations ?? []) {
-    const ends = [from, to].filter((a) => a?.country === reservation.party)
-    if (ends.length === 0) continue
+    // A reservation limits the reserving party both as sender and as recipient.
+    if (![from, to].some((a) => a?.country === reservation.party)) continue
     const areas = (reservation.crimeAreas ?? []).filter((area) => (message.crimeAreas as readonly string[]).includes(area))
     if (areas.length > 0) {
       violations.push({ rule: 'L1', path: '/crimeAreas', message: `${reservation.party} excludes ${areas.join(', ')} from ${instrument.id}: ${reservation.note} (${reservation.source})` })
