@@ -82,8 +82,8 @@ t.test('L5 third-country transfer: only data leaving the EU side for a third cou
     )
   }
   // The recipient of a transfer must be a competent authority; inside the EU L5 does not ask.
-  const withFiu = makeDirectory()
-  withFiu.agencies.set('AL-FIU', { ...withFiu.agencies.get('AL-ASP')!, id: 'AL-FIU', competentAuthority: false })
+  const base = makeDirectory()
+  const withFiu = { ...base, agencies: new Map([...base.agencies, ['AL-FIU', { ...base.agencies.get('AL-ASP')!, id: 'AL-FIU', competentAuthority: false }]]) }
   const ctx = makeContext({ directory: withFiu })
   const toFiu = (from: string): Message => ({ ...messageOf('response'), from: { agency: from, officer: 'x' }, to: { agency: 'AL-FIU' }, legalBasis: { instrument: 'EUROPOL-OA', transfer: basis } })
   t.same(findings(toFiu('AT-BK'), 'L5', ctx), [{ rule: 'L5', path: '/to/agency' }], 'L5: EU to a third-country body that is not a competent authority')
