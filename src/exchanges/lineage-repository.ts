@@ -11,7 +11,7 @@ export interface ConsentRow {
 }
 
 /**
- * The consents recorded for `holder` on messages `ids`, oldest first: standing conditions, and the
+ * The consents recorded for `holder` on messages `ids`, in the order they were recorded: standing conditions, and the
  * decisions of consent replies (the caller drops those of replies held or rejected by review).
  */
 export async function consentsFor (db: Queryable, holder: string, ids: readonly string[]): Promise<ConsentRow[]> {
@@ -19,7 +19,7 @@ export async function consentsFor (db: Queryable, holder: string, ids: readonly 
   const { rows } = await db.query<ConsentRow>(
     `SELECT c.message_id, c.use, c.recipient, c.granted, c.consent_message_id FROM message_consents c
       WHERE c.holder = $1 AND c.message_id = ANY($2::uuid[])
-      ORDER BY c.recorded_at, c.consent_message_id NULLS FIRST`, [holder, ids])
+      ORDER BY c.seq`, [holder, ids])
   return rows
 }
 

@@ -144,4 +144,32 @@ t.test('D6: passing on H2 data needs an explicit consent reply; consent-request 
     const event = await rt.pool.query("SELECT event FROM audit_events WHERE type = 'correction.propagated' AND message_id = $1", [correction.id])
     t.same(event.rows[0]?.event.recipients, ['ME-UP', 'MK-MVR'], 'A1: the event names who was told')
   })
+
+  t.test('D6, Q3: a consent or correction held for review has no effect until its release', async (t) => {
+    const minor = { dataSubjects: [{ ref: 'SUBJ-M1', category: 'victim', minor: true }] }
+    const release = (id: string) => app.inject({
+      method: 'POST', url: `/v1/messages/${id}/review`, headers: { ...token('RS-MUP', ['dpo']), 'content-type': 'application/json' },
+      payload: { decision: 'release', justification: 'Reviewed: necessary and proportionate.' },
+    })
+    const direct = () => message('spontaneous', 'AL-ASP', 'MK-MVR', { origin: [{ agency: 'RS-MUP', messageId: response.id }] })
+    const ask = message('consent-request', 'AL-ASP', 'RS-MUP', { inReplyTo: response.id, consentRequest: { uses: [{ use: 'onward-transfer', to: ['MK-MVR'] }] } })
+    await accepted(t, ask)
+    const consent = message('consent', 'RS-MUP', 'AL-ASP', { inReplyTo: ask.id, consent: { decisions: [{ use: 'onward-transfer', to: ['MK-MVR'], granted: true }] }, ...minor })
+    await accepted(t, consent, 'held')
+    await refused(t, direct(), 422, 'consent-required')
+    t.equal((await release(consent.id)).statusCode, 200)
+    const passedOn = direct()
+    await accepted(t, passedOn)
+
+    const notices = async () => (await app.inject({ url: '/v1/notifications', headers: token('MK-MVR') })).json().items
+      .filter((n: { type: string }) => n.type === 'message.corrected').map((n: { messageId: string; details: { correctionMessageId: string } }) => [n.details.correctionMessageId, n.messageId])
+    const correction = message('correction', 'RS-MUP', 'AL-ASP', { inReplyTo: response.id, ...minor })
+    delete correction.evaluation
+    await accepted(t, correction, 'held')
+    const before = await notices()
+    t.notOk(before.some(([c]: string[]) => c === correction.id), 'Q3: nobody is told of a held correction')
+    t.equal((await release(correction.id)).statusCode, 200)
+    const after = (await notices()).filter(([c]: string[]) => c === correction.id).map(([, m]: string[]) => m).sort()
+    t.same(after, [hop.id, passedOn.id].sort(), 'Q3: on release, MK-MVR is told of each message it holds')
+  })
 })

@@ -15,8 +15,10 @@ CREATE INDEX message_origins_origin ON message_origins (origin_message_id) WHERE
 
 -- The provider's consent to a use of message `message_id` by `holder`: a standing condition of
 -- the message itself (`consent_message_id` NULL) or a decision of a `consent` reply. For an
--- onward transfer `recipient` names the agency; the latest decision for a use and recipient counts.
+-- onward transfer `recipient` names the agency; the latest decision (highest `seq`) for a use and
+-- recipient counts.
 CREATE TABLE message_consents (
+  seq                 bigserial PRIMARY KEY,
   message_id          uuid NOT NULL REFERENCES messages (id),
   holder              text NOT NULL,
   use                 text NOT NULL CHECK (use IN ('onward-transfer', 'evidence', 'other-purpose')),
@@ -29,3 +31,4 @@ CREATE INDEX message_consents_message ON message_consents (message_id, holder);
 
 GRANT SELECT ON message_origins, message_consents TO leix_app, leix_sealer;
 GRANT INSERT ON message_origins, message_consents TO leix_app;
+GRANT USAGE ON SEQUENCE message_consents_seq_seq TO leix_app;
