@@ -127,6 +127,8 @@ t.test('D6: passing on H2 data needs an explicit consent reply; consent-request 
     const supervisor = await app.inject({ url: `/v1/messages/${response.id}/derived`, headers: token('EU-EUROPOL', ['supervisor'], 'supervisor-1') })
     t.equal(supervisor.statusCode, 200, 'a supervisor sees it')
     t.equal(await count(rt, "SELECT 1 FROM audit_events WHERE type = 'lineage.read' AND message_id = $1", [response.id]), 2, 'A1: each read is recorded')
+    const timeline = (await app.inject({ url: `/v1/exchanges/${opened.exchangeId}`, headers: token('RS-MUP') })).json().timeline as { event: string }[]
+    t.notOk(timeline.some((e) => e.event === 'lineage.read'), 'a lineage read is not a hop of the exchange it names')
   })
 
   t.test('Q3: a correction reaches every agency holding derived data, not only the counterpart', async (t) => {
