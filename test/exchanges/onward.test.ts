@@ -175,3 +175,21 @@ t.test('D6: passing on H2 data needs an explicit consent reply; consent-request 
     t.same(after, [hop.id, passedOn.id].sort(), 'Q3: on release, MK-MVR is told of each message it holds')
   })
 })
+
+t.test('L5 through intake: data arriving in the EU needs no transfer basis; data leaving it does', async (t) => {
+  const basis = { instrument: 'PCC-SEE', article: 'Art. 5', transfer: { basis: 'safeguards', reference: 'PCC-SEE Art. 31: appropriate safeguards' } }
+  // from, to, with a transfer basis, the answer
+  const CASES: [string, string, boolean, number][] = [
+    ['AL-ASP', 'AT-BK', false, 202],
+    ['AT-BK', 'AL-ASP', false, 422],
+    ['AT-BK', 'AL-ASP', true, 202],
+    ['SI-POL', 'AT-BK', false, 202],
+    ['RS-MUP', 'ME-UP', false, 202],
+  ]
+  for (const [from, to, withBasis, status] of CASES) {
+    const m = requestMessage(clock, { from, to }, withBasis ? { legalBasis: basis } : {})
+    const res = await send(m)
+    t.equal(res.statusCode, status, `L5: ${from} to ${to} ${withBasis ? 'with' : 'without'} a transfer basis: ${res.body}`)
+    if (status === 422) t.same(res.json().violations.map((v: { rule: string; path: string }) => [v.rule, v.path]), [['L5', '/legalBasis/transfer']])
+  }
+})
