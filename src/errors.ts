@@ -30,6 +30,7 @@ export const DOMAIN_ERROR_CODES = [
   'malformed-json',
   'schema-violation',
   'principle-violation',
+  'consent-required',
   'replayed-message-id',
   'unknown-exchange',
   'invalid-transition',

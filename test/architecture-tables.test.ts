@@ -18,6 +18,9 @@ const OWNERS: Record<string, string> = {
   // A message's push attempts and inbox fetches: never written without their message.
   deliveries: 'src/delivery/messages-repository.ts',
   notifications: 'src/delivery/notifications-repository.ts',
+  // D6, Q3: a message's origins and the consents to onward use of its data.
+  message_origins: 'src/exchanges/lineage-repository.ts',
+  message_consents: 'src/exchanges/lineage-repository.ts',
   justifications: 'src/audit/justification.ts',
   // The sealed audit log: the audit folder's, until its split by job gives each table one file.
   audit_events: 'src/audit/',

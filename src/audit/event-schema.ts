@@ -34,6 +34,10 @@ const REQUIRED_BY_TYPE: Record<string, string[]> = {
   'exchange.clarification-given': ['exchangeId'],
   'exchange.delayed': ['exchangeId'],
   'exchange.corrected': ['exchangeId'],
+  // Q3: who was told of a correction of a message whose data was passed on (recipients).
+  'correction.propagated': ['messageId', 'exchangeId', 'details'],
+  // Q3: the provider or a supervisor read which exchanges carried data derived from a message.
+  'lineage.read': ['messageId'],
   'exchange.accessibility-stated': ['exchangeId'],
   'exchange.overdue': ['exchangeId'],
   'exchange.deadline-warning': ['exchangeId'],

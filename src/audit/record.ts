@@ -25,6 +25,8 @@ export const AUDIT_EVENT_TYPES = [
   'exchange.clarification-given',
   'exchange.delayed',
   'exchange.corrected',
+  'correction.propagated',
+  'lineage.read',
   'exchange.accessibility-stated',
   'exchange.overdue',
   'exchange.deadline-warning',

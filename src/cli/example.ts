@@ -7,7 +7,7 @@ import { MESSAGE_KINDS, type MessageKind } from '../intake/message.ts'
 const DAY_MS = 86_400_000
 
 /** Kinds that answer an earlier message and so carry `inReplyTo`. */
-export const REPLY_KINDS = ['response', 'refusal', 'clarification', 'delay-notice', 'correction'] as const satisfies readonly MessageKind[]
+export const REPLY_KINDS = ['response', 'refusal', 'clarification', 'delay-notice', 'correction', 'consent-request', 'consent'] as const satisfies readonly MessageKind[]
 /** Every kind `leix example` can write: the openings and the replies. */
 export const EXAMPLE_KINDS = MESSAGE_KINDS
 
@@ -21,7 +21,7 @@ export interface ExampleOptions {
   instrument?: Pick<LegalInstrument, 'id' | 'maxRetentionDays'> & { personalData?: boolean }
   /** BCP 47 tag of the message's language (P2). @defaultValue 'en' */
   language?: string
-  /** Between the EU side and a third country: name a transfer basis (rule L5). */
+  /** From the EU side to a third country: name a transfer basis (rule L5). */
   thirdCountryTransfer?: boolean
   /** The message answered; required for the reply kinds. */
   inReplyTo?: string
@@ -101,6 +101,11 @@ export function exampleMessage (o: ExampleOptions): Record<string, unknown> {
       }
     case 'correction':
       return { ...base, body: { text: 'Correction: the second vehicle\'s registration number was given wrongly; the correct one follows.' } }
+    case 'consent-request':
+      // D6: asks the provider of the message in inReplyTo to consent to its use as evidence.
+      return { ...base, dataSubjects: [], consentRequest: { uses: [{ use: 'evidence' }] }, body: { text: 'We ask your consent to use the information in the trial of the subject.' } }
+    case 'consent':
+      return { ...base, dataSubjects: [], consent: { decisions: [{ use: 'evidence', granted: true }] }, body: { text: 'Consent given for use as evidence.' } }
   }
 }
 
@@ -132,7 +137,8 @@ export function instrumentFor (directory: Directory, from: string, to: string, n
 export function exampleFor (directory: Directory, o: Omit<ExampleOptions, 'instrument' | 'thirdCountryTransfer' | 'language'>): Record<string, unknown> {
   const instrument = instrumentFor(directory, o.from, o.to, o.now)
   const ends = [o.from, o.to].map((id) => isEuSide(directory.agencies.get(id)?.country ?? '', directory))
-  const thirdCountryTransfer = ends[0] !== ends[1]
+  // L5: only data leaving the EU side for a third country needs a transfer basis.
+  const thirdCountryTransfer = ends[0] === true && ends[1] === false
   // P2: English where the recipient or the instrument accepts it, else the recipient's first language.
   const accepted = acceptedOpeningLanguages({ to: { agency: o.to }, legalBasis: { instrument: instrument.id } }, directory) ?? ['en']
   const language = accepted.includes('en') ? 'en' : accepted[0]

@@ -25,6 +25,7 @@ import { send } from './commands/send.ts'
 import { gateway, serve, worker } from './commands/serve.ts'
 import { sign } from './commands/sign.ts'
 import { status } from './commands/status.ts'
+import { lineage } from './commands/lineage.ts'
 import { health } from './commands/health.ts'
 import { token } from './commands/token.ts'
 import { witness } from './commands/witness.ts'
@@ -33,7 +34,7 @@ import { witness } from './commands/witness.ts'
 export const SECTIONS: readonly { title: string; commands: readonly Entry[] }[] = [
   { title: 'Run', commands: [serve, gateway, worker, migrate, db, health] },
   { title: 'Keys and tokens', commands: [keys, token] },
-  { title: 'Messages', commands: [agencies, example, sign, send, status, exchanges, receipt] },
+  { title: 'Messages', commands: [agencies, example, sign, send, status, lineage, exchanges, receipt] },
   { title: 'Receiving', commands: [inbox, ack, reply, notifications, delivery] },
   { title: 'Audit', commands: [audit, witness, evidence, proof] },
 ]

@@ -15,7 +15,7 @@ import { VerificationError } from '../errors.ts'
 import { verifyReceipt } from '../intake/receipt.ts'
 import { MESSAGE_TYP } from '../intake/verify.ts'
 import type {
-  AckResult, CheckpointAnswer, DeliveryAttestation, ExchangeDetail, ExchangeFilters, ExchangeList, InboxPage, InclusionProof,
+  AckResult, CheckpointAnswer, DeliveryAttestation, ExchangeDetail, ExchangeFilters, ExchangeList, InboxPage, Lineage, InclusionProof,
   NotificationBody, NotificationPage, ProblemBody, ReceiptBody, SubmitAnswer, VerifiedInclusion,
 } from './types.ts'
 
@@ -179,6 +179,11 @@ export class LeixClient {
 
   async exchange (id: string): Promise<ExchangeDetail> {
     return await this.request<ExchangeDetail>('GET', `/v1/exchanges/${encodeURIComponent(id)}`)
+  }
+
+  /** Q3: every message and exchange that carried data derived from message `id` (its provider or a supervisor). */
+  async lineage (id: string): Promise<Lineage> {
+    return await this.request<Lineage>('GET', `/v1/messages/${encodeURIComponent(id)}/derived`)
   }
 
   async exchanges (filters: ExchangeFilters = {}): Promise<ExchangeList> {

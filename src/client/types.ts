@@ -50,6 +50,26 @@ export interface ExchangeDetail extends ExchangeSummary {
   timeline: TimelineEntry[]
 }
 
+/** GET /v1/messages/{id}/derived (Q3): the messages and exchanges that carried data derived from a message. */
+export interface Lineage {
+  messageId: string
+  exchangeId: string
+  provider: string
+  exchanges: string[]
+  derived: {
+    messageId: string
+    exchangeId: string
+    kind: string
+    sender: string
+    recipient: string
+    status: string
+    receivedAt: string
+    /** The origin message it named on the way from the root. */
+    origin: string
+    depth: number
+  }[]
+}
+
 /** GET /v1/exchanges: a page, newest first. */
 export interface ExchangeList {
   items: ExchangeSummary[]

@@ -4,6 +4,7 @@ import type { Directory } from '../directory/types.ts'
 import { messageViewers } from '../exchanges/read.ts'
 import { lockExchange } from '../exchanges/exchanges-repository.ts'
 import { applyReplyEffects } from '../exchanges/record.ts'
+import { propagateCorrection } from '../exchanges/lineage.ts'
 import { changeStatus } from '../exchanges/state.ts'
 import { DomainError } from '../errors.ts'
 import { transferDetails } from '../policy/legal.ts'
@@ -143,6 +144,8 @@ export async function review (
       await changeStatus(client, exchange, 'release', o.now, { set: deadline ? { deadline } : {} })
     } else {
       deadline = await applyReplyEffects(client, exchange, message, o.now, o.actor)
+      // Q3: a released correction reaches every agency holding derived data (pushed by the reconciler).
+      await propagateCorrection(client, directory, { correction: message, exchangeId: exchange.id, actor: o.actor }, o.now)
     }
     await restartDelivery(client, m.id, o.now, { released: true })
     await recordEvent(client, {

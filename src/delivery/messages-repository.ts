@@ -80,10 +80,40 @@ export async function lockMessage (client: Client, id: string): Promise<MessageR
 }
 
 /** The message a reply names: its exchange, parties and status. */
-export async function findReplyParent (db: Queryable, id: string): Promise<{ exchange_id: string; sender: string; recipient: string; status: string } | undefined> {
-  const { rows } = await db.query<{ exchange_id: string; sender: string; recipient: string; status: string }>(
-    'SELECT exchange_id, sender, recipient, status FROM messages WHERE id = $1', [id])
+export async function findReplyParent (db: Queryable, id: string): Promise<ReplyParent | undefined> {
+  const { rows } = await db.query<ReplyParent>(
+    'SELECT exchange_id, sender, recipient, status, kind, in_reply_to FROM messages WHERE id = $1', [id])
   return rows[0]
+}
+
+/** The message a reply names: its exchange, ends and state; its own kind and parent (D6 consent pairs). */
+export interface ReplyParent {
+  exchange_id: string
+  sender: string
+  recipient: string
+  status: string
+  kind: string
+  in_reply_to: string | null
+}
+
+/** A message's metadata for the D6 origin check and lineage (Q3); no payload. */
+export interface MessageFacts {
+  id: string
+  exchange_id: string
+  kind: string
+  sender: string
+  recipient: string
+  status: string
+  handling_code: string
+  received_at: Date
+}
+
+/** The messages `ids` (absent ids are simply missing). */
+export async function messageFacts (db: Queryable, ids: readonly string[]): Promise<MessageFacts[]> {
+  if (ids.length === 0) return []
+  const { rows } = await db.query<MessageFacts>(
+    'SELECT id, exchange_id, kind, sender, recipient, status, handling_code, received_at FROM messages WHERE id = ANY($1::uuid[])', [ids])
+  return rows
 }
 
 /**

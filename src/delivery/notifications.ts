@@ -12,11 +12,11 @@ import { postWebhook } from './webhook.ts'
 /**
  * Notifications tell an agency something about its exchanges that it did not send itself:
  * an exchange's deadline is near (T2, `exchange.deadline-warning`) or passed (T2), a message was not delivered in time (T5), a message is
- * undeliverable, a message it sent has reached its review-by date (D7). Every agency can list its own (`GET /v1/notifications`); push agencies also get
+ * undeliverable, a message it sent has reached its review-by date (D7), a message whose data it holds (directly or passed on) was corrected by its provider (Q3, `message.corrected`). Every agency can list its own (`GET /v1/notifications`); push agencies also get
  * each one POSTed to their webhook as a compact JWS signed by the broker. They hold ids and
  * metadata only, never personal data.
  */
-export type NotificationType = 'exchange.overdue' | 'exchange.deadline-warning' | 'message.non-delivery' | 'delivery.undeliverable' | 'retention.review-due'
+export type NotificationType = 'exchange.overdue' | 'exchange.deadline-warning' | 'message.non-delivery' | 'delivery.undeliverable' | 'retention.review-due' | 'message.corrected'
 
 export interface NewNotification {
   type: NotificationType

@@ -141,7 +141,8 @@ export async function exchangeDetail (db: Queryable, row: ExchangeDbRow, agency:
     ...sealed.map((e) => ({ seq: e.seq as number | null, ev: checkedEvent(e as SealedRow) })),
     ...waiting.map((e) => ({ seq: null as number | null, ev: e.event })),
   ].sort((x, y) => Date.parse(String(x.ev.at)) - Date.parse(String(y.ev.at))) // stable: seq order, then waiting ones
-  const hidden = new Set(['access.denied', 'audit.queried', 'audit.exported', 'audit.alarm', 'supervisor.read', 'intake.rejected-aggregate'])
+  // Reads of the log or of a message's lineage (Q3) are not hops of the exchange.
+  const hidden = new Set(['access.denied', 'audit.queried', 'audit.exported', 'audit.alarm', 'supervisor.read', 'intake.rejected-aggregate', 'lineage.read'])
   const timeline: TimelineEntry[] = []
   for (const { seq, ev } of events) {
     const agencies = Array.isArray(ev.agencies) ? ev.agencies as string[] : []

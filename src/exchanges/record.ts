@@ -8,6 +8,7 @@ import { withTransaction, type Client, type Pool } from '../store/db.ts'
 import type { SqlPart } from '../store/statement.ts'
 import { claimAnsweredBefore, insertExchange, lockExchange, updateExchange, type ExchangeChange, type ExchangeRow } from './exchanges-repository.ts'
 import { changeStatus, type ExchangeEvent } from './state.ts'
+import type { ConsentSubject } from './lineage.ts'
 import { randomUUID } from 'node:crypto'
 
 // Routes lock an exchange before closing it.
@@ -62,7 +63,7 @@ const REPLY_EVENTS: Partial<Record<Message['kind'], AuditEventType>> = {
 export async function applyReply (
   client: Client,
   r: { message: Message; held: boolean; receivedAt: Date; instrument: LegalInstrument; actor: AuditActor; recipientLanguages: readonly string[] }
-): Promise<{ exchangeId: string; deadline: Date | null }> {
+): Promise<{ exchangeId: string; deadline: Date | null; consentSubject?: ConsentSubject }> {
   const { message } = r
   const parent = message.inReplyTo === undefined ? undefined : await findReplyParent(client, message.inReplyTo)
   const sender = message.from.agency
@@ -84,6 +85,22 @@ export async function applyReply (
   }
   if (message.kind === 'correction' && parent.sender !== sender) {
     throw new DomainError('not-counterpart', `only ${parent.sender}, who sent message ${message.inReplyTo}, may correct it`)
+  }
+  // D6: a consent-request asks the provider (sender) of a message the holder received; a consent
+  // answers a consent-request, from the provider it asked. Both are replies in the exchange of the
+  // message asked about and move no state (like a correction): consent may be asked at any time.
+  if (message.kind === 'consent-request' && parent.recipient !== sender) {
+    throw new DomainError('not-counterpart', `a consent-request asks ${parent.sender}, who sent message ${message.inReplyTo}, about it; only its recipient ${parent.recipient} asks`)
+  }
+  let consentSubject: ConsentSubject | undefined
+  if (message.kind === 'consent') {
+    if (parent.kind !== 'consent-request' || parent.in_reply_to === null) {
+      throw new DomainError('principle-violation', 'a consent answers a consent-request', {
+        violations: [{ rule: 'D6', path: '/inReplyTo', message: `message ${message.inReplyTo} is a ${parent.kind}, not a consent-request` }],
+      })
+    }
+    if (parent.recipient !== sender) throw new DomainError('not-counterpart', `only ${parent.recipient}, who was asked, may answer consent-request ${message.inReplyTo}`)
+    consentSubject = { messageId: parent.in_reply_to, holder: parent.sender }
   }
   if (message.accessibility && !fromResponder) {
     throw new DomainError('not-counterpart', `only the requested agency ${exchange.responder} may state accessibility`)
@@ -109,9 +126,9 @@ export async function applyReply (
     })
     if (violations.length > 0) throw new DomainError('principle-violation', 'the delay notice breaks rule T3', { violations })
   }
-  if (r.held) return { exchangeId: exchange.id, deadline: exchange.deadline }
+  if (r.held) return { exchangeId: exchange.id, deadline: exchange.deadline, ...(consentSubject ? { consentSubject } : {}) }
   const deadline = await applyReplyEffects(client, exchange, message, r.receivedAt, r.actor)
-  return { exchangeId: exchange.id, deadline }
+  return { exchangeId: exchange.id, deadline, ...(consentSubject ? { consentSubject } : {}) }
 }
 
 /** The state change a reply brings; shared by intake and the release of a held reply. */

@@ -15,6 +15,9 @@ import { statusChange, updateExchange, type ExchangeChange, type ExchangeRow } f
  *   any open state ──response──▶ answered      any open state ──refusal──▶ refused
  *   answered | refused ──close──▶ closed
  *
+ * Corrections, consent-requests and consents (D6) are replies that move no state: they may come
+ * at any time, also after the exchange closed, since consent to use data outlives the exchange.
+ *
  * Overdue is not a state: it is a flag (`overdue_at`) on an open exchange, because an overdue
  * exchange can still be answered (rule T2, T3).
  */

@@ -17,6 +17,7 @@ export const PROBLEMS = {
   'malformed-json': { status: 400, title: 'JWS payload is not a JSON object' },
   'schema-violation': { status: 422, title: 'Message does not match the message schema' },
   'principle-violation': { status: 422, title: 'Message breaks one or more exchange principles' },
+  'consent-required': { status: 422, title: "Passing on received data needs its provider's consent" },
   'replayed-message-id': { status: 409, title: 'Message id already used for a different message' },
   'unknown-exchange': { status: 422, title: 'inReplyTo names no message known to leix' },
   'invalid-transition': { status: 409, title: 'The exchange cannot move to that state' },

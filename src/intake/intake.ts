@@ -13,6 +13,8 @@ import { acceptedOpeningLanguages, checkPrinciples, checkSenderBinding, computeD
 import { transferDetails } from '../policy/legal.ts'
 import { withTransaction, type Pool } from '../store/db.ts'
 import { applyReply, openExchange } from '../exchanges/record.ts'
+import { checkOnward, onwardParts, propagateCorrection } from '../exchanges/lineage.ts'
+import { enqueuePushes } from '../delivery/notifications.ts'
 import type { Message, MessageValidator } from './message.ts'
 import { jwsPayload } from './jws.ts'
 import { digestOf, signReceipt } from './receipt.ts'
@@ -99,7 +101,9 @@ export async function submitMessage (deps: IntakeDeps, jws: string, channel: Sub
         violations: all, ...(languages ? { extra: { acceptedLanguages: languages } } : {}),
       })
     }
-    let result: SubmitResult
+    // D6 (and L5's prior authorisation): the pre-commit read of the origin messages and consents.
+    await checkOnward(deps.pool, message, deps.directory)
+    let result: Persisted
     try {
       result = await persist(deps, deps.pool, { jws, digest, message, kid: verified.kid, receivedAt, holds })
     } catch (err) {
@@ -114,7 +118,8 @@ export async function submitMessage (deps: IntakeDeps, jws: string, channel: Sub
     const log = deps.log.child({ messageId: result.messageId, exchangeId: result.exchangeId })
     log.info({ sender: verified.agency, status: result.status }, 'message accepted')
     if (result.status === 'accepted') await enqueueQuietly(deps, message.id, log)
-    return { replayed: false, result }
+    if (deps.queue && result.notifications.length > 0) await enqueuePushes(deps.queue, result.notifications, log)
+    return { replayed: false, result: publicResult(result) }
   } catch (err) {
     if (!(err instanceof DomainError)) throw err
     // A resend of an accepted message answers its first result even if it would fail now (a
@@ -171,7 +176,14 @@ interface Accepted {
   holds: Hold[]
 }
 
-async function persist (deps: IntakeDeps, pool: Pool, a: Accepted): Promise<SubmitResult> {
+/** A stored submission and the notifications (Q3 corrections) to push after commit. */
+type Persisted = SubmitResult & { notifications: string[] }
+
+function publicResult ({ notifications: _, ...result }: Persisted): SubmitResult {
+  return result
+}
+
+async function persist (deps: IntakeDeps, pool: Pool, a: Accepted): Promise<Persisted> {
   const { message, receivedAt } = a
   const actor: AuditActor = { kind: 'agency-system', agency: message.from.agency, id: message.from.officer, kid: a.kid }
   const status: SubmitResult['status'] = a.holds.length > 0 ? 'held' : 'accepted'
@@ -215,9 +227,11 @@ async function persist (deps: IntakeDeps, pool: Pool, a: Accepted): Promise<Subm
     const opening = openExchange({ message, status, deadline: computeDeadline(message, receivedAt, instrument, terms.timeZone), receivedAt, terms })
     const receipt = await sign(opening.exchangeId)
     const events = [{ ...opening.event, agencies }, ...messageEvents(opening.exchangeId, opening.deadline)].map((e) => auditEvent(e, receivedAt))
-    const commit = withParts([['exchange', opening.insert], ['message', insertMessage(stored(opening.exchangeId, receipt))]], insertEvents(events))
+    const commit = withParts([
+      ['exchange', opening.insert], ['message', insertMessage(stored(opening.exchangeId, receipt))], ...onwardParts(message, receivedAt),
+    ], insertEvents(events))
     await pool.query(commit.text, commit.values)
-    return { exchangeId: opening.exchangeId, messageId: message.id, status, deadline: opening.deadline?.toISOString() ?? null, receipt }
+    return { exchangeId: opening.exchangeId, messageId: message.id, status, deadline: opening.deadline?.toISOString() ?? null, receipt, notifications: [] }
   }
 
   // A reply changes its exchange: lock it, check the counterpart and the state machine.
@@ -227,8 +241,14 @@ async function persist (deps: IntakeDeps, pool: Pool, a: Accepted): Promise<Subm
     const receipt = await sign(reply.exchangeId)
     const insert = statement(insertMessage(stored(reply.exchangeId, receipt)))
     await client.query(insert.text, insert.values)
+    for (const [, part] of onwardParts(message, receivedAt, reply.consentSubject)) {
+      const onward = statement(part)
+      await client.query(onward.text, onward.values)
+    }
     await recordEvents(client, messageEvents(reply.exchangeId, reply.deadline), receivedAt)
-    return { exchangeId: reply.exchangeId, messageId: message.id, status, deadline: reply.deadline?.toISOString() ?? null, receipt }
+    // Q3: a correction reaches every agency that got data derived from the corrected message.
+    const notifications = status === 'accepted' ? await propagateCorrection(client, deps.directory, { correction: message, exchangeId: reply.exchangeId, actor }, receivedAt) : []
+    return { exchangeId: reply.exchangeId, messageId: message.id, status, deadline: reply.deadline?.toISOString() ?? null, receipt, notifications }
   })
 }
 

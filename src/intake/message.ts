@@ -14,6 +14,8 @@ export const MESSAGE_KINDS = [
   'delay-notice',
   'spontaneous',
   'correction',
+  'consent-request',
+  'consent',
 ] as const
 export type MessageKind = (typeof MESSAGE_KINDS)[number]
 
@@ -51,6 +53,21 @@ export type SpecialCategory =
   | 'sex-life-or-orientation'
 export type SpecialBasis = 'law' | 'vital-interests' | 'made-public'
 export type Accessibility = 'direct' | 'indirect'
+/** D6: what received data may be used for beyond the provider's purpose, with its consent. */
+export type ConsentUseKind = 'onward-transfer' | 'evidence' | 'other-purpose'
+/** D6: one use asked for or decided; `to` names the agencies of an onward transfer. */
+export interface ConsentUse {
+  use: ConsentUseKind
+  to?: string[]
+  purpose?: string
+}
+/** D6: where passed-on data came from; `messageId` when it came through leix. */
+export interface Origin {
+  agency: string
+  messageId?: string
+  /** L5: reference of a member state's prior authorisation given outside leix. */
+  authorisation?: string
+}
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
 
@@ -104,7 +121,13 @@ export interface Message {
   }
   urgency: { level: 'urgent' | 'normal'; grounds?: UrgencyGround[]; reasons?: string }
   /** `classification` is any `^[A-Z_]{2,32}$` here; rule S3 accepts only the three of CLASSIFICATIONS. */
-  handling: { code: HandlingCodeText; restrictions?: string; classification: string }
+  handling: {
+    code: HandlingCodeText
+    restrictions?: string
+    classification: string
+    /** D6: the provider's standing consent (ignored for onward transfer of H2 data and evidential use of H1 data). */
+    consent?: { onwardTo?: string[]; evidence?: boolean; otherPurpose?: boolean }
+  }
   evaluation?: { source: 'A' | 'B' | 'C' | 'X'; information: '1' | '2' | '3' | '4' }
   dataSubjects: DataSubject[]
   /** At least one of the two. */
@@ -119,6 +142,14 @@ export interface Message {
   answerBy?: string
   /** The requested party's statement (T2). */
   accessibility?: { level: Accessibility; reason: string }
+  /** D6: where the data this message passes on came from. */
+  origin?: Origin[]
+  /** D6: uses of the origin data beyond the provider's purpose. */
+  use?: ('evidence' | 'other-purpose')[]
+  /** Present if and only if kind is `consent-request` (D6). */
+  consentRequest?: { uses: ConsentUse[] }
+  /** Present if and only if kind is `consent` (D6). */
+  consent?: { decisions: (ConsentUse & { granted: boolean; conditions?: string })[] }
   body: MessageBody
 }
 

@@ -162,18 +162,23 @@ export function isEuSide (country: string, directory: Directory): boolean {
   return country === 'EU' || directory.euMemberStates.has(country)
 }
 
-/** True when exactly one end of the message is on the EU side (L5 applies). */
+/**
+ * True when personal data leaves the EU side (a member state or an EU body such as Europol) for a
+ * third country: the sender is on the EU side and the recipient is not (L5). Data arriving in the
+ * EU from a third country is not a transfer under LED Chapter V, and neither is an exchange
+ * between two third countries or inside the EU.
+ */
 export function isThirdCountryTransfer (message: Message, directory: Directory): boolean {
   const from = directory.agencies.get(message.from.agency)
   const to = directory.agencies.get(message.to.agency)
   if (from === undefined || to === undefined) return false
-  return isEuSide(from.country, directory) !== isEuSide(to.country, directory)
+  return isEuSide(from.country, directory) && !isEuSide(to.country, directory)
 }
 
 /**
- * L5: between the EU side and a third country (either direction) the message names a transfer
- * basis with a reference, and the recipient is a competent authority. The member-state prior
- * authorisation for onward transfer cannot be judged from one message; it belongs to D6.
+ * L5: data leaving the EU side for a third country names a transfer basis with a reference, and
+ * the recipient is a competent authority. The prior authorisation of another member state whose
+ * data is passed on (LED Art. 35(1)(c)) needs the store: `checkOnwardUse` (D6) judges it.
  */
 export const checkTransfer: Rule = (message, { directory }) => {
   if (!isThirdCountryTransfer(message, directory)) return []
@@ -183,7 +188,7 @@ export const checkTransfer: Rule = (message, { directory }) => {
     violations.push({
       rule: 'L5',
       path: '/legalBasis/transfer',
-      message: 'a transfer between an EU member state and a third country needs a transfer basis (adequacy, safeguards or derogation)',
+      message: 'personal data leaving the EU side for a third country needs a transfer basis (adequacy, safeguards or derogation)',
     })
   } else if (isBlank(transfer.reference)) {
     violations.push({ rule: 'L5', path: '/legalBasis/transfer/reference', message: 'the transfer basis must name its reference' })

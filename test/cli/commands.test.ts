@@ -28,7 +28,7 @@ t.test('the commands that exist', async (t) => {
   t.same(commands.map((c) => c.path), [
     'serve', 'gateway', 'worker', 'migrate', 'db roles', 'health',
     'keys generate', 'keys register', 'keys rotate', 'token',
-    'agencies', 'example', 'sign', 'send', 'status', 'exchanges', 'receipt verify',
+    'agencies', 'example', 'sign', 'send', 'status', 'lineage', 'exchanges', 'receipt verify',
     'inbox', 'ack', 'reply', 'notifications', 'delivery verify',
     'audit verify', 'audit export', 'audit self-check', 'audit check', 'witness keygen', 'witness log-vkey', 'witness run', 'evidence verify',
     'proof',
@@ -106,7 +106,7 @@ t.test('only the framework parses arguments and reads the environment', async (t
 t.test('enum-valued options: a value outside the list is refused, naming the allowed ones', async (t) => {
   const kind = await leix(['example', '--kind', 'gossip'])
   t.equal(kind.code, 2)
-  t.match(kind.stderr, /^leix: --kind must be request, response, refusal, clarification, delay-notice, spontaneous or correction\nusage: leix example /)
+  t.match(kind.stderr, /^leix: --kind must be request, response, refusal, clarification, delay-notice, spontaneous, correction, consent-request or consent\nusage: leix example /)
   const alg = await leix(['keys', 'generate', '--agency', 'AL-ASP', '--alg', 'RS256'])
   t.match(alg.stderr, /--alg must be EdDSA or ES256/)
   const status = await leix(['exchanges', '--status', 'lost', '--token', 't'])

@@ -47,12 +47,18 @@ t.test('the recipient: inbox (saving the JWS), reply, ack', async (t) => {
   const response = await leix(['reply', f(`inbox/${request.id}.jws`), '--kind', 'response', '--key', devKey('RS-MUP'), '--officer', 'rs-officer-9',
     '--text', 'The vehicle is registered to the subject.', '--save-jws', f('reply.jws')], RS)
   t.equal(response.code, 0, response.stderr)
-  const replied = JSON.parse(response.stdout) as { exchangeId: string; receipt: string }
+  const replied = JSON.parse(response.stdout) as { exchangeId: string; messageId: string; receipt: string }
   t.equal(replied.exchangeId, answer.exchangeId, 'in the same exchange')
   writeFileSync(f('reply-answer.json'), response.stdout)
   t.match((await leix(['receipt', 'verify', f('reply-answer.json'), '--jws', f('reply.jws')], RS)).stdout, /receipt valid/)
   t.match((await leix(['status', answer.exchangeId], AL)).stdout, /status +answered/)
   t.equal((await leix(['ack', '00000000-0000-4000-8000-000000000000'], RS)).code, 1, 'a message it never received')
+  // Q3: the provider asks where the data of its response went; the requester may not.
+  const lineage = await leix(['lineage', replied.messageId], RS)
+  t.equal(lineage.code, 0, lineage.stderr)
+  t.match(lineage.stdout, `message ${replied.messageId}  provider RS-MUP  exchange ${answer.exchangeId}\nderived 0 message(s) in 0 exchange(s)\n`)
+  t.same(JSON.parse((await leix(['lineage', replied.messageId, '--json'], RS)).stdout).derived, [])
+  t.equal((await leix(['lineage', replied.messageId], AL)).code, 1, 'Q3: not for the recipient')
 })
 
 t.test('notifications and proofs', async (t) => {

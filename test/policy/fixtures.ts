@@ -124,11 +124,13 @@ export function messageOf (kind: MessageKind): Message {
   if (kind === 'spontaneous') m.purpose = { statement: 'Own-initiative information on a shipment' }
   if (kind === 'refusal') m.refusal = { ground: 'a', reasons: 'No record of the vehicle' }
   if (kind === 'delay-notice') m.delay = { ground: 'judicial-authorisation', expectedBy: at(3 * DAY), reasons: 'Awaiting judicial authorisation' }
+  if (kind === 'consent-request') m.consentRequest = { uses: [{ use: 'onward-transfer', to: ['ME-UP'] }, { use: 'evidence' }] }
+  if (kind === 'consent') m.consent = { decisions: [{ use: 'onward-transfer', to: ['ME-UP'], granted: true }, { use: 'evidence', granted: false }] }
   return m
 }
 
 export const KINDS: readonly MessageKind[] = [
-  'request', 'response', 'refusal', 'clarification', 'delay-notice', 'spontaneous', 'correction',
+  'request', 'response', 'refusal', 'clarification', 'delay-notice', 'spontaneous', 'correction', 'consent-request', 'consent',
 ]
 
 /** Findings of one rule from the full principles check, as `{rule, path}` pairs. */

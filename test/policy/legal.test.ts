@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { Message } from '../../src/intake/message.ts'
-import { checkLegalBasis } from '../../src/policy/legal.ts'
-import { findings, makeContext, messageOf, request } from './fixtures.ts'
+import { checkLegalBasis, checkTransfer, isThirdCountryTransfer, transferDetails } from '../../src/policy/legal.ts'
+import { findings, makeContext, makeDirectory, messageOf, request } from './fixtures.ts'
 
 t.test('L1 legal basis', async (t) => {
   t.same(findings(request(), 'L1'), [], 'AL to RS under PCC-SEE')
@@ -55,31 +55,40 @@ t.test('L4 refusal grounds are a closed list', async (t) => {
   t.same(findings(noRefusal, 'L4'), [{ rule: 'L4', path: '/refusal' }], 'defensive, the schema already requires it')
 })
 
-t.test('L5 third-country transfer', async (t) => {
-  const toAustria: Message = { ...request(), to: { agency: 'AT-BK' } }
-  t.same(findings(request(), 'L5'), [], 'AL to RS: no EU side')
-  t.same(findings({ ...toAustria, from: { agency: 'DE-BKA', officer: 'x' }, legalBasis: { instrument: 'EU-2023/977' } }, 'L5'), [], 'DE to AT: both EU')
-  const withBasis: Message = { ...toAustria, legalBasis: { instrument: 'PCC-SEE', transfer: { basis: 'safeguards', reference: 'PCC-SEE Art. 31' } } }
-  t.same(findings(withBasis, 'L5'), [], 'AL to AT with a transfer basis')
-  t.same(
-    findings({ ...messageOf('response'), from: { agency: 'EU-EUROPOL', officer: 'x' }, legalBasis: { instrument: 'EUROPOL-OA', transfer: { basis: 'adequacy', reference: 'OA Art. 9' } } }, 'L5'),
-    [],
-    'Europol (EU side) to AL with a basis'
-  )
-
-  t.same(findings(toAustria, 'L5'), [{ rule: 'L5', path: '/legalBasis/transfer' }], 'AL to AT without a basis')
-  t.same(
-    findings({ ...messageOf('response'), from: { agency: 'EU-EUROPOL', officer: 'x' }, legalBasis: { instrument: 'EUROPOL-OA' } }, 'L5'),
-    [{ rule: 'L5', path: '/legalBasis/transfer' }],
-    'an EU body counts as the EU side'
-  )
-  t.same(
-    findings({ ...toAustria, legalBasis: { instrument: 'PCC-SEE', transfer: { basis: 'derogation', reference: ' ' } } }, 'L5'),
-    [{ rule: 'L5', path: '/legalBasis/transfer/reference' }]
-  )
-  t.same(
-    findings({ ...request(), to: { agency: 'DE-BAFIN' }, legalBasis: { instrument: 'EUROPOL-OA', transfer: { basis: 'safeguards', reference: 'r' } } }, 'L5'),
-    [{ rule: 'L5', path: '/to/agency' }],
-    'recipient must be a competent authority'
-  )
+t.test('L5 third-country transfer: only data leaving the EU side for a third country', async (t) => {
+  const basis = { basis: 'safeguards' as const, reference: 'PCC-SEE Art. 31' }
+  // from, to, whether L5 applies: every direction between a member state, an EU body and a third country.
+  const DIRECTIONS: [string, string, string, boolean][] = [
+    ['EU to third country', 'AT-BK', 'AL-ASP', true],
+    ['EU body to third country', 'EU-EUROPOL', 'AL-ASP', true],
+    ['third country to EU', 'AL-ASP', 'AT-BK', false],
+    ['third country to EU body', 'RS-MUP', 'EU-EUROPOL', false],
+    ['EU to EU', 'DE-BKA', 'AT-BK', false],
+    ['EU to EU body', 'DE-BKA', 'EU-EUROPOL', false],
+    ['third country to third country', 'AL-ASP', 'RS-MUP', false],
+  ]
+  const directory = makeContext().directory
+  for (const [name, from, to, applies] of DIRECTIONS) {
+    const without: Message = { ...messageOf('response'), from: { agency: from, officer: 'x' }, to: { agency: to }, legalBasis: { instrument: 'EUROPOL-OA' } }
+    const withBasis: Message = { ...without, legalBasis: { instrument: 'EUROPOL-OA', transfer: basis } }
+    t.equal(isThirdCountryTransfer(without, directory), applies, `L5: ${name} (${from} to ${to}) is ${applies ? '' : 'not '}a transfer`)
+    t.same(findings(without, 'L5'), applies ? [{ rule: 'L5', path: '/legalBasis/transfer' }] : [], `L5: ${name} without a basis`)
+    t.same(findings(withBasis, 'L5'), [], `L5: ${name} with a basis`)
+    t.same(transferDetails(withBasis, directory), applies ? { transferBasis: 'safeguards', transferReference: 'PCC-SEE Art. 31' } : {}, `L5: ${name}: the sealed event ${applies ? 'keeps' : 'has no'} basis`)
+    t.same(
+      findings({ ...without, legalBasis: { instrument: 'EUROPOL-OA', transfer: { basis: 'derogation', reference: ' ' } } }, 'L5'),
+      applies ? [{ rule: 'L5', path: '/legalBasis/transfer/reference' }] : [],
+      `L5: ${name}: a blank reference`
+    )
+  }
+  // The recipient of a transfer must be a competent authority; inside the EU L5 does not ask.
+  const base = makeDirectory()
+  const withFiu = { ...base, agencies: new Map([...base.agencies, ['AL-FIU', { ...base.agencies.get('AL-ASP')!, id: 'AL-FIU', competentAuthority: false }]]) }
+  const ctx = makeContext({ directory: withFiu })
+  const toFiu = (from: string): Message => ({ ...messageOf('response'), from: { agency: from, officer: 'x' }, to: { agency: 'AL-FIU' }, legalBasis: { instrument: 'EUROPOL-OA', transfer: basis } })
+  t.same(findings(toFiu('AT-BK'), 'L5', ctx), [{ rule: 'L5', path: '/to/agency' }], 'L5: EU to a third-country body that is not a competent authority')
+  t.same(findings(toFiu('RS-MUP'), 'L5', ctx), [], 'L5: third country to third country: not asked')
+  t.same(findings({ ...toFiu('DE-BKA'), to: { agency: 'DE-BAFIN' } }, 'L5'), [], 'L5: EU to EU: not asked')
+  const [v] = checkTransfer({ ...messageOf('response'), from: { agency: 'AT-BK', officer: 'x' }, legalBasis: { instrument: 'EUROPOL-OA' } }, makeContext())
+  t.match(v?.message, /leaving .*EU.*third country/, 'the violation says data leaves the EU')
 })

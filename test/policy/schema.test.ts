@@ -108,6 +108,31 @@ t.test('delay is required if and only if kind is delay-notice', async (t) => {
   t.same(paths(check({ ...messageOf('response'), delay: { ground: 'judicial-authorisation', expectedBy: '2026-03-05T00:00:00Z', reasons: 'x' } })), ['/delay'])
 })
 
+t.test('D6: consentRequest and consent are required if and only if kind is consent-request and consent', async (t) => {
+  for (const [kind, field] of [['consent-request', 'consentRequest'], ['consent', 'consent']] as const) {
+    const { [field]: _f, ...without } = messageOf(kind) as unknown as Record<string, unknown>
+    t.same(paths(check(without)), [`/${field}`], `${kind} without ${field}`)
+    t.same(paths(check({ ...messageOf('response'), [field]: (messageOf(kind) as unknown as Record<string, unknown>)[field] })), [`/${field}`], `${field} on a response`)
+  }
+  const request = messageOf('consent-request')
+  t.same(paths(check({ ...request, consentRequest: { uses: [{ use: 'onward-transfer' }] } })), ['/consentRequest/uses/0/to'], 'an onward transfer names its recipients')
+  t.same(paths(check({ ...request, consentRequest: { uses: [{ use: 'evidence', to: ['ME-UP'] }] } })), ['/consentRequest/uses/0/to'], 'only an onward transfer names recipients')
+  t.same(paths(check({ ...request, consentRequest: { uses: [{ use: 'resale' }] } })), ['/consentRequest/uses/0/use'], 'uses are a closed list')
+  t.same(paths(check({ ...request, consentRequest: { uses: [{ use: 'evidence', extra: 1 }] } })), ['/consentRequest/uses/0/extra'], 'no other fields')
+  const consent = messageOf('consent')
+  t.same(paths(check({ ...consent, consent: { decisions: [{ use: 'evidence' }] } })), ['/consent/decisions/0/granted'], 'a decision grants or refuses')
+})
+
+t.test('D6: origin, use and the standing consent of the handling conditions', async (t) => {
+  const m = messageOf('spontaneous')
+  t.same(paths(check({ ...m, origin: [{ agency: 'RS-MUP', messageId: '0b0e8f0a-6a3c-4f3e-9d2a-6f6a2b1c0d09' }, { agency: 'AT-BK', authorisation: 'AT ref 1' }], use: ['evidence', 'other-purpose'] })), [])
+  t.same(paths(check({ ...m, origin: [{ messageId: '0b0e8f0a-6a3c-4f3e-9d2a-6f6a2b1c0d09' }] })), ['/origin/0/agency'], 'an origin names its agency')
+  t.same(paths(check({ ...m, origin: [] })), ['/origin'], 'an empty origin')
+  t.same(paths(check({ ...m, use: ['onward-transfer'] })), ['/use/0'], 'onward transfer is not a declared use: sending is')
+  t.same(paths(check({ ...m, handling: { ...m.handling, consent: { onwardTo: ['ME-UP'], evidence: true, otherPurpose: false } } })), [])
+  t.same(paths(check({ ...m, handling: { ...m.handling, consent: { onwardTo: ['me-up'] } } })), ['/handling/consent/onwardTo/0'])
+})
+
 t.test('non-objects are rejected', async (t) => {
   for (const value of [null, 'x', 1, [], true]) t.notOk(validate(value).ok, JSON.stringify(value))
 })

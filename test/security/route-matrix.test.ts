@@ -94,6 +94,7 @@ t.test('the route matrix of README.md holds for every served route', async (t) =
     'POST /v1/inbox/{messageId}/ack': { own: { method: 'POST', url: `/v1/inbox/${toOwn.messageId}/ack` }, other: { method: 'POST', url: `/v1/inbox/${toOther.messageId}/ack` } },
     'GET /v1/notifications': { own: { url: '/v1/notifications' } },
     'POST /v1/admin/directory/reload': { own: { method: 'POST', url: '/v1/admin/directory/reload' } },
+    'GET /v1/messages/{id}/derived': { own: { url: `/v1/messages/${ownExchange.messageId}/derived` }, other: { url: `/v1/messages/${otherExchange.messageId}/derived` } },
     'POST /v1/messages/{id}/redeliver': {
       own: { method: 'POST', url: `/v1/messages/${ownExchange.messageId}/redeliver`, headers: json, payload: {} },
       other: { method: 'POST', url: `/v1/messages/${otherExchange.messageId}/redeliver`, headers: json, payload: {} },

@@ -11,8 +11,11 @@ import { TLS_OPTIONS, URL_OPTION, callLeix } from '../api.ts'
 import { EXIT, UsageError, command } from '../command.ts'
 import { readText } from '../files.ts'
 
-/** The kinds that answer a message (the schema requires inReplyTo for exactly these). */
-export const REPLY_KINDS = MESSAGE_KINDS.filter((k) => k !== 'request' && k !== 'spontaneous')
+/**
+ * The kinds that answer a message in its exchange. The D6 consent pair (consent-request, consent)
+ * names structured uses: write it from `leix example --kind consent-request` and send it.
+ */
+export const REPLY_KINDS = MESSAGE_KINDS.filter((k) => k !== 'request' && k !== 'spontaneous' && k !== 'consent-request' && k !== 'consent')
 
 /** The received message: its JWS (leix inbox --save), an inbox item ({jws}), or the message JSON. */
 export function receivedMessage (path: string): Record<string, unknown> {
@@ -59,7 +62,8 @@ export function replyTo (received: Record<string, unknown>, o: {
     legalBasis: r.legalBasis,
     purpose: { statement: `${o.kind} in case ${String(r.caseRef)}` },
     urgency: { level: 'normal' },
-    handling: r.handling,
+    // The received message's standing consent (D6) is its sender's, not the replier's.
+    handling: { ...r.handling, consent: undefined },
     dataSubjects: r.dataSubjects,
     retention: r.retention,
     inReplyTo: r.id,
