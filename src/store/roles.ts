@@ -98,43 +98,50 @@ export function setupScript (spec: RoleSpec, database: string): string {
   ].join('\n')
 }
 
-const ROLES_LOCK = 0x1e1c5b // advisory lock in the admin database: one role set-up at a time
+const ROLES_LOCK = 0x1e1c5b // advisory lock in the admin database: one set-up at a time
 
 /**
  * Creates the roles and the database (owned by the owner role), and hands an existing database's
- * tables to the owner. Safe when several processes run it at once: the role statements run under
- * an advisory lock and each tolerates a concurrent CREATE.
+ * tables to the owner. Safe when several processes run it at once: the whole set-up runs under a
+ * session advisory lock in the admin database. Each step alone is not safe to repeat concurrently:
+ * two sessions that change the owner of the same database (or function) at once make the second
+ * fail with "tuple concurrently updated" (XX000), which PostgreSQL raises for catalog rows that
+ * no lock protects. The role statements still tolerate a concurrent CREATE from an older leix or
+ * an administrator's psql script, which do not take the lock.
  */
 export async function setUpDatabase (adminUrl: string, spec: RoleSpec, database?: string): Promise<void> {
   const admin = new pg.Client({ connectionString: adminUrl })
   await admin.connect()
   try {
+    await admin.query('SELECT pg_advisory_lock($1)', [ROLES_LOCK])
+    // Released when the session ends (below, also on error), so no explicit unlock.
     await admin.query('BEGIN')
-    await admin.query('SELECT pg_advisory_xact_lock($1)', [ROLES_LOCK])
-    for (const statement of roleStatements(spec)) await admin.query(statement)
-    await admin.query('COMMIT')
+    try {
+      for (const statement of roleStatements(spec)) await admin.query(statement)
+      await admin.query('COMMIT')
+    } catch (err) {
+      await admin.query('ROLLBACK').catch(() => {})
+      throw err
+    }
     if (!database) return
     const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database])
     if (!rowCount) {
       await admin.query(`CREATE DATABASE ${id(database)} OWNER ${id(spec.owner.user)}`).catch((err: { code?: string }) => {
-        if (err.code !== '42P04' && err.code !== '23505') throw err // created concurrently
+        if (err.code !== '42P04' && err.code !== '23505') throw err // created by someone who does not take the lock
       })
     }
     await admin.query(`ALTER DATABASE ${id(database)} OWNER TO ${id(spec.owner.user)}`)
-  } catch (err) {
-    await admin.query('ROLLBACK').catch(() => {})
-    throw err
+    const url = new URL(adminUrl)
+    url.pathname = `/${encodeURIComponent(database)}`
+    const db = new pg.Client({ connectionString: url.toString() })
+    await db.connect()
+    try {
+      for (const statement of ownershipStatements(spec.owner.user)) await db.query(statement)
+    } finally {
+      await db.end()
+    }
   } finally {
     await admin.end()
-  }
-  const url = new URL(adminUrl)
-  url.pathname = `/${encodeURIComponent(database)}`
-  const db = new pg.Client({ connectionString: url.toString() })
-  await db.connect()
-  try {
-    for (const statement of ownershipStatements(spec.owner.user)) await db.query(statement)
-  } finally {
-    await db.end()
   }
 }
 

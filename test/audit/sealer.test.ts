@@ -16,6 +16,7 @@ import { systemClock } from '../../src/config/clock.ts'
 import { createRuntime, type Runtime } from '../../src/runtime.ts'
 import { withTransaction } from '../../src/store/db.ts'
 import { createTestDatabase, dropQueueKeys, migrateTestDatabase, testConfig } from '../helpers.ts'
+import { waitUntil } from '../../scripts/chaos/services.ts'
 
 const databaseUrl = await createTestDatabase(t)
 const runtimes: Runtime[] = [0, 1].map(() => createRuntime(testConfig(databaseUrl, { origin: 'leix.test' }), { clock: systemClock }))
@@ -48,10 +49,18 @@ t.test('concurrent writers and two sealers give contiguous seqs and one verifiab
     }
   }
 
-  // A slow transaction: takes its `recorded` numbers first, commits after many later ones.
+  // A slow transaction: takes its `recorded` number first, and commits only once the sealers have
+  // sequenced an event recorded after it (a sealer that waited for the lower `recorded` to commit
+  // would never get there: the wait below fails). Conditions, not durations: under load a fixed
+  // sleep was sometimes over before any later event was sealed.
+  let slowRecorded!: () => void
+  const slowHasRecorded = new Promise<void>((resolve) => { slowRecorded = resolve })
   const slow = withTransaction(rtA.pool, async (client) => {
-    await recordEvent(client, { type: 'message.received', actor: { kind: 'broker' }, agencies: [], outcome: 'ok', details: { slow: true } }, new Date())
-    await sleep(1500)
+    const { id } = await recordEvent(client, { type: 'message.received', actor: { kind: 'broker' }, agencies: [], outcome: 'ok', details: { slow: true } }, new Date())
+    const { rows: [own] } = await client.query<{ recorded: number }>('SELECT recorded FROM audit_events WHERE id = $1', [id])
+    slowRecorded()
+    await waitUntil('an event recorded after the open slow transaction to be sealed', async () =>
+      (await rtB.pool.query('SELECT 1 FROM audit_events WHERE seq IS NOT NULL AND recorded > $1 LIMIT 1', [own!.recorded])).rowCount, 120_000)
   }).then(() => { written += 1 })
 
   const stats = { sealed: [0, 0], busy: [0, 0], checkpoints: 0 }
@@ -65,7 +74,7 @@ t.test('concurrent writers and two sealers give contiguous seqs and one verifiab
     }
   }
 
-  await sleep(50) // let the slow transaction take the lowest `recorded`
+  await Promise.race([slowHasRecorded, slow]) // the slow transaction takes the lowest `recorded` (or failed)
   const sealers = [sealLoop(rtA, 0), sealLoop(rtB, 1)]
   await Promise.all([slow, ...Array.from({ length: WRITERS }, (_, w) => writer(w))])
   writing = false

@@ -48,13 +48,16 @@ t.test('a worker killed (SIGKILL) mid-delivery: another worker finishes the job'
 
 t.test('SIGTERM with deliveries in flight: they finish, nothing is lost, a restart delivers the rest', async (t) => {
   recipient.answer = () => ({ status: 200, delayMs: 1500 })
-  const first = await spawnWorker(t, workerEnv(d))
+  // All five queued before the worker starts: it then takes two at once. Submitted while it ran,
+  // under load the first deliveries could end and the third begin before the wait below began,
+  // and it would never see exactly two.
   const ids: string[] = []
   for (let i = 0; i < 5; i++) {
     const m = requestMessage(rt.clock)
     t.equal((await submit(app, await sign(m))).statusCode, 202)
     ids.push(m.id)
   }
+  const first = await spawnWorker(t, workerEnv(d))
   const inFlight = () => recipient.messages.filter((r) => ids.includes(String(r.headers['leix-message-id'])))
   await waitFor('two deliveries in flight (concurrency 2)', () => inFlight().length === 2)
   first.child.kill('SIGTERM')

@@ -145,10 +145,14 @@ export async function startRedisServer (t: Teardown): Promise<{ url: string; por
   return { url: `redis://127.0.0.1:${port}`, port, process: child }
 }
 
-/** A `leix worker` child process; resolves once it says it is running. */
+/**
+ * A `leix worker` child process; resolves once it says it is running. Without the operations
+ * listener (LEIX_METRICS_PORT 0): on its default port 9464 two workers at once (this suite run
+ * beside another, or a local leix) collide and the second exits with EADDRINUSE.
+ */
 export async function spawnWorker (t: Teardown, env: Record<string, string>): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
   const child = spawn(process.execPath, [LEIX, 'worker'], {
-    env: childEnv({ LEIX_DEV_KEYS: 'true', LEIX_ALLOW_LOOPBACK_HTTP: 'true', LOG_LEVEL: 'warn', ...env }),
+    env: childEnv({ LEIX_DEV_KEYS: 'true', LEIX_ALLOW_LOOPBACK_HTTP: 'true', LOG_LEVEL: 'warn', LEIX_METRICS_PORT: '0', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
