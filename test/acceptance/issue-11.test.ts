@@ -27,6 +27,10 @@ const dkKey = signingKeyFromJwk({ ...(await jose.exportJWK(dkPair.privateKey)), 
     id: 'DK-NKC', name: 'Danish National Police, National Communication Centre', country: 'DK', timeZone: 'Europe/Copenhagen',
     clearance: 'EU_CONFIDENTIAL', languages: ['da', 'en'], competentAuthority: true, jwks: { keys: [dkPublic] }, delivery: { mode: 'pull' },
   })
+  // An instrument's own refusal grounds and a party's reservation (the sample lists none).
+  const pcc = doc.instruments.find((i: { id: string }) => i.id === 'PCC-SEE')
+  pcc.reservations = [{ party: 'BG', crimeAreas: ['cybercrime'], note: 'test reservation', source: 'this test' }]
+  doc.instruments.find((i: { id: string }) => i.id === 'BIL-AL-XK').refusalGrounds = ['a', 'f']
   writeFileSync(directoryPath, JSON.stringify(doc, null, 2))
 }
 const sample = JSON.parse(readFileSync(new URL('config/directory.sample.json', ROOT), 'utf8')) as { instruments: Record<string, any>[] }
@@ -244,6 +248,40 @@ t.test('item 5, L1: instruments know their roles; self-addressed messages are re
   t.equal(res.statusCode, 422, 'L4: a ground off the list is refused')
   t.ok(['principle-violation', 'schema-violation'].includes(res.json().code))
   await accepted(t, reply('refusal', request, { refusal: { ground: 'h', reasons: 'The originator has not consented.' } }))
+})
+
+t.test('item 5, L1/L4: a party\'s reservation and an instrument\'s own refusal grounds', async (t) => {
+  clock.set(Date.now())
+  const cyber = { crimeAreas: ['cybercrime'] }
+  // BG's reservation binds it as sender and as recipient, and nobody else
+  await refused(t, requestMessage(clock, { from: 'RS-MUP', to: 'BG-MVR' }, { ...cyber, language: 'bg' }), 'L1', '/crimeAreas')
+  await refused(t, requestMessage(clock, { from: 'BG-MVR', to: 'RS-MUP' }, { ...cyber, language: 'sr', legalBasis: { instrument: 'PCC-SEE', article: 'Art. 5', transfer: { basis: 'safeguards', reference: 'PCC-SEE Art. 31' } } }), 'L1', '/crimeAreas')
+  await accepted(t, requestMessage(clock, { from: 'AL-ASP', to: 'RS-MUP' }, cyber))
+  // BIL-AL-XK (in this test) allows refusal grounds (a) and (f) only
+  const request = requestMessage(clock, { from: 'AL-ASP', to: 'XK-KP' }, { legalBasis: { instrument: 'BIL-AL-XK', article: 'Art. 1' }, language: 'sq', handling: { code: 'H0', classification: 'BASIC_PROTECTION' } })
+  await accepted(t, request)
+  for (const ground of ['b', 'c', 'g', 'h']) await refused(t, reply('refusal', request, { refusal: { ground, reasons: 'Not under this instrument.' } }), 'L4')
+  await accepted(t, reply('refusal', request, { refusal: { ground: 'a', reasons: 'Not available.' } }))
+})
+
+t.test('item 6, D6: an origin naming a received message under another provider, or a held one', async (t) => {
+  clock.set(Date.now())
+  const request = requestMessage(clock)
+  await accepted(t, request)
+  const data = reply('response', request, { handling: { code: 'H0', classification: 'BASIC_PROTECTION', consent: { onwardTo: ['ME-UP'] } } })
+  await accepted(t, data)
+  const forward = (origin: Record<string, unknown>) => ({ ...requestMessage(clock, { from: 'AL-ASP', to: 'ME-UP' }), kind: 'spontaneous', evaluation: { source: 'B', information: '2' }, origin: [origin], handling: { code: 'H0', classification: 'BASIC_PROTECTION' } })
+  // the provider named is not the sender of the message named
+  const res = await post(forward({ agency: 'MK-MVR', messageId: data.id }))
+  t.equal(res.statusCode, 422, `D6: an origin naming the wrong provider is refused: ${res.body}`)
+  await accepted(t, forward({ agency: 'RS-MUP', messageId: data.id }))
+  // replies to a held message reveal nothing: the same answer as an unknown id
+  const held = reply('response', request, { dataSubjects: [{ ref: 'SUBJ-M1', category: 'victim', minor: true }] })
+  await accepted(t, held, 'held')
+  const ask = (inReplyTo: string) => ({ ...reply('consent-request', held, { inReplyTo, dataSubjects: [], consentRequest: { uses: [{ use: 'evidence' }] } }), from: { agency: 'AL-ASP', officer: 'al-1' }, to: { agency: 'RS-MUP' } })
+  const a = await post(ask(held.id))
+  const b = await post(ask(randomUUID()))
+  t.same([a.statusCode, a.json().code], [b.statusCode, b.json().code], 'D4/D6: a consent-request about a held message answers like one about an unknown message')
 })
 
 t.test('item 6, L5: data arriving in the EU needs no transfer basis; data leaving it does', async (t) => {
