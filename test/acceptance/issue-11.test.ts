@@ -132,6 +132,22 @@ t.test('item 2, T3: delay notices only as the Directive allows; a miss is never 
   const listed = (await app.inject({ url: '/v1/exchanges?overdue=true', headers: headers('SI-POL') })).json().items.map((x: { id: string }) => x.id)
   t.ok(listed.includes(lateOpened.exchangeId), 'T3: still listed among the overdue')
 
+  // an update after the delay it announced ran out: refused, and the exchange is overdue
+  const delayed = euRequest()
+  const dOpened = await accepted(t, delayed)
+  const announced = new Date(dOpened.deadline!).getTime() + 2 * DAY
+  await accepted(t, reply('delay-notice', delayed, { delay: { ground: 'judicial-authorisation', reasons: 'Awaiting a court.', expectedBy: new Date(announced).toISOString() } }))
+  clock.set(announced + 1000)
+  await refused(t, reply('delay-notice', delayed, { delay: { ground: 'judicial-authorisation', reasons: 'Still awaiting a court.', expectedBy: new Date(announced + DAY).toISOString() } }), 'T3')
+  t.ok((await overdueNow()).includes(dOpened.exchangeId), 'T3: overdue once the announced delay is exceeded')
+  // only the requested party announces a delay or states accessibility
+  const own = euRequest()
+  await accepted(t, own)
+  const fromRequester = { ...reply('delay-notice', own), from: { agency: 'AT-BK', officer: 'at-1' }, to: { agency: 'SI-POL' } }
+  const r = await post(fromRequester)
+  t.ok([403, 422].includes(r.statusCode), `T3: the requester cannot announce a delay (${r.statusCode} ${r.json().code})`)
+  await refused(t, euRequest({ ...URGENT, accessibility: { level: 'indirect', reason: 'Requester guesses.' } }), 'T2', '/accessibility')
+
   // a late "indirectly accessible" statement never clears a missed 8 hours
   const urgent = euRequest(URGENT)
   const u = await accepted(t, urgent)
@@ -172,6 +188,9 @@ t.test('item 3, T2: profiles as the instruments say; calendar days across the cl
   t.equal((await accepted(t, requestMessage(clock, {}, { answerBy }))).deadline, answerBy, 'T2: PCC-SEE uses the requester\'s answerBy')
   t.equal((await accepted(t, requestMessage(clock, {}, URGENT))).deadline, '2026-11-06T09:00:00.000Z', 'T2: PCC-SEE urgent has the default 14 calendar days in Belgrade (RS-MUP), not 8 hours')
   await refused(t, requestMessage(clock, {}, { answerBy: new Date(clock.now().getTime() - HOUR).toISOString() }), 'T2', '/answerBy')
+  // under EU-2023/977 the Directive sets the time, not the requester
+  const euAnswerBy = await post(euRequest({ answerBy }))
+  t.equal(euAnswerBy.statusCode, 422, `T2: answerBy is not for a 2023/977 request: ${euAnswerBy.body}`)
   t.notOk(sample.instruments.some((i) => /2006\/960/.test(String(i.deadlineProfile))), 'T2: no 2006/960 profile')
 })
 
