@@ -96,6 +96,22 @@ t.test('item 1, L1/T2: deadlines belong to the request; a reply citing another i
     t.equal(new Date(after.deadline!).getTime(), new Date(deadline!).getTime(), `L1: a ${kind} citing PCC-SEE did not move the 8 hours`)
     t.equal(after.status, 'accepted')
   }
+  // the same for a correction, a consent-request and a consent: every message of the exchange cites its instrument
+  const request = euRequest()
+  await accepted(t, request)
+  const answer = reply('response', request, { handling: { code: 'H0', classification: 'BASIC_PROTECTION' } })
+  await accepted(t, answer)
+  const pcc = { legalBasis: { instrument: 'PCC-SEE', article: 'Art. 5' } }
+  const correction = reply('correction', request, { ...pcc, inReplyTo: answer.id })
+  delete correction.evaluation
+  await refused(t, correction, 'L1', '/legalBasis/instrument')
+  const ask = reply('consent-request', answer, { ...pcc, dataSubjects: [], consentRequest: { uses: [{ use: 'evidence' }] } })
+  delete ask.evaluation
+  await refused(t, ask, 'L1', '/legalBasis/instrument')
+  const askRight = { ...ask, id: randomUUID(), ...EU }
+  await accepted(t, askRight)
+  const consent = reply('consent', askRight, { ...pcc, dataSubjects: [], consent: { decisions: [{ use: 'evidence', granted: true }] } })
+  await refused(t, consent, 'L1', '/legalBasis/instrument')
 })
 
 t.test('item 2, T3: delay notices only as the Directive allows; a miss is never erased', async (t) => {
