@@ -319,6 +319,37 @@ t.test('item 6, D6: an origin naming a received message under another provider, 
   t.same([a.statusCode, a.json().code], [b.statusCode, b.json().code], 'D4/D6: a consent-request about a held message answers like one about an unknown message')
 })
 
+t.test('item 6, D6: use as evidence: H1 never under a standing condition, only an explicit consent', async (t) => {
+  clock.set(Date.now())
+  // handling code, standing evidence consent, explicit consent reply, the answer
+  const CASES: [string, boolean, boolean, number][] = [
+    ['H0', false, false, 422],
+    ['H0', true, false, 202],
+    ['H1', false, false, 422],
+    ['H1', true, false, 422],
+    ['H1', true, true, 202],
+    ['H2', false, true, 202], // evidence use, given explicitly; kept by the holder (no onward transfer)
+  ]
+  for (const [code, standing, explicit, status] of CASES) {
+    const request = requestMessage(clock)
+    await accepted(t, request)
+    const data = reply('response', request, { handling: { code, classification: 'BASIC_PROTECTION', ...(standing ? { consent: { evidence: true } } : {}) } })
+    await accepted(t, data)
+    if (explicit) {
+      const ask = reply('consent-request', data, { dataSubjects: [], consentRequest: { uses: [{ use: 'evidence' }] } })
+      delete ask.evaluation
+      await accepted(t, ask)
+      await accepted(t, reply('consent', ask, { dataSubjects: [], consent: { decisions: [{ use: 'evidence', granted: true }] } }))
+    }
+    // AL-ASP declares the use in a message to the provider itself: no onward transfer, so only the
+    // use is judged (telling the provider is not its consent).
+    const use = { ...requestMessage(clock, { from: 'AL-ASP', to: 'RS-MUP' }), kind: 'spontaneous', evaluation: { source: 'B', information: '2' }, origin: [{ agency: 'RS-MUP', messageId: data.id }], use: ['evidence'] }
+    const res = await post(use)
+    t.equal(res.statusCode, status, `D6: ${code}${standing ? ' with a standing evidence consent' : ''}${explicit ? ' and an explicit one' : ''}: ${res.statusCode === status ? '' : res.body}`)
+    if (status === 422) t.same(res.json().violations.map((v: { rule: string; path: string }) => `${v.rule} ${v.path}`), ['D6 /use/0'])
+  }
+})
+
 t.test('item 6, L5: data arriving in the EU needs no transfer basis; data leaving it does', async (t) => {
   clock.set(Date.now())
   await accepted(t, requestMessage(clock, { from: 'AL-ASP', to: 'AT-BK' }, { language: 'en' }))
