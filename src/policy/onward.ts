@@ -107,9 +107,9 @@ export function checkOnwardUse (message: Message, lookup: OriginLookup, director
     if (facts.provider !== origin.agency) {
       violations.push({ rule: 'D6', path: `${path}/agency`, message: `message ${id} came from ${facts.provider ?? 'another agency'}, not from ${origin.agency}` })
     }
-    // Giving data back to its provider, or using it in an exchange with the provider, is no onward use.
-    if (recipient === facts.provider) return
-    if (!hasConsent(facts, 'onward-transfer', recipient)) {
+    // Giving data back to its provider is no onward transfer; a use it declares (evidence, another
+    // purpose) still needs the provider's consent, whoever the message goes to.
+    if (recipient !== facts.provider && !hasConsent(facts, 'onward-transfer', recipient)) {
       violations.push({
         rule: 'D6', path,
         message: `passing on data of message ${id} (from ${facts.provider ?? '?'}, ${facts.handlingCode ?? 'H0'}) to ${recipient} needs its provider's consent: ${missing(facts, 'onward-transfer')}`,

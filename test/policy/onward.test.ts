@@ -74,9 +74,11 @@ t.test('D6: use as evidence or for another purpose needs consent; H1 evidence on
     [{ rule: 'D6', path: '/use/0' }, { rule: 'D6', path: '/use/1' }], 'D6: each missing use is named')
 })
 
-t.test('D6: data given back to its provider needs no consent', async (t) => {
+t.test('D6: data given back to its provider needs no consent to the transfer; a declared use still does', async (t) => {
   for (const code of CODES) {
-    t.same(checkOnwardUse(forward('RS-MUP', { use: ['evidence'] }), facts(code), directory), [], `D6: ${code} data back to RS-MUP`)
+    t.same(checkOnwardUse(forward('RS-MUP'), facts(code), directory), [], `D6: ${code} data back to RS-MUP`)
+    t.same(rules(checkOnwardUse(forward('RS-MUP', { use: ['evidence', 'other-purpose'] }), facts(code), directory)),
+      [{ rule: 'D6', path: '/use/0' }, { rule: 'D6', path: '/use/1' }], `D6: ${code} data used as evidence or for another purpose, told to RS-MUP without its consent`)
   }
 })
 
