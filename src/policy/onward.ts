@@ -87,13 +87,27 @@ export function checkOnwardUse (message: Message, lookup: OriginLookup, director
     const country = directory.agencies.get(agency)?.country
     return leaving && country !== undefined && country !== 'EU' && country !== senderCountry && isEuSide(country, directory)
   }
+  /** An agency of leix in another country than the sender's. */
+  const isOtherParty = (agency: string): boolean => {
+    const country = directory.agencies.get(agency)?.country
+    return country !== undefined && country !== senderCountry
+  }
   origins.forEach((origin, i) => {
     const path = `/origin/${i}`
     if (origin.messageId === undefined) {
-      if (needsAuthorisation(origin.agency) && (origin.authorisation === undefined || origin.authorisation.trim() === '')) {
+      const noReference = origin.authorisation === undefined || origin.authorisation.trim() === ''
+      if (needsAuthorisation(origin.agency) && noReference) {
         violations.push({
           rule: 'L5', path: `${path}/authorisation`,
           message: `data from ${origin.agency} leaving the EU for ${recipient} needs its prior authorisation (LED Art. 35(1)(c)): give its reference`,
+        })
+      } else if (noReference && origin.agency !== recipient && isOtherParty(origin.agency)) {
+        // A party of leix in another country is the provider: its consent is checked through the
+        // leix message the data came in, or, for data it gave otherwise, named by the reference of
+        // its consent. Data of the sender's own country's bodies is national law's to govern.
+        violations.push({
+          rule: 'D6', path: `${path}/messageId`,
+          message: `data from ${origin.agency} passed on to ${recipient} needs ${origin.agency}'s consent: name the leix message it came in (messageId), or the reference of the consent given outside leix (authorisation)`,
         })
       }
       return
@@ -120,6 +134,15 @@ export function checkOnwardUse (message: Message, lookup: OriginLookup, director
           message: `data of message ${id} from ${facts.provider} leaving the EU for ${recipient} needs ${facts.provider}'s prior authorisation (LED Art. 35(1)(c)), given as its consent`,
         })
       }
+    }
+    // The provider's restriction travels with its data (S2): passed on to anyone but the provider,
+    // H1-H3 data keeps its code, so the next holder needs the same consent again.
+    const code = facts.handlingCode ?? 'H0'
+    if (recipient !== facts.provider && code !== 'H0' && message.handling.code !== code) {
+      violations.push({
+        rule: 'D6', path: '/handling/code',
+        message: `data of message ${id} is ${code} (from ${facts.provider ?? '?'}); passed on, it keeps ${code}, not ${message.handling.code} (data under different codes travels in separate messages)`,
+      })
     }
     for (const use of message.use ?? []) {
       if (!hasConsent(facts, use, null)) {

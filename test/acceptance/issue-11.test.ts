@@ -373,7 +373,7 @@ t.test('item 6, D6/Q3: re-sharing needs the provider\'s consent; lineage lists e
   // without consent: refused (H0, no standing condition for MK-MVR)
   await refused(t, onward(h0.id, 'MK-MVR'), 'D6', '/origin/0', 'consent-required')
   // H2 with a standing consent naming the recipient: refused
-  await refused(t, onward(h2.id, 'ME-UP'), 'D6', '/origin/0', 'consent-required')
+  await refused(t, onward(h2.id, 'ME-UP', { handling: { code: 'H2', classification: 'BASIC_PROTECTION' } }), 'D6', '/origin/0', 'consent-required')
   // H0 with a standing consent: accepted
   const viaStanding = onward(h0.id, 'ME-UP')
   await accepted(t, viaStanding)
@@ -386,17 +386,22 @@ t.test('item 6, D6/Q3: re-sharing needs the provider\'s consent; lineage lists e
     answers.add(JSON.stringify(p.violations?.map((v) => v.message.replace(id, 'ID'))))
   }
   t.equal(answers.size, 1, 'D6: nothing revealed about messages the sender did not receive')
+  // data of a leix party named without its message: the consent must be named some other way
+  await refused(t, info('AL-ASP', 'BA-DKPT', { origin: [{ agency: 'RS-MUP' }] }), 'D6', '/origin/0/messageId', 'consent-required')
+  await accepted(t, info('AL-ASP', 'BA-DKPT', { origin: [{ agency: 'RS-MUP', authorisation: 'RS-MUP consent 2026/114' }] }))
   // H2 with an explicit consent reply: accepted
   const ask = reply('consent-request', h2, { language: 'en', dataSubjects: [], consentRequest: { uses: [{ use: 'onward-transfer', to: ['ME-UP'] }] } })
   delete ask.evaluation
   await accepted(t, ask)
   const consent = reply('consent', ask, { language: 'en', dataSubjects: [], consent: { decisions: [{ use: 'onward-transfer', to: ['ME-UP'], granted: true }] } })
   await accepted(t, consent)
-  const viaConsent = onward(h2.id, 'ME-UP')
+  // the provider's code travels with its data: H2 data passed on as H0 is refused, even with consent
+  await refused(t, onward(h2.id, 'ME-UP', { handling: { code: 'H0', classification: 'BASIC_PROTECTION' } }), 'D6', '/handling/code', 'consent-required')
+  const viaConsent = onward(h2.id, 'ME-UP', { handling: { code: 'H2', classification: 'BASIC_PROTECTION' } })
   await accepted(t, viaConsent)
-  await refused(t, onward(h2.id, 'MK-MVR'), 'D6', '/origin/0', 'consent-required')
+  await refused(t, onward(h2.id, 'MK-MVR', { handling: { code: 'H2', classification: 'BASIC_PROTECTION' } }), 'D6', '/origin/0', 'consent-required')
   // ME-UP passes it on again under AL-ASP's standing condition: a second hop
-  const hop = info('ME-UP', 'MK-MVR', { origin: [{ agency: 'AL-ASP', messageId: viaConsent.id }], handling: { code: 'H0', classification: 'BASIC_PROTECTION' } })
+  const hop = info('ME-UP', 'MK-MVR', { origin: [{ agency: 'AL-ASP', messageId: viaConsent.id }], handling: { code: 'H2', classification: 'BASIC_PROTECTION', consent: { onwardTo: ['MK-MVR'] } } })
   await refused(t, hop, 'D6', '/origin/0', 'consent-required')
   const ask2 = { ...reply('consent-request', viaConsent, { language: 'en', dataSubjects: [], consentRequest: { uses: [{ use: 'onward-transfer', to: ['MK-MVR'] }] } }) }
   delete ask2.evaluation

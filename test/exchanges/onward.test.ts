@@ -74,7 +74,7 @@ t.test('D6: an origin must name a message the sender received; every other id ge
 })
 
 t.test('D6: passing on H2 data needs an explicit consent reply; consent-request and consent fit the exchange', async (t) => {
-  const forward = () => message('spontaneous', 'AL-ASP', 'ME-UP', { origin: [{ agency: 'RS-MUP', messageId: response.id }], handling: handling('H0', { onwardTo: ['MK-MVR'] }) })
+  const forward = () => message('spontaneous', 'AL-ASP', 'ME-UP', { origin: [{ agency: 'RS-MUP', messageId: response.id }], handling: handling('H2', { onwardTo: ['MK-MVR'] }) })
   const first = await refused(t, forward(), 422, 'consent-required')
   t.same(first.violations?.map((v) => [v.rule, v.path]), [['D6', '/origin/0']], 'D6: H2 with only a standing condition')
   t.match(first.violations?.[0]?.message, new RegExp(`${response.id}.*RS-MUP.*H2.*ME-UP`), 'the violation names the origin message and the missing consent')
@@ -102,8 +102,14 @@ t.test('D6: passing on H2 data needs an explicit consent reply; consent-request 
   const evidence = await refused(t, { ...forward(), use: ['evidence'] }, 422, 'consent-required')
   t.same(evidence.violations?.map((v) => [v.rule, v.path]), [['D6', '/use/0']], 'D6: evidence refused by the consent reply, though the standing condition allowed it')
 
-  // ME-UP passes AL-ASP's message on to MK-MVR under AL-ASP's standing H0 condition: a second hop.
-  const hop = message('spontaneous', 'ME-UP', 'MK-MVR', { origin: [{ agency: 'AL-ASP', messageId: passed.id }] })
+  // ME-UP passes AL-ASP's message on to MK-MVR: a second hop. The data kept its H2 code, so
+  // AL-ASP's standing condition does not suffice; AL-ASP consents explicitly.
+  const hopOf = () => message('spontaneous', 'ME-UP', 'MK-MVR', { origin: [{ agency: 'AL-ASP', messageId: passed.id }] })
+  await refused(t, hopOf(), 422, 'consent-required')
+  const askHop = message('consent-request', 'ME-UP', 'AL-ASP', { inReplyTo: passed.id, consentRequest: { uses: [{ use: 'onward-transfer', to: ['MK-MVR'] }] } })
+  await accepted(t, askHop)
+  await accepted(t, message('consent', 'AL-ASP', 'ME-UP', { inReplyTo: askHop.id, consent: { decisions: [{ use: 'onward-transfer', to: ['MK-MVR'], granted: true }] } }))
+  const hop = hopOf()
   await accepted(t, hop)
   await refused(t, message('spontaneous', 'ME-UP', 'BA-DKPT', { origin: [{ agency: 'AL-ASP', messageId: passed.id }] }), 422, 'consent-required')
 

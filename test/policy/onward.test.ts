@@ -15,6 +15,8 @@ function forward (to: string, patch: Partial<Message> = {}): Message {
 }
 const facts = (handlingCode: string, consents: RecordedConsent[] = []): Map<string, OriginFacts> =>
   new Map([[X, { received: true, provider: 'RS-MUP', handlingCode, consents }]])
+/** The handling of a message that keeps its origin's code (D6: the code travels with the data). */
+const keeping = (code: string): Partial<Message> => ({ handling: { code, classification: 'BASIC_PROTECTION' } })
 const rules = (violations: { rule: string; path: string }[]) => violations.map(({ rule, path }) => ({ rule, path }))
 
 const standingTo = (to: string): RecordedConsent => ({ use: 'onward-transfer', recipient: to, granted: true, consentMessage: null })
@@ -38,11 +40,11 @@ const CODES = ['H0', 'H1', 'H2', 'H3']
 t.test('D6: onward transfer needs the provider\'s consent; H2 only by an explicit reply', async (t) => {
   for (const code of CODES) {
     for (const [name, consents, permits] of ONWARD_PATHS) {
-      const found = rules(checkOnwardUse(forward('ME-UP'), facts(code, consents), directory))
+      const found = rules(checkOnwardUse(forward('ME-UP', keeping(code)), facts(code, consents), directory))
       t.same(found, permits(code) ? [] : [{ rule: 'D6', path: '/origin/0' }], `D6: ${code} data to ME-UP with ${name}: ${permits(code) ? 'accepted' : 'refused'}`)
     }
   }
-  const [v] = checkOnwardUse(forward('ME-UP'), facts('H2', [standingTo('ME-UP')]), directory)
+  const [v] = checkOnwardUse(forward('ME-UP', keeping('H2')), facts('H2', [standingTo('ME-UP')]), directory)
   t.match(v?.message, new RegExp(`${X}.*RS-MUP.*H2.*ME-UP.*explicit consent reply`), 'names the origin message, its provider, code and the missing consent')
   const [w] = checkOnwardUse(forward('ME-UP'), facts('H0'), directory)
   t.match(w?.message, /consent-request/, 'tells how to ask')
@@ -63,12 +65,12 @@ t.test('D6: use as evidence or for another purpose needs consent; H1 evidence on
     for (const code of CODES) {
       for (const [name, consents, permits] of USE_PATHS(use)) {
         // The transfer itself is consented, so only the use is judged.
-        const found = rules(checkOnwardUse(forward('ME-UP', { use: [use] }), facts(code, [replyTo('ME-UP', true), ...consents]), directory))
+        const found = rules(checkOnwardUse(forward('ME-UP', { use: [use], ...keeping(code) }), facts(code, [replyTo('ME-UP', true), ...consents]), directory))
         t.same(found, permits(code) ? [] : [{ rule: 'D6', path: '/use/0' }], `D6: ${use} of ${code} data with ${name}: ${permits(code) ? 'accepted' : 'refused'}`)
       }
     }
   }
-  const [v] = checkOnwardUse(forward('ME-UP', { use: ['evidence'] }), facts('H1', [replyTo('ME-UP', true), standingUse('evidence')]), directory)
+  const [v] = checkOnwardUse(forward('ME-UP', { use: ['evidence'], ...keeping('H1') }), facts('H1', [replyTo('ME-UP', true), standingUse('evidence')]), directory)
   t.match(v?.message, /H1 data needs an explicit consent reply/, 'H1: a standing condition does not suffice')
   t.same(rules(checkOnwardUse(forward('ME-UP', { use: ['evidence', 'other-purpose'] }), facts('H0', [replyTo('ME-UP', true)]), directory)),
     [{ rule: 'D6', path: '/use/0' }, { rule: 'D6', path: '/use/1' }], 'D6: each missing use is named')
@@ -119,9 +121,11 @@ t.test('L5: data of another member state leaving the EU needs its prior authoris
   t.same(rules(checkOnwardUse(outside('AT-BK', ' '), new Map(), directory)), [{ rule: 'L5', path: '/origin/0/authorisation' }], 'L5: a blank authorisation')
   t.same(checkOnwardUse(outside('AT-BK', 'BMI-2026/17'), new Map(), directory), [], 'L5: AT data with its authorisation reference')
   t.same(checkOnwardUse(outside('DE-BAFIN'), new Map(), directory), [], 'L5: the sender\'s own country\'s data needs no other state\'s authorisation')
-  t.same(checkOnwardUse(outside('RS-MUP'), new Map(), directory), [], 'L5: a third country\'s data needs none')
-  t.same(checkOnwardUse({ ...outside('AT-BK'), to: { agency: 'EU-EUROPOL' } }, new Map(), directory), [], 'L5: staying inside the EU needs none')
-  t.same(checkOnwardUse({ ...outside('AT-BK'), from: { agency: 'RS-MUP', officer: 'x' } }, new Map(), directory), [], 'L5: a third country passing on data is not a transfer out of the EU')
+  // L5 asks nothing of these; D6 still asks a leix party's consent, named by its reference.
+  const d6 = [{ rule: 'D6', path: '/origin/0/messageId' }]
+  t.same(rules(checkOnwardUse(outside('RS-MUP'), new Map(), directory)), d6, 'L5: a third country\'s data needs none')
+  t.same(rules(checkOnwardUse({ ...outside('AT-BK'), to: { agency: 'EU-EUROPOL' } }, new Map(), directory)), d6, 'L5: staying inside the EU needs none')
+  t.same(rules(checkOnwardUse({ ...outside('AT-BK'), from: { agency: 'RS-MUP', officer: 'x' } }, new Map(), directory)), d6, 'L5: a third country passing on data is not a transfer out of the EU')
 })
 
 t.test('D6: hasConsent reads the latest explicit decision', async (t) => {
@@ -130,4 +134,35 @@ t.test('D6: hasConsent reads the latest explicit decision', async (t) => {
   t.notOk(hasConsent(f([standingTo('ME-UP')]), 'onward-transfer', 'MK-MVR'))
   t.notOk(hasConsent(f([replyTo('ME-UP', true), replyTo('ME-UP', false)]), 'onward-transfer', 'ME-UP'))
   t.ok(hasConsent(f([replyTo('MK-MVR', false), replyTo('ME-UP', true)]), 'onward-transfer', 'ME-UP'), 'decisions for another recipient do not count')
+})
+
+t.test('D6: the provider\'s handling code travels with its data, whatever consent was given', async (t) => {
+  const granted = [replyTo('ME-UP', true)]
+  for (const origin of CODES) {
+    for (const code of CODES) {
+      const found = rules(checkOnwardUse(forward('ME-UP', { handling: { code, classification: 'BASIC_PROTECTION' } }), facts(origin, granted), directory))
+      const keeps = origin === 'H0' || code === origin
+      t.same(found, keeps ? [] : [{ rule: 'D6', path: '/handling/code' }], `D6: ${origin} data passed on as ${code}: ${keeps ? 'accepted' : 'refused'}`)
+    }
+    // Given back to its provider, data is not passed on: its code binds nobody new.
+    t.same(checkOnwardUse(forward('RS-MUP', { handling: { code: 'H0', classification: 'BASIC_PROTECTION' } }), facts(origin), directory), [], `D6: ${origin} data back to its provider as H0`)
+  }
+})
+
+t.test('D6: data of a leix party named without its message needs the reference of its consent', async (t) => {
+  const named = (agency: string, to: string, authorisation?: string): Message => ({
+    ...forward(to), origin: [{ agency, ...(authorisation === undefined ? {} : { authorisation }) }],
+  })
+  const CASES: [string, Message, boolean][] = [
+    ['a leix party, no reference', named('RS-MUP', 'ME-UP'), false],
+    ['a leix party, a blank reference', named('RS-MUP', 'ME-UP', ' '), false],
+    ['a leix party, with its consent reference', named('RS-MUP', 'ME-UP', 'RS consent 2026/9'), true],
+    ['the recipient\'s own data, given back', named('ME-UP', 'ME-UP'), true],
+    ['the sender\'s own data', named('AL-ASP', 'ME-UP'), true],
+    ['a body of the sender\'s own country in leix', { ...named('DE-BAFIN', 'AT-BK'), from: { agency: 'DE-BKA', officer: 'de-1' } }, true],
+    ['a body outside leix (national law governs it)', named('AL-PROSECUTION', 'ME-UP'), true],
+  ]
+  for (const [name, message, ok] of CASES) {
+    t.same(rules(checkOnwardUse(message, new Map(), directory)), ok ? [] : [{ rule: 'D6', path: '/origin/0/messageId' }], `D6: ${name}: ${ok ? 'accepted' : 'refused'}`)
+  }
 })
