@@ -16,7 +16,7 @@ function forward (to: string, patch: Partial<Message> = {}): Message {
 const facts = (handlingCode: string, consents: RecordedConsent[] = []): Map<string, OriginFacts> =>
   new Map([[X, { received: true, provider: 'RS-MUP', handlingCode, consents }]])
 /** The handling of a message that keeps its origin's code (D6: the code travels with the data). */
-const keeping = (code: string): Partial<Message> => ({ handling: { code, classification: 'BASIC_PROTECTION' } })
+const keeping = (code: string): Partial<Message> => ({ handling: { code: code as Message['handling']['code'], classification: 'BASIC_PROTECTION' } })
 const rules = (violations: { rule: string; path: string }[]) => violations.map(({ rule, path }) => ({ rule, path }))
 
 const standingTo = (to: string): RecordedConsent => ({ use: 'onward-transfer', recipient: to, granted: true, consentMessage: null })
@@ -140,7 +140,7 @@ t.test('D6: the provider\'s handling code travels with its data, whatever consen
   const granted = [replyTo('ME-UP', true)]
   for (const origin of CODES) {
     for (const code of CODES) {
-      const found = rules(checkOnwardUse(forward('ME-UP', { handling: { code, classification: 'BASIC_PROTECTION' } }), facts(origin, granted), directory))
+      const found = rules(checkOnwardUse(forward('ME-UP', keeping(code)), facts(origin, granted), directory))
       const keeps = origin === 'H0' || code === origin
       t.same(found, keeps ? [] : [{ rule: 'D6', path: '/handling/code' }], `D6: ${origin} data passed on as ${code}: ${keeps ? 'accepted' : 'refused'}`)
     }
