@@ -209,11 +209,18 @@ function askJustification (messageId, opener, out) {
   })
 }
 
+/** An audit event type in words, with the type itself (what the API, the CLI and an export call it). */
+function eventCell (type) {
+  return h('td', {}, t(`event.${type}`), h('br'), h('code', { class: 'muted' }, type))
+}
+
 async function exchangeView (id) {
-  show(h('p', {}, t('loading')))
+  // Drawn into a container of its own: a slow answer for a view the user has left changes nothing on screen.
+  const view = h('div', {}, h('p', {}, t('loading')))
+  show(view)
   try {
     const x = await api(`/v1/exchanges/${encodeURIComponent(id)}`)
-    show(
+    view.replaceChildren(
       h('p', {}, h('a', { href: '#/exchanges' }, t('back'))),
       h('h1', {}, `${t('exchange.title')} ${x.caseRef || x.id}`),
       h('dl', {},
@@ -231,10 +238,10 @@ async function exchangeView (id) {
       h('h2', {}, t('exchange.timeline')),
       h('table', { class: 'timeline', id: 'timeline' },
         h('thead', {}, h('tr', {}, ['timeline.at', 'timeline.event', 'timeline.outcome', 'timeline.actor', 'timeline.reason'].map((k) => h('th', { scope: 'col' }, t(k))))),
-        h('tbody', {}, x.timeline.map((e) => h('tr', { class: e.outcome === 'ok' ? undefined : 'attention' },
-          h('td', {}, formatInstant(e.at)), h('td', {}, e.event), h('td', {}, e.outcome), h('td', {}, e.actor ?? ''), h('td', {}, e.reason ?? ''))))))
+        h('tbody', {}, x.timeline.map((e) => h('tr', { class: e.outcome === 'ok' ? undefined : 'attention', 'data-event': e.event },
+          h('td', {}, formatInstant(e.at)), eventCell(e.event), h('td', {}, t(`outcome.${e.outcome}`)), h('td', {}, e.actor ?? ''), h('td', {}, e.reason ?? ''))))))
     tick()
-  } catch (err) { show(errorBox(err)) }
+  } catch (err) { view.replaceChildren(errorBox(err)) }
 }
 
 // Exchange states in which the responder still owes an answer (src/exchanges/state.ts).
@@ -316,7 +323,8 @@ async function notificationsView () {
 }
 
 async function reviewView () {
-  show(h('h1', {}, t('nav.review')), h('p', {}, t('loading')))
+  const body = h('div', {}, t('loading'))
+  show(h('h1', {}, t('nav.review')), body)
   try {
     const { items } = await api('/v1/review/held')
     const rows = items.map((m) => {
@@ -338,8 +346,8 @@ async function reviewView () {
         h('ul', {}, m.holds.map((hold) => h('li', {}, `${hold.rule}: ${hold.message}${hold.path ? ` (${hold.path})` : ''}`))),
         form, out)
     })
-    show(h('h1', {}, t('nav.review')), rows.length === 0 ? h('p', {}, t('list.none')) : h('ul', {}, rows))
-  } catch (err) { show(h('h1', {}, t('nav.review')), errorBox(err)) }
+    body.replaceChildren(rows.length === 0 ? h('p', {}, t('list.none')) : h('ul', {}, rows))
+  } catch (err) { body.replaceChildren(errorBox(err)) }
 }
 
 async function auditView (params) {
@@ -365,7 +373,7 @@ async function auditView (params) {
         const button = h('button', { type: 'button', class: 'verify', 'data-seq': e.seq, on: { click: () => verifyEvent(e.seq, cell) } }, t('audit.verify'))
         cell.append(button)
         const actor = typeof e.actor === 'object' && e.actor !== null ? [e.actor.agency, e.actor.sub].filter(Boolean).join('/') : e.actor
-        return h('tr', {}, h('td', {}, String(e.seq)), h('td', {}, formatInstant(e.at)), h('td', {}, e.type), h('td', {}, actor ?? ''), h('td', {}, e.outcome ?? ''), cell)
+        return h('tr', { 'data-event': e.type }, h('td', {}, String(e.seq)), h('td', {}, formatInstant(e.at)), eventCell(e.type), h('td', {}, actor ?? ''), h('td', {}, e.outcome ? t(`outcome.${e.outcome}`) : ''), cell)
       }))))
   } catch (err) { body.replaceChildren(errorBox(err)) }
 }
@@ -410,7 +418,7 @@ function barChart (title, rows) {
   const height = rows.length * row + 8
   const number = new Intl.NumberFormat(document.documentElement.lang === 'cnr' ? 'sr-Latn-ME' : document.documentElement.lang)
   const said = (r) => (r.value === null ? t('report.suppressed') : number.format(r.value))
-  return svg('svg', { class: 'chart', role: 'img', 'aria-labelledby': `${id}-title ${id}-desc`, viewBox: `0 0 ${labelWidth + barWidth + 90} ${height}`, width: '100%' },
+  const chart = svg('svg', { class: 'chart', role: 'img', 'aria-labelledby': `${id}-title ${id}-desc`, viewBox: `0 0 ${labelWidth + barWidth + 90} ${height}`, width: '100%' },
     svg('title', { id: `${id}-title` }, title),
     svg('desc', { id: `${id}-desc` }, rows.map((r) => `${r.label}: ${said(r)}`).join('; ')),
     rows.map((r, i) => {
@@ -421,13 +429,14 @@ function barChart (title, rows) {
         svg('rect', { x: labelWidth, y, width: w, height: row - 6 }),
         svg('text', { x: labelWidth + w + 6, y: y + 15 }, said(r)))
     }))
+  return h('figure', { class: 'chart' }, h('figcaption', { 'aria-hidden': 'true' }, title), chart)
 }
 
 /** A table of report rows; a null count (a small cell, suppressed by the API) says so and points to why. */
 function reportTable (id, caption, columns, rows) {
   const number = new Intl.NumberFormat(document.documentElement.lang === 'cnr' ? 'sr-Latn-ME' : document.documentElement.lang, { maximumFractionDigits: 1 })
   const cell = (v, numeric) => {
-    if (v === null) return h('td', { class: 'suppressed', 'aria-describedby': 'suppressed-help' }, `${t('report.suppressed')}*`)
+    if (v === null) return h('td', { class: `suppressed${numeric ? ' num' : ''}`, 'aria-describedby': 'suppressed-help' }, `${t('report.suppressed')}*`)
     return h('td', { class: numeric ? 'num' : undefined }, numeric && typeof v === 'number' ? number.format(v) : String(v ?? '—'))
   }
   return h('table', { id, class: 'report' },
@@ -438,7 +447,9 @@ function reportTable (id, caption, columns, rows) {
       : rows.map((r) => h('tr', {}, columns.map((c) => cell(c.value(r), c.numeric))))))
 }
 
-const pairLabel = (r) => `${r.from} → ${r.to}`
+/** An agency id as short as a chart label allows, Kosovo* still with its asterisk. */
+const shortAgency = (id) => (id?.startsWith('XK-') || agencies.get(id)?.country === 'XK' ? `${id} (${t('country.XK')})` : id)
+const pairLabel = (r) => `${shortAgency(r.from)} → ${shortAgency(r.to)}`
 const count = { label: 'report.count', value: (r) => r.count, numeric: true }
 const pair = [{ label: 'report.from', value: (r) => agencyLabel(r.from) }, { label: 'report.to', value: (r) => agencyLabel(r.to) }]
 
@@ -518,7 +529,10 @@ async function reportView (params) {
  * Draws the view the URL names. After a navigation (not the first load) focus goes to the new
  * view's heading, so that a keyboard or screen-reader user starts reading there.
  */
+let renders = 0
+
 async function render ({ focus = false } = {}) {
+  const mine = ++renders
   // Says which URL is fully drawn (the tests and any automation wait for it).
   delete document.body.dataset.rendered
   nav()
@@ -534,6 +548,7 @@ async function render ({ focus = false } = {}) {
   else if (view === 'audit') await auditView(params)
   else if (view === 'report') await reportView(params)
   else await exchangesView(params)
+  if (mine !== renders) return // a later navigation is drawing
   if (focus) {
     const heading = document.querySelector('#main h1')
     heading?.setAttribute('tabindex', '-1')
