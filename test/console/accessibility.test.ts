@@ -132,6 +132,12 @@ if (missing) {
         await page.locator('#events .result').first().waitFor()
       }],
       ['report', await leix.token('EU-EUROPOL', ['auditor']), async () => { await b.open('#/report') }],
+      // Another language, another script: the page says which (axe checks lang as well).
+      ['exchanges in Serbian Cyrillic', officer, async () => {
+        await b.open('#/exchanges')
+        await page.locator('#language').selectOption('sr-Cyrl')
+        await page.waitForFunction(() => document.documentElement.lang === 'sr-Cyrl' && document.body.dataset.rendered === '#/exchanges')
+      }],
     ]
     let signedIn = ''
     for (const [name, token, show] of views) {
