@@ -77,6 +77,18 @@ if (missing) {
     }
   })
 
+  t.test('the list pages on: the next page continues where the first ended', async (t) => {
+    await b.open('#/exchanges?limit=3')
+    const ids = async () => await page.locator('#exchanges tbody tr').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.exchange))
+    const first = await ids()
+    t.equal(first.length, 3, 'a page of three')
+    await page.getByRole('link', { name: 'Next page of exchanges →' }).click()
+    await page.waitForFunction(() => document.body.dataset.rendered?.includes('cursor='))
+    const second = await ids()
+    t.ok(second.length > 0, 'the next page')
+    t.same(second.filter((id) => first.includes(id)), [], 'with other exchanges')
+  })
+
   t.test('an exchange\'s timeline of hops; reading a body asks for a justification, then says it was logged', async (t) => {
     await b.open(`#/exchange/${late.exchangeId}`)
     const events = await page.locator('#timeline tbody tr').evaluateAll((rows) => rows.map((r) => `${(r as HTMLElement).dataset.event} ${r.querySelector('td:nth-child(2)')?.textContent}`))

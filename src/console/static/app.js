@@ -77,7 +77,9 @@ function nav () {
   const roles = c.roles ?? []
   const links = [['#/exchanges', 'nav.exchanges'], ['#/inbox', 'nav.inbox'], ['#/notifications', 'nav.notifications']]
   if (roles.includes('dpo')) links.push(['#/review', 'nav.review'])
-  links.push(['#/audit', 'nav.audit'], ['#/report', 'nav.report'])
+  // The audit search answers only these roles (GET /v1/audit/events): no link that can only fail.
+  if (roles.some((r) => ['auditor', 'dpo', 'supervisor'].includes(r))) links.push(['#/audit', 'nav.audit'])
+  links.push(['#/report', 'nav.report'])
   const here = location.hash.split('?')[0] || '#/exchanges'
   const select = h('select', { id: 'language', 'aria-label': t('language'), on: { change: async (e) => { await setLanguage(e.target.value); render() } } },
     LANGUAGES.map((l) => h('option', { value: l, selected: l === currentLanguage() }, t(`language.${l}`))))
@@ -137,7 +139,7 @@ async function exchangesView (params) {
     const dateOf = (d) => (d ? new Date(`${d}T00:00:00`).toISOString() : undefined)
     const page = await api(`/v1/exchanges${query({
       direction: params.get('direction'), status: params.get('status'), overdue: params.get('overdue'), crimeArea: params.get('crimeArea'),
-      from: dateOf(params.get('from')), to: dateOf(params.get('to')),
+      from: dateOf(params.get('from')), to: dateOf(params.get('to')), cursor: params.get('cursor'), limit: params.get('limit'),
     })}`)
     if (page.items.length === 0) { body.replaceChildren(h('p', {}, t('exchanges.none'))); return }
     body.replaceChildren(h('table', { id: 'exchanges' },
@@ -150,7 +152,11 @@ async function exchangesView (params) {
         h('td', {}, x.crimeAreas.map((c) => t(`crime.${c}`)).join(', ')),
         h('td', {}, formatDeadline(x.deadline)),
         h('td', {}, countdown(x)))))))
-    if (page.nextCursor) body.append(h('p', { class: 'muted' }, t('exchanges.more')))
+    if (page.nextCursor) {
+      const next = new URLSearchParams(params)
+      next.set('cursor', page.nextCursor)
+      body.append(h('p', {}, h('a', { href: `#/exchanges?${next}`, rel: 'next' }, t('exchanges.more'))))
+    }
     tick()
   } catch (err) { body.replaceChildren(errorBox(err)) }
 }
