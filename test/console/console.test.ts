@@ -154,6 +154,16 @@ if (missing) {
     for (const [x, decision, words] of [[heldRelease, 'release', 'Released for delivery.'], [heldReject, 'reject', 'Rejected.']] as const) {
       const item = page.locator('li.panel', { hasText: x.exchangeId })
       t.match(await item.textContent() ?? '', /D3: a data subject is a minor/, 'the hold reason')
+      if (decision === 'release') {
+        // The content the decision is about, read as a justified consultation (the reason code preset).
+        await item.locator('button.read-body').click()
+        const dialog = page.getByRole('dialog')
+        t.equal(await dialog.getByLabel('Reason code').inputValue(), 'data-protection-review', 'the DPO\'s reason code preset')
+        await dialog.getByLabel('Reason (10–500 characters)').fill('Deciding on the D3 hold of this request.')
+        await dialog.getByRole('button', { name: 'Read and log' }).click()
+        await item.locator('pre.message-body').waitFor()
+        t.match(await item.locator('pre.message-body').textContent() ?? '', /"minor": true/, 'the held body, once justified')
+      }
       await item.locator('select[name="decision"]').selectOption(decision)
       await item.locator('select[name="code"]').selectOption('data-protection-review')
       await item.locator('textarea[name="reason"]').fill(decision === 'release' ? 'The minor is the victim; sharing protects them.' : 'Not necessary for the stated purpose.')

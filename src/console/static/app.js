@@ -184,9 +184,9 @@ function openDialog (title, content, opener) {
 }
 
 /** The justification asked before a message body is shown (a logged consultation), in a dialog. */
-function askJustification (messageId, opener, out) {
+function askJustification (messageId, opener, out, defaultCode = 'investigation') {
   const text = h('textarea', { id: 'justification', name: 'justification', required: true, minlength: 10, maxlength: 500 })
-  const code = h('select', { id: 'justification-code', name: 'code' }, CODES.map((c) => h('option', { value: c }, t(`code.${c}`))))
+  const code = h('select', { id: 'justification-code', name: 'code' }, CODES.map((c) => h('option', { value: c, selected: c === defaultCode }, t(`code.${c}`))))
   const caseRef = h('input', { id: 'justification-case', name: 'caseRef', type: 'text', pattern: '[A-Za-z0-9][A-Za-z0-9/._:\\-]{0,63}' })
   const problem = h('div', { 'aria-live': 'assertive' })
   const form = h('form', { class: 'justification' },
@@ -347,9 +347,13 @@ async function reviewView () {
           form.remove()
         } catch (err) { out.replaceChildren(errorBox(err)) }
       })
+      // The DPO decides on the content: reading it is a consultation like any other, justified and logged.
+      const bodyOut = h('div', { class: 'body-out' })
+      const read = h('button', { type: 'button', class: 'read-body', 'aria-haspopup': 'dialog', on: { click: () => askJustification(m.messageId, read, bodyOut, 'data-protection-review') } }, t('justify.open'))
       return h('li', { class: 'panel' },
         h('p', {}, `${formatInstant(m.receivedAt)} · ${t(`kind.${m.kind}`)} → ${agencyLabel(m.to)} · ${m.officer} · `, h('a', { href: `#/exchange/${m.exchangeId}` }, m.exchangeId)),
         h('ul', {}, m.holds.map((hold) => h('li', {}, `${hold.rule}: ${hold.message}${hold.path ? ` (${hold.path})` : ''}`))),
+        h('p', {}, read), bodyOut,
         form, out)
     })
     body.replaceChildren(rows.length === 0 ? h('p', {}, t('list.none')) : h('ul', {}, rows))
