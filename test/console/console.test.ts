@@ -2,6 +2,7 @@
 // `leix serve` process on PostgreSQL and Redis: each role's main task, under helmet's strict CSP,
 // with no script error and no third-party request on the way. Screenshots go to
 // test-results/console/roles/ for review.
+import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { chromiumMissing, startBrowser, startServe, SUPERVISOR, waitUntil } from './serve.ts'
 
@@ -9,7 +10,8 @@ const missing = chromiumMissing()
 if (missing) {
   t.plan(0, missing)
 } else {
-  const leix = await startServe(t)
+  // Small cells below 2 suppressed, so that the test's handful of exchanges shows both kinds of cell.
+  const leix = await startServe(t, { LEIX_REPORT_MIN_COUNT: '2' })
   const inHours = (h: number) => new Date(Date.now() + h * 3_600_000).toISOString()
   // Deadlines the requester sets (PCC-SEE): days away, hours away, and seconds away (overdue soon).
   const ok = await leix.send('AL-ASP', 'RS-MUP', { caseRef: 'CASE-OK-1', answerBy: inHours(5 * 24) })
@@ -207,6 +209,29 @@ if (missing) {
       await page.unroute('**/v1/audit/proofs/inclusion?*')
     })
   }
+
+  t.test('R1: the Steering Group report: tables, a chart drawn in the page, suppressed cells explained, CSV download', async (t) => {
+    await b.signInAs(officer)
+    const day = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10)
+    await b.open(`#/report?from=${day(-1)}&to=${day(1)}`)
+    const cells = async (id: string) => await page.locator(`#${id} tbody tr`).evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((c) => c.textContent ?? '')))
+    const pairs = await cells('report-pairs')
+    const row = (from: string, to: string) => pairs.find((r) => r[0]?.startsWith(from) && r[1]?.startsWith(to))
+    t.same(row('AL-ASP', 'RS-MUP')?.[2], '3', 'a count at or above the threshold is shown')
+    t.same(row('AL-ASP', 'MK-MVR')?.[2], 'suppressed*', 'a count below it reads "suppressed"')
+    t.match(await page.locator('#suppressed-help').textContent() ?? '', /a count below 2 is not shown/, 'with the reason')
+    const described = (await page.locator('svg.chart desc').first().textContent() ?? '').split('; ')
+    t.ok(described.includes('AL-ASP → RS-MUP: 3') && described.includes('AL-ASP → MK-MVR: suppressed'), 'the chart, described for a screen reader')
+    t.equal(await page.locator('svg.chart').first().locator('g.bar rect').count() > 0, true, 'with bars drawn in the page')
+    t.ok((await cells('report-timeliness')).some((r) => r[0]?.startsWith('AL-ASP') && r[1]?.startsWith('RS-MUP')), 'timeliness per pair')
+    t.ok((await cells('report-holds')).some((r) => r[0] === 'D3'), 'the D3 holds and their review')
+    await b.shot('report')
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('button.download-csv').click()])
+    t.match(download.suggestedFilename(), /^leix-report-.*\.csv$/, 'the CSV is downloaded with the user\'s token')
+    t.match(readFileSync(await download.path(), 'utf8'), /section/, 'as the API writes it')
+    const [svg] = await Promise.all([page.waitForEvent('download'), page.locator('button.download-svg').click()])
+    t.match(readFileSync(await svg.path(), 'utf8'), /<svg/, 'and the SVG chart')
+  })
 
   t.test('a language switch, and the language the browser asks for', async (t) => {
     await b.signInAs(officer)

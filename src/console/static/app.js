@@ -79,7 +79,7 @@ function nav () {
   if (roles.includes('dpo')) links.push(['#/review', 'nav.review'])
   // The audit search answers only these roles (GET /v1/audit/events): no link that can only fail.
   if (roles.some((r) => ['auditor', 'dpo', 'supervisor'].includes(r))) links.push(['#/audit', 'nav.audit'])
-  links.push(['#/report', 'nav.report'])
+  if (roles.some((r) => ['officer', 'auditor', 'dpo', 'supervisor'].includes(r))) links.push(['#/report', 'nav.report'])
   const here = location.hash.split('?')[0] || '#/exchanges'
   const select = h('select', { id: 'language', 'aria-label': t('language'), on: { change: async (e) => { await setLanguage(e.target.value); render() } } },
     LANGUAGES.map((l) => h('option', { value: l, selected: l === currentLanguage() }, t(`language.${l}`))))
@@ -479,7 +479,8 @@ async function reportView (params) {
   const form = h('form', { class: 'filters', 'aria-label': t('report.period') },
     field('from', 'report.periodFrom', h('input', { type: 'date', value: from, required: true })),
     field('to', 'report.periodTo', h('input', { type: 'date', value: to, required: true })),
-    field('agency', 'report.agency', h('input', { type: 'text', value: agency, pattern: '[A-Z]{2}-[A-Z0-9]+', placeholder: 'AL-ASP' })),
+    // Only a supervisor may ask for another agency's figures; everyone else gets their own agency's.
+    (claims()?.roles ?? []).includes('supervisor') ? field('agency', 'report.agency', h('input', { type: 'text', value: agency, pattern: '[A-Z]{2}-[A-Z0-9]+', placeholder: 'AL-ASP' })) : '',
     h('button', { type: 'submit' }, t('report.show')))
   form.addEventListener('submit', (e) => {
     e.preventDefault()
