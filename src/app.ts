@@ -27,6 +27,7 @@ import { directoryRoutes } from './http/routes/directory.ts'
 import { evidenceRoutes } from './http/routes/evidence.ts'
 import { exchangeRoutes } from './http/routes/exchanges.ts'
 import { lineageRoutes } from './http/routes/lineage.ts'
+import { reportRoutes } from './http/routes/reports.ts'
 import { healthRoutes } from './http/routes/health.ts'
 import { readinessCounts } from './observability/counts.ts'
 import { inboxRoutes } from './http/routes/inbox.ts'
@@ -261,6 +262,7 @@ export async function buildApp (rt: Runtime, services: AppServices, opts: AppOpt
     authenticated.addHook('onRequest', authenticate(rt))
     await authenticated.register(exchangeRoutes, { pool, clock })
     await authenticated.register(lineageRoutes, { pool, clock })
+    await authenticated.register(reportRoutes, { pool, clock, minCount: config.reportMinCount })
     await authenticated.register(consultRoutes, { pool, clock, justificationRetentionDays: config.justificationRetentionDays })
     await authenticated.register(inboxRoutes, { pool, clock })
     await authenticated.register(notificationRoutes, { pool, clock })

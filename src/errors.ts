@@ -40,6 +40,7 @@ export const DOMAIN_ERROR_CODES = [
   'forbidden',
   'not-found',
   'bad-request',
+  'invalid-period',
   'uri-too-long',
   'headers-too-large',
   'justification-required',

@@ -48,6 +48,8 @@ const REQUIRED_BY_TYPE: Record<string, string[]> = {
   'directory.changed': ['digest', 'details'],
   // details: previousKid and activeKid.
   'broker-key.rotated': ['details'],
+  // R1 details: from, to, scope (an agency or `all`), format; never the report's figures.
+  'report.generated': ['details'],
 }
 
 /** JSON Schema (2020-12) of a recorded, not yet sealed, audit event. */

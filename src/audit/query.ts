@@ -76,3 +76,16 @@ export async function exchangeEvents (db: Queryable, exchangeId: string): Promis
     'SELECT event FROM audit_events WHERE seq IS NULL AND refused IS NULL AND exchange_id = $1 ORDER BY recorded', [exchangeId])
   return { sealed: sealed.rows, waiting: waiting.rows }
 }
+
+/**
+ * R1: refusals of the exchanges `ids` by ground, from their `exchange.refused` events (reason
+ * `L4(<ground>)`; sealed ones by their canonical line); the ground is a code, never the reasons text (A3).
+ */
+export async function countRefusalsByGround (db: Queryable, ids: string[]): Promise<{ ground: string; count: number }[]> {
+  const { rows } = await db.query<{ ground: string; count: number }>(
+    `SELECT coalesce(substring(e ->> 'reason' FROM '^L4\\((.*)\\)$'), 'unknown') AS ground, count(*)::int AS count
+       FROM (SELECT line::jsonb AS e FROM audit_events WHERE line IS NOT NULL AND (line::jsonb) ->> 'type' = 'exchange.refused'
+             UNION ALL SELECT event FROM audit_events WHERE seq IS NULL AND refused IS NULL AND event ->> 'type' = 'exchange.refused') x
+      WHERE e ->> 'exchangeId' = ANY ($1::text[]) GROUP BY 1 ORDER BY 1`, [ids])
+  return rows
+}

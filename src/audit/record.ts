@@ -42,6 +42,7 @@ export const AUDIT_EVENT_TYPES = [
   'witness.alarm',
   'evidence.exported',
   'supervisor.read',
+  'report.generated',
   'intake.rejected-aggregate',
   'directory.changed',
   'broker-key.rotated',

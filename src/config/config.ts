@@ -56,6 +56,8 @@ export interface Config {
   fullCheckIntervalSeconds: number
   justificationRetentionDays: number
   exchangeAutoCloseSeconds: number
+  /** R1: report cells counting fewer than this (and more than 0) are suppressed. */
+  reportMinCount: number
   deliveryMaxAttempts: number
   deliveryMaxElapsedSeconds: number
   deliveryBackoffMs: number
@@ -120,6 +122,7 @@ export const ENV_NAMES: Record<string, keyof Config> = {
   LEIX_AUDIT_FULL_CHECK_INTERVAL: 'fullCheckIntervalSeconds',
   LEIX_JUSTIFICATION_RETENTION_DAYS: 'justificationRetentionDays',
   LEIX_EXCHANGE_AUTO_CLOSE_SECONDS: 'exchangeAutoCloseSeconds',
+  LEIX_REPORT_MIN_COUNT: 'reportMinCount',
   LEIX_DELIVERY_MAX_ATTEMPTS: 'deliveryMaxAttempts',
   LEIX_DELIVERY_MAX_ELAPSED: 'deliveryMaxElapsedSeconds',
   LEIX_DELIVERY_BACKOFF_MS: 'deliveryBackoffMs',

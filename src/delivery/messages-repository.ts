@@ -448,3 +448,39 @@ export async function messagesForEvidence (db: Queryable, exchangeId: string): P
     'SELECT id, kind, sender, recipient, status, digest, jws, receipt, erased_at FROM messages WHERE exchange_id = $1 ORDER BY received_at, id', [exchangeId])
   return rows
 }
+
+/** SQL: the messages of `$1` (exchange ids) `$2` (an agency, or null: all) may know of: its own, and those sent to it not hidden from it (D4). */
+const reportVisible = "exchange_id = ANY ($1::uuid[]) AND ($2::text IS NULL OR sender = $2 OR (recipient = $2 AND status NOT IN ('held', 'rejected')))"
+
+/** R1: messages of the exchanges `ids` by kind, as `agency` (null: all) may see them. */
+export async function countMessagesByKind (db: Queryable, ids: string[], agency: string | null): Promise<{ kind: string; count: number }[]> {
+  const { rows } = await db.query<{ kind: string; count: number }>(
+    `SELECT kind, count(*)::int AS count FROM messages WHERE ${reportVisible} GROUP BY kind ORDER BY kind`, [ids, agency])
+  return rows
+}
+
+/**
+ * R1, D3-D5: held messages by the rule that held them, with the review outcome. A message held
+ * under several rules counts under each. An agency sees its own messages' holds (the recipient
+ * never learns of a hold).
+ */
+export async function countHoldsByRule (db: Queryable, ids: string[], agency: string | null): Promise<{ rule: string; held: number; released: number; rejected: number; pending: number }[]> {
+  const { rows } = await db.query<{ rule: string; held: number; released: number; rejected: number; pending: number }>(
+    `SELECT rule, count(*)::int AS held,
+            count(*) FILTER (WHERE status NOT IN ('held', 'rejected'))::int AS released,
+            count(*) FILTER (WHERE status = 'rejected')::int AS rejected,
+            count(*) FILTER (WHERE status = 'held')::int AS pending
+       FROM (SELECT DISTINCT m.id, m.status, h ->> 'rule' AS rule FROM messages m, jsonb_array_elements(m.holds) h
+              WHERE m.holds IS NOT NULL AND m.exchange_id = ANY ($1::uuid[]) AND ($2::text IS NULL OR m.sender = $2)) x
+      GROUP BY rule ORDER BY rule`, [ids, agency])
+  return rows
+}
+
+/** R1, T5: messages that ran out of delivery (undeliverable, or flagged not delivered in time) by sender and recipient. */
+export async function countUndeliverableByPair (db: Queryable, ids: string[], agency: string | null): Promise<{ sender: string; recipient: string; count: number }[]> {
+  const { rows } = await db.query<{ sender: string; recipient: string; count: number }>(
+    `SELECT sender, recipient, count(*)::int AS count FROM messages
+      WHERE ${reportVisible} AND (status = 'undeliverable' OR non_delivery_at IS NOT NULL)
+      GROUP BY sender, recipient ORDER BY sender, recipient`, [ids, agency])
+  return rows
+}

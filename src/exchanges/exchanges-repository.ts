@@ -259,3 +259,59 @@ export async function recordWarningSent (client: Client, id: string, warning: st
 export async function markOverdue (client: Client, id: string, at: Date): Promise<void> {
   await client.query('UPDATE exchanges SET overdue_at = $2, updated_at = $2 WHERE id = $1', [id, at])
 }
+
+/** The exchanges a report covers: opened in [from, to), of `agency` (either side; as a responder only once the opening is released) or all (null). */
+export interface ReportScope { from: Date; to: Date; agency: string | null; supervisor: boolean }
+
+function reportWhere (s: ReportScope): { where: string; params: unknown[] } {
+  const params: unknown[] = [s.from, s.to]
+  let where = 'opened_at >= $1 AND opened_at < $2'
+  if (s.agency !== null) {
+    params.push(s.agency)
+    // A supervisor sees an agency's exchanges whole; the agency itself does not see one opened by a held message (D4).
+    where += s.supervisor ? ' AND (requester = $3 OR responder = $3)' : ` AND (requester = $3 OR (responder = $3 AND ${openingVisible()}))`
+  }
+  return { where, params }
+}
+
+/** R1: ids of the exchanges in the report's scope (the other tables' counts are restricted to them). */
+export async function reportExchangeIds (db: Queryable, s: ReportScope): Promise<string[]> {
+  const { where, params } = reportWhere(s)
+  const { rows } = await db.query<{ id: string }>(`SELECT id FROM exchanges WHERE ${where}`, params)
+  return rows.map((r) => r.id)
+}
+
+/** R1: exchange counts by one grouping (agency pair, instrument, crime area). */
+export async function countExchangesBy (db: Queryable, s: ReportScope, by: 'pair' | 'instrument' | 'crimeArea'): Promise<{ a: string; b: string | null; count: number }[]> {
+  const { where, params } = reportWhere(s)
+  const select = by === 'pair' ? 'requester AS a, responder AS b' : by === 'instrument' ? 'legal_basis AS a, NULL::text AS b' : 'unnest(crime_areas) AS a, NULL::text AS b'
+  const { rows } = await db.query<{ a: string; b: string | null; count: number }>(
+    `SELECT a, b, count(*)::int AS count FROM (SELECT ${select} FROM exchanges WHERE ${where}) x GROUP BY a, b ORDER BY a, b`, params)
+  return rows
+}
+
+export interface TimelinessRow { requester: string; responder: string; requests: number; within: number; missed: number; open: number; answered: number; median_hours: number | null }
+
+/**
+ * R1, T2/T3: requests with a deadline per pair. The deadline that counts is the later of the
+ * deadline and an accepted delay (a late delay notice is refused at intake, so never extends it).
+ * Missed: flagged overdue, answered (or refused) after it, or still awaiting past it at `now`;
+ * a miss stays a miss once answered. Open: awaiting an answer, not (yet) missed.
+ */
+export async function timelinessByPair (db: Queryable, s: ReportScope, now: Date, awaiting: readonly ExchangeStatus[]): Promise<TimelinessRow[]> {
+  const { where, params } = reportWhere(s)
+  params.push(now, awaiting)
+  const n = params.length - 1
+  const due = 'GREATEST(deadline, COALESCE(delayed_until, deadline))'
+  const missed = `(overdue_at IS NOT NULL OR answered_at > ${due} OR (answered_at IS NULL AND status = ANY ($${n + 1}::text[]) AND ${due} <= $${n}))`
+  const { rows } = await db.query<TimelinessRow>(
+    `SELECT requester, responder, count(*)::int AS requests,
+            count(*) FILTER (WHERE answered_at IS NOT NULL AND NOT ${missed})::int AS within,
+            count(*) FILTER (WHERE ${missed})::int AS missed,
+            count(*) FILTER (WHERE answered_at IS NULL AND status = ANY ($${n + 1}::text[]) AND NOT ${missed})::int AS open,
+            count(answered_at)::int AS answered,
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM answered_at - opened_at) / 3600) AS median_hours
+       FROM exchanges WHERE ${where} AND kind = 'request' AND deadline IS NOT NULL
+      GROUP BY requester, responder ORDER BY requester, responder`, params)
+  return rows
+}

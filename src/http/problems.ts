@@ -27,6 +27,7 @@ export const PROBLEMS = {
   forbidden: { status: 403, title: 'Not allowed for this agency or role' },
   'not-found': { status: 404, title: 'No such resource' },
   'bad-request': { status: 400, title: 'Request parameters are invalid' },
+  'invalid-period': { status: 400, title: 'The report period is invalid' },
   'uri-too-long': { status: 414, title: 'The request URL is too long' },
   'headers-too-large': { status: 431, title: 'The request headers are too large' },
   'justification-required': { status: 400, title: 'A justification is required to read a message body' },

@@ -83,8 +83,16 @@ t.test('the route matrix of README.md holds for every served route', async (t) =
 
   const justified = { 'leix-justification': 'Checking the route matrix of the security review' }
   const json = { 'content-type': 'application/json' }
+  const reportFrom = new Date(clock.now().getTime() - 30 * 86_400_000).toISOString().slice(0, 10)
+  const reportTo = new Date(clock.now().getTime() + 2 * 86_400_000).toISOString().slice(0, 10)
   const cases: Record<string, RouteCase> = {
     'GET /v1/exchanges': { own: { url: '/v1/exchanges' }, other: { url: '/v1/exchanges?agency=ME-UP' }, otherIds: [otherExchange.exchangeId] },
+    'GET /v1/reports/exchanges': {
+      own: { url: `/v1/reports/exchanges?from=${reportFrom}&to=${reportTo}` },
+      other: { url: `/v1/reports/exchanges?from=${reportFrom}&to=${reportTo}&agency=ME-UP` },
+      // The supervisor's report on ME-UP counts ME-UP's pairs; an agency role is refused it (403).
+      otherShown: (body) => body.includes('"from":"ME-UP"'),
+    },
     'GET /v1/exchanges/{id}': { own: { url: `/v1/exchanges/${ownExchange.exchangeId}` }, other: { url: `/v1/exchanges/${otherExchange.exchangeId}` } },
     'GET /v1/messages/{id}': {
       own: { url: `/v1/messages/${ownExchange.messageId}`, headers: justified },

@@ -52,3 +52,20 @@ export function query (values) {
   const s = q.toString()
   return s ? `?${s}` : ''
 }
+
+/**
+ * Saves what the API answers at `path` as a file named `name` (a link cannot carry the bearer
+ * token, so the console fetches it and hands the browser the bytes).
+ */
+export async function download (path, name, type) {
+  const res = await fetch(path, { headers: { accept: type, authorization: `Bearer ${token()}` }, cache: 'no-store' })
+  if (!res.ok) throw new ApiError(res.status, (res.headers.get('content-type') ?? '').includes('json') ? await res.json() : undefined)
+  const url = URL.createObjectURL(await res.blob())
+  const a = document.createElement('a')
+  a.href = url
+  a.download = name
+  document.body.append(a)
+  a.click()
+  a.remove()
+  setTimeout(() => URL.revokeObjectURL(url), 10_000)
+}

@@ -2,7 +2,7 @@
 // The leix console: one page, views chosen by the URL fragment (#/exchanges, #/exchange/<id>,
 // #/inbox, #/notifications, #/review, #/audit, #/report). DOM built with textContent only:
 // nothing the API returns is ever parsed as HTML.
-import { api, ApiError, claims, query, signIn, signOut, token } from './api.js'
+import { api, ApiError, claims, download as download$, query, signIn, signOut, token } from './api.js'
 import { LANGUAGES, currentLanguage, formatDeadline, formatDuration, formatInstant, pickLanguage, setLanguage, t } from './i18n.js'
 import { verifyProof } from './verify.js'
 
@@ -28,6 +28,12 @@ function h (tag, attrs = {}, ...children) {
   return el
 }
 
+/** Goes to `hash`; the hashchange draws it, or, when the URL already says so, a render now. */
+function go (hash) {
+  if (location.hash === hash) render({ focus: true })
+  else location.hash = hash
+}
+
 function show (...children) {
   const main = document.getElementById('main')
   main.replaceChildren(...children)
@@ -40,11 +46,14 @@ function errorBox (err) {
   return h('p', { class: 'error', role: 'alert' }, text)
 }
 
+/** Kosovo* with its asterisk wherever the name appears in text the console shows (agency names come from the directory in English). */
+const kosovoStar = (text) => String(text).replace(/\bKosovo\b(?!\*)/g, 'Kosovo*')
+
 /** An agency id with its name; Kosovo* always with the asterisk (footnote in the page footer). */
 function agencyLabel (id) {
   const a = agencies.get(id)
   const country = a?.country === 'XK' || id?.startsWith('XK-') ? t('country.XK') : undefined
-  const name = a?.name ?? ''
+  const name = a?.name ? kosovoStar(a.name) : ''
   return [id, name && name !== id ? ` — ${name}` : '', country ? ` (${country})` : ''].join('')
 }
 
@@ -68,7 +77,9 @@ function nav () {
   const roles = c.roles ?? []
   const links = [['#/exchanges', 'nav.exchanges'], ['#/inbox', 'nav.inbox'], ['#/notifications', 'nav.notifications']]
   if (roles.includes('dpo')) links.push(['#/review', 'nav.review'])
-  links.push(['#/audit', 'nav.audit'], ['#/report', 'nav.report'])
+  // The audit search answers only these roles (GET /v1/audit/events): no link that can only fail.
+  if (roles.some((r) => ['auditor', 'dpo', 'supervisor'].includes(r))) links.push(['#/audit', 'nav.audit'])
+  if (roles.some((r) => ['officer', 'auditor', 'dpo', 'supervisor'].includes(r))) links.push(['#/report', 'nav.report'])
   const here = location.hash.split('?')[0] || '#/exchanges'
   const select = h('select', { id: 'language', 'aria-label': t('language'), on: { change: async (e) => { await setLanguage(e.target.value); render() } } },
     LANGUAGES.map((l) => h('option', { value: l, selected: l === currentLanguage() }, t(`language.${l}`))))
@@ -79,7 +90,7 @@ function nav () {
     h('label', {}, t('language'), select),
     token()
       ? h('span', { class: 'who' }, `${c.sub ?? ''} · ${agencyLabel(c.agency ?? '')} · ${roles.join(', ')} `,
-        h('button', { type: 'button', on: { click: () => { signOut(); location.hash = '#/'; render() } } }, t('signout')))
+        h('button', { type: 'button', on: { click: () => { signOut(); go('#/') } } }, t('signout')))
       : '')
   document.getElementById('footnote').replaceChildren(h('p', {}, t('footnote.kosovo')))
 }
@@ -91,8 +102,7 @@ function signInView () {
       submit: (e) => {
         e.preventDefault()
         signIn(area.value)
-        location.hash = '#/exchanges'
-        render()
+        go('#/exchanges')
       },
     },
   }, h('h1', {}, t('signin.title')), h('p', {}, t('signin.help')), h('label', {}, t('signin.token'), area), h('p', {}, h('button', { type: 'submit' }, t('signin.submit'))))
@@ -129,7 +139,7 @@ async function exchangesView (params) {
     const dateOf = (d) => (d ? new Date(`${d}T00:00:00`).toISOString() : undefined)
     const page = await api(`/v1/exchanges${query({
       direction: params.get('direction'), status: params.get('status'), overdue: params.get('overdue'), crimeArea: params.get('crimeArea'),
-      from: dateOf(params.get('from')), to: dateOf(params.get('to')),
+      from: dateOf(params.get('from')), to: dateOf(params.get('to')), cursor: params.get('cursor'), limit: params.get('limit'),
     })}`)
     if (page.items.length === 0) { body.replaceChildren(h('p', {}, t('exchanges.none'))); return }
     body.replaceChildren(h('table', { id: 'exchanges' },
@@ -142,20 +152,50 @@ async function exchangesView (params) {
         h('td', {}, x.crimeAreas.map((c) => t(`crime.${c}`)).join(', ')),
         h('td', {}, formatDeadline(x.deadline)),
         h('td', {}, countdown(x)))))))
-    if (page.nextCursor) body.append(h('p', { class: 'muted' }, t('exchanges.more')))
+    if (page.nextCursor) {
+      const next = new URLSearchParams(params)
+      next.set('cursor', page.nextCursor)
+      body.append(h('p', {}, h('a', { href: `#/exchanges?${next}`, rel: 'next' }, t('exchanges.more'))))
+    }
     tick()
   } catch (err) { body.replaceChildren(errorBox(err)) }
 }
 
-function readBodyForm (messageId) {
-  const out = h('div', { 'aria-live': 'polite' })
-  const text = h('textarea', { name: 'justification', required: true, minlength: 10, maxlength: 500 })
-  const code = h('select', { name: 'code' }, CODES.map((c) => h('option', { value: c }, t(`code.${c}`))))
-  const caseRef = h('input', { name: 'caseRef', type: 'text', pattern: '[A-Za-z0-9][A-Za-z0-9/._:\\-]{0,63}' })
-  const form = h('form', { class: 'panel justification', 'aria-label': t('justify.title') },
-    h('p', {}, h('strong', {}, t('justify.title')), ' ', t('justify.help')),
-    h('label', {}, t('justify.reason'), text), h('label', {}, t('justify.code'), code), h('label', {}, t('justify.caseRef'), caseRef),
-    h('p', {}, h('button', { type: 'submit' }, t('justify.submit'))), out)
+/**
+ * A modal dialog: focus moves into it, Tab and Shift+Tab stay inside it, Escape closes it, and
+ * focus goes back to the element that opened it.
+ */
+function openDialog (title, content, opener) {
+  const close = h('button', { type: 'button', class: 'close' }, t('dialog.close'))
+  const dialog = h('dialog', { 'aria-labelledby': 'dialog-title' }, h('h2', { id: 'dialog-title' }, title), content, h('p', {}, close))
+  close.addEventListener('click', () => dialog.close())
+  dialog.addEventListener('close', () => { dialog.remove(); opener?.focus() })
+  dialog.addEventListener('keydown', (e) => {
+    if (e.key !== 'Tab') return
+    const items = [...dialog.querySelectorAll('a[href], button:not([disabled]), textarea, input, select')]
+    const first = items[0]
+    const last = items[items.length - 1]
+    if (e.shiftKey && document.activeElement === first) { e.preventDefault(); last.focus() } else if (!e.shiftKey && document.activeElement === last) { e.preventDefault(); first.focus() }
+  })
+  document.body.append(dialog)
+  dialog.showModal()
+  dialog.querySelector('textarea, input, select, button')?.focus()
+  return dialog
+}
+
+/** The justification asked before a message body is shown (a logged consultation), in a dialog. */
+function askJustification (messageId, opener, out, defaultCode = 'investigation') {
+  const text = h('textarea', { id: 'justification', name: 'justification', required: true, minlength: 10, maxlength: 500 })
+  const code = h('select', { id: 'justification-code', name: 'code' }, CODES.map((c) => h('option', { value: c, selected: c === defaultCode }, t(`code.${c}`))))
+  const caseRef = h('input', { id: 'justification-case', name: 'caseRef', type: 'text', pattern: '[A-Za-z0-9][A-Za-z0-9/._:\\-]{0,63}' })
+  const problem = h('div', { 'aria-live': 'assertive' })
+  const form = h('form', { class: 'justification' },
+    h('p', {}, t('justify.help')),
+    h('label', { for: 'justification' }, t('justify.reason')), text,
+    h('label', { for: 'justification-code' }, t('justify.code')), code,
+    h('label', { for: 'justification-case' }, t('justify.caseRef')), caseRef,
+    h('p', {}, h('button', { type: 'submit' }, t('justify.submit'))), problem)
+  const dialog = openDialog(t('justify.title'), form, opener)
   form.addEventListener('submit', async (e) => {
     e.preventDefault()
     try {
@@ -167,17 +207,26 @@ function readBodyForm (messageId) {
           ...(caseRef.value ? { 'leix-case-reference': caseRef.value } : {}),
         },
       })
-      out.replaceChildren(h('p', { class: 'muted' }, t('justify.logged', { at: formatInstant(m.consultation?.at) })), h('pre', { class: 'message-body' }, JSON.stringify(m.message, null, 2)))
-    } catch (err) { out.replaceChildren(errorBox(err)) }
+      out.replaceChildren(
+        h('p', { class: 'logged', role: 'status' }, t('justify.logged', { at: formatInstant(m.consultation?.at) }), ' ', h('code', { class: 'event-id' }, m.consultation?.eventId ?? ''), ' ', t('justify.loggedAs', { code: t(`code.${code.value}`), reason: text.value })),
+        h('pre', { class: 'message-body', tabindex: '0', 'aria-label': t('exchange.body') }, JSON.stringify(m.message, null, 2)))
+      dialog.close()
+    } catch (err) { problem.replaceChildren(errorBox(err)) }
   })
-  return form
+}
+
+/** An audit event type in words, with the type itself (what the API, the CLI and an export call it). */
+function eventCell (type) {
+  return h('td', {}, t(`event.${type}`), h('br'), h('code', { class: 'muted' }, type))
 }
 
 async function exchangeView (id) {
-  show(h('p', {}, t('loading')))
+  // Drawn into a container of its own: a slow answer for a view the user has left changes nothing on screen.
+  const view = h('div', {}, h('p', {}, t('loading')))
+  show(view)
   try {
     const x = await api(`/v1/exchanges/${encodeURIComponent(id)}`)
-    show(
+    view.replaceChildren(
       h('p', {}, h('a', { href: '#/exchanges' }, t('back'))),
       h('h1', {}, `${t('exchange.title')} ${x.caseRef || x.id}`),
       h('dl', {},
@@ -187,34 +236,101 @@ async function exchangeView (id) {
         h('dt', {}, t('exchanges.deadline')), h('dd', {}, formatDeadline(x.deadline), ' ', countdown(x), x.deadlineBasis ? h('span', { class: 'muted' }, ` · ${x.deadlineBasis}`) : ''),
         h('dt', {}, t('exchange.legalBasis')), h('dd', {}, x.legalBasis)),
       h('h2', {}, t('exchange.messages')),
-      h('ul', {}, x.messages.map((m) => {
-        const item = h('li', {}, `${formatInstant(m.receivedAt)} · ${m.kind} · ${m.from} → ${m.to} · ${t(`status.${m.status}`)} `)
-        const button = h('button', { type: 'button', class: 'read-body', on: { click: () => { button.remove(); item.append(readBodyForm(m.id)); item.querySelector('textarea').focus() } } }, t('justify.open'))
-        item.append(button)
-        return item
+      h('ul', { class: 'messages' }, x.messages.map((m) => {
+        const out = h('div', { class: 'body-out' })
+        const button = h('button', { type: 'button', class: 'read-body', 'aria-haspopup': 'dialog', on: { click: () => askJustification(m.id, button, out) } }, t('justify.open'))
+        return h('li', { 'data-message': m.id }, `${formatInstant(m.receivedAt)} · ${t(`kind.${m.kind}`)} · ${m.from} → ${m.to} · ${t(`status.${m.status}`)} `, button, out)
       })),
       h('h2', {}, t('exchange.timeline')),
-      h('ol', { class: 'timeline' }, x.timeline.map((e) => h('li', {}, `${formatInstant(e.at)} · ${e.event} · ${e.outcome}${e.actor ? ` · ${e.actor}` : ''}${e.reason ? ` · ${e.reason}` : ''}`))))
+      h('table', { class: 'timeline', id: 'timeline' },
+        h('thead', {}, h('tr', {}, ['timeline.at', 'timeline.event', 'timeline.outcome', 'timeline.actor', 'timeline.reason'].map((k) => h('th', { scope: 'col' }, t(k))))),
+        h('tbody', {}, x.timeline.map((e) => h('tr', { class: e.outcome === 'ok' ? undefined : 'attention', 'data-event': e.event },
+          h('td', {}, formatInstant(e.at)), eventCell(e.event), h('td', {}, t(`outcome.${e.outcome}`)), h('td', {}, e.actor ?? ''), h('td', {}, e.reason ?? ''))))))
     tick()
-  } catch (err) { show(errorBox(err)) }
+  } catch (err) { view.replaceChildren(errorBox(err)) }
 }
 
-async function listView (title, path, row) {
-  show(h('h1', {}, t(title)), h('p', {}, t('loading')))
+// Exchange states in which the responder still owes an answer (src/exchanges/state.ts).
+const AWAITING = ['accepted', 'delivered', 'acknowledged', 'clarification', 'delayed']
+
+/**
+ * The inbox of a liaison officer: requests to the agency still awaiting its answer, the soonest
+ * deadline first. (GET /v1/inbox is the pull queue of the agency's own system: fetching it is a
+ * logged disclosure and acknowledges nothing a person reads, so the console does not use it.)
+ */
+async function inboxView () {
+  const body = h('div', { 'aria-live': 'polite' }, t('loading'))
+  show(h('h1', { tabindex: '-1' }, t('nav.inbox')), h('p', { class: 'muted' }, t('inbox.help')), body)
   try {
-    const page = await api(path)
-    show(h('h1', {}, t(title)), page.items.length === 0 ? h('p', {}, t('list.none')) : h('ul', {}, page.items.map(row)))
-  } catch (err) { show(h('h1', {}, t(title)), errorBox(err)) }
+    const page = await api('/v1/exchanges?direction=incoming&limit=200')
+    const due = (x) => (x.deadline ? new Date(x.deadline).getTime() : Infinity)
+    const items = page.items.filter((x) => AWAITING.includes(x.status)).sort((a, b) => due(a) - due(b))
+    if (items.length === 0) { body.replaceChildren(h('p', {}, t('inbox.none'))); return }
+    body.replaceChildren(h('table', { id: 'inbox' },
+      h('caption', { class: 'muted' }, t('inbox.caption', { count: items.length })),
+      h('thead', {}, h('tr', {}, ['exchanges.case', 'exchange.requester', 'exchanges.status', 'exchanges.crime', 'exchanges.deadline', 'exchanges.left'].map((k) => h('th', { scope: 'col' }, t(k))))),
+      h('tbody', {}, items.map((x) => h('tr', { 'data-exchange': x.id },
+        h('td', {}, h('a', { href: `#/exchange/${x.id}` }, x.caseRef || x.id), x.urgency === 'urgent' ? h('span', { class: 'muted' }, ` · ${t('urgency.urgent')}`) : ''),
+        h('td', {}, agencyLabel(x.requester)),
+        h('td', {}, t(`status.${x.status}`)),
+        h('td', {}, x.crimeAreas.map((c) => t(`crime.${c}`)).join(', ')),
+        h('td', {}, formatDeadline(x.deadline)),
+        h('td', {}, countdown(x)))))))
+    tick()
+  } catch (err) { body.replaceChildren(errorBox(err)) }
 }
 
-const inboxView = () => listView('nav.inbox', '/v1/inbox', (m) => h('li', {}, `${formatInstant(m.receivedAt ?? m.createdAt)} · ${m.from ?? ''} · `, m.exchangeId ? h('a', { href: `#/exchange/${m.exchangeId}` }, m.exchangeId) : m.messageId ?? ''))
+// How urgent each notification type is for the person on shift (the row's colour and word).
+const SEVERITY = { 'exchange.overdue': 'overdue', 'message.non-delivery': 'overdue', 'delivery.undeliverable': 'overdue', 'exchange.deadline-warning': 'near', 'retention.review-due': 'ok' }
 
-const notificationsView = () => listView('nav.notifications', '/v1/notifications?limit=100', (n) => h('li', {},
-  h('strong', {}, t(`notification.${n.type}`)), ` · ${formatInstant(n.createdAt)} · `,
-  n.exchangeId ? h('a', { href: `#/exchange/${n.exchangeId}` }, n.exchangeId) : ''))
+/** What a notification's details say, in words (ids and metadata only: notifications carry no personal data). */
+function notificationDetail (n) {
+  const d = n.details ?? {}
+  switch (n.type) {
+    case 'exchange.deadline-warning': return t('notification.detail.warning', { deadline: formatDeadline(d.deadline) })
+    case 'exchange.overdue': return t('notification.detail.overdue', { deadline: formatDeadline(d.deadline) })
+    case 'message.non-delivery': return t('notification.detail.non-delivery', { kind: t(`kind.${d.kind}`), attempts: d.attempts ?? 0, limit: formatDuration(d.limitSeconds ?? 0) })
+    case 'delivery.undeliverable': return t('notification.detail.undeliverable', { kind: t(`kind.${d.kind}`), attempts: d.attempts ?? 0 })
+    case 'retention.review-due': return t('notification.detail.review-due', { at: formatInstant(d.reviewBy) })
+    default: return ''
+  }
+}
+
+/** The agency's notifications, newest first: deadline warnings, overdue exchanges, non-delivery (T2, T5). */
+async function notificationsView () {
+  const body = h('div', { 'aria-live': 'polite' }, t('loading'))
+  show(h('h1', { tabindex: '-1' }, t('nav.notifications')), body)
+  try {
+    // The API pages oldest first from a cursor: walk to the end, show the newest first.
+    const all = []
+    let after = 0
+    for (let i = 0; i < 20; i++) {
+      const page = await api(`/v1/notifications${query({ after, limit: 200 })}`)
+      all.push(...page.items)
+      if (page.items.length < 200 || page.nextCursor === null) break
+      after = page.nextCursor
+    }
+    if (all.length === 0) { body.replaceChildren(h('p', {}, t('notifications.none'))); return }
+    // Notifications carry ids only: the case reference, as the officer knows the exchange, from the list.
+    const cases = new Map()
+    try {
+      for (const x of (await api('/v1/exchanges?limit=200')).items) cases.set(x.id, x.caseRef)
+    } catch {
+      // the ids alone still lead to the exchange
+    }
+    body.replaceChildren(h('table', { id: 'notifications' },
+      h('thead', {}, h('tr', {}, ['notifications.type', 'notifications.at', 'notifications.exchange', 'notifications.detail'].map((k) => h('th', { scope: 'col' }, t(k))))),
+      h('tbody', {}, all.reverse().map((n) => h('tr', { 'data-type': n.type, class: `severity-${SEVERITY[n.type] ?? 'ok'}` },
+        h('td', {}, h('strong', {}, t(`notification.${n.type}`))),
+        h('td', {}, formatInstant(n.createdAt)),
+        h('td', {}, n.exchangeId ? h('a', { href: `#/exchange/${n.exchangeId}` }, cases.get(n.exchangeId) || n.exchangeId) : '—'),
+        h('td', {}, notificationDetail(n)))))))
+  } catch (err) { body.replaceChildren(errorBox(err)) }
+}
 
 async function reviewView () {
-  show(h('h1', {}, t('nav.review')), h('p', {}, t('loading')))
+  const body = h('div', {}, t('loading'))
+  show(h('h1', {}, t('nav.review')), body)
   try {
     const { items } = await api('/v1/review/held')
     const rows = items.map((m) => {
@@ -231,13 +347,17 @@ async function reviewView () {
           form.remove()
         } catch (err) { out.replaceChildren(errorBox(err)) }
       })
+      // The DPO decides on the content: reading it is a consultation like any other, justified and logged.
+      const bodyOut = h('div', { class: 'body-out' })
+      const read = h('button', { type: 'button', class: 'read-body', 'aria-haspopup': 'dialog', on: { click: () => askJustification(m.messageId, read, bodyOut, 'data-protection-review') } }, t('justify.open'))
       return h('li', { class: 'panel' },
-        h('p', {}, `${formatInstant(m.receivedAt)} · ${m.kind} → ${agencyLabel(m.to)} · ${m.officer} · `, h('a', { href: `#/exchange/${m.exchangeId}` }, m.exchangeId)),
+        h('p', {}, `${formatInstant(m.receivedAt)} · ${t(`kind.${m.kind}`)} → ${agencyLabel(m.to)} · ${m.officer} · `, h('a', { href: `#/exchange/${m.exchangeId}` }, m.exchangeId)),
         h('ul', {}, m.holds.map((hold) => h('li', {}, `${hold.rule}: ${hold.message}${hold.path ? ` (${hold.path})` : ''}`))),
+        h('p', {}, read), bodyOut,
         form, out)
     })
-    show(h('h1', {}, t('nav.review')), rows.length === 0 ? h('p', {}, t('list.none')) : h('ul', {}, rows))
-  } catch (err) { show(h('h1', {}, t('nav.review')), errorBox(err)) }
+    body.replaceChildren(rows.length === 0 ? h('p', {}, t('list.none')) : h('ul', {}, rows))
+  } catch (err) { body.replaceChildren(errorBox(err)) }
 }
 
 async function auditView (params) {
@@ -263,7 +383,7 @@ async function auditView (params) {
         const button = h('button', { type: 'button', class: 'verify', 'data-seq': e.seq, on: { click: () => verifyEvent(e.seq, cell) } }, t('audit.verify'))
         cell.append(button)
         const actor = typeof e.actor === 'object' && e.actor !== null ? [e.actor.agency, e.actor.sub].filter(Boolean).join('/') : e.actor
-        return h('tr', {}, h('td', {}, String(e.seq)), h('td', {}, formatInstant(e.at)), h('td', {}, e.type), h('td', {}, actor ?? ''), h('td', {}, e.outcome ?? ''), cell)
+        return h('tr', { 'data-event': e.type }, h('td', {}, String(e.seq)), h('td', {}, formatInstant(e.at)), eventCell(e.type), h('td', {}, actor ?? ''), h('td', {}, e.outcome ? t(`outcome.${e.outcome}`) : ''), cell)
       }))))
   } catch (err) { body.replaceChildren(errorBox(err)) }
 }
@@ -282,13 +402,152 @@ async function verifyEvent (seq, cell) {
   }
 }
 
-function reportView () {
-  show(h('h1', {}, t('nav.report')), h('p', { class: 'panel', id: 'report-unavailable' }, t('report.unavailable')))
+const SVG = 'http://www.w3.org/2000/svg'
+
+/** An SVG element (attributes only: the CSP allows no inline style, colours come from console.css). */
+function svg (tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG, tag)
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v))
+  for (const c of children.flat()) el.append(c instanceof Node ? c : document.createTextNode(String(c)))
+  return el
 }
 
-async function render () {
+let chartCount = 0
+
+/**
+ * A horizontal bar chart drawn in the page: one bar per row, its count written beside it, a
+ * suppressed count written as such (no bar). role="img" with a title and a description that
+ * names every value; the table beside it holds the same figures.
+ */
+function barChart (title, rows) {
+  const id = `chart-${++chartCount}`
+  const max = Math.max(1, ...rows.map((r) => r.value ?? 0))
+  const labelWidth = 230
+  const barWidth = 360
+  const row = 24
+  const height = rows.length * row + 8
+  const number = new Intl.NumberFormat(document.documentElement.lang === 'cnr' ? 'sr-Latn-ME' : document.documentElement.lang)
+  const said = (r) => (r.value === null ? t('report.suppressed') : number.format(r.value))
+  const chart = svg('svg', { class: 'chart', role: 'img', 'aria-labelledby': `${id}-title ${id}-desc`, viewBox: `0 0 ${labelWidth + barWidth + 90} ${height}`, width: '100%' },
+    svg('title', { id: `${id}-title` }, title),
+    svg('desc', { id: `${id}-desc` }, rows.map((r) => `${r.label}: ${said(r)}`).join('; ')),
+    rows.map((r, i) => {
+      const y = i * row + 4
+      const w = r.value === null ? 0 : Math.max(r.value > 0 ? 2 : 0, Math.round((r.value / max) * barWidth))
+      return svg('g', { class: r.value === null ? 'suppressed' : 'bar' },
+        svg('text', { x: labelWidth - 8, y: y + 15, 'text-anchor': 'end' }, r.label),
+        svg('rect', { x: labelWidth, y, width: w, height: row - 6 }),
+        svg('text', { x: labelWidth + w + 6, y: y + 15 }, said(r)))
+    }))
+  return h('figure', { class: 'chart' }, h('figcaption', { 'aria-hidden': 'true' }, title), chart)
+}
+
+/** A table of report rows; a null count (a small cell, suppressed by the API) says so and points to why. */
+function reportTable (id, caption, columns, rows) {
+  const number = new Intl.NumberFormat(document.documentElement.lang === 'cnr' ? 'sr-Latn-ME' : document.documentElement.lang, { maximumFractionDigits: 1 })
+  const cell = (v, numeric) => {
+    if (v === null) return h('td', { class: `suppressed${numeric ? ' num' : ''}`, 'aria-describedby': 'suppressed-help' }, `${t('report.suppressed')}*`)
+    return h('td', { class: numeric ? 'num' : undefined }, numeric && typeof v === 'number' ? number.format(v) : String(v ?? '—'))
+  }
+  return h('table', { id, class: 'report' },
+    h('caption', {}, caption),
+    h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col', class: c.numeric ? 'num' : undefined }, t(c.label))))),
+    h('tbody', {}, rows.length === 0
+      ? h('tr', {}, h('td', { colspan: columns.length }, t('report.empty')))
+      : rows.map((r) => h('tr', {}, columns.map((c) => cell(c.value(r), c.numeric))))))
+}
+
+/** An agency id as short as a chart label allows, Kosovo* still with its asterisk. */
+const shortAgency = (id) => (id?.startsWith('XK-') || agencies.get(id)?.country === 'XK' ? `${id} (${t('country.XK')})` : id)
+const pairLabel = (r) => `${shortAgency(r.from)} → ${shortAgency(r.to)}`
+const count = { label: 'report.count', value: (r) => r.count, numeric: true }
+const pair = [{ label: 'report.from', value: (r) => agencyLabel(r.from) }, { label: 'report.to', value: (r) => agencyLabel(r.to) }]
+
+/** The first day of the previous calendar month and of this one (the usual reporting period), as yyyy-mm-dd. */
+function lastMonth () {
+  const now = new Date()
+  const iso = (d) => d.toISOString().slice(0, 10)
+  return [iso(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1))), iso(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)))]
+}
+
+/** The Steering Group report (R1): aggregates for a period, no content, no personal data, small cells suppressed. */
+async function reportView (params) {
+  const [defaultFrom, defaultTo] = lastMonth()
+  const from = params.get('from') || defaultFrom
+  const to = params.get('to') || defaultTo
+  const agency = params.get('agency') ?? ''
+  const form = h('form', { class: 'filters', 'aria-label': t('report.period') },
+    field('from', 'report.periodFrom', h('input', { type: 'date', value: from, required: true })),
+    field('to', 'report.periodTo', h('input', { type: 'date', value: to, required: true })),
+    // Only a supervisor may ask for another agency's figures; everyone else gets their own agency's.
+    (claims()?.roles ?? []).includes('supervisor') ? field('agency', 'report.agency', h('input', { type: 'text', value: agency, pattern: '[A-Z]{2}-[A-Z0-9]+', placeholder: 'AL-ASP' })) : '',
+    h('button', { type: 'submit' }, t('report.show')))
+  form.addEventListener('submit', (e) => {
+    e.preventDefault()
+    location.hash = `#/report${query(Object.fromEntries(new FormData(form)))}`
+  })
+  const body = h('div', { 'aria-live': 'polite' }, t('loading'))
+  show(h('h1', { tabindex: '-1' }, t('nav.report')), h('p', { class: 'muted' }, t('report.help')), form, body)
+  // The period: from the start of the first day to the start of the day after the last (UTC, as the broker counts).
+  const instant = (d) => new Date(`${d}T00:00:00Z`).toISOString()
+  const base = { from: instant(from), to: instant(to), agency: agency || undefined }
+  try {
+    const r = await api(`/v1/reports/exchanges${query({ ...base, format: 'json' })}`)
+    const download = (format, type) => h('button', {
+      type: 'button',
+      class: `download-${format}`,
+      on: {
+        click: async () => {
+          try { await download$(`/v1/reports/exchanges${query({ ...base, format })}`, `leix-report-${from}-${to}.${format}`, type) } catch (err) { downloadStatus.replaceChildren(errorBox(err)) }
+        },
+      },
+    }, t(`report.download.${format}`))
+    const v = r.volumes
+    const downloadStatus = h('span', { 'aria-live': 'polite' })
+    body.replaceChildren(
+      h('p', {}, t('report.scope', { from: formatInstant(r.period.from), to: formatInstant(r.period.to), agency: r.scope.agency ? agencyLabel(r.scope.agency) : t('report.allAgencies') })),
+      h('p', { id: 'suppressed-help', class: 'muted' }, `*${t('report.suppressedHelp', { min: r.minCount })}`, r.suppressedCells ? ` ${t('report.suppressedCells', { count: r.suppressedCells })}` : ''),
+      h('p', {}, download('csv', 'text/csv'), ' ', download('svg', 'image/svg+xml'), ' ', downloadStatus),
+      h('h2', {}, t('report.volumes')),
+      barChart(t('report.chart.byPair'), v.byPair.map((x) => ({ label: pairLabel(x), value: x.count }))),
+      reportTable('report-pairs', t('report.byPair'), [...pair, count], v.byPair),
+      reportTable('report-instruments', t('report.byInstrument'), [{ label: 'report.instrument', value: (x) => x.instrument }, count], v.byInstrument),
+      reportTable('report-kinds', t('report.byKind'), [{ label: 'report.kind', value: (x) => t(`kind.${x.kind}`) }, count], v.byKind),
+      barChart(t('report.chart.byCrimeArea'), v.byCrimeArea.map((x) => ({ label: t(`crime.${x.crimeArea}`), value: x.count }))),
+      reportTable('report-crime', t('report.byCrimeArea'), [{ label: 'report.crimeArea', value: (x) => t(`crime.${x.crimeArea}`) }, count], v.byCrimeArea),
+      h('h2', {}, t('report.timeliness')),
+      reportTable('report-timeliness', t('report.timelinessCaption'), [...pair,
+        { label: 'report.requests', value: (x) => x.requests, numeric: true },
+        { label: 'report.withinDeadline', value: (x) => x.withinDeadline, numeric: true },
+        { label: 'report.missed', value: (x) => x.missed, numeric: true },
+        { label: 'report.open', value: (x) => x.open, numeric: true },
+        { label: 'report.medianHours', value: (x) => x.medianHoursToAnswer, numeric: true }], r.timeliness),
+      h('h2', {}, t('report.refusals')),
+      reportTable('report-refusals', t('report.refusalsCaption'), [{ label: 'report.ground', value: (x) => `(${x.ground})` }, count], r.refusals),
+      h('h2', {}, t('report.holds')),
+      reportTable('report-holds', t('report.holdsCaption'), [{ label: 'report.rule', value: (x) => x.rule },
+        { label: 'report.held', value: (x) => x.held, numeric: true },
+        { label: 'report.released', value: (x) => x.released, numeric: true },
+        { label: 'report.rejected', value: (x) => x.rejected, numeric: true },
+        { label: 'report.pending', value: (x) => x.pending, numeric: true }], r.holds),
+      h('h2', {}, t('report.undeliverable')),
+      reportTable('report-undeliverable', t('report.undeliverableCaption'), [...pair, count], r.undeliverable),
+      h('p', { class: 'muted' }, t('report.generated', { at: formatInstant(r.generatedAt) })))
+  } catch (err) { body.replaceChildren(errorBox(err)) }
+}
+
+/**
+ * Draws the view the URL names. After a navigation (not the first load) focus goes to the new
+ * view's heading, so that a keyboard or screen-reader user starts reading there.
+ */
+let renders = 0
+
+async function render ({ focus = false } = {}) {
+  const mine = ++renders
+  // Says which URL is fully drawn (the tests and any automation wait for it).
+  delete document.body.dataset.rendered
   nav()
-  if (!token()) { signInView(); return }
+  if (!token()) { signInView(); document.body.dataset.rendered = location.hash; return }
   const [path, search = ''] = location.hash.replace(/^#/, '').split('?')
   const params = new URLSearchParams(search)
   const [, view, id] = path.split('/')
@@ -298,8 +557,15 @@ async function render () {
   else if (view === 'notifications') await notificationsView()
   else if (view === 'review') await reviewView()
   else if (view === 'audit') await auditView(params)
-  else if (view === 'report') reportView()
+  else if (view === 'report') await reportView(params)
   else await exchangesView(params)
+  if (mine !== renders) return // a later navigation is drawing
+  if (focus) {
+    const heading = document.querySelector('#main h1')
+    heading?.setAttribute('tabindex', '-1')
+    heading?.focus()
+  }
+  document.body.dataset.rendered = location.hash
 }
 
 async function start () {
@@ -310,7 +576,7 @@ async function start () {
   } catch {
     // names are a convenience: ids alone still identify the agencies
   }
-  window.addEventListener('hashchange', () => { render() })
+  window.addEventListener('hashchange', () => { render({ focus: true }) })
   setInterval(tick, 1000)
   await render()
   document.body.dataset.ready = '1'
