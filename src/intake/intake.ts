@@ -242,7 +242,7 @@ async function persist (deps: IntakeDeps, pool: Pool, a: Accepted): Promise<Subm
 async function enqueueQuietly (deps: IntakeDeps, messageId: string, log: FastifyBaseLogger): Promise<void> {
   // PostgreSQL already holds the message as due; if Redis fails now the reconciler enqueues it later.
   try {
-    if (deps.queue) await deps.queue.enqueue(messageId)
+    if (deps.queue) await deps.queue.enqueueShared(messageId)
   } catch (err) {
     log.warn({ err }, 'enqueue failed; the reconciler will retry')
   }
