@@ -87,8 +87,6 @@ export function testConfig (databaseUrl: string, overrides: Partial<Config> = {}
     logLevel: 'silent',
     // Parallel test files would all want the operations listener's default port.
     metricsPort: 0,
-    // A loaded test machine lags; no test but the load-shedding one may be shed for it.
-    shedEventLoopDelayMs: 0,
     queuePrefix: `leixtest-${randomUUID().slice(0, 8)}`,
     directoryPath: new URL('config/directory.sample.json', ROOT).pathname,
     ...overrides,
