@@ -44,7 +44,9 @@ async function run (mode: 'leix' | 'naive', seconds: number, connections: number
   const url = new URL(ADMIN)
   url.pathname = `/${db}`
   const prefix = `leixbench-${randomUUID().slice(0, 8)}`
-  const child = spawn(process.execPath, ['--import', new URL('../bin/register.js', import.meta.url).pathname, new URL('./intake-server.ts', import.meta.url).pathname, mode, url.toString(), prefix], { stdio: ['ignore', 'pipe', 'inherit'] })
+  // LEIX_BENCH_SERVER_FLAGS adds Node flags to the servers (e.g. `--cpu-prof --cpu-prof-dir=prof`).
+  const flags = process.env.LEIX_BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []
+  const child = spawn(process.execPath, [...flags, '--import', new URL('../bin/register.js', import.meta.url).pathname, new URL('./intake-server.ts', import.meta.url).pathname, mode, url.toString(), prefix], { stdio: ['ignore', 'pipe', 'inherit'] })
   const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string]
   const port = Number(line)
   // Enough fresh messages for the whole run at a generous rate (createdAt must stay within 5 minutes).

@@ -13,7 +13,7 @@ import { authenticate } from './http/auth.ts'
 import { bindClientCertificate } from './http/channel.ts'
 import { raiseAlarm } from './audit/integrity.ts'
 import { trustProxyOption } from './config/config.ts'
-import { installErrorHandler, answerClientError, sendProblem, toProblem } from './http/error-handler.ts'
+import { installErrorHandler, answerClientError, sendProblem, toProblem, RETRY_AFTER_SECONDS } from './http/error-handler.ts'
 import { controlCharacterPath, ENCODED_CONTROL, hasControlCharacter, isBoundedInstant } from './store/input.ts'
 import { RejectionCounter } from './intake/rejections.ts'
 import { DomainError } from './errors.ts'
@@ -38,6 +38,8 @@ import { cosignedNote } from './audit/witness-service.ts'
 import { every, type Periodic } from './periodic.ts'
 import type { IntakeDeps } from './intake/intake.ts'
 import { loadMessageSchema } from './intake/message.ts'
+import { GroupCommit } from './store/group-commit.ts'
+import fastifyUnderPressure from '@fastify/under-pressure'
 import { KeyCache } from './intake/verify.ts'
 
 export interface AppOptions {
@@ -127,6 +129,27 @@ export async function buildApp (rt: Runtime, services: AppServices, opts: AppOpt
   // files, so it works under helmet's CSP (script-src 'self') and the browser asks no other host.
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { validatorUrl: null } })
   await app.register(fastifyHelmet, { global: true })
+  // Submissions that open an exchange share statements and commits (src/store/group-commit.ts).
+  const commits = new GroupCommit(rt.pool)
+  // Load shedding before any other work: above what the gateway sustains, a request is refused at
+  // once with 503 overloaded and Retry-After rather than queued until its client times out.
+  // Health probes are never shed (the operations listener, /metrics, is a separate server).
+  await app.register(fastifyUnderPressure, {
+    maxEventLoopDelay: config.shedEventLoopDelayMs,
+    sampleInterval: 200,
+    retryAfter: RETRY_AFTER_SECONDS,
+    healthCheckInterval: 100,
+    // Checked every 100 ms: what waits for PostgreSQL, beyond the thresholds, is a backlog.
+    healthCheck: async () =>
+      !(config.shedPendingIntake > 0 && commits.pending > config.shedPendingIntake) &&
+      !(config.shedPoolWaiting > 0 && rt.pool.waitingCount > config.shedPoolWaiting),
+    pressureHandler: async (request: FastifyRequest, reply: FastifyReply, type: string) => {
+      if (request.url.startsWith('/health/')) return
+      rt.metrics.shed.inc({ reason: type })
+      reply.header('retry-after', String(RETRY_AFTER_SECONDS))
+      throw new DomainError('overloaded', `this gateway is above the load it sustains (${type}); retry after ${RETRY_AFTER_SECONDS} s`)
+    },
+  })
   // Limits come before any other work, shared by every gateway through Redis: per client address
   // first (the first onRequest hook), then per agency once a certificate or token names it.
   await app.register(fastifyRateLimit, {
@@ -210,6 +233,7 @@ export async function buildApp (rt: Runtime, services: AppServices, opts: AppOpt
     log: app.log,
     keys: new KeyCache(),
     rejections: new RejectionCounter({ redis: rt.redis, pool: rt.pool, clock: rt.clock, prefix: config.queuePrefix, log: app.log }),
+    commits,
   }
   app.decorate('leixRejections', intake.rejections)
   // Counts of refused unidentified requests become events once their window has ended.

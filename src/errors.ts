@@ -51,6 +51,7 @@ export const DOMAIN_ERROR_CODES = [
   'unknown-witness',
   'bad-witness-statement',
   'unavailable',
+  'overloaded',
   'audit-integrity',
   'internal',
 ] as const

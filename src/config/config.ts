@@ -33,6 +33,12 @@ export interface Config {
   devKeys: boolean
   bodyLimitBytes: number
   rateLimitPerMinute: number
+  /** Load shedding (503 overloaded): mean event-loop delay, ms; 0 = off. */
+  shedEventLoopDelayMs: number
+  /** Load shedding: submissions waiting for their commit; 0 = off. */
+  shedPendingIntake: number
+  /** Load shedding: queries waiting for a PostgreSQL connection; 0 = off. */
+  shedPoolWaiting: number
   maxSkewSeconds: number
   maxAgeSeconds: number
   queuePrefix: string
@@ -103,6 +109,9 @@ export const ENV_NAMES: Record<string, keyof Config> = {
   LEIX_DEV_KEYS: 'devKeys',
   LEIX_BODY_LIMIT: 'bodyLimitBytes',
   LEIX_RATE_LIMIT: 'rateLimitPerMinute',
+  LEIX_SHED_EVENT_LOOP_DELAY_MS: 'shedEventLoopDelayMs',
+  LEIX_SHED_PENDING_INTAKE: 'shedPendingIntake',
+  LEIX_SHED_POOL_WAITING: 'shedPoolWaiting',
   LEIX_MAX_SKEW_SECONDS: 'maxSkewSeconds',
   LEIX_MAX_AGE_SECONDS: 'maxAgeSeconds',
   LEIX_QUEUE_PREFIX: 'queuePrefix',

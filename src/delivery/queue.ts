@@ -47,6 +47,9 @@ export class DeliveryQueue {
   readonly queue: Queue<DeliveryJob>
   readonly notifications: Queue<NotificationJob>
   readonly #redis: Redis
+  /** Enqueues waiting for the next `addBulk` (enqueueShared). */
+  readonly #shared: { messageId: string; resolve: () => void; reject: (err: unknown) => void }[] = []
+  #adding = false
   /** @param log where Redis outages seen by the queues are logged (once per outage). */
   constructor (connection: Redis, prefix: string, log?: Logger) {
     this.#redis = connection
@@ -65,6 +68,35 @@ export class DeliveryQueue {
    */
   async enqueue (messageId: string, delayMs = 0): Promise<void> {
     await this.queue.add('deliver', { messageId }, { ...JOB_OPTIONS, jobId: messageId, delay: Math.max(0, Math.round(delayMs)) })
+  }
+
+  /**
+   * `enqueue` (no delay) sharing one round trip: the enqueues that arrive while an `addBulk` runs
+   * go together in the next one. Intake's path, where many requests enqueue at once.
+   */
+  async enqueueShared (messageId: string): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.#shared.push({ messageId, resolve, reject })
+      void this.#addShared()
+    })
+  }
+
+  async #addShared (): Promise<void> {
+    if (this.#adding) return
+    this.#adding = true
+    try {
+      while (this.#shared.length > 0) {
+        const batch = this.#shared.splice(0, 256)
+        try {
+          await this.queue.addBulk(batch.map((w) => ({ name: 'deliver', data: { messageId: w.messageId }, opts: { ...JOB_OPTIONS, jobId: w.messageId } })))
+          for (const w of batch) w.resolve()
+        } catch (err) {
+          for (const w of batch) w.reject(err)
+        }
+      }
+    } finally {
+      this.#adding = false
+    }
   }
 
   /**

@@ -38,6 +38,7 @@ export const PROBLEMS = {
   'unknown-witness': { status: 403, title: 'Not signed by a configured witness' },
   'bad-witness-statement': { status: 422, title: 'The cosignature or alarm does not verify against this log' },
   unavailable: { status: 503, title: 'A backing service is unavailable' },
+  overloaded: { status: 503, title: 'The gateway is above the load it sustains; retry later' },
   'audit-integrity': { status: 500, title: 'The audit log failed its integrity check; an alarm was raised' },
   internal: { status: 500, title: 'Internal error' },
 } as const satisfies Record<DomainErrorCode, { status: number; title: string }>

@@ -8,6 +8,7 @@ import { auditEvent, insertEvents, recordEvent, recordEvents, type AuditActor, t
 import { findStoredResult, insertMessage, type NewMessage } from '../delivery/messages-repository.ts'
 import { deadlineOf } from '../exchanges/exchanges-repository.ts'
 import { statement, withParts } from '../store/statement.ts'
+import type { CommitUnit, GroupCommit } from '../store/group-commit.ts'
 import { DomainError } from '../errors.ts'
 import { acceptedOpeningLanguages, checkPrinciples, checkSenderBinding, computeDeadline, DEFAULT_TIME_ZONE, type PolicyLimits, type Violation, type Hold } from '../policy/index.ts'
 import { transferDetails } from '../policy/legal.ts'
@@ -37,6 +38,11 @@ export interface IntakeDeps {
   keys?: KeyCache
   /** Counts refusals of unidentified senders instead of logging each (src/intake/rejections.ts). */
   rejections?: RejectionCounter
+  /**
+   * Shares one statement and one COMMIT among concurrent submissions that open an exchange
+   * (src/store/group-commit.ts). Without one, each commits on its own.
+   */
+  commits?: GroupCommit
 }
 
 /** Where a submission came from: the agency of a verified client certificate, the client address. */
@@ -221,16 +227,23 @@ async function persist (deps: IntakeDeps, pool: Pool, a: Accepted): Promise<Pers
 
   if (message.inReplyTo === undefined) {
     // Opening an exchange touches no existing row: one statement stores the exchange, the
-    // message and their events atomically, in a single round trip.
+    // message and their events atomically, in a single round trip shared with the other
+    // submissions committing at the same moment (group commit), and resolves once durable.
     // T2: the profile and the requested agency's zone are fixed on the exchange now.
     const terms = { profile: instrument.deadlineProfile, timeZone: deps.directory.agencies.get(message.to.agency)?.timeZone ?? DEFAULT_TIME_ZONE }
     const opening = openExchange({ message, status, deadline: computeDeadline(message, receivedAt, instrument, terms.timeZone), receivedAt, terms })
     const receipt = await sign(opening.exchangeId)
     const events = [{ ...opening.event, agencies }, ...messageEvents(opening.exchangeId, opening.deadline)].map((e) => auditEvent(e, receivedAt))
-    const commit = withParts([
-      ['exchange', opening.insert], ['message', insertMessage(stored(opening.exchangeId, receipt))], ...onwardParts(message, receivedAt),
-    ], insertEvents(events))
-    await pool.query(commit.text, commit.values)
+    const unit: CommitUnit = {
+      parts: [['exchange', opening.insert], ['message', insertMessage(stored(opening.exchangeId, receipt))], ...onwardParts(message, receivedAt)],
+      final: insertEvents(events),
+    }
+    if (deps.commits) {
+      await deps.commits.commit(unit)
+    } else {
+      const commit = withParts(unit.parts, unit.final)
+      await pool.query(commit.text, commit.values)
+    }
     return { exchangeId: opening.exchangeId, messageId: message.id, status, deadline: opening.deadline?.toISOString() ?? null, receipt, notifications: [] }
   }
 
@@ -255,7 +268,7 @@ async function persist (deps: IntakeDeps, pool: Pool, a: Accepted): Promise<Pers
 async function enqueueQuietly (deps: IntakeDeps, messageId: string, log: FastifyBaseLogger): Promise<void> {
   // PostgreSQL already holds the message as due; if Redis fails now the reconciler enqueues it later.
   try {
-    if (deps.queue) await deps.queue.enqueue(messageId)
+    if (deps.queue) await deps.queue.enqueueShared(messageId)
   } catch (err) {
     log.warn({ err }, 'enqueue failed; the reconciler will retry')
   }

@@ -38,6 +38,7 @@ export class Metrics {
   readonly selfCheckFailures: Counter
   readonly witnessAlarms: Counter<'witness'>
   readonly integrityAlarms: Counter<'source'>
+  readonly shed: Counter<'reason'>
 
   constructor () {
     const registers = [this.registry]
@@ -54,6 +55,7 @@ export class Metrics {
     this.selfCheckLastRun = new Gauge({ name: 'leix_audit_self_check_last_run_timestamp_seconds', help: 'When the last audit self-check round ended (Unix time)', registers })
     this.selfCheckFailures = new Counter({ name: 'leix_audit_self_check_failures_total', help: 'Audit self-check rounds that found the log damaged', registers })
     this.witnessAlarms = new Counter({ name: 'leix_witness_alarms_total', help: 'Alarms received from witnesses (inconsistent checkpoints), by witness', labelNames: ['witness'], registers })
+    this.shed = new Counter({ name: 'leix_requests_shed_total', help: 'Requests refused with 503 overloaded (load shedding), by reason (eventLoopDelay, healthCheck: commits or PostgreSQL connections waiting)', labelNames: ['reason'], registers })
     this.integrityAlarms = new Counter({ name: 'leix_audit_integrity_alarms_total', help: 'Audit integrity alarms raised by this process, by source', labelNames: ['source'], registers })
 
     const sources = this.sources

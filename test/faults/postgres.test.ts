@@ -128,7 +128,7 @@ t.test('PostgreSQL stopped and started again; processes started while it is down
   t.teardown(() => kill(serve))
   await waitRunning(serve, url, 90_000)
   const first = await post(url)
-  t.equal(first.status, 202)
+  t.equal(first.status, 202, JSON.stringify(first.body))
 
   cluster.stop()
   const refused = await post(url)

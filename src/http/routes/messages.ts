@@ -60,8 +60,9 @@ export async function messageRoutes (app: FastifyInstance, deps: { intake: Intak
 
 /** Records `message.rejected` for intake failures that happened before intake ran (type, size, rate). */
 async function recordEarlyRejection (deps: IntakeDeps, request: FastifyRequest, problem: DomainError): Promise<void> {
-  // Nothing can be recorded while the log is unsealed or PostgreSQL is away; the 503 says why.
-  if (problem.code === 'audit-unsealed' || problem.code === 'unavailable') return
+  // Nothing can be recorded while the log is unsealed or PostgreSQL is away, nor should be while
+  // the gateway sheds load; the 503 says why.
+  if (problem.code === 'audit-unsealed' || problem.code === 'unavailable' || problem.code === 'overloaded') return
   // Nothing verified the sender yet unless a client certificate did: count, do not log each (rejections.ts).
   if (!request.channelAgency && deps.rejections) return deps.rejections.count(request.ip, problem.code)
   await recordEvent(deps.pool, {
