@@ -316,6 +316,8 @@ export async function findSustainedRate (topo: Topology, o: Required<Pick<System
     delivered = topo.webhook.received.size
     return f
   }
+  // A warm-up (not judged): JIT compilation and the first connections would weigh on the first probe.
+  await probe(Math.max(1, Math.round(o.start / 2)), Math.min(5, o.probe))
   let good = 0
   let bad: number | undefined
   for (let rate = o.start; bad === undefined; rate *= 2) {
