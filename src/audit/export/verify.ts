@@ -125,7 +125,7 @@ class ExportVerifier {
       bytes = Buffer.from(raw, 'utf8')
     } else {
       bytes = raw
-      const buffer = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)
+      const buffer = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)
       // Nearly every line is ASCII, which is valid UTF-8 and decodes as Latin-1 to the same text, faster.
       if (isAscii(raw)) {
         text = buffer.toString('latin1')
