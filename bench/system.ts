@@ -244,11 +244,12 @@ export async function offer (topo: Topology, rate: number, seconds: number, samp
     }
     tick()
   })
+  // The window ends with the schedule: samples after it would stretch the backlog's last third.
+  clearInterval(sampling)
   // The last answers (bounded: a request not answered in 30 s counts as an error, not a hang).
   const deadline = performance.now() + 30_000
   const unanswered = () => settled < total && performance.now() < deadline
   while (unanswered()) await sleep(20)
-  clearInterval(sampling)
   errors += total - settled
   agent.destroy()
 
@@ -308,16 +309,16 @@ export interface SystemFigures {
 /** Coarse doubling, then bisection with short probes, then the full-length confirmation. */
 export async function findSustainedRate (topo: Topology, o: Required<Pick<SystemOptions, 'duration' | 'probe' | 'start'>>, log: (line: string) => void): Promise<{ rate: number, figures: ProbeFigures | undefined }> {
   let delivered = 0
-  const probe = async (rate: number, seconds: number): Promise<ProbeFigures> => {
+  const probe = async (rate: number, seconds: number, warmUp = false): Promise<ProbeFigures> => {
     const f = await offer(topo, rate, seconds)
     delivered += f.accepted
-    log(`  ${topo.kind} ${rate}/s for ${seconds} s: p50 ${f.intakeP50Ms} ms, p99 ${f.intakeP99Ms} ms, delivered p99 ${f.deliveredP99Ms} ms, seal lag ≤ ${f.sealLagMaxS} s, backlog ${f.backlogLastThird.join(' -> ')}: ${f.why}`)
+    log(`  ${topo.kind}${warmUp ? ' warm-up (not judged)' : ''} ${rate}/s for ${seconds} s: p50 ${f.intakeP50Ms} ms, p99 ${f.intakeP99Ms} ms, delivered p99 ${f.deliveredP99Ms} ms, seal lag ≤ ${f.sealLagMaxS} s, backlog ${f.backlogLastThird.join(' -> ')}: ${f.why}`)
     await drain(topo, delivered)
     delivered = topo.webhook.received.size
     return f
   }
   // A warm-up (not judged): JIT compilation and the first connections would weigh on the first probe.
-  await probe(Math.max(1, Math.round(o.start / 2)), Math.min(5, o.probe))
+  await probe(Math.max(1, Math.round(o.start / 2)), Math.min(5, o.probe), true)
   let good = 0
   let bad: number | undefined
   for (let rate = o.start; bad === undefined; rate *= 2) {
