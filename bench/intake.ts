@@ -85,3 +85,8 @@ export async function benchIntake (opts: { seconds?: number; connections?: numbe
   const leix = await run('leix', seconds, connections)
   return { leix, naive, ratio: Math.round((leix.requestsPerSecond / naive.requestsPerSecond) * 100) / 100 }
 }
+
+/** The naive reference pipeline's closed-loop ceiling alone (the `system` scenario prints it beside leix's sustained rate). */
+export async function naiveCeiling (seconds = 10, connections = 16): Promise<IntakeFigures> {
+  return await run('naive', seconds, connections)
+}

@@ -5,7 +5,8 @@ import { createReadStream } from 'node:fs'
 /** Lines of a file, split on "\n" as bytes (so a bad UTF-8 sequence is pinned to its line). */
 export async function * exportFileLines (path: string): AsyncGenerator<Uint8Array> {
   let rest: Buffer = Buffer.alloc(0)
-  for await (const chunk of createReadStream(path)) {
+  // Reads of 1 MiB: an export is read once, front to back, and is often hundreds of megabytes.
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
     let data: Buffer = rest.length > 0 ? Buffer.concat([rest, chunk as Buffer]) : chunk as Buffer
     let at: number
     while ((at = data.indexOf(0x0a)) !== -1) {

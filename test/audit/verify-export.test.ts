@@ -459,3 +459,44 @@ t.test('streams a large export (20 000 events) from an async source', async (t) 
   t.match(r, { ok: true, events: n, checkpoints: 4 })
   t.same(seen, [10000, 20000])
 })
+
+t.test('every non-canonical spelling of an event line is refused and named (table)', async (t) => {
+  const lines = await fullExport()
+  const at = lineOf(lines, 5)
+  // Seq 5 edited to hold what the variants re-spell (an accented letter, a slash, a number): the
+  // canonical edit itself only breaks the chain, so a "not-canonical" answer below is the form check's.
+  const base = editLine(lines[at - 1] as string, { note: 'café/ü', count: 100 })
+  const edited = lines.slice()
+  edited[at - 1] = base
+  failed(t, await verifyExport(edited, jwks), 'chain-broken', 5, at)
+  const reordered = (text: string): string => JSON.stringify(Object.fromEntries(Object.entries(JSON.parse(text) as object).reverse()))
+  const variants: Array<[string, (text: string) => string]> = [
+    ['keys in reverse order', reordered],
+    ['a space after a colon', (s) => s.replace('":', '": ')],
+    ['a space before the closing brace', (s) => `${s.slice(0, -1)} }`],
+    ['a tab between members', (s) => s.replace(',"', ',\t"')],
+    ['a space after the opening brace', (s) => `{ ${s.slice(1)}`],
+    ['1e2 for 100', (s) => s.replace('"count":100', '"count":1e2')],
+    ['1E2 for 100', (s) => s.replace('"count":100', '"count":1E2')],
+    ['100.0 for 100', (s) => s.replace('"count":100', '"count":100.0')],
+    ['1.0e2 for 100', (s) => s.replace('"count":100', '"count":1.0e2')],
+    ['5.0 for the seq', (s) => s.replace('"seq":5', '"seq":5.0')],
+    ['5e0 for the seq', (s) => s.replace('"seq":5', '"seq":5e0')],
+    ['\\u00e9 for é', (s) => s.replace('é', '\\u00e9')],
+    ['\\u00E9 for é', (s) => s.replace('é', '\\u00E9')],
+    ['\\u00fc for ü', (s) => s.replace('ü', '\\u00fc')],
+    ['\\/ for /', (s) => s.replace('/', '\\/')],
+    ['\\u0063 for c', (s) => s.replace('café', '\\u0063afé')],
+    ['a duplicate key (the later one wins)', (s) => s.replace('"outcome":"ok"', '"outcome":"no","outcome":"ok"')],
+  ]
+  for (const [what, respell] of variants) {
+    const text = respell(base)
+    t.not(text, base, `${what}: a different spelling`)
+    t.same(JSON.parse(text), JSON.parse(base), `${what}: the same JSON value`)
+    const l = lines.slice()
+    l[at - 1] = text
+    failed(t, await verifyExport(l, jwks), 'not-canonical', 5, at)
+    // As bytes too, as `leix audit verify` reads a file.
+    failed(t, await verifyExport(l.map((x) => Buffer.from(x, 'utf8')), jwks), 'not-canonical', 5, at)
+  }
+})

@@ -1,6 +1,6 @@
 // RFC 9162 §2.1 hashing for the audit log (SHA-256, domain-separated leaves and nodes) and the
 // base64 wire form of hashes in checkpoints, proofs and exports.
-import { createHash } from 'node:crypto'
+import { createHash, hash } from 'node:crypto'
 import { VerificationError } from '../../errors.ts'
 
 export const HASH_BYTES = 32
@@ -14,11 +14,16 @@ const LEAF_PREFIX = Uint8Array.of(0x00)
 const NODE_PREFIX = Uint8Array.of(0x01)
 
 export function leafHash (canonicalEventBytes: Uint8Array): Buffer {
-  return createHash('sha256').update(LEAF_PREFIX).update(canonicalEventBytes).digest()
+  // One-shot crypto.hash over a prefixed copy costs less than a Hash object per leaf (a million
+  // leaves in an offline verification). The prefix is LEAF_PREFIX's one byte.
+  const prefixed = Buffer.allocUnsafe(canonicalEventBytes.byteLength + 1)
+  prefixed.set(LEAF_PREFIX, 0)
+  prefixed.set(canonicalEventBytes, 1)
+  return hash('sha256', prefixed, 'buffer')
 }
 
 export function nodeHash (left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest()
+  return hash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer')
 }
 
 export function emptyRoot (): Buffer {
