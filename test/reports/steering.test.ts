@@ -5,6 +5,10 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import { reportCsv } from '../../src/reports/formats.ts'
 import { suppress, type SteeringReport } from '../../src/reports/steering.ts'
 import { buildTestApp, requestMessage, sign, submit, tokenFor } from '../helpers.ts'
+import { leix } from '../cli/run.ts'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 const SUP = { agency: 'EU-EUROPOL', sub: 'steering-1' }
 const MIN = 3
@@ -141,6 +145,24 @@ t.test('R1: the Steering Group report', async (tt) => {
     t.ok(doc.svg.desc, '<desc>')
     t.notMatch(res.body, /<script|javascript:|href=|on[a-z]+=/i, 'no script, no external reference, no handler')
     t.match(res.body, /suppressed/, 'suppressed shown as such')
+  })
+
+  t.test('R1: leix report and LeixClient read the same report', async (t) => {
+    const url = await app.listen({ port: 0, host: '127.0.0.1' })
+    const env = { LEIX_URL: url, LEIX_TOKEN: officer }
+    const json = await leix(['report', '--from', from, '--to', to], env)
+    t.equal(json.code, 0, json.stderr)
+    const r = JSON.parse(json.stdout) as SteeringReport
+    t.same(r.volumes, ((await get(officer)).json() as SteeringReport).volumes)
+    const dir = mkdtempSync(join(tmpdir(), 'leix-report-'))
+    const csv = await leix(['report', '--from', from, '--to', to, '--format', 'csv', '--out', join(dir, 'r.csv')], env)
+    t.equal(csv.code, 0, csv.stderr)
+    t.match(readFileSync(join(dir, 'r.csv'), 'utf8'), /^section,from,to,/)
+    const svg = await leix(['report', '--from', from, '--to', to, '--format', 'svg'], env)
+    t.match(svg.stdout, /^<svg /)
+    const refused = await leix(['report', '--from', to, '--to', from], env)
+    t.equal(refused.code, 1, 'an invalid period is a problem answer')
+    t.match(refused.stderr, /invalid-period/)
   })
 
   t.test('A1 R1: every report read is an audit event, without figures', async (t) => {
