@@ -175,3 +175,35 @@ t.test('R1: the Steering Group report', async (tt) => {
     t.same(Object.keys(rows[0]?.event.details ?? {}).sort(), ['format', 'from', 'scope', 'to'])
   })
 })
+
+t.test('R1 T2 T3: timeliness per pair, exactly (min 1: nothing suppressed)', async (t) => {
+  const { app, clock } = await buildTestApp(t, { config: { reportMinCount: 1 } })
+  const from = clock.now().toISOString()
+  const send = async (m: Record<string, unknown>) => {
+    const res = await submit(app, await sign(m))
+    if (res.statusCode !== 202) throw new Error(res.body)
+    return res.json() as { exchangeId: string }
+  }
+  const answer = (request: Record<string, unknown>) => send(requestMessage(clock, { from: 'RS-MUP', to: 'AL-ASP' }, { kind: 'response', inReplyTo: request.id, evaluation: { source: 'B', information: '2' } }))
+  const within = requestMessage(clock)
+  const late = requestMessage(clock)
+  const missed = requestMessage(clock)
+  const opened = await send(within)
+  await send(late)
+  await send(missed)
+  const officer = tokenFor(app, 'AL-ASP')
+  const deadline = Date.parse((await app.inject({ method: 'GET', url: `/v1/exchanges/${opened.exchangeId}`, headers: { authorization: `Bearer ${officer}` } })).json().deadline)
+  t.ok(deadline > clock.now().getTime(), 'requests have a deadline')
+  clock.advance(3_600_000)
+  await answer(within)
+  clock.set(new Date(deadline + 3_600_000))
+  // Opened after the others, its deadline still runs: open.
+  await send(requestMessage(clock))
+  await answer(late)
+  const to = new Date(clock.now().getTime() + 1000).toISOString()
+  const r = (await app.inject({ method: 'GET', url: `/v1/reports/exchanges?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`, headers: { authorization: `Bearer ${officer}` } })).json() as SteeringReport
+  t.same(r.timeliness, [{ from: 'AL-ASP', to: 'RS-MUP', requests: 4, withinDeadline: 1, missed: 2, open: 1, medianHoursToAnswer: r.timeliness[0]?.medianHoursToAnswer }])
+  t.equal(r.timeliness[0]?.medianHoursToAnswer, Math.round(((1 + (deadline + 3_600_000 - Date.parse(from)) / 3_600_000) / 2) * 10) / 10, 'the median of 1 h and the late answer, in hours')
+  t.equal(r.suppressedCells, 0)
+  t.same(r.volumes.byKind, [{ kind: 'request', count: 4 }, { kind: 'response', count: 2 }])
+})
