@@ -22,7 +22,7 @@ t.test('R1: suppression of a cell (0 stays 0, 0 < n < min suppressed, min shown)
 
 t.test('R1: the Steering Group report', async (tt) => {
   const t = tt
-  const { app, clock, rt } = await buildTestApp(t, { config: { supervisors: [`${SUP.agency}/${SUP.sub}`], reportMinCount: MIN } })
+  const { app, clock, rt, services } = await buildTestApp(t, { config: { supervisors: [`${SUP.agency}/${SUP.sub}`], reportMinCount: MIN } })
   const from = new Date(clock.now().getTime() - 86_400_000).toISOString()
   const send = async (m: Record<string, unknown>) => {
     const res = await submit(app, await sign(m))
@@ -173,6 +173,15 @@ t.test('R1: the Steering Group report', async (tt) => {
     const sup = rows.find((r) => r.event.actor.id === SUP.sub)
     t.equal(sup?.event.details.scope, 'all')
     t.same(Object.keys(rows[0]?.event.details ?? {}).sort(), ['format', 'from', 'scope', 'to'])
+  })
+
+  t.test('R1: a refusal is counted by its ground once its event is sealed, as before', async (t) => {
+    const before = ((await get(supervisor)).json() as SteeringReport).refusals
+    // The clock moved 40 days on: the sealer would refuse events ahead of it otherwise.
+    while ((await services.audit.sealOnce()).status === 'sealed');
+    t.equal(Number((await rt.pool.query("SELECT count(*) AS n FROM audit_events WHERE seq IS NULL AND refused IS NULL")).rows[0].n), 0, 'every event sealed')
+    t.same(((await get(supervisor)).json() as SteeringReport).refusals, before)
+    t.same(before, [{ ground: 'c', count: null }])
   })
 })
 
