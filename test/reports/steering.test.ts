@@ -179,7 +179,7 @@ t.test('R1: the Steering Group report', async (tt) => {
     const before = ((await get(supervisor)).json() as SteeringReport).refusals
     // The clock moved 40 days on: the sealer would refuse events ahead of it otherwise.
     while ((await services.audit.sealOnce()).status === 'sealed');
-    t.equal(Number((await rt.pool.query("SELECT count(*) AS n FROM audit_events WHERE seq IS NULL AND refused IS NULL")).rows[0].n), 0, 'every event sealed')
+    t.equal(Number((await rt.pool.query('SELECT count(*) AS n FROM audit_events WHERE seq IS NULL AND refused IS NULL')).rows[0].n), 0, 'every event sealed')
     t.same(((await get(supervisor)).json() as SteeringReport).refusals, before)
     t.same(before, [{ ground: 'c', count: null }])
   })
