@@ -14,6 +14,7 @@ import { delivery } from './commands/delivery.ts'
 import { evidence } from './commands/evidence.ts'
 import { example } from './commands/example.ts'
 import { exchanges } from './commands/exchanges.ts'
+import { report } from './commands/report.ts'
 import { inbox } from './commands/inbox.ts'
 import { keys } from './commands/keys.ts'
 import { migrate } from './commands/migrate.ts'
@@ -34,7 +35,7 @@ import { witness } from './commands/witness.ts'
 export const SECTIONS: readonly { title: string; commands: readonly Entry[] }[] = [
   { title: 'Run', commands: [serve, gateway, worker, migrate, db, health] },
   { title: 'Keys and tokens', commands: [keys, token] },
-  { title: 'Messages', commands: [agencies, example, sign, send, status, lineage, exchanges, receipt] },
+  { title: 'Messages', commands: [agencies, example, sign, send, status, lineage, exchanges, receipt, report] },
   { title: 'Receiving', commands: [inbox, ack, reply, notifications, delivery] },
   { title: 'Audit', commands: [audit, witness, evidence, proof] },
 ]

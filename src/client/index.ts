@@ -16,7 +16,7 @@ import { verifyReceipt } from '../intake/receipt.ts'
 import { MESSAGE_TYP } from '../intake/verify.ts'
 import type {
   AckResult, CheckpointAnswer, DeliveryAttestation, ExchangeDetail, ExchangeFilters, ExchangeList, InboxPage, Lineage, InclusionProof,
-  NotificationBody, NotificationPage, ProblemBody, ReceiptBody, SubmitAnswer, VerifiedInclusion,
+  NotificationBody, NotificationPage, ProblemBody, ReceiptBody, ReportQuery, SteeringReport, SubmitAnswer, VerifiedInclusion,
 } from './types.ts'
 
 export type * from './types.ts'
@@ -192,6 +192,17 @@ export class LeixClient {
     return await this.request<ExchangeList>('GET', withQuery('/v1/exchanges', query))
   }
 
+  /** The Steering Group report (R1) as JSON: aggregates of the exchanges opened in [from, to); null cells are suppressed. */
+  async report (q: ReportQuery): Promise<SteeringReport> {
+    return await this.request<SteeringReport>('GET', reportPath(q, 'json'))
+  }
+
+  /** The Steering Group report as CSV (one table, a `section` column) or as an SVG chart of timeliness per pair. */
+  async reportText (q: ReportQuery, format: 'csv' | 'svg'): Promise<string> {
+    const body = await this.request<unknown>('GET', reportPath(q, format))
+    return typeof body === 'string' ? body : JSON.stringify(body)
+  }
+
   /** The agency's unacknowledged messages (role system); each fetch is logged as a disclosure. */
   async inbox (o: { limit?: number; cursor?: string } = {}): Promise<InboxPage> {
     const query = new URLSearchParams()
@@ -240,4 +251,11 @@ export class LeixClient {
     const proof = await this.inclusionProof(seq, o.treeSize)
     return await verifyInclusionProof(proof, o.jwks ?? (await this.jwks()))
   }
+}
+
+function reportPath (q: ReportQuery, format: 'json' | 'csv' | 'svg'): string {
+  const query = new URLSearchParams({ from: q.from, to: q.to })
+  if (q.agency !== undefined) query.set('agency', q.agency)
+  if (format !== 'json') query.set('format', format)
+  return withQuery('/v1/reports/exchanges', query)
 }

@@ -6,6 +6,10 @@ import type { ReceiptBody } from '../intake/receipt.ts'
 import type { Checkpoint, VerifiedCheckpoint } from '../audit/checkpoint.ts'
 
 export type { AckResult, Checkpoint, DeliveryAttestation, InboxItem, NotificationBody, NotificationView, ReceiptBody, VerifiedCheckpoint }
+export type { SteeringReport } from '../reports/steering.ts'
+
+/** GET /v1/reports/exchanges: the period [from, to) (ISO dates or date-times) and, for a supervisor, an agency. */
+export interface ReportQuery { from: string; to: string; agency?: string }
 
 /** POST /v1/messages: the broker's answer, with its signed receipt. */
 export interface SubmitAnswer {

@@ -303,7 +303,8 @@ export async function timelinessByPair (db: Queryable, s: ReportScope, now: Date
   params.push(now, awaiting)
   const n = params.length - 1
   const due = 'GREATEST(deadline, COALESCE(delayed_until, deadline))'
-  const missed = `(overdue_at IS NOT NULL OR answered_at > ${due} OR (answered_at IS NULL AND status = ANY ($${n + 1}::text[]) AND ${due} <= $${n}))`
+  // Never NULL (answered_at is NULL while open), so that NOT missed is true for an open exchange.
+  const missed = `(overdue_at IS NOT NULL OR coalesce(answered_at > ${due}, false) OR (answered_at IS NULL AND status = ANY ($${n + 1}::text[]) AND ${due} <= $${n}))`
   const { rows } = await db.query<TimelinessRow>(
     `SELECT requester, responder, count(*)::int AS requests,
             count(*) FILTER (WHERE answered_at IS NOT NULL AND NOT ${missed})::int AS within,

@@ -28,7 +28,7 @@ t.test('the commands that exist', async (t) => {
   t.same(commands.map((c) => c.path), [
     'serve', 'gateway', 'worker', 'migrate', 'db roles', 'health',
     'keys generate', 'keys register', 'keys rotate', 'token',
-    'agencies', 'example', 'sign', 'send', 'status', 'lineage', 'exchanges', 'receipt verify',
+    'agencies', 'example', 'sign', 'send', 'status', 'lineage', 'exchanges', 'receipt verify', 'report',
     'inbox', 'ack', 'reply', 'notifications', 'delivery verify',
     'audit verify', 'audit export', 'audit self-check', 'audit check', 'witness keygen', 'witness log-vkey', 'witness run', 'evidence verify',
     'proof',

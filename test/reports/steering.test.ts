@@ -5,6 +5,10 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import { reportCsv } from '../../src/reports/formats.ts'
 import { suppress, type SteeringReport } from '../../src/reports/steering.ts'
 import { buildTestApp, requestMessage, sign, submit, tokenFor } from '../helpers.ts'
+import { leix } from '../cli/run.ts'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 const SUP = { agency: 'EU-EUROPOL', sub: 'steering-1' }
 const MIN = 3
@@ -18,7 +22,7 @@ t.test('R1: suppression of a cell (0 stays 0, 0 < n < min suppressed, min shown)
 
 t.test('R1: the Steering Group report', async (tt) => {
   const t = tt
-  const { app, clock, rt } = await buildTestApp(t, { config: { supervisors: [`${SUP.agency}/${SUP.sub}`], reportMinCount: MIN } })
+  const { app, clock, rt, services } = await buildTestApp(t, { config: { supervisors: [`${SUP.agency}/${SUP.sub}`], reportMinCount: MIN } })
   const from = new Date(clock.now().getTime() - 86_400_000).toISOString()
   const send = async (m: Record<string, unknown>) => {
     const res = await submit(app, await sign(m))
@@ -143,6 +147,24 @@ t.test('R1: the Steering Group report', async (tt) => {
     t.match(res.body, /suppressed/, 'suppressed shown as such')
   })
 
+  t.test('R1: leix report and LeixClient read the same report', async (t) => {
+    const url = await app.listen({ port: 0, host: '127.0.0.1' })
+    const env = { LEIX_URL: url, LEIX_TOKEN: officer }
+    const json = await leix(['report', '--from', from, '--to', to], env)
+    t.equal(json.code, 0, json.stderr)
+    const r = JSON.parse(json.stdout) as SteeringReport
+    t.same(r.volumes, ((await get(officer)).json() as SteeringReport).volumes)
+    const dir = mkdtempSync(join(tmpdir(), 'leix-report-'))
+    const csv = await leix(['report', '--from', from, '--to', to, '--format', 'csv', '--out', join(dir, 'r.csv')], env)
+    t.equal(csv.code, 0, csv.stderr)
+    t.match(readFileSync(join(dir, 'r.csv'), 'utf8'), /^section,from,to,/)
+    const svg = await leix(['report', '--from', from, '--to', to, '--format', 'svg'], env)
+    t.match(svg.stdout, /^<svg /)
+    const refused = await leix(['report', '--from', to, '--to', from], env)
+    t.equal(refused.code, 1, 'an invalid period is a problem answer')
+    t.match(refused.stderr, /invalid-period/)
+  })
+
   t.test('A1 R1: every report read is an audit event, without figures', async (t) => {
     const { rows } = await rt.pool.query<{ event: Record<string, any> }>("SELECT event FROM audit_events WHERE event ->> 'type' = 'report.generated' ORDER BY recorded")
     t.ok(rows.length >= 6)
@@ -152,4 +174,45 @@ t.test('R1: the Steering Group report', async (tt) => {
     t.equal(sup?.event.details.scope, 'all')
     t.same(Object.keys(rows[0]?.event.details ?? {}).sort(), ['format', 'from', 'scope', 'to'])
   })
+
+  t.test('R1: a refusal is counted by its ground once its event is sealed, as before', async (t) => {
+    const before = ((await get(supervisor)).json() as SteeringReport).refusals
+    // The clock moved 40 days on: the sealer would refuse events ahead of it otherwise.
+    while ((await services.audit.sealOnce()).status === 'sealed');
+    t.equal(Number((await rt.pool.query('SELECT count(*) AS n FROM audit_events WHERE seq IS NULL AND refused IS NULL')).rows[0].n), 0, 'every event sealed')
+    t.same(((await get(supervisor)).json() as SteeringReport).refusals, before)
+    t.same(before, [{ ground: 'c', count: null }])
+  })
+})
+
+t.test('R1 T2 T3: timeliness per pair, exactly (min 1: nothing suppressed)', async (t) => {
+  const { app, clock } = await buildTestApp(t, { config: { reportMinCount: 1 } })
+  const from = clock.now().toISOString()
+  const send = async (m: Record<string, unknown>) => {
+    const res = await submit(app, await sign(m))
+    if (res.statusCode !== 202) throw new Error(res.body)
+    return res.json() as { exchangeId: string }
+  }
+  const answer = (request: Record<string, unknown>) => send(requestMessage(clock, { from: 'RS-MUP', to: 'AL-ASP' }, { kind: 'response', inReplyTo: request.id, evaluation: { source: 'B', information: '2' } }))
+  const within = requestMessage(clock)
+  const late = requestMessage(clock)
+  const missed = requestMessage(clock)
+  const opened = await send(within)
+  await send(late)
+  await send(missed)
+  const officer = tokenFor(app, 'AL-ASP')
+  const deadline = Date.parse((await app.inject({ method: 'GET', url: `/v1/exchanges/${opened.exchangeId}`, headers: { authorization: `Bearer ${officer}` } })).json().deadline)
+  t.ok(deadline > clock.now().getTime(), 'requests have a deadline')
+  clock.advance(3_600_000)
+  await answer(within)
+  clock.set(new Date(deadline + 3_600_000))
+  // Opened after the others, its deadline still runs: open.
+  await send(requestMessage(clock))
+  await answer(late)
+  const to = new Date(clock.now().getTime() + 1000).toISOString()
+  const r = (await app.inject({ method: 'GET', url: `/v1/reports/exchanges?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`, headers: { authorization: `Bearer ${officer}` } })).json() as SteeringReport
+  t.same(r.timeliness, [{ from: 'AL-ASP', to: 'RS-MUP', requests: 4, withinDeadline: 1, missed: 2, open: 1, medianHoursToAnswer: r.timeliness[0]?.medianHoursToAnswer }])
+  t.equal(r.timeliness[0]?.medianHoursToAnswer, Math.round(((1 + (deadline + 3_600_000 - Date.parse(from)) / 3_600_000) / 2) * 10) / 10, 'the median of 1 h and the late answer, in hours')
+  t.equal(r.suppressedCells, 0)
+  t.same(r.volumes.byKind, [{ kind: 'request', count: 4 }, { kind: 'response', count: 2 }])
 })
