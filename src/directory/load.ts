@@ -15,7 +15,7 @@ interface DirectoryFile {
   euMemberStates: string[]
   riskCountries?: string[]
   agencies: Agency[]
-  instruments: LegalInstrument[]
+  instruments: Array<Omit<LegalInstrument, 'maxRetention'> & { maxRetention?: LegalInstrument['maxRetention']; maxRetentionDays?: number }>
 }
 
 /** Loads and validates a directory file; throws DirectoryError naming the bad field. */
@@ -69,7 +69,9 @@ export function buildDirectory (raw: unknown, opts: { allowInsecureLoopbackWebho
   const instruments = new Map<string, LegalInstrument>()
   doc.instruments.forEach((instrument, i) => {
     if (instruments.has(instrument.id)) throw new DirectoryError(`${source}: /instruments/${i}/id: duplicate instrument ${instrument.id}`)
-    instruments.set(instrument.id, instrument)
+    // An older directory states the D7 cap as `maxRetentionDays`: read it as a period of days.
+    const { maxRetentionDays, maxRetention, ...rest } = instrument
+    instruments.set(instrument.id, { ...rest, maxRetention: maxRetention ?? { days: maxRetentionDays ?? 0 } })
   })
   return {
     agencies,

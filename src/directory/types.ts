@@ -39,6 +39,11 @@ export interface Agency {
   tlsClientSubjects?: string[]
   /** IANA time zone of the agency: calendar-day deadlines it must meet end at its wall-clock time (T2). @defaultValue UTC */
   timeZone?: string
+  /**
+   * D4: country codes this agency may pass data to beyond what its instruments show (for example
+   * under a bilateral agreement not in the directory); a refugee who fled one of them is held.
+   */
+  mayPassTo?: string[]
 }
 
 /** A legal instrument under which information may be exchanged (rule L1). */
@@ -61,8 +66,15 @@ export interface LegalInstrument {
    * allowance for it), each with the longest extension in calendar days past the deadline.
    */
   delayGrounds?: Array<{ ground: string; maxExtensionDays: number }>
-  /** Longest retention, in days from receipt, the instrument allows (D7). */
-  maxRetentionDays: number
+  /** Longest retention from receipt the instrument allows, in the law's units (D7). */
+  maxRetention: RetentionPeriod
+}
+
+/** A duration in calendar units, added years and months first, then days (D7). */
+export interface RetentionPeriod {
+  years?: number
+  months?: number
+  days?: number
 }
 
 /** The trust registry, loaded from `LEIX_DIRECTORY` and validated by `schemas/directory.schema.json`. */

@@ -60,6 +60,8 @@ export interface DataSubject {
   ref: string
   category: DataSubjectCategory
   minor?: boolean
+  /** `YYYY-MM-DD`, or `YYYY` when only the year is known (D3: under 18 at receipt is a minor). */
+  dateOfBirth?: string
   specialCategories?: SpecialCategory[]
   specialJustification?: string
   specialBasis?: SpecialBasis

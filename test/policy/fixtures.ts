@@ -27,7 +27,7 @@ function agency (id: string, country: string, clearance: Classification, compete
 }
 
 function instrument (id: string, parties: string[], deadlineProfile: LegalInstrument['deadlineProfile'], maxRetentionDays: number): LegalInstrument {
-  return { id, title: id, parties, deadlineProfile, maxRetentionDays }
+  return { id, title: id, parties, deadlineProfile, maxRetention: { days: maxRetentionDays } }
 }
 
 export interface DirectoryOptions {
