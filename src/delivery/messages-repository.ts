@@ -357,7 +357,8 @@ export interface RetentionDueRow {
 export type RetentionStep = 'erase' | 'review'
 
 const RETENTION: Record<RetentionStep, { dateColumn: string; pendingWhere: string; mark: string }> = {
-  erase: { dateColumn: 'erase_by', pendingWhere: 'erased_at IS NULL', mark: 'jws = NULL, erased_at = $2' },
+  // The hold findings go too: their messages describe a person ("an asylum-seeker who fled RS").
+  erase: { dateColumn: 'erase_by', pendingWhere: 'erased_at IS NULL', mark: 'jws = NULL, holds = NULL, erased_at = $2' },
   review: { dateColumn: 'review_by', pendingWhere: 'review_notified_at IS NULL AND erased_at IS NULL', mark: 'review_notified_at = $2' },
 }
 
@@ -373,7 +374,7 @@ export async function claimRetentionDue (client: Client, step: RetentionStep, no
   return rows
 }
 
-/** Marks `ids` as handled for `step` (erase: the JWS goes, the only copy of the body). */
+/** Marks `ids` as handled for `step` (erase: the JWS, the only copy of the body, and the hold findings go). */
 export async function markRetentionDone (client: Client, step: RetentionStep, ids: string[], at: Date): Promise<void> {
   await client.query(`UPDATE messages SET ${RETENTION[step].mark}, updated_at = $2 WHERE id = ANY($1::uuid[])`, [ids, at])
 }
