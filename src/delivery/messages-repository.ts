@@ -292,6 +292,8 @@ export interface HeldRow {
   id: string
   exchange_id: string
   kind: string
+  sender: string
+  legal_basis: string
   recipient: string
   officer: string
   received_at: Date
@@ -299,11 +301,11 @@ export interface HeldRow {
 }
 
 /** Messages `sender` sent that are held for review, oldest first. */
-export async function heldBy (db: Queryable, sender: string, limit: number): Promise<HeldRow[]> {
+export async function heldBy (db: Queryable, sender: string, limit: number, reviewedInstruments: string[] = []): Promise<HeldRow[]> {
   const { rows } = await db.query<HeldRow>(
-    `SELECT id, exchange_id, kind, recipient, officer, received_at, holds FROM messages
-      WHERE sender = $1 AND status = 'held' ORDER BY received_at, id LIMIT ${limit}`,
-    [sender]
+    `SELECT id, exchange_id, kind, sender, recipient, officer, legal_basis, received_at, holds FROM messages
+      WHERE (sender = $1 OR legal_basis = ANY($2::text[])) AND status = 'held' ORDER BY received_at, id LIMIT ${limit}`,
+    [sender, reviewedInstruments]
   )
   return rows
 }

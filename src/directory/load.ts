@@ -14,6 +14,7 @@ export class DirectoryError extends Error {
 interface DirectoryFile {
   euMemberStates: string[]
   riskCountries?: string[]
+  hubReviewBody?: string
   agencies: Agency[]
   instruments: Array<Omit<LegalInstrument, 'maxRetention'> & { maxRetention?: LegalInstrument['maxRetention']; maxRetentionDays?: number }>
 }
@@ -73,9 +74,14 @@ export function buildDirectory (raw: unknown, opts: { allowInsecureLoopbackWebho
     const { maxRetentionDays, maxRetention, ...rest } = instrument
     instruments.set(instrument.id, { ...rest, maxRetention: maxRetention ?? { days: maxRetentionDays ?? 0 } })
   })
+  const reviewBodies: Array<[string, string | undefined]> = [['/hubReviewBody', doc.hubReviewBody], ...doc.instruments.map((x, i): [string, string | undefined] => [`/instruments/${i}/reviewBody`, x.reviewBody])]
+  for (const [path, body] of reviewBodies) {
+    if (body !== undefined && !agencies.has(body)) throw new DirectoryError(`${source}: ${path}: ${body} is not an agency of the directory`)
+  }
   return {
     agencies,
     instruments,
+    ...(doc.hubReviewBody !== undefined ? { hubReviewBody: doc.hubReviewBody } : {}),
     keyOwners,
     euMemberStates: new Set(doc.euMemberStates),
     riskCountries: new Set(doc.riskCountries ?? []),

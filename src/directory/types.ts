@@ -66,6 +66,11 @@ export interface LegalInstrument {
    * allowance for it), each with the longest extension in calendar days past the deadline.
    */
   delayGrounds?: Array<{ ground: string; maxExtensionDays: number }>
+  /**
+   * D3-D5: the agency whose DPO decides on messages held under this instrument (releases them; the
+   * sender's DPO may still reject its own). @defaultValue the directory's `hubReviewBody`, else the sender's DPO
+   */
+  reviewBody?: string
   /** Longest retention from receipt the instrument allows, in the law's units (D7). */
   maxRetention: RetentionPeriod
 }
@@ -85,6 +90,8 @@ export interface Directory {
   keyOwners: ReadonlyMap<string, string>
   /** EU member state country codes (L5: transfers between these and others need a transfer basis). */
   euMemberStates: ReadonlySet<string>
+  /** D3-D5: the agency whose DPO reviews holds under instruments that name no `reviewBody` of their own. */
+  hubReviewBody?: string
   /** Country codes marked as a human-rights risk (D5). */
   riskCountries: ReadonlySet<string>
   /** Client-certificate subject CN -> agency id (mutual TLS, S4). */

@@ -204,6 +204,32 @@ export const holdNonRefoulement: HoldRule = (message, { directory }) => {
   return holds
 }
 
+/**
+ * D3-D5: the agency whose DPO decides on a message held under `instrumentId`: the instrument's
+ * `reviewBody`, else the directory's `hubReviewBody`; `undefined` when neither is set (the sender's
+ * DPO decides alone, as before review bodies existed).
+ */
+export function reviewBodyOf (directory: Directory, instrumentId: string): string | undefined {
+  return directory.instruments.get(instrumentId)?.reviewBody ?? directory.hubReviewBody
+}
+
+/**
+ * D3-D5: what `agency`'s DPO may decide on a held message: the review body releases and rejects;
+ * the sender may reject (withdraw) its own message, and release it only when it is the review body
+ * or no review body is set.
+ */
+export function reviewAuthority (directory: Directory, held: { sender: string; legalBasis: string }, agency: string): { release: boolean; reject: boolean; authority: 'review-body' | 'sender-dpo' } | null {
+  const body = reviewBodyOf(directory, held.legalBasis)
+  if (body === agency || (body === undefined && held.sender === agency)) return { release: true, reject: true, authority: body === undefined ? 'sender-dpo' : 'review-body' }
+  if (held.sender === agency) return { release: false, reject: true, authority: 'sender-dpo' }
+  return null
+}
+
+/** D3-D5: the instruments whose held messages `agency`'s DPO reviews as review body. */
+export function instrumentsReviewedBy (directory: Directory, agency: string): string[] {
+  return [...directory.instruments.values()].filter((i) => reviewBodyOf(directory, i.id) === agency).map((i) => i.id)
+}
+
 /** D5: a message about a person to a country marked as a human-rights risk is held for review. */
 export const holdRiskCountry: HoldRule = (message, { directory }) => {
   const recipient = directory.agencies.get(message.to.agency)

@@ -12,7 +12,7 @@ export { DEFAULT_POLICY_LIMITS } from './types.ts'
 export { computeDeadline, recomputeDeadline, checkDelayAgainstDeadline, delayGrounds, DEFAULT_TIME_ZONE, EU_2023_977, JUDICIAL_AUTHORISATION, type DeadlineTerms } from './timely.ts'
 export { addCalendarDays, isTimeZone } from './calendar.ts'
 export type { DeadlineProfile } from './timely.ts'
-export { addCalendarPeriod, isMinorAt, onwardCountries, retentionCap } from './data-protection.ts'
+export { addCalendarPeriod, instrumentsReviewedBy, isMinorAt, onwardCountries, retentionCap, reviewAuthority, reviewBodyOf } from './data-protection.ts'
 export type { RetentionCheck } from './data-protection.ts'
 export { checkSenderBinding } from './secure.ts'
 

@@ -83,6 +83,8 @@ t.test('D7 instrument caps: maxRetention in the law\'s units; an older maxRetent
     [{ maxRetention: { weeks: 3 } }, DirectoryError],
     [{ maxRetention: { years: 5 }, maxRetentionDays: 1825 }, DirectoryError],
     [{}, DirectoryError],
+    [{ maxRetention: { years: 5 }, reviewBody: 'XX-NOBODY' }, DirectoryError],
+    [{ maxRetention: { years: 5 }, reviewBody: 'EU-EUROPOL' }, { years: 5 }],
   ]
   for (const [entry, expected] of cases) {
     const edited = structuredClone(doc)
