@@ -387,13 +387,14 @@ export interface MessageMetaRow {
   id: string; kind: string; sender: string; recipient: string; officer: string; in_reply_to: string | null; created_at: Date; received_at: Date
   status: string; classification: string; handling_code: string; digest: string; attempts: number; delivered_at: Date | null; acknowledged_at: Date | null; erased_at: Date | null
   non_delivery_at: Date | null
+  erase_by: Date | null
 }
 
 /** The messages of an exchange as `agency` may see them (all for a supervisor), oldest first. */
 export async function messagesOfExchange (db: Queryable, exchangeId: string, agency: string, supervisor: boolean): Promise<MessageMetaRow[]> {
   const { rows } = await db.query<MessageMetaRow>(
     `SELECT id, kind, sender, recipient, officer, in_reply_to, created_at, received_at, status, classification, handling_code, digest,
-            attempts, delivered_at, acknowledged_at, erased_at, non_delivery_at
+            attempts, delivered_at, acknowledged_at, erased_at, non_delivery_at, erase_by
        FROM messages WHERE exchange_id = $1 AND ($3 OR NOT (recipient = $2 AND status IN ('held', 'rejected'))) ORDER BY received_at, id`,
     [exchangeId, agency, supervisor]
   )

@@ -254,6 +254,8 @@ t.test('D7 a message with only a review-by date is erased at the instrument cap;
     const row = (await rt.pool.query('SELECT erase_by, received_at, holds FROM messages WHERE id = $1', [m.id])).rows[0]
     t.same(row.erase_by, expected(row.received_at), JSON.stringify(retention))
     t.ok(row.holds, 'hold findings kept while the message lives')
+    const shown = (await get(`/v1/exchanges/${res.json().exchangeId}`, me)).json().messages[0]
+    t.equal(shown.eraseBy, (row.erase_by as Date).toISOString(), 'shown to the sender with the message')
     await rt.pool.query('UPDATE messages SET erase_by = $2 WHERE id = $1', [m.id, clock.now()])
     await audit.runOnce()
     const after = (await rt.pool.query('SELECT jws, holds, erased_at FROM messages WHERE id = $1', [m.id])).rows[0]
