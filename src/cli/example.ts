@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Directory, LegalInstrument } from '../directory/types.ts'
 import { coverageGap, inForce, isEuSide } from '../policy/legal.ts'
 import { acceptedOpeningLanguages } from '../policy/language.ts'
+import { addCalendarPeriod } from '../policy/data-protection.ts'
 import { MESSAGE_KINDS, type MessageKind } from '../intake/message.ts'
 
 const DAY_MS = 86_400_000
@@ -18,7 +19,7 @@ export interface ExampleOptions {
   officer: string
   now?: Date
   /** Legal instrument to cite; `PCC-SEE` (with a five-year cap) when absent. No data subjects when it allows no personal data (L1). */
-  instrument?: Pick<LegalInstrument, 'id' | 'maxRetentionDays'> & { personalData?: boolean }
+  instrument?: Pick<LegalInstrument, 'id' | 'maxRetention'> & { personalData?: boolean }
   /** BCP 47 tag of the message's language (P2). @defaultValue 'en' */
   language?: string
   /** From the EU side to a third country: name a transfer basis (rule L5). */
@@ -35,8 +36,10 @@ export interface ExampleOptions {
  */
 export function exampleMessage (o: ExampleOptions): Record<string, unknown> {
   const now = o.now ?? new Date()
-  const instrument = o.instrument ?? { id: 'PCC-SEE', maxRetentionDays: 1825 }
-  const eraseBy = new Date(now.getTime() + Math.min(365, instrument.maxRetentionDays - 1) * DAY_MS).toISOString()
+  const instrument = o.instrument ?? { id: 'PCC-SEE', maxRetention: { years: 5 } }
+  // A year, or a day short of the cap when the instrument allows less.
+  const cap = addCalendarPeriod(now, instrument.maxRetention).getTime() - DAY_MS
+  const eraseBy = new Date(Math.min(now.getTime() + 365 * DAY_MS, cap)).toISOString()
   const legalBasis: Record<string, unknown> = { instrument: instrument.id, article: instrument.id === 'PCC-SEE' ? 'Art. 5' : undefined }
   if (legalBasis.article === undefined) delete legalBasis.article
   if (o.thirdCountryTransfer) {

@@ -8,6 +8,7 @@ import { propagateCorrection } from '../exchanges/lineage.ts'
 import { changeStatus } from '../exchanges/state.ts'
 import { DomainError } from '../errors.ts'
 import { transferDetails } from '../policy/legal.ts'
+import { instrumentsReviewedBy, reviewAuthority } from '../policy/index.ts'
 import type { Message } from '../intake/message.ts'
 import { jwsPayload } from '../intake/jws.ts'
 import { withTransaction, type Pool, type Queryable } from '../store/db.ts'
@@ -106,7 +107,12 @@ export async function review (
   return denying(pool, o.actor, 'review', o.now, notFound, () => withTransaction(pool, async (client): Promise<ReviewResult> => {
     const m = await lockMessage(client, messageId)
     if (!m) throw new DomainError('not-found', notFound)
-    if (m.sender !== o.actor.agency) throw new Denied(m)
+    // D4: the review body (or, without one, the sender's DPO) decides; the sender may withdraw.
+    const may = reviewAuthority(directory, { sender: m.sender, legalBasis: m.legal_basis }, o.actor.agency)
+    if (may === null) throw new Denied(m)
+    if (m.status === 'held' && !may[o.decision]) {
+      throw new DomainError('forbidden', `message ${m.id} is released by the DPO of its review body, not by the sender's alone; the sender may reject it`)
+    }
     if (m.status !== 'held') throw new DomainError('invalid-message-state', `message ${m.id} is ${m.status}, not held for review`, { extra: { messageStatus: m.status } })
     const exchange = await lockExchange(client, m.exchange_id)
     if (!exchange) throw new DomainError('not-found', `the exchange of message ${m.id} is gone`)
@@ -128,7 +134,7 @@ export async function review (
       }
       await recordEvent(client, {
         ...common, type: 'review.decided', agencies: [m.sender], outcome: 'rejected', reason: holds || 'review', justification,
-        details: { decision: 'reject' },
+        details: { decision: 'reject', authority: may.authority },
       }, o.now)
       return { messageId: m.id, exchangeId: m.exchange_id, decision: 'reject', status: 'rejected', exchangeStatus: exchange.status }
     }
@@ -151,7 +157,7 @@ export async function review (
     await recordEvent(client, {
       // The sender's record: the recipient never learns that, or why, the message was held (D4).
       ...common, type: 'review.decided', agencies: [m.sender], outcome: 'ok', reason: holds || 'review', justification,
-      details: { decision: 'release' },
+      details: { decision: 'release', authority: may.authority },
     }, o.now)
     await recordEvent(client, {
       ...common, type: 'message.accepted', agencies: [m.sender, m.recipient], outcome: 'ok', recipients: [m.recipient], purpose: message.crimeAreas,
@@ -172,13 +178,20 @@ export interface HeldMessage {
   officer: string
   receivedAt: string
   holds: { rule: string; path: string; message: string }[]
+  from: string
+  /** What the caller's DPO may decide on it (D4: the review body releases; the sender may reject). */
+  mayRelease: boolean
+  mayReject: boolean
 }
 
-/** Messages the agency sent that wait for its DPO's review, oldest first. */
-export async function listHeld (db: Queryable, agency: string, limit = 100): Promise<HeldMessage[]> {
-  const rows = await heldBy(db, agency, Math.min(Math.max(limit, 1), 500))
-  return rows.map((r) => ({
-    messageId: r.id, exchangeId: r.exchange_id, kind: r.kind, to: r.recipient, officer: r.officer,
-    receivedAt: r.received_at.toISOString(), holds: r.holds ?? [],
-  }))
+/** Held messages the agency's DPO may decide on (its own, and those of instruments it reviews), oldest first. */
+export async function listHeld (db: Queryable, directory: Directory, agency: string, limit = 100): Promise<HeldMessage[]> {
+  const rows = await heldBy(db, agency, Math.min(Math.max(limit, 1), 500), instrumentsReviewedBy(directory, agency))
+  return rows.map((r) => {
+    const may = reviewAuthority(directory, { sender: r.sender, legalBasis: r.legal_basis }, agency)
+    return {
+      messageId: r.id, exchangeId: r.exchange_id, kind: r.kind, from: r.sender, to: r.recipient, officer: r.officer,
+      receivedAt: r.received_at.toISOString(), holds: r.holds ?? [], mayRelease: may?.release ?? false, mayReject: may?.reject ?? false,
+    }
+  })
 }

@@ -322,6 +322,8 @@ export interface HeldRow {
   id: string
   exchange_id: string
   kind: string
+  sender: string
+  legal_basis: string
   recipient: string
   officer: string
   received_at: Date
@@ -329,11 +331,11 @@ export interface HeldRow {
 }
 
 /** Messages `sender` sent that are held for review, oldest first. */
-export async function heldBy (db: Queryable, sender: string, limit: number): Promise<HeldRow[]> {
+export async function heldBy (db: Queryable, sender: string, limit: number, reviewedInstruments: string[] = []): Promise<HeldRow[]> {
   const { rows } = await db.query<HeldRow>(
-    `SELECT id, exchange_id, kind, recipient, officer, received_at, holds FROM messages
-      WHERE sender = $1 AND status = 'held' ORDER BY received_at, id LIMIT ${limit}`,
-    [sender]
+    `SELECT id, exchange_id, kind, sender, recipient, officer, legal_basis, received_at, holds FROM messages
+      WHERE (sender = $1 OR legal_basis = ANY($2::text[])) AND status = 'held' ORDER BY received_at, id LIMIT ${limit}`,
+    [sender, reviewedInstruments]
   )
   return rows
 }
@@ -387,7 +389,8 @@ export interface RetentionDueRow {
 export type RetentionStep = 'erase' | 'review'
 
 const RETENTION: Record<RetentionStep, { dateColumn: string; pendingWhere: string; mark: string }> = {
-  erase: { dateColumn: 'erase_by', pendingWhere: 'erased_at IS NULL', mark: 'jws = NULL, erased_at = $2' },
+  // The hold findings go too: their messages describe a person ("an asylum-seeker who fled RS").
+  erase: { dateColumn: 'erase_by', pendingWhere: 'erased_at IS NULL', mark: 'jws = NULL, holds = NULL, erased_at = $2' },
   review: { dateColumn: 'review_by', pendingWhere: 'review_notified_at IS NULL AND erased_at IS NULL', mark: 'review_notified_at = $2' },
 }
 
@@ -403,7 +406,7 @@ export async function claimRetentionDue (client: Client, step: RetentionStep, no
   return rows
 }
 
-/** Marks `ids` as handled for `step` (erase: the JWS goes, the only copy of the body). */
+/** Marks `ids` as handled for `step` (erase: the JWS, the only copy of the body, and the hold findings go). */
 export async function markRetentionDone (client: Client, step: RetentionStep, ids: string[], at: Date): Promise<void> {
   await client.query(`UPDATE messages SET ${RETENTION[step].mark}, updated_at = $2 WHERE id = ANY($1::uuid[])`, [ids, at])
 }
@@ -414,13 +417,14 @@ export interface MessageMetaRow {
   id: string; kind: string; sender: string; recipient: string; officer: string; in_reply_to: string | null; created_at: Date; received_at: Date
   status: string; classification: string; handling_code: string; digest: string; attempts: number; delivered_at: Date | null; acknowledged_at: Date | null; erased_at: Date | null
   non_delivery_at: Date | null
+  erase_by: Date | null
 }
 
 /** The messages of an exchange as `agency` may see them (all for a supervisor), oldest first. */
 export async function messagesOfExchange (db: Queryable, exchangeId: string, agency: string, supervisor: boolean): Promise<MessageMetaRow[]> {
   const { rows } = await db.query<MessageMetaRow>(
     `SELECT id, kind, sender, recipient, officer, in_reply_to, created_at, received_at, status, classification, handling_code, digest,
-            attempts, delivered_at, acknowledged_at, erased_at, non_delivery_at
+            attempts, delivered_at, acknowledged_at, erased_at, non_delivery_at, erase_by
        FROM messages WHERE exchange_id = $1 AND ($3 OR NOT (recipient = $2 AND status IN ('held', 'rejected'))) ORDER BY received_at, id`,
     [exchangeId, agency, supervisor]
   )

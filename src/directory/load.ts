@@ -16,8 +16,9 @@ export class DirectoryError extends Error {
 interface DirectoryFile {
   euMemberStates: string[]
   riskCountries?: string[]
+  hubReviewBody?: string
   agencies: Agency[]
-  instruments: LegalInstrument[]
+  instruments: Array<Omit<LegalInstrument, 'maxRetention'> & { maxRetention?: LegalInstrument['maxRetention']; maxRetentionDays?: number }>
 }
 
 /** Loads and validates a directory file; throws DirectoryError naming the bad field. */
@@ -71,12 +72,20 @@ export function buildDirectory (raw: unknown, opts: { allowInsecureLoopbackWebho
   const instruments = new Map<string, LegalInstrument>()
   doc.instruments.forEach((instrument, i) => {
     if (instruments.has(instrument.id)) throw new DirectoryError(`${source}: /instruments/${i}/id: duplicate instrument ${instrument.id}`)
-    checkInstrument(instrument, agencies, `${source}: /instruments/${i}`)
-    instruments.set(instrument.id, instrument)
+    // An older directory states the D7 cap as `maxRetentionDays`: read it as a period of days.
+    const { maxRetentionDays, maxRetention, ...rest } = instrument
+    const read: LegalInstrument = { ...rest, maxRetention: maxRetention ?? { days: maxRetentionDays ?? 0 } }
+    checkInstrument(read, agencies, `${source}: /instruments/${i}`)
+    instruments.set(instrument.id, read)
   })
+  const reviewBodies: Array<[string, string | undefined]> = [['/hubReviewBody', doc.hubReviewBody], ...doc.instruments.map((x, i): [string, string | undefined] => [`/instruments/${i}/reviewBody`, x.reviewBody])]
+  for (const [path, body] of reviewBodies) {
+    if (body !== undefined && !agencies.has(body)) throw new DirectoryError(`${source}: ${path}: ${body} is not an agency of the directory`)
+  }
   return {
     agencies,
     instruments,
+    ...(doc.hubReviewBody !== undefined ? { hubReviewBody: doc.hubReviewBody } : {}),
     keyOwners,
     euMemberStates: new Set(doc.euMemberStates),
     riskCountries: new Set(doc.riskCountries ?? []),

@@ -42,6 +42,11 @@ export interface Agency {
   tlsClientSubjects?: string[]
   /** IANA time zone of the agency: calendar-day deadlines it must meet end at its wall-clock time (T2). @defaultValue UTC */
   timeZone?: string
+  /**
+   * D4: country codes this agency may pass data to beyond what its instruments show (for example
+   * under a bilateral agreement not in the directory); a refugee who fled one of them is held.
+   */
+  mayPassTo?: string[]
 }
 
 /** A legal instrument under which information may be exchanged (rule L1). */
@@ -64,8 +69,13 @@ export interface LegalInstrument {
    * allowance for it), each with the longest extension in calendar days past the deadline.
    */
   delayGrounds?: Array<{ ground: string; maxExtensionDays: number }>
-  /** Longest retention, in days from receipt, the instrument allows (D7). */
-  maxRetentionDays: number
+  /**
+   * D3-D5: the agency whose DPO decides on messages held under this instrument (releases them; the
+   * sender's DPO may still reject its own). @defaultValue the directory's `hubReviewBody`, else the sender's DPO
+   */
+  reviewBody?: string
+  /** Longest retention from receipt the instrument allows, in the law's units (D7). */
+  maxRetention: RetentionPeriod
   /**
    * L1: which pairs of agencies the instrument covers. `any-two-parties`: any two agencies of its
    * parties (PCC-SEE, 2023/977, bilateral agreements). `{hub}`: every message has one of the hub
@@ -94,6 +104,13 @@ export interface LegalInstrument {
   source: InstrumentSource
   /** Free text for the reader of the directory (a reading, an unconfirmed date). */
   note?: string
+}
+
+/** A duration in calendar units, added years and months first, then days (D7). */
+export interface RetentionPeriod {
+  years?: number
+  months?: number
+  days?: number
 }
 
 /** L1: the pairs an instrument covers (see `LegalInstrument.covers`). */
@@ -127,6 +144,8 @@ export interface Directory {
   keyOwners: ReadonlyMap<string, string>
   /** EU member state country codes (L5: transfers between these and others need a transfer basis). */
   euMemberStates: ReadonlySet<string>
+  /** D3-D5: the agency whose DPO reviews holds under instruments that name no `reviewBody` of their own. */
+  hubReviewBody?: string
   /** Country codes marked as a human-rights risk (D5). */
   riskCountries: ReadonlySet<string>
   /** Client-certificate subject CN -> agency id (mutual TLS, S4). */

@@ -62,6 +62,8 @@ export interface MessageMeta {
   /** Set when the message was not delivered within the configured time (T5). */
   nonDeliveryAt: string | null
   erased: boolean
+  /** D7: when the payload is (or was) erased: the sender's erase-by date, else the instrument's cap. */
+  eraseBy: string | null
   /** Every push attempt and inbox fetch, oldest first. */
   deliveries: DeliveryAttempt[]
 }
@@ -166,7 +168,7 @@ export async function exchangeDetail (db: Queryable, row: ExchangeDbRow, agency:
       createdAt: m.created_at.toISOString(), receivedAt: m.received_at.toISOString(), status: m.status,
       classification: m.classification, handlingCode: m.handling_code, digest: m.digest, attempts: m.attempts,
       deliveredAt: m.delivered_at?.toISOString() ?? null, acknowledgedAt: m.acknowledged_at?.toISOString() ?? null,
-      nonDeliveryAt: m.non_delivery_at?.toISOString() ?? null, erased: m.erased_at !== null, deliveries: deliveriesOf.get(m.id) ?? [],
+      nonDeliveryAt: m.non_delivery_at?.toISOString() ?? null, erased: m.erased_at !== null, eraseBy: m.erase_by?.toISOString() ?? null, deliveries: deliveriesOf.get(m.id) ?? [],
     })),
     timeline,
   }

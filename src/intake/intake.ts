@@ -10,7 +10,7 @@ import { deadlineOf } from '../exchanges/exchanges-repository.ts'
 import { statement, withParts } from '../store/statement.ts'
 import type { CommitUnit, GroupCommit } from '../store/group-commit.ts'
 import { DomainError } from '../errors.ts'
-import { acceptedOpeningLanguages, checkPrinciples, checkSenderBinding, computeDeadline, DEFAULT_TIME_ZONE, type PolicyLimits, type Violation, type Hold } from '../policy/index.ts'
+import { acceptedOpeningLanguages, checkPrinciples, checkSenderBinding, computeDeadline, DEFAULT_TIME_ZONE, retentionCap, type PolicyLimits, type Violation, type Hold } from '../policy/index.ts'
 import { transferDetails } from '../policy/legal.ts'
 import { withTransaction, type Pool } from '../store/db.ts'
 import { applyReply, openExchange } from '../exchanges/record.ts'
@@ -219,7 +219,8 @@ async function persist (deps: IntakeDeps, pool: Pool, a: Accepted): Promise<Pers
     id: message.id, exchangeId, kind: message.kind, sender: message.from.agency, recipient: message.to.agency, officer: message.from.officer,
     inReplyTo: message.inReplyTo ?? null, kid: a.kid, digest: a.digest, jws: a.jws, createdAt: message.createdAt, receivedAt, status,
     classification: message.handling.classification, handlingCode: message.handling.code, legalBasis: message.legalBasis.instrument,
-    eraseBy: message.retention.eraseBy ?? null, reviewBy: message.retention.reviewBy ?? null,
+    // D7: a message with only a review-by date is still erased at the instrument's cap.
+    eraseBy: message.retention.eraseBy ?? retentionCap(message, receivedAt, instrument).cap.toISOString(), reviewBy: message.retention.reviewBy ?? null,
     holds: a.holds.length > 0 ? JSON.stringify(a.holds) : null, receipt, nextAttemptAt: status === 'accepted' ? receivedAt : null,
   })
   const sign = (exchangeId: string) =>

@@ -77,6 +77,8 @@ export interface DataSubject {
   ref: string
   category: DataSubjectCategory
   minor?: boolean
+  /** `YYYY-MM-DD`, or `YYYY` when only the year is known (D3: under 18 at receipt is a minor). */
+  dateOfBirth?: string
   specialCategories?: SpecialCategory[]
   specialJustification?: string
   specialBasis?: SpecialBasis

@@ -8,7 +8,7 @@ import { leafHash } from '../../src/audit/merkle/hash.ts'
 import { verifyConsistency, verifyInclusion } from '../../src/audit/merkle/verify.ts'
 import { verifyExport } from '../../src/audit/export/verify.ts'
 import pg from 'pg'
-import { count, databaseUrlAs, tokenFor } from '../helpers.ts'
+import { count, databaseUrlAs, requestMessage, sign, submit, tokenFor } from '../helpers.ts'
 import { auditTestApp, b64, brokerJwks, sendRequest } from './fixtures.ts'
 
 const a = await auditTestApp(t, { config: { supervisors: ['EU-EUROPOL/auditor-7'] } })
@@ -237,6 +237,34 @@ t.test('retention erases payloads past erase-by and logs it without content (D7)
   t.equal(gone.statusCode, 410)
   t.equal(gone.json().code, 'payload-erased')
   t.equal((await get(`/v1/exchanges/${first.exchangeId}`, al)).json().messages[0].erased, true)
+})
+
+t.test('D7 a message with only a review-by date is erased at the instrument cap; erasure clears the hold findings', async (t) => {
+  // PCC-SEE's cap in the sample directory is five years, added by calendar arithmetic.
+  const receivedAt = clock.now()
+  const cases: Array<[retention: Record<string, string>, expected: (m: Date) => Date]> = [
+    [{ reviewBy: new Date(receivedAt.getTime() + 86_400_000).toISOString() }, (at) => new Date(Date.UTC(at.getUTCFullYear() + 5, at.getUTCMonth(), at.getUTCDate(), at.getUTCHours(), at.getUTCMinutes(), at.getUTCSeconds(), at.getUTCMilliseconds()))],
+    [{ eraseBy: new Date(receivedAt.getTime() + 2 * 86_400_000).toISOString() }, () => new Date(receivedAt.getTime() + 2 * 86_400_000)],
+  ]
+  for (const [retention, expected] of cases) {
+    const m = requestMessage(clock, { from: 'ME-UP', to: 'MK-MVR' }, { retention, dataSubjects: [{ ref: 'SUBJ-R1', category: 'witness', protectionStatus: 'refugee' }] })
+    const res = await submit(app, await sign(m))
+    t.equal(res.statusCode, 202, res.body)
+    t.equal(res.json().status, 'held', 'D4: unknown country of flight')
+    const row = (await rt.pool.query('SELECT erase_by, received_at, holds FROM messages WHERE id = $1', [m.id])).rows[0]
+    t.same(row.erase_by, expected(row.received_at), JSON.stringify(retention))
+    t.ok(row.holds, 'hold findings kept while the message lives')
+    const shown = (await get(`/v1/exchanges/${res.json().exchangeId}`, me)).json().messages[0]
+    t.equal(shown.eraseBy, (row.erase_by as Date).toISOString(), 'shown to the sender with the message')
+    await rt.pool.query('UPDATE messages SET erase_by = $2 WHERE id = $1', [m.id, clock.now()])
+    await audit.runOnce()
+    const after = (await rt.pool.query('SELECT jws, holds, erased_at FROM messages WHERE id = $1', [m.id])).rows[0]
+    t.same([after.jws, after.holds], [null, null], 'payload and hold findings erased')
+    t.ok(after.erased_at)
+    const logged = (await rt.pool.query("SELECT event FROM audit_events WHERE type = 'payload.erased' AND message_id = $1", [m.id])).rows
+    t.equal(logged.length, 1)
+    t.notMatch(JSON.stringify(logged[0].event), /SUBJ-R1|refugee|country of flight/, 'the log copies no content')
+  }
 })
 
 t.test('on its review-by date the sender is told once to review the message (D7)', async (t) => {

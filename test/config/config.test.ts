@@ -69,3 +69,28 @@ t.test('the sample directory loads; a bad directory names the bad field', async 
   t.throws(() => loadDirectory(write(wrongCountry)), DirectoryError)
   t.throws(() => loadDirectory(join(dir, 'missing.json')), { message: /ENOENT/ })
 })
+
+t.test('D7 instrument caps: maxRetention in the law\'s units; an older maxRetentionDays reads as days', async (t) => {
+  const sample = new URL('../../config/directory.sample.json', import.meta.url).pathname
+  t.same(loadDirectory(sample).instruments.get('PCC-SEE')?.maxRetention, { years: 5 })
+  const dir = mkdtempSync(join(tmpdir(), 'leix-dir-'))
+  const doc = JSON.parse(readFileSync(sample, 'utf8'))
+  const write = (v: unknown) => { const p = join(dir, `${Math.random()}.json`); writeFileSync(p, JSON.stringify(v)); return p }
+  const cases: Array<[entry: Record<string, unknown>, expected: unknown]> = [
+    [{ maxRetentionDays: 1825 }, { days: 1825 }],
+    [{ maxRetention: { years: 1, months: 6 } }, { years: 1, months: 6 }],
+    [{ maxRetention: {} }, DirectoryError],
+    [{ maxRetention: { weeks: 3 } }, DirectoryError],
+    [{ maxRetention: { years: 5 }, maxRetentionDays: 1825 }, DirectoryError],
+    [{}, DirectoryError],
+    [{ maxRetention: { years: 5 }, reviewBody: 'XX-NOBODY' }, DirectoryError],
+    [{ maxRetention: { years: 5 }, reviewBody: 'EU-EUROPOL' }, { years: 5 }],
+  ]
+  for (const [entry, expected] of cases) {
+    const edited = structuredClone(doc)
+    const { maxRetention: _cap, ...rest } = edited.instruments[0]
+    edited.instruments[0] = { ...rest, ...entry }
+    if (expected === DirectoryError) t.throws(() => loadDirectory(write(edited)), DirectoryError, JSON.stringify(entry))
+    else t.same(loadDirectory(write(edited)).instruments.get(edited.instruments[0].id)?.maxRetention, expected, JSON.stringify(entry))
+  }
+})

@@ -29,7 +29,7 @@ function agency (id: string, country: string, clearance: Classification, compete
 
 function instrument (id: string, parties: string[], deadlineProfile: LegalInstrument['deadlineProfile'], maxRetentionDays: number, more: Partial<LegalInstrument> = {}): LegalInstrument {
   return {
-    id, title: id, parties, deadlineProfile, maxRetentionDays, covers: 'any-two-parties', validFrom: '2007-10-10', personalData: true,
+    id, title: id, parties, deadlineProfile, maxRetention: { days: maxRetentionDays }, covers: 'any-two-parties', validFrom: '2007-10-10', personalData: true,
     refusalGrounds: [...REFUSAL_GROUNDS], englishAccepted: false, source: { title: id, date: '2006-05-05', publishedIn: 'test fixture' }, ...more,
   }
 }
@@ -56,7 +56,7 @@ export function makeDirectory (options: DirectoryOptions = {}): Directory {
     instrument('PCC-SEE', ['AL', 'AT', 'BA', 'BG', 'HU', 'MD', 'ME', 'MK', 'RO', 'RS', 'SI'], 'requester-set', 365),
     instrument('EU-2023/977', EU_MEMBER_STATES, '2023/977', 365),
     instrument('EUROPOL-OA', ['EU', 'AL', 'RS', 'AT', 'DE'], 'requester-set', 730, { covers: { hub: ['EU-EUROPOL'] } }),
-    ...(options.instruments ?? []).map((i) => instrument(i.id ?? 'X', i.parties ?? [], i.deadlineProfile ?? 'requester-set', i.maxRetentionDays ?? 365, i)),
+    ...(options.instruments ?? []).map((i) => instrument(i.id ?? 'X', i.parties ?? [], i.deadlineProfile ?? 'requester-set', 365, i)),
   ]
   for (const a of agencies) a.languages = options.languages?.[a.id] ?? a.languages
   return {

@@ -55,7 +55,7 @@ export async function adminRoutes (app: FastifyInstance, deps: AdminRouteDeps): 
 
   app.post<{ Params: { id: string }; Body: { decision: 'release' | 'reject'; justification: string; justificationCode?: JustificationCode; caseRef?: string } }>('/v1/messages/:id/review', {
     schema: {
-      summary: 'Decide on a message held for review (DPO of the sending agency): release it for delivery or reject it',
+      summary: "Decide on a message held for review (DPO of the instrument's review body, else of the sending agency; the sender's DPO may always reject): release it for delivery or reject it",
       tags: ['review'],
       security: [{ bearer: [] }],
       params: idParams,
@@ -86,7 +86,7 @@ export async function adminRoutes (app: FastifyInstance, deps: AdminRouteDeps): 
 
   app.get('/v1/review/held', {
     schema: {
-      summary: "Messages the caller's agency sent that wait for its DPO's review, oldest first, with the rules that held them",
+      summary: "Held messages the caller's DPO may decide on (its agency's own, and those of instruments it reviews), oldest first, with the rules that held them and mayRelease/mayReject",
       tags: ['review'],
       security: [{ bearer: [] }],
       response: problems,
@@ -94,6 +94,6 @@ export async function adminRoutes (app: FastifyInstance, deps: AdminRouteDeps): 
   }, async (request) => {
     const principal = principalOf(request)
     requireRole(principal, 'dpo')
-    return { items: await listHeld(deps.pool, principal.agency) }
+    return { items: await listHeld(deps.pool, deps.directory, principal.agency) }
   })
 }
