@@ -122,12 +122,12 @@ t.test("the requester's answer to a clarification is an exchange event", async (
 })
 
 t.test('a rejected message names its intended recipient, instrument and officer when the payload was readable', async (t) => {
-  // AL-ASP to AT-BK (an EU member state) without a transfer basis: L5 refuses it.
-  const m = requestMessage(clock, { to: 'AT-BK' })
+  // AT-BK (an EU member state) to AL-ASP without a transfer basis: L5 refuses it.
+  const m = requestMessage(clock, { from: 'AT-BK', to: 'AL-ASP' })
   const res = await submit(app, await sign(m))
-  t.equal(res.statusCode, 422)
+  t.equal(res.statusCode, 422, res.body)
   const ev = (await rt.pool.query("SELECT event FROM audit_events WHERE type = 'message.rejected' AND message_id = $1", [m.id])).rows[0]?.event
-  t.match(ev, { actor: { agency: 'AL-ASP', id: m.from.officer }, agencies: ['AL-ASP'], recipients: ['AT-BK'], legalBasis: m.legalBasis.instrument, reason: 'principle-violation' })
+  t.match(ev, { actor: { agency: 'AT-BK', id: m.from.officer }, agencies: ['AT-BK'], recipients: ['AL-ASP'], legalBasis: m.legalBasis.instrument, reason: 'principle-violation' })
   // Unknown agencies or odd officer ids are not copied into the log.
   const odd = requestMessage(clock, { to: 'AT-BK' }, { to: { agency: 'XX-NOBODY' }, from: { agency: 'AL-ASP', officer: 'Ivan Petrov, born 1980' } })
   await submit(app, await sign(odd))
@@ -138,7 +138,7 @@ t.test('a rejected message names its intended recipient, instrument and officer 
 })
 
 t.test('an accepted third-country transfer (L5) records its basis and reference', async (t) => {
-  const m = requestMessage(clock, { to: 'AT-BK' })
+  const m = requestMessage(clock, { from: 'AT-BK', to: 'AL-ASP' })
   m.legalBasis = { ...m.legalBasis, transfer: { basis: 'safeguards', reference: 'PCC-SEE Art. 31' } }
   const { exchangeId } = await send(m)
   const accepted = (await eventsOf(exchangeId)).find((e) => e.type === 'message.accepted')!.event
