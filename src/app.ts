@@ -287,7 +287,7 @@ export async function buildApp (rt: Runtime, services: AppServices, opts: AppOpt
     await authenticated.register(exchangeRoutes, { pool, clock })
     await authenticated.register(lineageRoutes, { pool, clock })
     await authenticated.register(reportRoutes, { pool, clock, minCount: config.reportMinCount })
-    await authenticated.register(consultRoutes, { pool, clock, justificationRetentionDays: config.justificationRetentionDays })
+    await authenticated.register(consultRoutes, { pool, clock, directory, justificationRetentionDays: config.justificationRetentionDays })
     await authenticated.register(inboxRoutes, { pool, clock })
     await authenticated.register(notificationRoutes, { pool, clock })
     await authenticated.register(adminRoutes, { pool, clock, directory, queue: rt.queue, log: app.log })

@@ -133,7 +133,7 @@ export async function review (
         }, o.now)
       }
       await recordEvent(client, {
-        ...common, type: 'review.decided', agencies: [m.sender], outcome: 'rejected', reason: holds || 'review', justification,
+        ...common, type: 'review.decided', agencies: [...new Set([m.sender, o.actor.agency])], outcome: 'rejected', reason: holds || 'review', justification,
         details: { decision: 'reject', authority: may.authority },
       }, o.now)
       return { messageId: m.id, exchangeId: m.exchange_id, decision: 'reject', status: 'rejected', exchangeStatus: exchange.status }
@@ -156,7 +156,7 @@ export async function review (
     await restartDelivery(client, m.id, o.now, { released: true })
     await recordEvent(client, {
       // The sender's record: the recipient never learns that, or why, the message was held (D4).
-      ...common, type: 'review.decided', agencies: [m.sender], outcome: 'ok', reason: holds || 'review', justification,
+      ...common, type: 'review.decided', agencies: [...new Set([m.sender, o.actor.agency])], outcome: 'ok', reason: holds || 'review', justification,
       details: { decision: 'release', authority: may.authority },
     }, o.now)
     await recordEvent(client, {

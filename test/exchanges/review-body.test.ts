@@ -58,6 +58,19 @@ t.test('D4 review body: listed for its DPO, released by it; the sender\'s DPO ca
   t.same((await queue(alDpo)).map((i) => [i.messageId, i.mayRelease, i.mayReject]), [[first, false, true], [second, false, true]], "the sender's queue shows it may only reject")
   t.same(await queue(rsDpo), [], 'the recipient learns nothing')
 
+  // The review body's DPO reads what it decides on, as a justified consultation; nobody else of it,
+  // and never the recipient.
+  const read = (id: string, token: string) => app.inject({
+    url: `/v1/messages/${id}`, headers: { authorization: `Bearer ${token}`, 'leix-justification': 'reviewing the hold under D3' },
+  })
+  const hubRead = await read(one.messageId, hubDpo)
+  t.equal(hubRead.statusCode, 200, "the review body's DPO reads the held message")
+  t.equal(hubRead.json().message.dataSubjects[0].dateOfBirth, '2015-06-01')
+  const consulted = (await rt.pool.query("SELECT event FROM audit_events WHERE type = 'message.consulted' AND message_id = $1", [one.messageId])).rows
+  t.same(consulted.map((e) => [e.event.actor.agency, e.event.recipients]), [['EU-EUROPOL', ['EU-EUROPOL']]], 'A1: the reading is logged for the review body')
+  t.equal((await read(one.messageId, tokenFor(app, 'EU-EUROPOL', ['officer'], 'officer-hub'))).statusCode, 404, "the review body's officers do not")
+  t.equal((await read(one.messageId, rsDpo)).statusCode, 404, 'the recipient does not')
+
   t.equal((await decide(one.messageId, alDpo, 'release')).statusCode, 403, "the sender's DPO cannot release alone")
   t.equal((await decide(one.messageId, rsDpo, 'release')).statusCode, 404, 'the recipient: as if it did not exist')
   t.equal((await decide(one.messageId, hubDpo, 'release')).statusCode, 200, 'the review body releases')
@@ -67,4 +80,6 @@ t.test('D4 review body: listed for its DPO, released by it; the sender\'s DPO ca
     [one.messageId, 'EU-EUROPOL', { decision: 'release', authority: 'review-body' }],
     [two.messageId, 'AL-ASP', { decision: 'reject', authority: 'sender-dpo' }],
   ], 'who decided under which authority')
+  t.same(events.map((e) => e.event.agencies), [['AL-ASP', 'EU-EUROPOL'], ['AL-ASP']], 'the decision is in the review body\'s record too, never the recipient\'s')
+  t.equal((await read(one.messageId, hubDpo)).statusCode, 404, 'released, the message is no longer the review body\'s to read')
 })

@@ -10,6 +10,8 @@ import { withTransaction, type Pool } from '../../store/db.ts'
 import { actorOf, isSupervisor, principalOf, type Principal } from '../auth.ts'
 import { hasControlCharacter } from '../../store/input.ts'
 import { DomainError } from '../../errors.ts'
+import type { Directory } from '../../directory/types.ts'
+import { reviewBodyOf } from '../../policy/index.ts'
 import { problemSchema } from '../problems.ts'
 
 /** Bounds of a justification, characters (after trimming). */
@@ -69,11 +71,16 @@ export function justificationOf (request: FastifyRequest): string | undefined {
  * - officers, systems and the data-protection officer (`dpo`) of the sender agency;
  * - officers, systems and the `dpo` of the recipient agency, unless the message is held for
  *   review or was rejected by it: then it does not exist for them (D4/D5);
+ * - the `dpo` of the review body (instrument `reviewBody`, else `hubReviewBody`) while the message
+ *   is held for its review;
  * - a `supervisor` (LEIX_SUPERVISORS), any message: the one cross-agency reader, justified and logged.
  * Auditors and admins see metadata and the log, never bodies. Returns why not, or undefined when allowed.
  */
-export function consultationRefusal (p: Principal, m: { sender: string; recipient: string; status: string }): string | undefined {
+export function consultationRefusal (p: Principal, m: { sender: string; recipient: string; status: string }, reviewBody?: string): string | undefined {
   if (isSupervisor(p)) return undefined
+  // The review body's DPO decides on a held message (D3-D5): it reads what it decides on. Never the
+  // recipient's: a held message does not exist for it.
+  if (m.status === 'held' && reviewBody !== undefined && p.agency === reviewBody && p.agency !== m.recipient && p.roles.includes('dpo')) return undefined
   const reads = p.roles.includes('officer') || p.roles.includes('system') || p.roles.includes('dpo')
   const visible = p.agency === m.sender || (p.agency === m.recipient && !NOT_FOR_RECIPIENT.has(m.status))
   if (!visible) return p.agency === m.recipient ? 'held-for-review' : 'not-a-party'
@@ -81,7 +88,7 @@ export function consultationRefusal (p: Principal, m: { sender: string; recipien
 }
 
 /** `GET /v1/messages/{id}`: reading a message body is a consultation, justified and logged. */
-export async function consultRoutes (app: FastifyInstance, deps: { pool: Pool; clock: Clock; justificationRetentionDays?: number }): Promise<void> {
+export async function consultRoutes (app: FastifyInstance, deps: { pool: Pool; clock: Clock; directory: Directory; justificationRetentionDays?: number }): Promise<void> {
   app.get<{ Params: { id: string } }>('/v1/messages/:id', {
     schema: {
       summary: 'Read a message body (a consultation: requires a justification, and is logged)',
@@ -92,6 +99,7 @@ export async function consultRoutes (app: FastifyInstance, deps: { pool: Pool; c
         `The sealed event keeps the justification code (\`Leix-Justification-Code\`: ${JUSTIFICATION_CODES.join(', ')}; default other), ` +
         'the case reference (`Leix-Case-Reference`, an identifier) and a salted hash of the text; the text itself is kept in an erasable store (A3). ' +
         'Officers, systems and DPOs of the sender and the recipient agency may read; for the recipient a message held for review, or rejected by it, does not exist; ' +
+        'the DPO of the review body (the instrument\'s `reviewBody`, else the directory\'s `hubReviewBody`) may read a message held for its review; ' +
         'a supervisor may read any message. Others get 404 and an `access.denied` event. An erased payload answers 410.',
       tags: ['tracking'],
       security: [{ bearer: [] }],
@@ -133,7 +141,7 @@ export async function consultRoutes (app: FastifyInstance, deps: { pool: Pool; c
     const now = deps.clock.now()
     const m = await findForConsultation(deps.pool, request.params.id)
     const actor = actorOf(principal)
-    const refusal = m ? consultationRefusal(principal, m) : 'unknown'
+    const refusal = m ? consultationRefusal(principal, m, reviewBodyOf(deps.directory, m.legal_basis)) : 'unknown'
     if (!m || refusal !== undefined) {
       if (m) {
         await withTransaction(deps.pool, async (client) => {
