@@ -9,7 +9,7 @@ import { freePort, kill, spawnLeix, waitRunning, waitUntil, type LeixProcess } f
 import { systemClock } from '../../src/config/clock.ts'
 import { loadConfig } from '../../src/config/config.ts'
 import { loadTokenKeys } from '../../src/config/keys.ts'
-import { createTestDatabase, databaseUrlAs, REDIS_URL, requestMessage, sign, type Teardown } from '../helpers.ts'
+import { createTestDatabase, databaseUrlAs, dropKeys, REDIS_URL, requestMessage, sign, type Teardown } from '../helpers.ts'
 import { writeDirectory } from '../delivery/helpers.ts'
 
 export const CHROMIUM = '/usr/bin/chromium'
@@ -38,15 +38,20 @@ export async function startServe (t: Teardown, env: Record<string, string> = {})
   const databaseUrl = await createTestDatabase(t)
   const port = await freePort()
   const origin = `http://127.0.0.1:${port}`
+  const queuePrefix = `leixtest-${randomUUID().slice(0, 8)}`
   const settings: Record<string, string> = {
-    DATABASE_URL: databaseUrl, LEIX_MIGRATE_DATABASE_URL: databaseUrlAs(databaseUrl, 'owner'), REDIS_URL, LEIX_QUEUE_PREFIX: `leixtest-${randomUUID().slice(0, 8)}`,
+    DATABASE_URL: databaseUrl, LEIX_MIGRATE_DATABASE_URL: databaseUrlAs(databaseUrl, 'owner'), REDIS_URL, LEIX_QUEUE_PREFIX: queuePrefix,
     LEIX_DIRECTORY: directoryPath, LEIX_DEV_KEYS: 'true', LEIX_ALLOW_LOOPBACK_HTTP: 'true', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn',
     LEIX_METRICS_PORT: '0', LEIX_CHECKPOINT_INTERVAL_MS: '200', LEIX_RECONCILE_INTERVAL_MS: '300', LEIX_DELIVERY_BACKOFF_MS: '50',
     LEIX_DEADLINE_WARNINGS: '9999d', LEIX_NON_DELIVERY_SECONDS: '2', LEIX_SUPERVISORS: `${SUPERVISOR.agency}/${SUPERVISOR.sub}`,
     ...env,
   }
   const serve = spawnLeix('serve', settings)
-  t.teardown(() => kill(serve, 'SIGTERM'))
+  // The process first, then its queue keys in the shared Redis (a stopped leix writes none again).
+  t.teardown(async () => {
+    await kill(serve, 'SIGTERM')
+    await dropKeys(REDIS_URL, queuePrefix)
+  })
   // Generous: start-up on a loaded test machine, not a measure of speed.
   await waitRunning(serve, origin, 120_000)
 
