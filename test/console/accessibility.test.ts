@@ -107,6 +107,10 @@ if (missing) {
     t.ok(box && box.x >= 0 && box.y >= 0, 'shown on screen once focused')
     await page.keyboard.press('Enter')
     t.match(await focused(page), { tag: 'main', id: 'main' }, 'Enter moves the focus to the content')
+    // and stays on the view: the link is not a navigation (the hash is the router), even later on
+    t.equal(await page.evaluate(() => location.hash), '#/inbox', 'the view is unchanged')
+    await page.waitForTimeout(500)
+    t.match(await focused(page), { tag: 'main', id: 'main' }, 'no later render takes the focus away')
   })
 
   t.test('axe-core: no serious or critical violation on any view', async (t) => {

@@ -577,6 +577,14 @@ async function start () {
     // names are a convenience: ids alone still identify the agencies
   }
   window.addEventListener('hashchange', () => { render({ focus: true }) })
+  // The skip link moves the focus to the content and stays on the view: as a plain `#main` link it
+  // would change the hash, which is this console's router.
+  document.querySelector('a.skip')?.addEventListener('click', (e) => {
+    e.preventDefault()
+    const main = document.getElementById('main')
+    main?.setAttribute('tabindex', '-1')
+    main?.focus()
+  })
   setInterval(tick, 1000)
   await render()
   document.body.dataset.ready = '1'
