@@ -97,16 +97,7 @@ export interface ReplyParent {
 }
 
 /** A message's metadata for the D6 origin check and lineage (Q3); no payload. */
-export interface MessageFacts {
-  id: string
-  exchange_id: string
-  kind: string
-  sender: string
-  recipient: string
-  status: string
-  handling_code: string
-  received_at: Date
-}
+export type MessageFacts = Pick<MessageRow, 'id' | 'exchange_id' | 'kind' | 'sender' | 'recipient' | 'status' | 'received_at'> & { handling_code: string }
 
 /** The messages `ids` (absent ids are simply missing). */
 export async function messageFacts (db: Queryable, ids: readonly string[]): Promise<MessageFacts[]> {
