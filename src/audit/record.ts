@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Queryable } from '../store/db.ts'
-import type { SqlPart } from '../store/statement.ts'
+import type { RowsInsert, SqlPart } from '../store/statement.ts'
 
 /** Every kind of hop the log records (the closed list the sealer accepts, see event-schema.ts). */
 export const AUDIT_EVENT_TYPES = [
@@ -129,6 +129,11 @@ export function auditInsert (events: AuditEvent[], param: number): string {
   return insertFromRows(`$${param}`)
 }
 
+/** The events as set-based rows (`insertStatement`): the events of many units share one INSERT. */
+export function eventRows (events: AuditEvent[]): RowsInsert {
+  return { table: 'audit_events', rows: events.map(eventRow), sql: (param) => insertFromRows(param) }
+}
+
 /** `auditInsert` as a part of a larger statement: the events travel as one JSON parameter. */
 export function insertEvents (events: AuditEvent[]): SqlPart {
   return (p) => insertFromRows(p.add(auditRows(events)))
@@ -142,10 +147,14 @@ function insertFromRows (placeholder: string): string {
 
 /** One JSON parameter for `auditInsert`. */
 export function auditRows (events: AuditEvent[]): string {
-  return JSON.stringify(events.map((e) => ({
+  return JSON.stringify(events.map(eventRow))
+}
+
+function eventRow (e: AuditEvent): object {
+  return {
     id: e.id, type: e.type, at: e.at, exchangeId: e.exchangeId ?? null, messageId: e.messageId ?? null, agencies: e.agencies,
     actor: e.actor.id ?? e.actor.agency ?? e.actor.kind, event: e,
-  })))
+  }
 }
 
 /** Records several events in one round trip, in order. */

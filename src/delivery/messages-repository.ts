@@ -2,7 +2,7 @@
 // fetches, never written without their message). Other modules call these functions; a statement
 // that also changes another table is composed by its caller from parts (store/statement.ts).
 import type { Client, Queryable } from '../store/db.ts'
-import type { SqlPart } from '../store/statement.ts'
+import type { RowsInsert, SqlPart } from '../store/statement.ts'
 
 /** A message row as delivery, redelivery and review read it (metadata and the JWS, never parsed here). */
 export interface MessageRow {
@@ -55,14 +55,25 @@ export interface NewMessage {
 }
 
 /** The INSERT of a new message, as a part of intake's one-statement commit. */
-export function insertMessage (m: NewMessage): SqlPart {
-  return (p) => `INSERT INTO messages (id, exchange_id, kind, sender, recipient, officer, in_reply_to, kid, digest, jws,
+export function insertMessage (m: NewMessage): RowsInsert {
+  return {
+    table: 'messages',
+    rows: [{
+      id: m.id, exchange_id: m.exchangeId, kind: m.kind, sender: m.sender, recipient: m.recipient, officer: m.officer, in_reply_to: m.inReplyTo,
+      kid: m.kid, digest: m.digest, jws: m.jws, created_at: m.createdAt, received_at: m.receivedAt, status: m.status, classification: m.classification,
+      handling_code: m.handlingCode, legal_basis: m.legalBasis, erase_by: m.eraseBy, review_by: m.reviewBy,
+      holds: m.holds === null ? null : JSON.parse(m.holds) as unknown, receipt: m.receipt, next_attempt_at: m.nextAttemptAt,
+    }],
+    sql: (param) => `INSERT INTO messages (id, exchange_id, kind, sender, recipient, officer, in_reply_to, kid, digest, jws,
        created_at, received_at, status, classification, handling_code, legal_basis, erase_by, review_by, holds, receipt, next_attempt_at,
        delivery_budget_from, updated_at)
-     VALUES ${p.row([
-       m.id, m.exchangeId, m.kind, m.sender, m.recipient, m.officer, m.inReplyTo, m.kid, m.digest, m.jws, m.createdAt, m.receivedAt, m.status,
-       m.classification, m.handlingCode, m.legalBasis, m.eraseBy, m.reviewBy, m.holds, m.receipt, m.nextAttemptAt, m.receivedAt, m.receivedAt,
-     ])}`
+     SELECT id, exchange_id, kind, sender, recipient, officer, in_reply_to, kid, digest, jws,
+       created_at, received_at, status, classification, handling_code, legal_basis, erase_by, review_by, holds, receipt, next_attempt_at,
+       received_at, received_at
+       FROM jsonb_to_recordset(${param}::jsonb) AS r(id uuid, exchange_id uuid, kind text, sender text, recipient text, officer text, in_reply_to uuid,
+         kid text, digest text, jws text, created_at timestamptz, received_at timestamptz, status text, classification text, handling_code text,
+         legal_basis text, erase_by timestamptz, review_by timestamptz, holds jsonb, receipt text, next_attempt_at timestamptz)`,
+  }
 }
 
 /**

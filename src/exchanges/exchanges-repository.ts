@@ -3,7 +3,7 @@
 import { hiddenFromRecipient } from '../delivery/messages-repository.ts'
 import { decodeCursor } from '../store/cursor.ts'
 import type { Client, Queryable } from '../store/db.ts'
-import type { SqlPart } from '../store/statement.ts'
+import type { RowsInsert, SqlPart } from '../store/statement.ts'
 import type { ExchangeStatus } from './state.ts'
 
 /** An exchange row as state changes read it (locked). */
@@ -78,12 +78,22 @@ export interface NewExchange {
 }
 
 /** The INSERT of a new exchange, as a part of intake's one-statement commit. */
-export function insertExchange (e: NewExchange): SqlPart {
-  return (p) => `INSERT INTO exchanges (id, requester, responder, opened_by, kind, case_ref, crime_areas, legal_basis, urgency, classification,
-       status, opened_at, deadline, deadline_basis, updated_at, deadline_profile, time_zone, language) VALUES ${p.row([
-    e.id, e.requester, e.responder, e.openedBy, e.kind, e.caseRef, e.crimeAreas, e.legalBasis, e.urgency, e.classification, e.status,
-    e.openedAt, e.deadline, e.deadlineBasis, e.openedAt, e.deadlineProfile, e.timeZone, e.language,
-  ])}`
+export function insertExchange (e: NewExchange): RowsInsert {
+  return {
+    table: 'exchanges',
+    rows: [{
+      id: e.id, requester: e.requester, responder: e.responder, opened_by: e.openedBy, kind: e.kind, case_ref: e.caseRef, crime_areas: e.crimeAreas,
+      legal_basis: e.legalBasis, urgency: e.urgency, classification: e.classification, status: e.status, opened_at: e.openedAt, deadline: e.deadline,
+      deadline_basis: e.deadlineBasis, deadline_profile: e.deadlineProfile, time_zone: e.timeZone, language: e.language,
+    }],
+    sql: (param) => `INSERT INTO exchanges (id, requester, responder, opened_by, kind, case_ref, crime_areas, legal_basis, urgency, classification,
+       status, opened_at, deadline, deadline_basis, updated_at, deadline_profile, time_zone, language)
+     SELECT id, requester, responder, opened_by, kind, case_ref, crime_areas, legal_basis, urgency, classification,
+       status, opened_at, deadline, deadline_basis, opened_at, deadline_profile, time_zone, language
+       FROM jsonb_to_recordset(${param}::jsonb) AS r(id uuid, requester text, responder text, opened_by uuid, kind text, case_ref text, crime_areas text[],
+         legal_basis text, urgency text, classification text, status text, opened_at timestamptz, deadline timestamptz, deadline_basis text,
+         deadline_profile text, time_zone text, language text)`,
+  }
 }
 
 /** Locks and returns an exchange row for a state change. */

@@ -5,7 +5,7 @@ import type { Message } from '../intake/message.ts'
 import { acceptedReplyLanguages, checkDelayAgainstDeadline, checkReplyLanguage, DEFAULT_TIME_ZONE, recomputeDeadline, type DeadlineTerms } from '../policy/index.ts'
 import { findReplyParent, receivedByRequesterAt } from '../delivery/messages-repository.ts'
 import { withTransaction, type Client, type Pool } from '../store/db.ts'
-import type { SqlPart } from '../store/statement.ts'
+import type { RowsInsert } from '../store/statement.ts'
 import { claimAnsweredBefore, insertExchange, lockExchange, updateExchange, type ExchangeChange, type ExchangeRow } from './exchanges-repository.ts'
 import { changeStatus, type ExchangeEvent } from './state.ts'
 import type { ConsentSubject } from './lineage.ts'
@@ -19,7 +19,7 @@ export interface Opening {
   exchangeId: string
   deadline: Date | null
   /** The INSERT of the exchange row, for the caller's statement. */
-  insert: SqlPart
+  insert: RowsInsert
   event: AuditEventInput
 }
 

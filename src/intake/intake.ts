@@ -4,10 +4,10 @@ import type { Clock } from '../config/clock.ts'
 import type { SigningKey } from '../config/keys.ts'
 import type { Directory } from '../directory/types.ts'
 import type { DeliveryQueue } from '../delivery/queue.ts'
-import { auditEvent, insertEvents, recordEvent, recordEvents, type AuditActor, type AuditEventInput } from '../audit/record.ts'
+import { auditEvent, eventRows, recordEvent, recordEvents, type AuditActor, type AuditEventInput } from '../audit/record.ts'
 import { findStoredResult, insertMessage, type NewMessage } from '../delivery/messages-repository.ts'
 import { deadlineOf } from '../exchanges/exchanges-repository.ts'
-import { statement, withParts } from '../store/statement.ts'
+import { insertStatement, statement } from '../store/statement.ts'
 import type { CommitUnit, GroupCommit } from '../store/group-commit.ts'
 import { DomainError } from '../errors.ts'
 import { acceptedOpeningLanguages, checkPrinciples, checkSenderBinding, computeDeadline, DEFAULT_TIME_ZONE, retentionCap, type PolicyLimits, type Violation, type Hold } from '../policy/index.ts'
@@ -236,15 +236,11 @@ async function persist (deps: IntakeDeps, pool: Pool, a: Accepted): Promise<Pers
     const receipt = await sign(opening.exchangeId)
     const events = [{ ...opening.event, agencies }, ...messageEvents(opening.exchangeId, opening.deadline)].map((e) => auditEvent(e, receivedAt))
     const unit: CommitUnit = {
-      parts: [['exchange', opening.insert], ['message', insertMessage(stored(opening.exchangeId, receipt))], ...onwardParts(message, receivedAt)],
-      final: insertEvents(events),
+      inserts: [opening.insert, insertMessage(stored(opening.exchangeId, receipt)), eventRows(events)],
+      parts: onwardParts(message, receivedAt),
     }
-    if (deps.commits) {
-      await deps.commits.commit(unit)
-    } else {
-      const commit = withParts(unit.parts, unit.final)
-      await pool.query(commit.text, commit.values)
-    }
+    if (deps.commits) await deps.commits.commit(unit)
+    else await pool.query(insertStatement([unit]))
     return { exchangeId: opening.exchangeId, messageId: message.id, status, deadline: opening.deadline?.toISOString() ?? null, receipt, notifications: [] }
   }
 
@@ -253,8 +249,7 @@ async function persist (deps: IntakeDeps, pool: Pool, a: Accepted): Promise<Pers
     const recipientLanguages = deps.directory.agencies.get(message.to.agency)?.languages ?? []
     const reply = await applyReply(client, { message, held: status === 'held', receivedAt, instrument, actor, recipientLanguages })
     const receipt = await sign(reply.exchangeId)
-    const insert = statement(insertMessage(stored(reply.exchangeId, receipt)))
-    await client.query(insert.text, insert.values)
+    await client.query(insertStatement([{ inserts: [insertMessage(stored(reply.exchangeId, receipt))] }]))
     for (const [, part] of onwardParts(message, receivedAt, reply.consentSubject)) {
       const onward = statement(part)
       await client.query(onward.text, onward.values)

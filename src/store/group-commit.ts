@@ -1,12 +1,8 @@
 import type { Queryable } from './db.ts'
-import { Params } from './params.ts'
-import { withParts, type SqlPart } from './statement.ts'
+import { insertStatement, type InsertUnit } from './statement.ts'
 
-/** One unit of work, all or nothing: named parts and a final part, as `withParts` composes them. */
-export interface CommitUnit {
-  parts: readonly (readonly [name: string, part: SqlPart])[]
-  final: SqlPart
-}
+/** One unit of work, all or nothing: its set-based inserts and free parts (`insertStatement`). */
+export type CommitUnit = InsertUnit
 
 export interface GroupCommitOptions {
   /** Most units in one statement. @defaultValue 64 */
@@ -25,6 +21,9 @@ interface Waiting {
  * Group commit: units of work that arrive while earlier ones are committing share one statement,
  * hence one round trip and one COMMIT (one WAL flush) instead of one each. A unit alone goes at
  * once, so an idle gateway adds no wait; under load, batches form from what queued meanwhile.
+ *
+ * A batch is set-based: one INSERT per table over the rows of all its units (`insertStatement`),
+ * so its SQL text is the same whatever its size and PostgreSQL plans it once per connection.
  *
  * Each unit stays all or nothing and is answered only once committed: a batch is a single
  * statement (PostgreSQL runs it whole or not at all); if it fails, every unit of it is run again
@@ -73,9 +72,9 @@ export class GroupCommit {
 
   async #run (batch: Waiting[]): Promise<void> {
     if (batch.length > 1) {
-      const together = batchStatement(batch.map((w) => w.unit))
+      const together = insertStatement(batch.map((w) => w.unit))
       try {
-        await this.#db.query(together.text, together.values)
+        await this.#db.query(together)
         for (const w of batch) w.resolve()
         return
       } catch {
@@ -84,23 +83,11 @@ export class GroupCommit {
     }
     await Promise.all(batch.map(async (w) => {
       try {
-        const alone = withParts(w.unit.parts, w.unit.final)
-        await this.#db.query(alone.text, alone.values)
+        await this.#db.query(insertStatement([w.unit]))
         w.resolve()
       } catch (err) {
         w.reject(err)
       }
     }))
   }
-}
-
-/** The units of a batch as one statement: every part, and every final part, a CTE of its own. */
-function batchStatement (units: CommitUnit[]): { text: string; values: unknown[] } {
-  const p = new Params()
-  const ctes = units.flatMap((u, i) => [
-    ...u.parts.map(([name, part]) => `${name}_${i} AS (${part(p)})`),
-    `final_${i} AS (${u.final(p)})`,
-  ])
-  // Data-modifying CTEs run whether or not the outer query reads them.
-  return { text: `WITH ${ctes.join(', ')} SELECT 1`, values: p.values }
 }

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { buildTestApp, sign, submit, requestMessage, count, databaseUrlAs } from '../helpers.ts'
 import { createPool } from '../../src/store/db.ts'
 import { GroupCommit, type CommitUnit } from '../../src/store/group-commit.ts'
-import type { SqlPart } from '../../src/store/statement.ts'
+import { insertStatement, type SqlPart } from '../../src/store/statement.ts'
 
 // Group commit (src/store/group-commit.ts): concurrent submissions share a statement and a COMMIT,
 // yet each stays all or nothing, answered only once durable, and idempotent (T4).
@@ -62,15 +62,19 @@ t.test('T4: a burst of valid, duplicate, replayed and invalid submissions: each 
   }
 })
 
-/** A unit like intake's: an exchange row, a message row and events, here into a scratch table. */
+/**
+ * A unit like intake's: set-based rows (here two, into a scratch table) merged with the other
+ * units' into one INSERT, and free parts. A bad row fails the merged INSERT; a free part kills
+ * the connection.
+ */
 const unit = (id: string, opts: { fail?: 'constraint' | 'connection' } = {}): CommitUnit => ({
-  parts: [
-    ['first', (p) => `INSERT INTO gc_rows (id, part) VALUES (${p.add(id)}, 'first')`],
-    ...(opts.fail === 'constraint' ? [['bad', ((p) => `INSERT INTO gc_rows (id, part) VALUES (${p.add(id)}, NULL)`) as SqlPart] as const] : []),
-    // A data-modifying part runs even though nothing reads it; this one ends its own connection.
-    ...(opts.fail === 'connection' ? [['bad', ((p) => `INSERT INTO gc_rows (id, part) SELECT ${p.add(id)}, 'bad' FROM (SELECT pg_terminate_backend(pg_backend_pid())) k`) as SqlPart] as const] : []),
-  ],
-  final: (p) => `INSERT INTO gc_rows (id, part) VALUES (${p.add(id)}, 'final')`,
+  inserts: [{
+    table: 'gc_rows',
+    rows: [{ id, part: 'first' }, ...(opts.fail === 'constraint' ? [{ id, part: null }] : []), { id, part: 'final' }],
+    sql: (param) => `INSERT INTO gc_rows (id, part) SELECT id, part FROM jsonb_to_recordset(${param}::jsonb) AS r(id uuid, part text)`,
+  }],
+  // A data-modifying part runs even though nothing reads it; this one ends its own connection.
+  parts: opts.fail === 'connection' ? [['bad', ((p) => `INSERT INTO gc_rows (id, part) SELECT ${p.add(id)}, 'bad' FROM (SELECT pg_terminate_backend(pg_backend_pid())) k`) as SqlPart]] : [],
 })
 
 t.test('a database error in a batch: the failing unit alone fails, wholly; the others commit', async (t) => {
@@ -103,13 +107,36 @@ t.test('a unit is answered only after its COMMIT: while the table is locked, not
   const ids = Array.from({ length: 5 }, () => randomUUID())
   const settled: string[] = []
   const all = ids.map(async (id) => { await commits.commit(unit(id)); settled.push(id) })
-  // Wait until the first statement is blocked on the lock and the rest queue behind it.
-  for (let i = 0; i < 100 && commits.pending < ids.length; i++) await new Promise((resolve) => setImmediate(resolve))
-  const { rows } = await owner.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE relation = 'gc_rows'::regclass AND NOT granted")
-  t.ok((rows[0]?.n ?? 0) >= 1, 'the batch statement waits for the lock')
+  // Wait until the first statement is blocked on the lock (it reaches PostgreSQL when it does:
+  // on a loaded machine that takes a while) and the rest queue behind it.
+  const waiting = async () => (await owner.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE relation = 'gc_rows'::regclass AND NOT granted")).rows[0]?.n ?? 0
+  for (let i = 0; i < 400 && (commits.pending < ids.length || await waiting() === 0); i++) await new Promise((resolve) => setTimeout(resolve, 25))
+  t.ok(await waiting() >= 1, 'the batch statement waits for the lock')
   t.same(settled, [], 'no unit answered before its commit')
   await locker.query('ROLLBACK')
   locker.release()
   await Promise.all(all)
   t.same(settled.sort(), [...ids].sort(), 'all answered after it')
+})
+
+t.test('set-based: a statement of 1 or of 64 units has one text and one name (one prepared plan); free parts make it unnamed', async (t) => {
+  const one = insertStatement([unit(randomUUID())])
+  const many = insertStatement(Array.from({ length: 64 }, () => unit(randomUUID())))
+  t.equal(one.text, many.text, 'the same text')
+  t.equal(one.name, 'leix-insert:gc_rows', 'named by its tables')
+  t.equal(many.name, one.name, 'the same name')
+  t.equal(many.values.length, 1, 'the rows of every unit in one parameter')
+  t.equal((JSON.parse(many.values[0] as string) as unknown[]).length, 128, 'two rows of each unit')
+  t.equal(insertStatement([unit(randomUUID(), { fail: 'connection' })]).name, undefined, 'free SQL: not named')
+  t.throws(() => insertStatement([{ inserts: [{ table: 'gc_rows; DROP TABLE x', rows: [], sql: () => '' }] }]), /not a table name/)
+
+  // Through the pool, the named statement is prepared once per connection and reused.
+  const client = await owner.connect()
+  try {
+    for (let i = 0; i < 3; i++) await client.query(insertStatement(Array.from({ length: i + 1 }, () => unit(randomUUID()))))
+    const { rows } = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name = 'leix-insert:gc_rows'")
+    t.equal(rows[0]?.n, 1, 'one prepared statement on the connection')
+  } finally {
+    client.release()
+  }
 })
