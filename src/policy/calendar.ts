@@ -25,8 +25,24 @@ export function isTimeZone (timeZone: string): boolean {
   }
 }
 
+/** Offsets by zone and minute: computing one costs a `formatToParts`, and a deadline needs five. */
+const offsets = new Map<string, number>()
+
 /** The zone's offset from UTC at `ms`, in milliseconds (wall clock minus UTC). */
 export function zoneOffset (ms: number, timeZone: string): number {
+  const minute = Math.floor(ms / 60_000)
+  const key = `${timeZone} ${minute}`
+  const known = offsets.get(key)
+  if (known !== undefined) return known
+  // Kept only when the minute's first and last millisecond agree: no change of offset inside it.
+  const first = computeOffset(minute * 60_000, timeZone)
+  if (computeOffset(minute * 60_000 + 59_999, timeZone) !== first) return computeOffset(ms, timeZone)
+  if (offsets.size >= 10_000) offsets.clear()
+  offsets.set(key, first)
+  return first
+}
+
+function computeOffset (ms: number, timeZone: string): number {
   const parts: Record<string, number> = {}
   for (const p of formatter(timeZone).formatToParts(new Date(ms))) if (p.type !== 'literal') parts[p.type] = Number(p.value)
   const wall = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!)

@@ -3,6 +3,7 @@ import type { LegalInstrument } from '../../src/directory/types.ts'
 import type { Message } from '../../src/intake/message.ts'
 import { addCalendarDays, checkDelayAgainstDeadline, computeDeadline, recomputeDeadline } from '../../src/policy/index.ts'
 import { checkFreshness } from '../../src/policy/timely.ts'
+import { zoneOffset } from '../../src/policy/calendar.ts'
 import { DAY, HOUR, findings, makeContext, makeDirectory, messageOf, NOW, request } from './fixtures.ts'
 
 const urgent = (m: Message): Message => ({
@@ -167,4 +168,24 @@ t.test('T4 freshness with a fixed now', async (t) => {
   const ctx = makeContext({ limits: { maxSkewSeconds: 5, maxAgeSeconds: 3600 } })
   t.same(findings(created(-1800_000), 'T4', ctx), [], 'limits come from the context')
   t.same(findings(created(10_000), 'T4', ctx), [{ rule: 'T4', path: '/createdAt' }])
+})
+
+t.test('zoneOffset: the per-minute memo gives what the zone database says, asked again and again, around DST changes', async (t) => {
+  // Belgrade springs forward 2027-03-28 01:00 UTC and falls back 2027-10-31 01:00 UTC; Tirana and
+  // Skopje alike; UTC never changes.
+  const zones = ['Europe/Belgrade', 'Europe/Tirane', 'Europe/Skopje', 'UTC', 'Asia/Kathmandu']
+  const instants = ['2027-03-28T00:59:59.999Z', '2027-03-28T01:00:00.000Z', '2027-03-28T01:00:30.500Z', '2027-10-31T00:59:59.999Z', '2027-10-31T01:00:00.000Z', '2027-10-31T01:59:59.000Z']
+  const fresh = (ms: number, zone: string): number => {
+    const parts = Object.fromEntries(new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' })
+      .formatToParts(new Date(ms)).filter((p) => p.type !== 'literal').map((p) => [p.type, Number(p.value)]))
+    return Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second) - (ms - (((ms % 1000) + 1000) % 1000))
+  }
+  for (const zone of zones) {
+    for (const at of instants) {
+      const ms = Date.parse(at)
+      for (let i = 0; i < 3; i++) t.equal(zoneOffset(ms, zone), fresh(ms, zone), `${zone} at ${at} (ask ${i + 1})`)
+    }
+  }
+  t.equal(zoneOffset(Date.parse('2027-03-28T00:59:59.999Z'), 'Europe/Belgrade'), 3_600_000, 'CET before the change')
+  t.equal(zoneOffset(Date.parse('2027-03-28T01:00:00.000Z'), 'Europe/Belgrade'), 7_200_000, 'CEST from the change')
 })
