@@ -92,7 +92,7 @@ export async function benchAudit (opts: { events?: number; checkpointEvery?: num
     // audit_nodes' primary key): no WAL for the bulk load, no secondary indexes that only the
     // auditor's search uses.
     await pool.query(`ALTER TABLE audit_events SET UNLOGGED; ALTER TABLE audit_nodes SET UNLOGGED;
-      DROP INDEX audit_at, audit_type_at, audit_agencies, audit_actor_seq, audit_exchange, audit_message,
+      DROP INDEX IF EXISTS audit_at, audit_type_at, audit_agencies, audit_actor_seq, audit_exchange, audit_message, audit_witness_alarms,
         audit_line_exchange, audit_line_message, audit_line_type, audit_line_at, audit_line_actor, audit_line_agencies, audit_justification`)
     const t0 = Date.parse('2026-01-01T00:00:00Z')
 

@@ -166,7 +166,9 @@ export function childEnv (extra: Record<string, string | undefined> = {}): NodeJ
  * Resolves at once; `waitRunning` waits until it says it runs.
  */
 export function spawnLeix (role: 'serve' | 'gateway' | 'worker', env: Record<string, string>): LeixProcess {
-  const child = spawn(process.execPath, [LEIX, role], { env: childEnv({ LEIX_DIST: '', LEIX_METRICS_PORT: '0', ...env }), stdio: ['ignore', 'pipe', 'pipe'] })
+  // LEIX_BENCH_SERVER_FLAGS adds Node flags (e.g. `--cpu-prof --cpu-prof-dir=prof`), as for the intake bench's servers.
+  const flags = process.env.LEIX_BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []
+  const child = spawn(process.execPath, [...flags, LEIX, role], { env: childEnv({ LEIX_DIST: '', LEIX_METRICS_PORT: '0', ...env }), stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString() })
   child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })

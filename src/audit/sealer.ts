@@ -15,6 +15,7 @@ import { auditEvent, auditInsert, auditRows, type AuditEvent } from './record.ts
 import { columnMismatch } from './integrity.ts'
 import { MerkleAccumulator, type AccumulatorState } from './merkle/compact.ts'
 import { sealEvent } from './seal.ts'
+import { breathe, BREATH_EVERY } from '../periodic.ts'
 
 /** Advisory lock id of the sealer (migrations use 0x1e1c5). */
 export const SEAL_LOCK = 0x1e1c5a
@@ -79,7 +80,8 @@ export async function sealOnce (deps: SealDeps): Promise<SealResult> {
       const now = deps.clock.now()
       const waiting: typeof candidates = []
       const refusedAlarms: AuditEvent[] = []
-      for (const row of candidates) {
+      for (const [i, row] of candidates.entries()) {
+        if (i > 0 && i % BREATH_EVERY === 0) await breathe()
         const why = validate(row.event, now) ?? (row.event.id !== row.id ? 'its id differs from the row id' : columnMismatch({ seq: 0, line: '', leaf_hash: Buffer.alloc(0), ...row }, row.event))
         if (why === undefined) { waiting.push(row); continue }
         await client.query('UPDATE audit_events SET refused = $2 WHERE id = $1 AND seq IS NULL', [row.id, why.slice(0, 1000)])
@@ -114,7 +116,8 @@ export async function sealOnce (deps: SealDeps): Promise<SealResult> {
       const nodeLevels: number[] = []
       const nodeIndexes: number[] = []
       const nodeHashes: Buffer[] = []
-      for (const row of waiting) {
+      for (const [i, row] of waiting.entries()) {
+        if (i > 0 && i % BREATH_EVERY === 0) await breathe()
         const sealed = sealEvent(row.event, acc.size, prev)
         for (const node of acc.append(sealed.leafHash)) {
         // Level 0 is the leaf itself, stored once in audit_events.leaf_hash.

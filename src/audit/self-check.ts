@@ -15,6 +15,7 @@ import { AuditIntegrityError, checkedEvent, type SealedRow } from './integrity.t
 import { MerkleAccumulator } from './merkle/compact.ts'
 import { hashToBase64 } from './merkle/hash.ts'
 import { recordEvents } from './record.ts'
+import { breathe, BREATH_EVERY } from '../periodic.ts'
 
 /** Rows read per query. @defaultValue 5000 */
 export const WALK_BATCH = 5000
@@ -79,7 +80,8 @@ export class LogWalker {
       const idxs: number[] = []
       const hashes: Buffer[] = []
       let c = 0
-      for (const row of rows) {
+      for (const [i, row] of rows.entries()) {
+        if (i > 0 && i % BREATH_EVERY === 0) await breathe()
         const seq = this.#acc.size
         if (row.seq !== seq) throw new AuditIntegrityError(`seq ${seq} is missing from audit_events (found ${row.seq} next)`, seq)
         const event = checkedEvent(row)
