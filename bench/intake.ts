@@ -78,12 +78,45 @@ async function run (mode: 'leix' | 'naive', seconds: number, connections: number
   }
 }
 
-export async function benchIntake (opts: { seconds?: number; connections?: number } = {}): Promise<{ leix: IntakeFigures; naive: IntakeFigures; ratio: number }> {
+/** One round: both servers, one after the other, in the order given. */
+export interface IntakeRound {
+  round: number
+  order: string
+  leix: IntakeFigures
+  naive: IntakeFigures
+  ratio: number
+}
+
+const median = (xs: number[]): number => {
+  const sorted = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+const ratioOf = (leix: number, naive: number): number => Math.round((leix / naive) * 100) / 100
+
+/**
+ * leix against the naive pipeline in `rounds` rounds (default 3), the order alternating (naive
+ * first, then leix first, ...) so that a drift of the machine's load during the run weighs on both
+ * alike. The ratio reported is the median of the rounds' ratios; one round alone scatters by
+ * ±20 % on a small shared VM.
+ */
+export async function benchIntake (opts: { seconds?: number; connections?: number; rounds?: number } = {}): Promise<{ rounds: IntakeRound[]; ratio: number; leixMedian: number; naiveMedian: number }> {
   const seconds = opts.seconds ?? 10
   const connections = opts.connections ?? 16
-  const naive = await run('naive', seconds, connections)
-  const leix = await run('leix', seconds, connections)
-  return { leix, naive, ratio: Math.round((leix.requestsPerSecond / naive.requestsPerSecond) * 100) / 100 }
+  const rounds: IntakeRound[] = []
+  for (let i = 0; i < Math.max(1, opts.rounds ?? 3); i++) {
+    const naiveFirst = i % 2 === 0
+    const first = await run(naiveFirst ? 'naive' : 'leix', seconds, connections)
+    const second = await run(naiveFirst ? 'leix' : 'naive', seconds, connections)
+    const [naive, leix] = naiveFirst ? [first, second] : [second, first]
+    rounds.push({ round: i + 1, order: naiveFirst ? 'naive, leix' : 'leix, naive', leix, naive, ratio: ratioOf(leix.requestsPerSecond, naive.requestsPerSecond) })
+  }
+  return {
+    rounds,
+    ratio: median(rounds.map((r) => r.ratio)),
+    leixMedian: median(rounds.map((r) => r.leix.requestsPerSecond)),
+    naiveMedian: median(rounds.map((r) => r.naive.requestsPerSecond)),
+  }
 }
 
 /** The naive reference pipeline's closed-loop ceiling alone (the `system` scenario prints it beside leix's sustained rate). */

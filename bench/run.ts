@@ -1,14 +1,15 @@
 // `npm run bench`: every benchmark in one run on this machine. Figures, not assertions.
 // `npm run bench -- intake|delivery|audit|system|soak` runs one; `--duration S` sets the system
 // scenario's confirmation length (default 60) or the soak's length (default 300) when run alone,
-// `--probe S` the system search probes, `--rate N` the soak's reference rate (it offers half).
+// `--probe S` the system search probes, `--rate N` the soak's reference rate (it offers half),
+// `--rounds N` the intake rounds (default 3).
 import os from 'node:os'
 import { parseArgs } from 'node:util'
 import { benchIntake } from './intake.ts'
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
-  options: { duration: { type: 'string' }, probe: { type: 'string' }, rate: { type: 'string' } },
+  options: { duration: { type: 'string' }, probe: { type: 'string' }, rate: { type: 'string' }, rounds: { type: 'string' } },
 })
 const only = positionals[0]
 const number = (v: string | undefined) => (v === undefined ? undefined : Number(v))
@@ -17,13 +18,15 @@ const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ')
 console.log(`leix benchmarks — ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, load ${load()}`)
 
 if (!only || only === 'intake') {
-  console.log('\n## Intake: POST /v1/messages with valid signed messages (autocannon, 16 connections, 10 s)')
-  const r = await benchIntake()
-  console.table({
-    'leix (full pipeline)': r.leix,
-    'naive reference (verify + INSERT + queue.add)': r.naive,
-  })
-  console.log(`leix / naive throughput ratio: ${r.ratio}`)
+  const rounds = number(args.rounds) ?? 3
+  console.log(`\n## Intake: POST /v1/messages with valid signed messages (autocannon, 16 connections, 10 s), ${rounds} rounds against the naive reference pipeline (verify + INSERT + queue.add), the order alternating`)
+  const r = await benchIntake({ rounds })
+  const ms = (f: { p50Ms: number; p99Ms: number }) => `${f.p50Ms} / ${f.p99Ms}`
+  console.table(r.rounds.map((x) => ({
+    round: x.round, order: x.order, 'leix req/s': x.leix.requestsPerSecond, 'leix p50 / p99 ms': ms(x.leix), 'leix non-2xx': x.leix.non2xx,
+    'naive req/s': x.naive.requestsPerSecond, 'naive p50 / p99 ms': ms(x.naive), 'naive non-2xx': x.naive.non2xx, 'leix / naive': x.ratio,
+  })))
+  console.log(`leix / naive throughput ratio (median of ${r.rounds.length} rounds): ${r.ratio} (medians: leix ${r.leixMedian} req/s, naive ${r.naiveMedian} req/s)`)
 }
 
 if (!only || only === 'delivery') {

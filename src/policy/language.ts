@@ -3,13 +3,38 @@ import type { Directory } from '../directory/types.ts'
 import type { Message } from '../intake/message.ts'
 import type { Rule, Violation } from './types.ts'
 
+/**
+ * Languages of their own (IANA language subtag registry) that CLDR's alias data, which
+ * `Intl.getCanonicalLocales` applies, folds into another: Montenegrin `cnr` becomes `sr-ME`, which
+ * would let a Montenegrin message satisfy a party listing only Serbian. P2 keeps them apart.
+ */
+const OWN_LANGUAGES = new Set(['cnr'])
+
+function canonicalForm (tag: string): string | null {
+  const [primary = '', ...rest] = tag.split('-')
+  const own = primary.toLowerCase()
+  if (!OWN_LANGUAGES.has(own)) return Intl.getCanonicalLocales(tag)[0] ?? null
+  // The other subtags canonicalised under the undetermined language, then the language put back.
+  const tail = Intl.getCanonicalLocales(['und', ...rest].join('-'))[0] ?? 'und'
+  return own + tail.slice('und'.length)
+}
+
+/** Canonical forms already computed (tags are few: the directory's and the messages'); null: not well-formed. */
+const canonical = new Map<string, string | null>()
+
 /** The canonical form of a well-formed BCP 47 tag (`sr-latn` → `sr-Latn`), or undefined. */
 export function canonicalLanguage (tag: string): string | undefined {
-  try {
-    return Intl.getCanonicalLocales(tag)[0]
-  } catch {
-    return undefined
+  let known = canonical.get(tag)
+  if (known === undefined) {
+    try {
+      known = canonicalForm(tag)
+    } catch {
+      known = null
+    }
+    if (canonical.size >= 1000) canonical.clear()
+    canonical.set(tag, known)
   }
+  return known ?? undefined
 }
 
 /**

@@ -3,7 +3,7 @@
 // reply is in its request's language or one its recipient lists. Matching is by whole-subtag prefix.
 import t from 'tap'
 import type { Message, MessageKind } from '../../src/intake/message.ts'
-import { acceptedOpeningLanguages, checkLanguage, checkReplyLanguage, languageMatches } from '../../src/policy/language.ts'
+import { acceptedOpeningLanguages, canonicalLanguage, checkLanguage, checkReplyLanguage, languageMatches } from '../../src/policy/language.ts'
 import { findings, KINDS, makeContext, makeDirectory, messageOf, request } from './fixtures.ts'
 
 const REPLIES: MessageKind[] = ['response', 'refusal', 'clarification', 'delay-notice', 'correction']
@@ -90,4 +90,19 @@ t.test('P2: a reply is in its request\'s language or one its recipient lists', a
   const [v] = checkReplyLanguage({ ...messageOf('response'), language: 'en' }, 'sr', ['sq'])
   t.match(v?.message, /en is not a language of the request or one AL-ASP accepts; accepted: sr, sq$/)
   for (const kind of OPENINGS) t.same(checkReplyLanguage({ ...messageOf(kind), language: 'xx' }, 'sr', ['sq']), [], `${kind} opens an exchange`)
+})
+
+t.test('canonicalLanguage: the same answer the first time and from its memo, for well-formed and malformed tags', async (t) => {
+  const table: [string, string | undefined][] = [['sr-latn', 'sr-Latn'], ['SR-CYRL', 'sr-Cyrl'], ['sq', 'sq'], ['en-gb', 'en-GB'], ['cnr', 'cnr'], ['CNR-latn', 'cnr-Latn'], ['cnr-cyrl-me', 'cnr-Cyrl-ME'], ['srp', 'sr'], ['sh', 'sr-Latn'], ['not a tag', undefined], ['cnr-', undefined], ['', undefined], ['x-', undefined]]
+  for (const [tag, want] of table) {
+    for (let i = 0; i < 3; i++) t.equal(canonicalLanguage(tag), want, `${JSON.stringify(tag)} (ask ${i + 1})`)
+  }
+})
+
+t.test('P2: Montenegrin is a language of its own, though CLDR aliases cnr to sr-ME', async (t) => {
+  t.equal(languageMatches('cnr', 'sr'), false, 'a Montenegrin message does not satisfy a party listing only Serbian')
+  t.equal(languageMatches('sr', 'cnr'), false, 'nor the other way round')
+  t.equal(languageMatches('cnr-Latn', 'cnr'), true, 'a script of Montenegrin satisfies a party listing Montenegrin')
+  t.equal(languageMatches('sr-ME', 'sr'), true, 'Serbian as written in Montenegro is Serbian')
+  t.equal(languageMatches('sr-ME', 'cnr'), false, 'and not Montenegrin')
 })
