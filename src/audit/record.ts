@@ -131,7 +131,7 @@ export function auditInsert (events: AuditEvent[], param: number): string {
 
 /** The events as set-based rows (`insertStatement`): the events of many units share one INSERT. */
 export function eventRows (events: AuditEvent[]): RowsInsert {
-  return { table: 'audit_events', rows: events.map(eventRow), sql: (param) => insertFromRows(param) }
+  return { table: 'audit_events', rows: events.map(eventRow), sql: insertFromRows }
 }
 
 /** `auditInsert` as a part of a larger statement: the events travel as one JSON parameter. */

@@ -47,8 +47,8 @@ export interface NewMessage {
   legalBasis: string
   eraseBy: string | null
   reviewBy: string | null
-  /** JSON of the holds, or null. */
-  holds: string | null
+  /** The holds (D3-D5), or null. */
+  holds: MessageRow['holds']
   receipt: string
   /** When delivery is due: now for an accepted message, null while held. */
   nextAttemptAt: Date | null
@@ -62,7 +62,7 @@ export function insertMessage (m: NewMessage): RowsInsert {
       id: m.id, exchange_id: m.exchangeId, kind: m.kind, sender: m.sender, recipient: m.recipient, officer: m.officer, in_reply_to: m.inReplyTo,
       kid: m.kid, digest: m.digest, jws: m.jws, created_at: m.createdAt, received_at: m.receivedAt, status: m.status, classification: m.classification,
       handling_code: m.handlingCode, legal_basis: m.legalBasis, erase_by: m.eraseBy, review_by: m.reviewBy,
-      holds: m.holds === null ? null : JSON.parse(m.holds) as unknown, receipt: m.receipt, next_attempt_at: m.nextAttemptAt,
+      holds: m.holds, receipt: m.receipt, next_attempt_at: m.nextAttemptAt,
     }],
     sql: (param) => `INSERT INTO messages (id, exchange_id, kind, sender, recipient, officer, in_reply_to, kid, digest, jws,
        created_at, received_at, status, classification, handling_code, legal_basis, erase_by, review_by, holds, receipt, next_attempt_at,

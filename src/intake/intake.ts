@@ -4,10 +4,10 @@ import type { Clock } from '../config/clock.ts'
 import type { SigningKey } from '../config/keys.ts'
 import type { Directory } from '../directory/types.ts'
 import type { DeliveryQueue } from '../delivery/queue.ts'
-import { auditEvent, eventRows, recordEvent, recordEvents, type AuditActor, type AuditEventInput } from '../audit/record.ts'
+import { auditEvent, eventRows, recordEvent, type AuditActor, type AuditEventInput } from '../audit/record.ts'
 import { findStoredResult, insertMessage, type NewMessage } from '../delivery/messages-repository.ts'
 import { deadlineOf } from '../exchanges/exchanges-repository.ts'
-import { insertStatement, statement } from '../store/statement.ts'
+import { insertStatement } from '../store/statement.ts'
 import type { CommitUnit, GroupCommit } from '../store/group-commit.ts'
 import { DomainError } from '../errors.ts'
 import { acceptedOpeningLanguages, checkPrinciples, checkSenderBinding, computeDeadline, DEFAULT_TIME_ZONE, retentionCap, type PolicyLimits, type Violation, type Hold } from '../policy/index.ts'
@@ -221,7 +221,7 @@ async function persist (deps: IntakeDeps, pool: Pool, a: Accepted): Promise<Pers
     classification: message.handling.classification, handlingCode: message.handling.code, legalBasis: message.legalBasis.instrument,
     // D7: a message with only a review-by date is still erased at the instrument's cap.
     eraseBy: message.retention.eraseBy ?? retentionCap(message, receivedAt, instrument).cap.toISOString(), reviewBy: message.retention.reviewBy ?? null,
-    holds: a.holds.length > 0 ? JSON.stringify(a.holds) : null, receipt, nextAttemptAt: status === 'accepted' ? receivedAt : null,
+    holds: a.holds.length > 0 ? a.holds : null, receipt, nextAttemptAt: status === 'accepted' ? receivedAt : null,
   })
   const sign = (exchangeId: string) =>
     signReceipt({ messageId: message.id, exchangeId, digest: a.digest, receivedAt: receivedAt.toISOString(), status }, deps.brokerKey)
@@ -249,12 +249,12 @@ async function persist (deps: IntakeDeps, pool: Pool, a: Accepted): Promise<Pers
     const recipientLanguages = deps.directory.agencies.get(message.to.agency)?.languages ?? []
     const reply = await applyReply(client, { message, held: status === 'held', receivedAt, instrument, actor, recipientLanguages })
     const receipt = await sign(reply.exchangeId)
-    await client.query(insertStatement([{ inserts: [insertMessage(stored(reply.exchangeId, receipt))] }]))
-    for (const [, part] of onwardParts(message, receivedAt, reply.consentSubject)) {
-      const onward = statement(part)
-      await client.query(onward.text, onward.values)
-    }
-    await recordEvents(client, messageEvents(reply.exchangeId, reply.deadline), receivedAt)
+    // The message, its events and what it records beside itself (origins, consents): one statement.
+    const events = messageEvents(reply.exchangeId, reply.deadline).map((e) => auditEvent(e, receivedAt))
+    await client.query(insertStatement([{
+      inserts: [insertMessage(stored(reply.exchangeId, receipt)), eventRows(events)],
+      parts: onwardParts(message, receivedAt, reply.consentSubject),
+    }]))
     // Q3: a correction reaches every agency that got data derived from the corrected message.
     const notifications = status === 'accepted' ? await propagateCorrection(client, deps.directory, { correction: message, exchangeId: reply.exchangeId, actor }, receivedAt) : []
     return { exchangeId: reply.exchangeId, messageId: message.id, status, deadline: reply.deadline?.toISOString() ?? null, receipt, notifications }
