@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { freePort } from '../test/helpers.ts'
+import { childEnv } from '../scripts/chaos/services.ts'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify from 'fastify'
@@ -49,7 +50,7 @@ async function presign (count: number, keys: Map<string, SigningKey>): Promise<{
 
 /** Starts `leix <role>` and waits until it is ready (HTTP readiness, or its start line for a worker). */
 async function startLeix (role: 'serve' | 'gateway' | 'worker', env: Record<string, string>, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [LEIX, role], { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(process.execPath, [LEIX, role], { env: childEnv({ ...env, PORT: String(port) }), stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
   const deadline = Date.now() + 60_000

@@ -11,6 +11,7 @@ import { Redis } from 'ioredis'
 import { readFileSync } from 'node:fs'
 import { signingKeyFromJwk } from '../src/config/keys.ts'
 import { exampleMessage } from '../src/cli/example.ts'
+import { childEnv } from '../scripts/chaos/services.ts'
 
 const ADMIN = process.env.LEIX_BENCH_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -46,7 +47,7 @@ async function run (mode: 'leix' | 'naive', seconds: number, connections: number
   const prefix = `leixbench-${randomUUID().slice(0, 8)}`
   // LEIX_BENCH_SERVER_FLAGS adds Node flags to the servers (e.g. `--cpu-prof --cpu-prof-dir=prof`).
   const flags = process.env.LEIX_BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []
-  const child = spawn(process.execPath, [...flags, '--import', new URL('../bin/register.js', import.meta.url).pathname, new URL('./intake-server.ts', import.meta.url).pathname, mode, url.toString(), prefix], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [...flags, '--import', new URL('../bin/register.js', import.meta.url).pathname, new URL('./intake-server.ts', import.meta.url).pathname, mode, url.toString(), prefix], { env: childEnv(), stdio: ['ignore', 'pipe', 'inherit'] })
   const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string]
   const port = Number(line)
   // Enough fresh messages for the whole run at a generous rate (createdAt must stay within 5 minutes).

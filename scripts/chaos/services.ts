@@ -150,14 +150,18 @@ export async function waitUntil<T> (what: string, check: () => Promise<T> | T, t
 }
 
 /**
- * This process's environment for a spawned `leix`, less NODE_V8_COVERAGE: the child runs the
- * sources through tsx, the test runner through its own loader, and c8 would merge the two
- * transpilations of one file into wrong coverage figures. What only a process does is still run
- * and checked; it is just not counted.
+ * This process's environment for a spawned `leix` (or any child that runs the sources), without
+ * coverage collection. Under `tap` a test process's NODE_OPTIONS imports tap's process-info hook,
+ * which records V8 coverage of every process that inherits it; the child transpiles the sources
+ * through tsx, the test runner through its own loader, and c8 merges the two transpilations of one
+ * file by byte offset into wrong figures (a whole-run report that covered a fragment of the files,
+ * or none). `_TAPJS_PROCESSINFO_COVERAGE_=0` turns that hook's coverage off in the child;
+ * NODE_V8_COVERAGE (c8's own variable) goes too. What only a child does is still run and checked;
+ * it is just not counted.
  */
 export function childEnv (extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const { NODE_V8_COVERAGE: _coverage, ...env } = process.env
-  return { ...env, ...extra }
+  return { ...env, _TAPJS_PROCESSINFO_COVERAGE_: '0', ...extra }
 }
 
 /**
