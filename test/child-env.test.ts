@@ -1,10 +1,12 @@
-// Every Node process a test, a benchmark or a script starts gets its environment from childEnv()
-// (scripts/chaos/services.ts), which turns off tap's coverage collection in the child. A child runs
+// Every Node process (or shell, which may start one) a test, a benchmark or a script starts gets its
+// environment from childEnv() or NO_COVERAGE (scripts/chaos/services.ts), which turn off tap's
+// coverage collection in the child: tap's hook adds its variables to any child's environment that
+// does not set them. A child runs
 // the sources through tsx, the test runner through its own loader; were the child's coverage
 // recorded, c8 would merge two transpilations of one file by byte offset, and a whole run's report
 // would cover a fragment of the files (or none) and fail the bar in .taprc for no fault of the code.
-// The walk reads calls with the TypeScript parser: spawn/execFile/fork of process.execPath must
-// pass an `env`, and the file must build it with childEnv.
+// The walk reads calls with the TypeScript parser: spawn/execFile/fork of process.execPath, node,
+// npm, npx or a shell must pass an `env`, and the file must build it with childEnv or NO_COVERAGE.
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -16,6 +18,7 @@ import { childEnv } from '../scripts/chaos/services.ts'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const SPAWNERS = new Set(['spawn', 'spawnSync', 'execFile', 'execFileSync', 'fork'])
+const RUNS_NODE = new Set(['process.execPath', "'node'", "'npm'", "'npx'", "'sh'", "'bash'"])
 
 function sourceFiles (dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -40,14 +43,14 @@ function nodeSpawns (file: string): { spawns: NodeSpawn[]; usesChildEnv: boolean
   }
   collect(source)
   const visit = (node: ts.Node): void => {
-    if (ts.isIdentifier(node) && node.text === 'childEnv') usesChildEnv = true
+    if (ts.isIdentifier(node) && (node.text === 'childEnv' || node.text === 'NO_COVERAGE')) usesChildEnv = true
     if (ts.isCallExpression(node)) {
       const callee = node.expression
       const name = ts.isIdentifier(callee) ? callee.text : ts.isPropertyAccessExpression(callee) ? callee.name.text : ''
       // promisify(execFile)(process.execPath, ...) calls the result of promisify(execFile).
       const wrapped = ts.isCallExpression(callee) && callee.arguments.some((a) => ts.isIdentifier(a) && SPAWNERS.has(a.text))
       const [command, ...rest] = node.arguments
-      if ((SPAWNERS.has(name) || aliases.has(name) || wrapped) && command !== undefined && command.getText(source) === 'process.execPath') {
+      if ((SPAWNERS.has(name) || aliases.has(name) || wrapped) && command !== undefined && RUNS_NODE.has(command.getText(source).replaceAll('"', "'"))) {
         const options = rest.find((a) => ts.isObjectLiteralExpression(a)) as ts.ObjectLiteralExpression | undefined
         const hasEnv = options?.properties.some((p) => (ts.isPropertyAssignment(p) || ts.isShorthandPropertyAssignment(p)) && p.name.getText(source) === 'env') ?? false
         spawns.push({ file, line: source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1, hasEnv })
@@ -63,19 +66,18 @@ const walked = ['test', 'bench', 'scripts', 'bin'].flatMap((dir) => sourceFiles(
 
 t.test('the walk finds the processes the suite starts (the check below is not vacuous)', async (t) => {
   const spawning = walked.filter((w) => w.spawns.length > 0).map((w) => relative(ROOT, w.file))
-  for (const expected of ['scripts/chaos/services.ts', 'test/delivery/helpers.ts', 'test/cli/cli.test.ts', 'test/store/passwords.test.ts', 'bench/intake.ts', 'bench/delivery.ts']) {
+  for (const expected of ['scripts/chaos/services.ts', 'test/delivery/helpers.ts', 'test/cli/cli.test.ts', 'test/store/passwords.test.ts', 'bench/intake.ts', 'bench/delivery.ts', 'test/client/readme.test.ts']) {
     t.ok(spawning.includes(expected), `${expected} starts a Node process`)
   }
 })
 
-t.test('every Node process started by a test, a bench or a script gets its environment from childEnv', async (t) => {
-  for (const { file, spawns, usesChildEnv } of walked) {
+t.test('every Node process or shell started by a test, a bench or a script gets its environment from childEnv', async (t) => {
+  for (const { spawns, usesChildEnv } of walked) {
     for (const s of spawns) {
       const where = `${relative(ROOT, s.file)}:${s.line}`
       t.ok(s.hasEnv, `${where}: passes an env (an inherited one carries tap's coverage hook)`)
-      t.ok(usesChildEnv, `${where}: the file builds that env with childEnv()`)
+      t.ok(usesChildEnv, `${where}: the file builds that env with childEnv() or NO_COVERAGE`)
     }
-    void file
   }
 })
 

@@ -155,14 +155,21 @@ export async function waitUntil<T> (what: string, check: () => Promise<T> | T, t
  * which records V8 coverage of every process that inherits it; the child transpiles the sources
  * through tsx, the test runner through its own loader, and c8 merges the two transpilations of one
  * file by byte offset into wrong figures (a whole-run report that covered a fragment of the files,
- * or none). `_TAPJS_PROCESSINFO_COVERAGE_=0` turns that hook's coverage off in the child;
- * NODE_V8_COVERAGE (c8's own variable) goes too. What only a child does is still run and checked;
+ * or none). The hook also adds its variables to the environment of any child (a shell included)
+ * that does not set them itself: NO_COVERAGE sets the one that turns its coverage off in the
+ * child. NODE_V8_COVERAGE (c8's own variable) goes too. What only a child does is still run and checked;
  * it is just not counted.
  */
 export function childEnv (extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const { NODE_V8_COVERAGE: _coverage, ...env } = process.env
-  return { ...env, _TAPJS_PROCESSINFO_COVERAGE_: '0', ...extra }
+  return { ...env, ...NO_COVERAGE, ...extra }
 }
+
+/**
+ * What turns tap's coverage off in a child, for an environment built from scratch: tap's hook adds
+ * its own variables to every child's environment unless the environment sets them.
+ */
+export const NO_COVERAGE = { _TAPJS_PROCESSINFO_COVERAGE_: '0' } as const
 
 /**
  * Spawns `leix <role>` (serve, gateway or worker) with `env` on top of this process's environment

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { systemClock, type Clock } from '../../src/config/clock.ts'
 import { buildTestApp } from '../helpers.ts'
+import { childEnv, NO_COVERAGE } from '../../scripts/chaos/services.ts'
 
 // About fifteen `leix` processes, each compiling the sources: slow on a loaded machine.
 t.setTimeout(600_000)
@@ -18,7 +19,7 @@ t.setTimeout(600_000)
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
 const blocks = [...readme.matchAll(/^```sh leix-test\n([\s\S]*?)^```$/gm)].map((m) => m[1] as string)
-const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0
+const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`], { env: childEnv() }).status === 0
 
 t.test('README has the blocks this test runs', async (t) => {
   t.ok(blocks.length >= 3, `${blocks.length} blocks marked sh leix-test`)
@@ -31,7 +32,7 @@ t.test('the README snippets run against leix', { skip: has('openssl') && has('jq
   const dir = mkdtempSync(join(tmpdir(), 'leix-readme-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   symlinkSync(join(ROOT, 'config'), join(dir, 'config'))
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, LEIX_URL: url, LEIX_DEV_KEYS: 'true' }
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, LEIX_URL: url, LEIX_DEV_KEYS: 'true', ...NO_COVERAGE }
   const prelude = [
     'set -euo pipefail',
     `npx () { if [ "$1" = leix ]; then shift; node ${JSON.stringify(join(ROOT, 'bin/leix.js'))} "$@"; else command npx "$@"; fi; }`,
