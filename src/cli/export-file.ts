@@ -1,12 +1,22 @@
 // Reading an audit export from a file for the offline verifier (src/audit/export/verify.ts),
-// which takes lines and does no I/O itself.
+// which takes lines and does no I/O itself; for a large file, its lines are digested (parsed,
+// checked for canonical form, hashed) on worker threads while this thread checks them in order.
 import { createReadStream } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { extname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import type { JWK } from 'jose'
+import { decodeBatch, digestBatch, type DigestedBatch } from '../audit/export/digest-batch.ts'
+import { verifyDigests, type LineDigest, type VerifyOptions, type VerifyResult } from '../audit/export/verify.ts'
+
+/** Reads of 1 MiB: an export is read once, front to back, and is often hundreds of megabytes. */
+const CHUNK_BYTES = 1 << 20
 
 /** Lines of a file, split on "\n" as bytes (so a bad UTF-8 sequence is pinned to its line). */
 export async function * exportFileLines (path: string): AsyncGenerator<Uint8Array> {
   let rest: Buffer = Buffer.alloc(0)
-  // Reads of 1 MiB: an export is read once, front to back, and is often hundreds of megabytes.
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+  for await (const chunk of createReadStream(path, { highWaterMark: CHUNK_BYTES })) {
     let data: Buffer = rest.length > 0 ? Buffer.concat([rest, chunk as Buffer]) : chunk as Buffer
     let at: number
     while ((at = data.indexOf(0x0a)) !== -1) {
@@ -16,4 +26,124 @@ export async function * exportFileLines (path: string): AsyncGenerator<Uint8Arra
     rest = Buffer.from(data)
   }
   if (rest.length > 0) yield rest
+}
+
+export interface FileVerifyOptions extends VerifyOptions {
+  /**
+   * Worker threads that digest the lines; 0 digests them on this thread. Default: one per CPU
+   * (at most 4), none on a single CPU.
+   */
+  threads?: number
+  /** Bytes read (and digested as one block) at a time; default 1 MiB. */
+  chunkBytes?: number
+}
+
+/** The default number of digest threads on this machine. */
+export function defaultVerifyThreads (): number {
+  const cpus = availableParallelism()
+  return cpus > 1 ? Math.min(cpus, 4) : 0
+}
+
+/**
+ * Verifies the export in `path`: the same checks and the same answer as verifyExport over the
+ * file's lines (exportFileLines), the lines digested in blocks of whole lines on `threads`
+ * worker threads (or on this one).
+ */
+export async function verifyExportFile (path: string, jwks: { keys: JWK[] }, opts: FileVerifyOptions = {}): Promise<VerifyResult> {
+  const threads = opts.threads ?? defaultVerifyThreads()
+  if (threads <= 0) return await verifyDigests(digestedBlocks(path, opts.chunkBytes ?? CHUNK_BYTES, 1, async (block) => decodeBatch(digestBatch(block))), jwks, opts)
+  const workers = Array.from({ length: threads }, () => new DigestWorker())
+  let turn = 0
+  try {
+    const digest = async (block: Uint8Array): Promise<LineDigest[]> => await (workers[turn++ % threads] as DigestWorker).digest(block)
+    return await verifyDigests(digestedBlocks(path, opts.chunkBytes ?? CHUNK_BYTES, threads * 2, digest), jwks, opts)
+  } finally {
+    await Promise.all(workers.map(async (w) => await w.stop()))
+  }
+}
+
+/**
+ * The file's digests, in order: blocks of whole lines (split as exportFileLines splits them) go to
+ * `digest`, at most `ahead` of them in flight. Stopping early (a failure found) stops the reading.
+ */
+async function * digestedBlocks (path: string, chunkBytes: number, ahead: number, digest: (block: Uint8Array) => Promise<LineDigest[]>): AsyncGenerator<LineDigest[]> {
+  const pending: Array<Promise<LineDigest[]>> = []
+  const send = (block: Uint8Array): void => {
+    const digests = digest(block)
+    // Awaited in order below; one left behind by an early stop is not an unhandled rejection.
+    digests.catch(() => {})
+    pending.push(digests)
+  }
+  let rest: Buffer = Buffer.alloc(0)
+  for await (const chunk of createReadStream(path, { highWaterMark: chunkBytes })) {
+    const data: Buffer = rest.length > 0 ? Buffer.concat([rest, chunk as Buffer]) : chunk as Buffer
+    const cut = data.lastIndexOf(0x0a)
+    if (cut === -1) {
+      rest = Buffer.from(data)
+      continue
+    }
+    send(ownCopy(data.subarray(0, cut + 1)))
+    rest = Buffer.from(data.subarray(cut + 1))
+    while (pending.length >= ahead) yield await (pending.shift() as Promise<LineDigest[]>)
+  }
+  if (rest.length > 0) send(ownCopy(rest))
+  while (pending.length > 0) yield await (pending.shift() as Promise<LineDigest[]>)
+}
+
+/** A copy in a buffer of its own, which can be handed to a worker (transferred, not copied again). */
+function ownCopy (bytes: Uint8Array): Uint8Array {
+  const copy = new Uint8Array(bytes.byteLength)
+  copy.set(bytes)
+  return copy
+}
+
+const WORKER = new URL(`./digest-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url)
+
+/** One digest worker thread: blocks in, digests out, answered in the order sent. */
+class DigestWorker {
+  readonly #worker: Worker
+  readonly #waiting = new Map<number, { resolve: (d: LineDigest[]) => void, reject: (err: Error) => void }>()
+  #next = 0
+  #stopped = false
+
+  constructor () {
+    this.#worker = startWorker(WORKER)
+    this.#worker.on('message', ({ id, batch }: { id: number, batch: DigestedBatch }) => {
+      const waiting = this.#waiting.get(id)
+      this.#waiting.delete(id)
+      waiting?.resolve(decodeBatch(batch))
+    })
+    this.#worker.on('error', (err) => this.#fail(err))
+    this.#worker.on('exit', (code) => this.#fail(new Error(`a digest worker stopped (exit code ${code})`)))
+  }
+
+  digest (block: Uint8Array): Promise<LineDigest[]> {
+    const id = this.#next++
+    return new Promise((resolve, reject) => {
+      this.#waiting.set(id, { resolve, reject })
+      this.#worker.postMessage({ id, data: block }, [block.buffer as ArrayBuffer])
+    })
+  }
+
+  async stop (): Promise<void> {
+    this.#stopped = true
+    await this.#worker.terminate()
+  }
+
+  #fail (err: Error): void {
+    if (this.#stopped && this.#waiting.size === 0) return
+    for (const { reject } of this.#waiting.values()) reject(err)
+    this.#waiting.clear()
+  }
+}
+
+/**
+ * A worker thread running `url`. The compiled build's modules are JavaScript; the sources (a
+ * checkout run without a build, the tests) are TypeScript, which the worker loads through tsx as
+ * bin/leix.js does.
+ */
+function startWorker (url: URL): Worker {
+  if (!url.pathname.endsWith('.ts')) return new Worker(url)
+  const tsx = import.meta.resolve('tsx/esm/api')
+  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => m.register()).then(() => import(${JSON.stringify(url.href)}))`, { eval: true })
 }

@@ -121,4 +121,15 @@ t.test('usage errors exit 2; no database or network is needed', async (t) => {
   const offline = await leix('audit', 'verify', await file(lines), '--jwks', jwksFile, '--json')
   t.equal(offline.code, 0)
   t.match(JSON.parse(offline.stdout), { ok: true, events: 15, treeSize: 15 })
+  // --threads: any number of digest threads, none included, gives the same answer.
+  for (const threads of ['0', '1', '3']) {
+    const r = await leix('audit', 'verify', await file(lines), '--jwks', jwksFile, '--json', '--threads', threads)
+    t.equal(r.code, 0, `--threads ${threads}`)
+    t.same(JSON.parse(r.stdout), JSON.parse(offline.stdout))
+  }
+  for (const bad of ['-1', 'two', '100']) {
+    const r = await leix('audit', 'verify', await file(lines), '--jwks', jwksFile, `--threads=${bad}`)
+    t.equal(r.code, 2, `--threads ${bad}: a usage error`)
+    t.match(r.stderr, /--threads must be a number of threads/)
+  }
 })

@@ -100,6 +100,22 @@ t.test('hash primitives', async (t) => {
   t.equal(parseHashBase64(b64.replace(/=$/, '')), undefined)
   t.equal(parseHashBase64(Buffer.alloc(33).toString('base64')), undefined)
   t.equal(parseHashBase64(42), undefined)
+  // Every other spelling of 32 bytes that Node's lenient decoder would read is refused.
+  const withBoth = Buffer.from('fbff' + '00'.repeat(28) + 'fbff', 'hex') // base64 holds '+' and '/'
+  const canonical = hashToBase64(withBoth)
+  t.match(canonical, /[+/]/)
+  t.same(parseHashBase64(canonical), withBoth)
+  for (const [what, text] of [
+    ['URL-safe alphabet', canonical.replaceAll('+', '-').replaceAll('/', '_')],
+    ['a space inside', canonical.slice(0, 10) + ' ' + canonical.slice(11)],
+    ['a line break inside', canonical.slice(0, 43) + '\n'],
+    ['double padding', canonical.slice(0, 42) + '=='],
+    ['no padding, one more character', canonical.slice(0, 43) + 'A'],
+    ['a character outside base64', canonical.slice(0, 5) + '*' + canonical.slice(6)],
+  ] as const) {
+    t.equal(text.length, 44, `${what}: 44 characters`)
+    t.equal(parseHashBase64(text), undefined, `${what}: refused`)
+  }
 })
 
 t.test('RFC 6962 reference vectors', async (t) => {

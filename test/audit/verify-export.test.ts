@@ -1,5 +1,6 @@
 import t from 'tap'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { isDeepStrictEqual } from 'node:util'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { exportJWK, generateKeyPair, type JWK } from 'jose'
@@ -10,11 +11,43 @@ import { MerkleAccumulator } from '../../src/audit/merkle/compact.ts'
 import { hashToBase64 } from '../../src/audit/merkle/hash.ts'
 import { rangeProof, type NodeSource } from '../../src/audit/merkle/proof.ts'
 import { checkpointLine, statementLine } from '../../src/audit/export/format.ts'
-import { verifyExport, type VerifyResult } from '../../src/audit/export/verify.ts'
+import { verifyExport as verifyLines, type VerifyOptions, type VerifyResult } from '../../src/audit/export/verify.ts'
 import { exportLines } from '../../src/audit/export/write.ts'
 import { sealEvent, sealEvents, type SealedEvent } from '../../src/audit/seal.ts'
-import { exportFileLines } from '../../src/cli/export-file.ts'
+import { exportFileLines, verifyExportFile, type FileVerifyOptions } from '../../src/cli/export-file.ts'
 import { signStatement, type ExportStatement } from '../../src/audit/statement.ts'
+
+// Every export this file verifies from lines is verified from a file as well, its lines digested in
+// blocks of whole lines (the way `leix audit verify` reads a large export, there on worker threads:
+// the test at the end runs those), small blocks and large: each way must give exactly the same
+// answer, failures named alike.
+const filesDir = await mkdtemp(join(tmpdir(), 'leix-verify-file-'))
+t.teardown(async () => { await rm(filesDir, { recursive: true, force: true }) })
+let files = 0
+const FILE_WAYS = [{ threads: 0 }, { threads: 0, chunkBytes: 700 }] as const
+
+async function sameFromFile (file: string, expected: VerifyResult, opts: VerifyOptions, ways: ReadonlyArray<FileVerifyOptions> = FILE_WAYS): Promise<void> {
+  for (const way of ways) {
+    const fromFile = await verifyExportFile(file, jwks, { ...opts, ...way })
+    if (!isDeepStrictEqual(fromFile, expected)) {
+      throw new Error(`verifyExportFile (${JSON.stringify(way)}) answered ${JSON.stringify(fromFile)}, the lines ${JSON.stringify(expected)}`)
+    }
+  }
+}
+
+async function verifyExport (input: Parameters<typeof verifyLines>[0], keys: typeof jwks, opts: VerifyOptions = {}): Promise<VerifyResult> {
+  const result = await verifyLines(input, keys, opts)
+  if (Array.isArray(input) && keys === jwks && opts.onProgress === undefined) {
+    const bytes = (input as Array<string | Uint8Array>).map((l) => typeof l === 'string' ? Buffer.from(l) : Buffer.from(l))
+    // A line holding "\n" is two lines in a file: not the same input.
+    if (!bytes.some((b) => b.includes(0x0a))) {
+      const file = join(filesDir, `export-${files++}.ndjson`)
+      await writeFile(file, Buffer.concat(bytes.flatMap((b) => [b, Buffer.from('\n')])))
+      await sameFromFile(file, result, opts)
+    }
+  }
+  return result
+}
 
 const ORIGIN = 'https://leix.test/audit'
 const T0 = Date.parse('2026-03-01T08:00:00Z')
@@ -138,17 +171,22 @@ t.test('a full export verifies, from lines and from a file', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'leix-audit-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const file = join(dir, 'export.ndjson')
+  const fromFile = async (): Promise<VerifyResult> => {
+    const result = await verifyExport(exportFileLines(file), jwks)
+    await sameFromFile(file, result, {})
+    return result
+  }
   await writeFile(file, lines.join('\n') + '\n')
-  t.match(await verifyExport(exportFileLines(file), jwks), { ok: true, events: 50, checkpoints: 5 })
+  t.match(await fromFile(), { ok: true, events: 50, checkpoints: 5 })
   await writeFile(file, lines.join('\n')) // no final newline: still the same lines
-  t.match(await verifyExport(exportFileLines(file), jwks), { ok: true })
+  t.match(await fromFile(), { ok: true })
   await writeFile(file, lines.join('\r\n') + '\r\n')
-  failed(t, await verifyExport(exportFileLines(file), jwks), 'not-canonical', 0, 1)
+  failed(t, await fromFile(), 'not-canonical', 0, 1)
   const bad = Buffer.from(lines.join('\n') + '\n')
   const line7 = Buffer.byteLength(lines.slice(0, lineOf(lines, 7) - 1).join('\n')) + 1
   bad[bad.indexOf('"outcome":"ok"', line7) + 12] = 0xff // invalid UTF-8 inside event 7
   await writeFile(file, bad)
-  failed(t, await verifyExport(exportFileLines(file), jwks), 'not-canonical', 7, lineOf(lines, 7))
+  failed(t, await fromFile(), 'not-canonical', 7, lineOf(lines, 7))
 
   // Only the covering checkpoint: still fine.
   const minimal = await collect(exportLines({ events: log.sealed.map((e) => e.line), start: 0, end: 50, covering: log.checkpoints[50] as string, statement: fullStatement }))
@@ -499,4 +537,35 @@ t.test('every non-canonical spelling of an event line is refused and named (tabl
     // As bytes too, as `leix audit verify` reads a file.
     failed(t, await verifyExport(l.map((x) => Buffer.from(x, 'utf8')), jwks), 'not-canonical', 5, at)
   }
+})
+
+t.test('on worker threads: the same answers, and an early failure stops the reading and the workers', async (t) => {
+  const lines = await fullExport()
+  const at = (seq: number): number => lineOf(lines, seq) - 1
+  const invalidUtf8 = Buffer.from(lines[at(7)] as string)
+  invalidUtf8[invalidUtf8.indexOf('"outcome":"ok"') + 12] = 0xff
+  const variants: Array<[string, Array<string | Uint8Array>]> = [
+    ['the whole export', lines],
+    ['an edited field', lines.map((l, i) => i === at(17) ? editLine(l, { outcome: 'refused' }) : l)],
+    ['a deleted event', lines.filter((_, i) => i !== at(23))],
+    ['two events swapped', lines.map((l, i) => i === at(30) ? lines[at(31)] as string : i === at(31) ? lines[at(30)] as string : l)],
+    ['invalid UTF-8 in an event', lines.map((l, i) => i === at(7) ? invalidUtf8 : l)],
+    ['re-serialised with spaces', lines.map((l, i) => i === at(12) ? JSON.stringify(JSON.parse(l), null, 1).replaceAll('\n', '') : l)],
+    ['an empty line', [...lines.slice(0, at(40)), '', ...lines.slice(at(40))]],
+    ['cut before the statement', lines.slice(0, -1)],
+  ]
+  for (const [what, variant] of variants) {
+    const file = join(filesDir, `threads-${files++}.ndjson`)
+    await writeFile(file, Buffer.concat(variant.flatMap((l) => [Buffer.from(l), Buffer.from('\n')])))
+    const expected = await verifyLines(variant, jwks)
+    for (const way of [{ threads: 1 }, { threads: 3, chunkBytes: 700 }, { threads: 2, chunkBytes: 1 }]) {
+      t.same(await verifyExportFile(file, jwks, way), expected, `${what}: ${JSON.stringify(way)} ${expected.ok ? 'verifies' : `fails: ${expected.code}`}`)
+    }
+  }
+  // A large file failing on its first line: the answer comes without reading the rest.
+  const big = join(filesDir, 'big.ndjson')
+  await writeFile(big, 'not json\n' + `${lines.join('\n')}\n`.repeat(2000))
+  const started = performance.now()
+  t.match(await verifyExportFile(big, jwks, { threads: 2, chunkBytes: 4096 }), { ok: false, code: 'not-canonical', line: 1 })
+  t.comment(`answered in ${Math.round(performance.now() - started)} ms`)
 })

@@ -76,6 +76,73 @@ function exactKeys (o: JsonObject, keys: string[]): boolean {
   return Object.keys(o).sort().join() === [...keys].sort().join()
 }
 
+/**
+ * What one line says, on its own: decoded, parsed, checked for canonical form and, for an event,
+ * hashed. Independent of every other line, so worker threads may compute it for a large file
+ * (src/cli/export-file.ts) while the verifier applies the digests in order.
+ */
+export interface LineDigest {
+  kind: 'not-utf8' | 'not-json' | 'not-canonical' | 'not-object' | 'control' | 'event'
+  /** The line's `seq` when it is a JSON object with an integer seq (whatever its form). */
+  seq: number | undefined
+  /** The line is a JSON object with a `leix` member (a control line), whatever its form. */
+  control: boolean
+  /** An event's prev: null for JSON null, its 32 bytes for a canonical base64 hash, else undefined. */
+  prev: Buffer | null | undefined
+  /** An event's leaf hash (RFC 9162: of the line's exact bytes). */
+  leaf: Buffer | undefined
+  /** A control line's value. */
+  value: JsonObject | undefined
+}
+
+/** The digest of one line (without its "\n"), as text or as the file's bytes. */
+export function digestLine (raw: string | Uint8Array): LineDigest {
+  const d: LineDigest = { kind: 'not-utf8', seq: undefined, control: false, prev: undefined, leaf: undefined, value: undefined }
+  let text: string
+  let bytes: Uint8Array
+  if (typeof raw === 'string') {
+    text = raw
+    bytes = Buffer.from(raw, 'utf8')
+  } else {
+    bytes = raw
+    const buffer = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)
+    // Nearly every line is ASCII, which is valid UTF-8 and decodes as Latin-1 to the same text, faster.
+    if (isAscii(raw)) {
+      text = buffer.toString('latin1')
+    } else {
+      if (!isUtf8(raw)) return d
+      text = buffer.toString('utf8')
+    }
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    d.kind = 'not-json'
+    return d
+  }
+  if (isObject(value)) {
+    if (isCount(value.seq)) d.seq = value.seq
+    d.control = hasOwn(value, 'leix')
+  }
+  // The leaf is the hash of these exact bytes, so this check adds nothing to tamper-evidence
+  // (any changed byte changes the root) but names a re-serialised line as such, and refuses a
+  // line in any other byte form than the one RFC 8785 defines.
+  if (!isCanonicalParsed(text, value)) {
+    d.kind = 'not-canonical'
+  } else if (!isObject(value)) {
+    d.kind = 'not-object'
+  } else if (d.control) {
+    d.kind = 'control'
+    d.value = value
+  } else {
+    d.kind = 'event'
+    d.prev = value.prev === null ? null : parseHashBase64(value.prev)
+    d.leaf = leafHash(bytes)
+  }
+  return d
+}
+
 interface RangeHeader { start: number, end: number, treeSize: number, right: RangeNode[] }
 
 /** One pass over an export. State lives in the instance; memory is O(log n). */
@@ -113,48 +180,23 @@ class ExportVerifier {
   }
 
   /**
-   * Checks one line. Synchronous for event lines (nearly all of them), so that a million events
-   * do not cost a million promises; a promise for control lines, whose signatures verify async.
+   * Checks one line, as digestLine saw it. Synchronous for event lines (nearly all of them), so
+   * that a million events do not cost a million promises; a promise for control lines, whose
+   * signatures verify async.
    */
-  line (raw: string | Uint8Array): Failure | undefined | Promise<Failure | undefined> {
+  line (d: LineDigest): Failure | undefined | Promise<Failure | undefined> {
     const n = ++this.#lineNo
-    let text: string
-    let bytes: Uint8Array
-    if (typeof raw === 'string') {
-      text = raw
-      bytes = Buffer.from(raw, 'utf8')
-    } else {
-      bytes = raw
-      const buffer = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)
-      // Nearly every line is ASCII, which is valid UTF-8 and decodes as Latin-1 to the same text, faster.
-      if (isAscii(raw)) {
-        text = buffer.toString('latin1')
-      } else {
-        if (!isUtf8(raw)) {
-          return this.#gapDecision(undefined) ?? fail('not-canonical', n, `line ${n} is not valid UTF-8`, this.#seqHint())
-        }
-        text = buffer.toString('utf8')
-      }
-    }
-    let value: unknown
-    try {
-      value = JSON.parse(text)
-    } catch {
-      return this.#gapDecision(undefined) ?? fail('not-canonical', n, `line ${n} is not JSON`, this.#seqHint())
-    }
-    const gap = this.#gapDecision(value)
+    if (d.kind === 'not-utf8') return this.#gapDecision(undefined) ?? fail('not-canonical', n, `line ${n} is not valid UTF-8`, this.#seqHint())
+    if (d.kind === 'not-json') return this.#gapDecision(undefined) ?? fail('not-canonical', n, `line ${n} is not JSON`, this.#seqHint())
+    const gap = this.#gapDecision(d.control ? undefined : d.seq)
     if (gap !== undefined) return gap
     if (this.#ended) return fail('bad-format', n, `line ${n} follows the statement line`)
-    // The leaf is the hash of these exact bytes, so this check adds nothing to tamper-evidence
-    // (any changed byte changes the root) but names a re-serialised line as such, and refuses a
-    // line in any other byte form than the one RFC 8785 defines.
-    if (!isCanonicalParsed(text, value)) {
-      const seq = isObject(value) && isCount(value.seq) ? value.seq : this.#seqHint()
-      return fail('not-canonical', n, `line ${n} is not RFC 8785 canonical JSON (altered or re-serialised)`, seq)
+    if (d.kind === 'not-canonical') {
+      return fail('not-canonical', n, `line ${n} is not RFC 8785 canonical JSON (altered or re-serialised)`, d.seq ?? this.#seqHint())
     }
-    if (!isObject(value)) return fail('bad-event', n, `line ${n} is not a JSON object`, this.#seqHint())
-    if (hasOwn(value, 'leix')) return this.#control(value, n)
-    return this.#event(value, bytes, n)
+    if (d.kind === 'not-object') return fail('bad-event', n, `line ${n} is not a JSON object`, this.#seqHint())
+    if (d.kind === 'control') return this.#control(d.value as JsonObject, n)
+    return this.#event(d, n)
   }
 
   /** The seq a bad line most likely held, for naming it. */
@@ -164,22 +206,22 @@ class ExportVerifier {
 
   /**
    * A seq jump is a deletion or a reordering; the next line tells which: if it goes back below
-   * the jumped-to seq, events were moved, otherwise some are missing.
+   * the jumped-to seq (`laterSeq`: the seq of the next line when it is an event), events were
+   * moved, otherwise some are missing.
    */
-  #gapDecision (nextValue: unknown): Failure | undefined {
+  #gapDecision (laterSeq: number | undefined): Failure | undefined {
     const g = this.#pendingGap
     if (g === undefined) return undefined
-    const laterSeq = isObject(nextValue) && !hasOwn(nextValue, 'leix') && isCount(nextValue.seq) ? nextValue.seq : undefined
     if (laterSeq !== undefined && laterSeq < g.got) {
       return fail('seq-order', g.line, `line ${g.line} holds seq ${g.got} where seq ${g.expected} belongs, and line ${this.#lineNo} goes back to seq ${laterSeq}: events reordered`, g.expected)
     }
     return fail('seq-gap', g.line, `${span(g.expected, g.got - 1)} missing: line ${g.line} holds seq ${g.got} where seq ${g.expected} belongs (deleted events)`, g.expected, g.got - 1)
   }
 
-  #event (ev: JsonObject, bytes: Uint8Array, n: number): Failure | undefined {
-    if (this.#closed) return fail('bad-format', n, `event on line ${n} follows the covering checkpoint`, isCount(ev.seq) ? ev.seq : undefined)
-    const seq = ev.seq
-    if (!isCount(seq)) return fail('bad-event', n, `line ${n} has no integer seq`, this.#seqHint())
+  #event (d: LineDigest, n: number): Failure | undefined {
+    if (this.#closed) return fail('bad-format', n, `event on line ${n} follows the covering checkpoint`, d.seq)
+    const seq = d.seq
+    if (seq === undefined) return fail('bad-event', n, `line ${n} has no integer seq`, this.#seqHint())
     if (this.#header !== undefined && seq >= this.#header.end) {
       return fail('bad-format', n, `seq ${seq} on line ${n} lies beyond the range header's end ${this.#header.end}`, seq)
     }
@@ -193,18 +235,18 @@ class ExportVerifier {
     if (this.#events === 0) {
       this.#first = seq
       if (seq === 0) {
-        if (ev.prev !== null) return fail('chain-broken', n, 'seq 0 must have prev null', 0)
-      } else if (parseHashBase64(ev.prev) === undefined) {
+        if (d.prev !== null) return fail('chain-broken', n, 'seq 0 must have prev null', 0)
+      } else if (d.prev === null || d.prev === undefined) {
         // The first event of a range export cannot be chained to seq-1 (not exported); the range proof binds it.
         return fail('bad-event', n, `seq ${seq} on line ${n} has no base64 prev`, seq)
       }
       this.#acc ??= new MerkleAccumulator()
       this.#lastGood = seq
-    } else if (ev.prev !== hashToBase64(this.#lastLeaf as Buffer)) {
+    } else if (d.prev === null || d.prev === undefined || !d.prev.equals(this.#lastLeaf as Buffer)) {
       return fail('chain-broken', this.#lastEventLine,
         `seq ${seq - 1} (line ${this.#lastEventLine}) does not hash to the prev recorded by seq ${seq} (line ${n}): seq ${seq - 1} was altered (or the prev of seq ${seq})`, seq - 1)
     }
-    const leaf = leafHash(bytes)
+    const leaf = d.leaf as Buffer
     const acc = this.#acc as MerkleAccumulator
     acc.push(leaf)
     this.#lastLeaf = leaf
@@ -395,6 +437,22 @@ export async function verifyExport (
   jwks: { keys: JWK[] },
   opts: VerifyOptions = {}
 ): Promise<VerifyResult> {
+  async function * digests (): AsyncGenerator<LineDigest[]> {
+    for await (const line of input) yield [digestLine(line)]
+  }
+  return await verifyDigests(digests(), jwks, opts)
+}
+
+/**
+ * Verifies an export given as the digests of its lines (digestLine), in order, in batches of any
+ * size: what verifyExport does once the lines are digested, and what a reader that digests a file
+ * on several threads hands on. Stops reading at the first failure.
+ */
+export async function verifyDigests (
+  batches: AsyncIterable<Iterable<LineDigest>> | Iterable<Iterable<LineDigest>>,
+  jwks: { keys: JWK[] },
+  opts: VerifyOptions = {}
+): Promise<VerifyResult> {
   const verify = checkpointVerifier(jwks)
   const verifyStatement = statementVerifier(jwks)
   let previous: VerifiedCheckpoint | undefined
@@ -407,10 +465,12 @@ export async function verifyExport (
     }
   }
   const verifier = new ExportVerifier(verify, verifyStatement, previous, opts)
-  for await (const line of input) {
-    let failure = verifier.line(line)
-    if (failure instanceof Promise) failure = await failure
-    if (failure !== undefined) return failure
+  for await (const batch of batches) {
+    for (const d of batch) {
+      let failure = verifier.line(d)
+      if (failure instanceof Promise) failure = await failure
+      if (failure !== undefined) return failure
+    }
   }
   return verifier.finish()
 }

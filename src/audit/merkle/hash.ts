@@ -37,9 +37,11 @@ export function hashToBase64 (hash: Uint8Array): string {
 
 /** Strict inverse of hashToBase64: exactly 44 characters of canonical base64 for 32 bytes, else undefined. */
 export function parseHashBase64 (value: unknown): Buffer | undefined {
-  if (typeof value !== 'string' || value.length !== 44 || !/^[A-Za-z0-9+/]{43}=$/.test(value)) return undefined
+  if (typeof value !== 'string' || value.length !== 44) return undefined
   const bytes = Buffer.from(value, 'base64')
-  // Node's decoder is lenient; the round trip rejects non-zero padding bits (two spellings of one hash).
+  // Node's decoder is lenient (it skips what is not base64, reads the URL-safe alphabet too, and
+  // ignores non-zero padding bits); the round trip is not: hashToBase64 writes exactly one spelling
+  // of 32 bytes, so any other text (another alphabet, white space, other padding) differs from it.
   if (bytes.length !== HASH_BYTES || bytes.toString('base64') !== value) return undefined
   return bytes
 }

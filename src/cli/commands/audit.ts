@@ -3,8 +3,8 @@
 import { accessSync, constants, createWriteStream, statSync } from 'node:fs'
 import { once } from 'node:events'
 import type { JWK } from 'jose'
-import { verifyExport, type VerifyResult } from '../../audit/export/verify.ts'
-import { exportFileLines } from '../export-file.ts'
+import type { VerifyResult } from '../../audit/export/verify.ts'
+import { defaultVerifyThreads, verifyExportFile } from '../export-file.ts'
 import { logNoteKeysFromJwks } from '../../audit/note.ts'
 import { verifyWitnessed } from '../../audit/witness.ts'
 import { TLS_OPTIONS, TOKEN_OPTION, URL_OPTION, baseUrl, clientFrom, printProblem } from '../api.ts'
@@ -44,6 +44,8 @@ const verify = command({
 signature against the broker's keys and, with --previous (a checkpoint JWS you kept, or a
 file holding it or the JSON of GET /v1/audit/checkpoints/latest), that the export extends it.
 Names the first bad event by seq and why. Progress goes to stderr every 100 000 events.
+The lines are parsed, checked and hashed on worker threads (--threads; default one per CPU, at
+most 4), their order, chain and roots checked on the main one: the same answer on any number.
 With --witness-key K (a witness vkey or a file holding one; repeat for each of the n trusted
 witnesses) and --witness-threshold k, also requires --witnessed FILE (the JSON of
 GET /v1/audit/checkpoints/witnessed?witnesses=k&from=<final tree size>): k valid cosignatures
@@ -55,6 +57,7 @@ Exit 0 verified, 1 verification failed, 2 usage or unreadable input.`,
     previous: { type: 'string', value: 'CHECKPOINT', description: 'a checkpoint you kept, which the export must extend' },
     quiet: { type: 'boolean', description: 'no progress on stderr' },
     json: { type: 'boolean', description: 'print the result as JSON' },
+    threads: { type: 'string', value: 'N', description: `worker threads that digest the lines (0: none; default ${defaultVerifyThreads()} here)` },
     ...WITNESS_OPTIONS,
     witnessed: { type: 'string', value: 'FILE', description: 'the witnessed checkpoint (GET /v1/audit/checkpoints/witnessed)' },
   },
@@ -71,10 +74,13 @@ Exit 0 verified, 1 verification failed, 2 usage or unreadable input.`,
     const policy = witnessPolicyFromArgs(values)
     const witnessed = values.witnessed ? readWitnessedFile(values.witnessed) : undefined
     const previous = values.previous ? readCheckpoint(values.previous) : undefined
+    if (values.threads !== undefined && !/^[0-9]{1,2}$/.test(values.threads)) throw new UsageError(`--threads must be a number of threads (0 to 99), got ${values.threads}`)
+    const threads = values.threads !== undefined ? Number(values.threads) : defaultVerifyThreads()
     const started = performance.now()
     let result: VerifyResult
     try {
-      result = await verifyExport(exportFileLines(file), jwks, {
+      result = await verifyExportFile(file, jwks, {
+        threads,
         ...(previous ? { previous } : {}),
         progressEvery: 100_000,
         onProgress: (done) => {
@@ -84,7 +90,7 @@ Exit 0 verified, 1 verification failed, 2 usage or unreadable input.`,
         },
       })
     } catch (err) {
-      // verifyExport throws only for unusable arguments (a malformed key set) or I/O.
+      // verifyExportFile throws only for unusable arguments (a malformed key set) or I/O.
       throw new UsageError(`cannot verify: ${(err as Error).message}`)
     }
     if (result.ok && (policy.threshold > 0 || witnessed !== undefined)) {
