@@ -74,27 +74,24 @@ async function * digestedBlocks (path: string, chunkBytes: number, ahead: number
     digests.catch(() => {})
     pending.push(digests)
   }
-  let rest: Buffer = Buffer.alloc(0)
+  let rest: Uint8Array = new Uint8Array(0)
   for await (const chunk of createReadStream(path, { highWaterMark: chunkBytes })) {
-    const data: Buffer = rest.length > 0 ? Buffer.concat([rest, chunk as Buffer]) : chunk as Buffer
-    const cut = data.lastIndexOf(0x0a)
+    // The block is built in a buffer of its own, which goes to the worker as it is (transferred).
+    const read = chunk as Buffer
+    const block = new Uint8Array(rest.byteLength + read.byteLength)
+    block.set(rest, 0)
+    block.set(read, rest.byteLength)
+    const cut = block.lastIndexOf(0x0a)
     if (cut === -1) {
-      rest = Buffer.from(data)
+      rest = block
       continue
     }
-    send(ownCopy(data.subarray(0, cut + 1)))
-    rest = Buffer.from(data.subarray(cut + 1))
+    rest = block.slice(cut + 1)
+    send(block.subarray(0, cut + 1))
     while (pending.length >= ahead) yield await (pending.shift() as Promise<LineDigest[]>)
   }
-  if (rest.length > 0) send(ownCopy(rest))
+  if (rest.byteLength > 0) send(rest)
   while (pending.length > 0) yield await (pending.shift() as Promise<LineDigest[]>)
-}
-
-/** A copy in a buffer of its own, which can be handed to a worker (transferred, not copied again). */
-function ownCopy (bytes: Uint8Array): Uint8Array {
-  const copy = new Uint8Array(bytes.byteLength)
-  copy.set(bytes)
-  return copy
 }
 
 const WORKER = new URL(`./digest-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url)

@@ -22,8 +22,18 @@ export function leafHash (canonicalEventBytes: Uint8Array): Buffer {
   return hash('sha256', prefixed, 'buffer')
 }
 
+// One input buffer for every node hash (crypto.hash reads it before returning; a node's two
+// children are always 32 bytes, HASH_BYTES): no allocation per node in a million-leaf tree.
+const NODE_INPUT = Buffer.alloc(1 + 2 * HASH_BYTES)
+
 export function nodeHash (left: Uint8Array, right: Uint8Array): Buffer {
-  return hash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer')
+  if (left.byteLength !== HASH_BYTES || right.byteLength !== HASH_BYTES) {
+    return hash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer')
+  }
+  NODE_INPUT[0] = NODE_PREFIX[0] as number
+  NODE_INPUT.set(left, 1)
+  NODE_INPUT.set(right, 1 + HASH_BYTES)
+  return hash('sha256', NODE_INPUT, 'buffer')
 }
 
 export function emptyRoot (): Buffer {
