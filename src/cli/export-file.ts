@@ -1,6 +1,6 @@
 // Reading an audit export from a file for the offline verifier (src/audit/export/verify.ts),
-// which takes lines and does no I/O itself; for a large file, its lines are digested (parsed,
-// checked for canonical form, hashed) on worker threads while this thread checks them in order.
+// which does no I/O itself: the file's lines are digested (parsed, checked for canonical form,
+// hashed) in blocks, on worker threads, while this thread checks them in order.
 import { createReadStream } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { extname } from 'node:path'
@@ -12,21 +12,6 @@ import { verifyDigests, type LineDigest, type VerifyOptions, type VerifyResult }
 
 /** Reads of 1 MiB: an export is read once, front to back, and is often hundreds of megabytes. */
 const CHUNK_BYTES = 1 << 20
-
-/** Lines of a file, split on "\n" as bytes (so a bad UTF-8 sequence is pinned to its line). */
-export async function * exportFileLines (path: string): AsyncGenerator<Uint8Array> {
-  let rest: Buffer = Buffer.alloc(0)
-  for await (const chunk of createReadStream(path, { highWaterMark: CHUNK_BYTES })) {
-    let data: Buffer = rest.length > 0 ? Buffer.concat([rest, chunk as Buffer]) : chunk as Buffer
-    let at: number
-    while ((at = data.indexOf(0x0a)) !== -1) {
-      yield data.subarray(0, at)
-      data = data.subarray(at + 1)
-    }
-    rest = Buffer.from(data)
-  }
-  if (rest.length > 0) yield rest
-}
 
 export interface FileVerifyOptions extends VerifyOptions {
   /**
@@ -46,24 +31,26 @@ export function defaultVerifyThreads (): number {
 
 /**
  * Verifies the export in `path`: the same checks and the same answer as verifyExport over the
- * file's lines (exportFileLines), the lines digested in blocks of whole lines on `threads`
- * worker threads (or on this one).
+ * file's lines (split on "\n" as bytes, so a bad UTF-8 sequence is pinned to its line), the lines
+ * digested in blocks of whole lines on `threads` worker threads (or on this one).
  */
 export async function verifyExportFile (path: string, jwks: { keys: JWK[] }, opts: FileVerifyOptions = {}): Promise<VerifyResult> {
   const threads = opts.threads ?? defaultVerifyThreads()
-  if (threads <= 0) return await verifyDigests(digestedBlocks(path, opts.chunkBytes ?? CHUNK_BYTES, 1, async (block) => decodeBatch(digestBatch(block))), jwks, opts)
+  const chunkBytes = opts.chunkBytes ?? CHUNK_BYTES
+  // On this thread the blocks take the workers' path too (encoded, then decoded): one path to test.
+  if (threads <= 0) return await verifyDigests(digestedBlocks(path, chunkBytes, 1, async (block) => decodeBatch(digestBatch(block))), jwks, opts)
   const workers = Array.from({ length: threads }, () => new DigestWorker())
   let turn = 0
   try {
     const digest = async (block: Uint8Array): Promise<LineDigest[]> => await (workers[turn++ % threads] as DigestWorker).digest(block)
-    return await verifyDigests(digestedBlocks(path, opts.chunkBytes ?? CHUNK_BYTES, threads * 2, digest), jwks, opts)
+    return await verifyDigests(digestedBlocks(path, chunkBytes, threads * 2, digest), jwks, opts)
   } finally {
     await Promise.all(workers.map(async (w) => await w.stop()))
   }
 }
 
 /**
- * The file's digests, in order: blocks of whole lines (split as exportFileLines splits them) go to
+ * The file's digests, in order: blocks of whole lines (split by digestBatch) go to
  * `digest`, at most `ahead` of them in flight. Stopping early (a failure found) stops the reading.
  */
 async function * digestedBlocks (path: string, chunkBytes: number, ahead: number, digest: (block: Uint8Array) => Promise<LineDigest[]>): AsyncGenerator<LineDigest[]> {
